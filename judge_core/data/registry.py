@@ -1,0 +1,44 @@
+"""The list of sources users can name, and where each one's files live."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ._io import LoadReport, OnBadRecord, Remote
+
+Reader = Callable[[Path, "Source", str, OnBadRecord, LoadReport], list]
+
+
+@dataclass(frozen=True)
+class Subset:
+    path: str  # relative to the data root
+    remote: Remote | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    """One benchmark or training source: its subsets (files), its reader and its paper's protocol."""
+
+    name: str
+    kind: str  # "benchmark" or "train"
+    subsets: dict[str, Subset]
+    read: Reader
+    protocol: str | None = None
+    description: str = ""
+    filters: tuple[str, ...] = field(default=())  # documented filters the reader applies
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def register(source: Source) -> Source:
+    if source.name in SOURCES:
+        raise ValueError(f"source {source.name!r} registered twice")
+    SOURCES[source.name] = source
+    return source
+
+
+def github(repo: str, commit: str, path: str, sha256: str | None) -> Remote:
+    """A file pinned at a commit of a public GitHub repository."""
+    return Remote(f"https://raw.githubusercontent.com/{repo}/{commit}/{path}", sha256)
