@@ -1,0 +1,17 @@
+"""Prompt template families: `get("label").render(example, "ba")` and `.verdict(text, "ba")`."""
+from __future__ import annotations
+
+from . import autoj, judgelm, label, llmbar, mtbench, pandalm
+from .base import LabelSpec, Parsed, Template
+
+TEMPLATES: dict[str, Template] = {t.name: t for t in (
+    autoj.TEMPLATE, label.TEMPLATE, judgelm.TEMPLATE, pandalm.TEMPLATE, mtbench.TEMPLATE, llmbar.TEMPLATE)}
+
+__all__ = ["TEMPLATES", "get", "Template", "Parsed", "LabelSpec"]
+
+
+def get(name: str) -> Template:
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise KeyError(f"unknown template {name!r}; known: {', '.join(TEMPLATES)}") from None

@@ -1,0 +1,120 @@
+"""What every template family shares: the Template record, parse results, neutralisation, turns.
+
+A template is two pure functions: render(example, order) -> chat messages, and
+parse(text) -> Parsed (a verdict in the PRESENTED order, or a failure reason).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..schema import PairExample, to_original_frame
+
+Messages = list[dict[str, str]]
+ZWSP = "\u200b"
+
+# Chat-format control strings: an answer must never be able to end its turn or open a new one.
+CHAT_CONTROL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|start_header_id|>",
+                "<|end_header_id|>", "<|begin_of_text|>", "<s>", "</s>", "[INST]", "[/INST]",
+                "<<SYS>>", "<</SYS>>", "<|user|>", "<|assistant|>", "<|system|>")
+
+
+# Meta fields some templates render (PandaLM's separate instruction and input).
+UNTRUSTED_META = ("instruction", "input")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parse in the presented order: verdict 0/1/2, or None with the reason it failed."""
+
+    verdict: int | None
+    reason: str | None = None
+    scores: tuple[float, ...] | None = None
+
+    def __post_init__(self):
+        if self.verdict is None and not self.reason:
+            raise ValueError("a failed parse needs a reason")
+
+
+@dataclass(frozen=True)
+class LabelSpec:
+    """How label mode reads a verdict in one forward pass.
+
+    The assistant turn is pre-filled with `prefix`; the verdict is the label whose `words[v]`
+    (first token) has the highest probability at the next position. Verdicts are in presented order.
+    """
+
+    prefix: str
+    words: dict[int, str]
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    build: Callable[[PairExample], Messages]  # messages for an example already in presented order
+    parse: Callable[[str], Parsed]
+    markers: tuple[str, ...]  # delimiters and verdict markers untrusted text must not contain
+    label: LabelSpec | None = None
+    description: str = ""
+    _pattern: re.Pattern = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        strings = sorted(set(self.markers) | set(CHAT_CONTROL), key=len, reverse=True)
+        object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, strings)), re.I))
+
+    def neutralise(self, text):
+        """Break every marker occurrence with a zero-width space, so the text reads the same
+        to a person but cannot close a delimiter or forge a verdict marker."""
+        if isinstance(text, list):
+            return [self.neutralise(t) for t in text]
+        if text is None:
+            return None
+        return self._pattern.sub(lambda m: m.group(0)[0] + ZWSP + m.group(0)[1:], text)
+
+    def render(self, example: PairExample, order: str = "ab") -> Messages:
+        """Chat messages judging `example` with its answers presented in `order` ("ab" or "ba")."""
+        shown = example if order == "ab" else example.swapped()
+        safe = shown.model_copy(update={
+            "question": self.neutralise(shown.question), "reference": self.neutralise(shown.reference),
+            "answer1": self.neutralise(shown.answer1), "answer2": self.neutralise(shown.answer2),
+            "meta": {k: self.neutralise(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()}})
+        return self.build(safe)
+
+    def verdict(self, text: str, order: str = "ab") -> Parsed:
+        """Parse `text` produced for the `order` presentation; the verdict comes back in the
+        ORIGINAL answer frame (scores too)."""
+        parsed = self.parse(text)
+        scores = parsed.scores
+        if scores is not None and order == "ba":
+            scores = tuple(reversed(scores))
+        return Parsed(to_original_frame(parsed.verdict, order), parsed.reason, scores)
+
+
+def last_match(pattern: re.Pattern, text: str) -> re.Match | None:
+    """The LAST match: judges reason first and conclude last."""
+    found = None
+    for found in pattern.finditer(text):
+        pass
+    return found
+
+
+def question_text(example: PairExample) -> str:
+    """The question slot: the text, or every user turn numbered for a multi-turn conversation."""
+    if isinstance(example.question, str):
+        return example.question
+    n = len(example.question)
+    head = f"(A conversation of {n} turns; each answer gives the assistant's reply to every turn.)"
+    return "\n\n".join([head] + [f"[User turn {i}]\n{q}" for i, q in enumerate(example.question, 1)])
+
+
+def answer_text(answer) -> str:
+    """An answer slot: the text, or every assistant turn numbered."""
+    if isinstance(answer, str):
+        return answer
+    return "\n\n".join(f"[Assistant turn {i}]\n{a}" for i, a in enumerate(answer, 1))
+
+
+def reference_text(example: PairExample) -> str | None:
+    ref = example.reference
+    return ref if ref is None or isinstance(ref, str) else answer_text(ref)

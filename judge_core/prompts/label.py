@@ -1,0 +1,41 @@
+"""The short label prompt: the judge answers with exactly one of [1], [2] or [0] (tie).
+
+Built for label mode: the assistant turn is pre-filled with "[" and one forward pass reads the
+probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the LAST [0]/[1]/[2] counts.
+"""
+from __future__ import annotations
+
+import re
+
+from .base import LabelSpec, Parsed, Template, answer_text, last_match, question_text, reference_text
+
+SYSTEM = ("You are a fair judge of answers written by AI assistants. Judge which answer serves the "
+          "user's question better: correct, helpful, honest and following the instructions. The "
+          "order of the answers and their length must not affect your judgment.")
+INSTRUCTION = ("Which answer is better? Reply with exactly one label and nothing else: [1] if "
+               "Answer 1 is better, [2] if Answer 2 is better, [0] if they are equally good.")
+_VERDICT = re.compile(r"\[([012])\]")
+
+
+def build(ex) -> list[dict]:
+    parts = [f"[Question]\n{question_text(ex)}"]
+    ref = reference_text(ex)
+    if ref is not None:
+        parts.append(f"[The Start of Reference Answer]\n{ref}\n[The End of Reference Answer]")
+    for i, answer in ((1, ex.answer1), (2, ex.answer2)):
+        parts.append(f"[The Start of Answer {i}]\n{answer_text(answer)}\n[The End of Answer {i}]")
+    parts.append(INSTRUCTION)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
+
+
+def parse(text: str) -> Parsed:
+    m = last_match(_VERDICT, text)
+    return Parsed(int(m.group(1))) if m else Parsed(None, "no [0]/[1]/[2] label")
+
+
+TEMPLATE = Template(
+    name="label", build=build, parse=parse,
+    markers=("[0]", "[1]", "[2]", "[Question]", "[The Start of", "[The End of"),
+    label=LabelSpec(prefix="[", words={1: "1", 2: "2", 0: "0"}),
+    description="Short label prompt answering [1]/[2]/[0]; made for one-forward-pass label mode",
+)

@@ -1,0 +1,79 @@
+"""MT-Bench's pairwise judge prompts (FastChat judge_prompts.jsonl): pair-v2, pair-math-v1 when a
+reference answer is given, pair-v2-multi-turn for conversations (generalised from 2 to N turns).
+
+Verdict = the LAST of [[A]] / [[B]] / [[C]] (tie).
+"""
+from __future__ import annotations
+
+import re
+
+from .base import LabelSpec, Parsed, Template, answer_text, last_match, reference_text
+
+_TAIL = ("Avoid any position biases and ensure that the order in which the responses were presented "
+         "does not influence your decision. Do not allow the length of the responses to influence your "
+         "evaluation. Do not favor certain names of the assistants. Be as objective as possible. After "
+         "providing your explanation, output your final verdict by strictly following this format: "
+         "\"[[A]]\" if assistant A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie.")
+SYSTEM_PAIR = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
+               "AI assistants to the user question displayed below. You should choose the assistant that "
+               "follows the user's instructions and answers the user's question better. Your evaluation "
+               "should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, "
+               "and level of detail of their responses. Begin your evaluation by comparing the two "
+               "responses and provide a short explanation. " + _TAIL)
+SYSTEM_MATH = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
+               "AI assistants to the user question displayed below. Your evaluation should consider "
+               "correctness and helpfulness. You will be given a reference answer, assistant A's answer, "
+               "and assistant B's answer. Your job is to evaluate which assistant's answer is better. "
+               "Begin your evaluation by comparing both assistants' answers with the reference answer. "
+               "Identify and correct any mistakes. " + _TAIL)
+SYSTEM_MULTI = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
+                "AI assistants to the user questions. You should choose the assistant that follows the "
+                "user's instructions and answers the user's questions better. Your evaluation should "
+                "consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and "
+                "level of detail of their responses. You should focus on who provides a better answer to "
+                "the {which} user question. Begin your evaluation by comparing the responses of the two "
+                "assistants and provide a short explanation. " + _TAIL)
+_VERDICT = re.compile(r"\[\[([ABC])\]\]")
+_LETTER = {"A": 1, "B": 2, "C": 0}
+
+
+def _single(ex) -> list[dict]:
+    ref = reference_text(ex)
+    body = f"[User Question]\n{ex.question}\n\n"
+    if ref is not None:
+        body += f"[The Start of Reference Answer]\n{ref}\n[The End of Reference Answer]\n\n"
+    body += (f"[The Start of Assistant A's Answer]\n{ex.answer1}\n[The End of Assistant A's Answer]\n\n"
+             f"[The Start of Assistant B's Answer]\n{ex.answer2}\n[The End of Assistant B's Answer]")
+    return [{"role": "system", "content": SYSTEM_MATH if ref is not None else SYSTEM_PAIR},
+            {"role": "user", "content": body}]
+
+
+def _conversation(ex, name: str, answers: list[str]) -> str:
+    turns = "".join(f"### User:\n{q}\n\n### Assistant {name}:\n{a}\n\n" for q, a in zip(ex.question, answers))
+    return (f"<|The Start of Assistant {name}'s Conversation with User|>\n\n{turns}"
+            f"<|The End of Assistant {name}'s Conversation with User|>")
+
+
+def build(ex) -> list[dict]:
+    if isinstance(ex.question, str):
+        return _single(ex)
+    if len(ex.question) == 1:
+        return _single(ex.model_copy(update={"question": ex.question[0], "answer1": ex.answer1[0],
+                                             "answer2": ex.answer2[0]}))
+    which = "second" if len(ex.question) == 2 else "last"
+    body = _conversation(ex, "A", ex.answer1) + "\n\n\n" + _conversation(ex, "B", ex.answer2)
+    return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
+
+
+def parse(text: str) -> Parsed:
+    m = last_match(_VERDICT, text)
+    return Parsed(_LETTER[m.group(1)]) if m else Parsed(None, "no [[A]]/[[B]]/[[C]] verdict")
+
+
+TEMPLATE = Template(
+    name="mtbench-pair", build=build, parse=parse,
+    markers=("[[A]]", "[[B]]", "[[C]]", "[User Question]", "[The Start of", "[The End of",
+             "<|The Start of", "<|The End of", "### User:", "### Assistant A:", "### Assistant B:"),
+    label=LabelSpec(prefix="[[", words={1: "A", 2: "B", 0: "C"}),
+    description="MT-Bench pair-v2 (pair-math-v1 with a reference, multi-turn for conversations): [[A]]/[[B]]/[[C]]",
+)
