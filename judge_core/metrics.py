@@ -1,0 +1,160 @@
+"""Metrics: pure functions over verdict lists (1 = first better, 2 = second, 0 = tie).
+
+A verdict of None is a parse failure; the functions here count it as wrong (it never equals a
+label). Protocols decide beforehand whether a failure becomes a tie, stays wrong or is dropped.
+scikit-learn and scipy are imported inside functions so `import judge_core` stays light.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+LABELS = (0, 1, 2)
+_FAIL = -1  # stands for a parse failure inside sklearn calls: a class no gold label has
+
+
+def accuracy(gold: Sequence[int], pred: Sequence[int | None]) -> float:
+    _same_length(gold, pred)
+    return sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else math.nan
+
+
+def macro_prf(gold: Sequence[int], pred: Sequence[int | None]) -> tuple[float, float, float]:
+    """Macro precision, recall and F1 over the verdict labels that occur in gold or predictions.
+
+    On sets with ties (PandaLM, Auto-J) that is {0,1,2}; a failure lowers its gold class's recall
+    without adding a class. Undefined ratios count 0 (sklearn zero_division=0).
+    """
+    from sklearn.metrics import precision_recall_fscore_support
+
+    _same_length(gold, pred)
+    y_pred = [_FAIL if p is None else p for p in pred]
+    labels = sorted((set(gold) | set(y_pred)) & set(LABELS))
+    p, r, f, _ = precision_recall_fscore_support(gold, y_pred, labels=labels, average="macro",
+                                                 zero_division=0)
+    return float(p), float(r), float(f)
+
+
+def confusion(gold: Sequence[int], pred: Sequence[int | None]) -> dict[str, dict[str, int]]:
+    """Counts gold -> predicted, with "fail" as a predicted column for parse failures."""
+    table = {str(g): {str(p): 0 for p in (*LABELS, "fail")} for g in LABELS}
+    for g, p in zip(gold, pred):
+        table[str(g)]["fail" if p is None else str(p)] += 1
+    return table
+
+
+def cohen_kappa(a: Sequence[int | None], b: Sequence[int | None]) -> float:
+    from sklearn.metrics import cohen_kappa_score
+
+    _same_length(a, b)
+    return float(cohen_kappa_score([_FAIL if x is None else x for x in a],
+                                   [_FAIL if x is None else x for x in b]))
+
+
+def fleiss_kappa(ratings: Sequence[Sequence[int]], categories: Sequence[int] = LABELS) -> float:
+    """Fleiss' kappa for items each rated by the same number of raters (e.g. PandaLM's three)."""
+    n_items = len(ratings)
+    raters = len(ratings[0])
+    if any(len(r) != raters for r in ratings):
+        raise ValueError("every item needs the same number of ratings")
+    counts = [[list(r).count(c) for c in categories] for r in ratings]
+    p_items = [(sum(c * c for c in row) - raters) / (raters * (raters - 1)) for row in counts]
+    p_bar = sum(p_items) / n_items
+    shares = [sum(row[j] for row in counts) / (n_items * raters) for j in range(len(categories))]
+    p_e = sum(s * s for s in shares)
+    return (p_bar - p_e) / (1 - p_e)
+
+
+def consistency(ab: Sequence[int | None], ba: Sequence[int | None]) -> float:
+    """Share of examples whose two presentation orders give the same verdict (original frame);
+    a parse failure is consistent with nothing."""
+    _same_length(ab, ba)
+    return sum(x is not None and x == y for x, y in zip(ab, ba)) / len(ab) if ab else math.nan
+
+
+def position_preference(ab: Sequence[int | None], ba: Sequence[int | None]) -> dict[str, float]:
+    """Shares of examples where the judge picked whichever answer was shown first (resp. second)
+    in both orders: ab says 1 and ba says 2 in the original frame = prefers first."""
+    _same_length(ab, ba)
+    n = len(ab)
+    first = sum(x == 1 and y == 2 for x, y in zip(ab, ba))
+    second = sum(x == 2 and y == 1 for x, y in zip(ab, ba))
+    return {"prefer_first": first / n if n else math.nan, "prefer_second": second / n if n else math.nan}
+
+
+def log_loss(gold: Sequence[int], probs: Sequence[Sequence[float]]) -> float:
+    """Multi-class log loss over (p_tie, p1, p2), rows renormalised and clipped as scikit-learn does."""
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    _same_length(gold, probs)
+    rows = [[p / sum(row) for p in row] for row in probs]
+    return float(sk_log_loss(list(gold), rows, labels=list(LABELS)))
+
+
+def brier(gold: Sequence[int], probs: Sequence[Sequence[float]]) -> float:
+    """Mean over examples of sum_k (p_k - [k == gold])^2 (multi-class Brier, range 0..2)."""
+    _same_length(gold, probs)
+    return sum(sum((p - (k == g)) ** 2 for k, p in zip(LABELS, row)) for g, row in zip(gold, probs)) / len(gold)
+
+
+def ece(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -> float:
+    """Expected calibration error of the top label: equal-width confidence bins over (0, 1]."""
+    _same_length(gold, probs)
+    totals = [[0, 0.0, 0.0] for _ in range(bins)]  # count, confidence sum, correct sum
+    for g, row in zip(gold, probs):
+        conf = max(row)
+        top = LABELS[list(row).index(conf)]
+        b = min(bins - 1, max(0, math.ceil(conf * bins) - 1))
+        totals[b][0] += 1
+        totals[b][1] += conf
+        totals[b][2] += top == g
+    n = len(gold)
+    return sum(abs(c - k) / n for cnt, c, k in totals if cnt)
+
+
+def reliability(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -> list[dict]:
+    """Per-bin count, mean confidence and accuracy (the reliability diagram behind ece)."""
+    rows = [{"bin": i, "count": 0, "confidence": 0.0, "accuracy": 0.0} for i in range(bins)]
+    for g, row in zip(gold, probs):
+        conf = max(row)
+        b = rows[min(bins - 1, max(0, math.ceil(conf * bins) - 1))]
+        b["count"] += 1
+        b["confidence"] += conf
+        b["accuracy"] += LABELS[list(row).index(conf)] == g
+    for b in rows:
+        if b["count"]:
+            b["confidence"] /= b["count"]
+            b["accuracy"] /= b["count"]
+    return rows
+
+
+def correlations(human: Sequence[float], judge: Sequence[float]) -> dict[str, float]:
+    """Pearson r, Spearman rho and Kendall tau-b between human and judge scores."""
+    from scipy import stats
+
+    _same_length(human, judge)
+    return {"pearson": float(stats.pearsonr(human, judge)[0]),
+            "spearman": float(stats.spearmanr(human, judge)[0]),
+            "kendall": float(stats.kendalltau(human, judge)[0])}
+
+
+def bootstrap_ci(statistic: Callable[[list[int]], dict[str, float]], n: int, resamples: int = 1000,
+                 seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Percentile bootstrap CIs: `statistic(indices)` is recomputed on `resamples` resamples of
+    the n examples (with replacement; both orders of an example move together). Seeded."""
+    import numpy as np
+
+    if resamples <= 0 or n == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(resamples):
+        for key, value in statistic(rng.integers(0, n, n).tolist()).items():
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                draws.setdefault(key, []).append(value)
+    tail = (1 - level) / 2 * 100
+    return {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in draws.items()}
+
+
+def _same_length(a: Sequence, b: Sequence) -> None:
+    if len(a) != len(b):
+        raise ValueError(f"length mismatch: {len(a)} vs {len(b)}")

@@ -1,0 +1,149 @@
+"""Re-score existing judgments: the engine behind `judge score`.
+
+A predictions file is JSONL, one judgment per line:
+    {"index": 12, "order": "ba", "verdict": 1}            verdict in the ORIGINAL answer frame
+    {"index": 12, "order": "ba", "output": "... [[A]]"}    raw text of that presentation, parsed
+                                                           with --template and mapped back
+optionally with "probs": [p_tie, p1, p2] (original frame). Pointwise benchmarks take
+{"index": 3, "score": 4.5} or {"index": 3, "output": "... Rating: [[4]]"}.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import prompts, protocols
+from .data import load, source
+from .data._io import BadRecordError, read_jsonl
+from .schema import ORDERS, PairExample, PointExample
+
+_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    verdict: int | None = None
+    score: float | None = None
+    probs: tuple[float, float, float] | None = None
+
+
+def parse_rating(text: str) -> float | None:
+    """The LAST [[k]] rating in a pointwise judge's text (Auto-J "Rating: [[5]]", MT-Bench single)."""
+    found = _RATING.findall(text)
+    return float(found[-1]) if found else None
+
+
+def _row(path: Path, line: int, r, template, pointwise: bool) -> tuple[int, str, Prediction]:
+    def bad(field, reason):
+        return BadRecordError(path, line, field, reason)
+
+    if isinstance(r, BadRecordError):
+        raise r
+    if not isinstance(r, dict):
+        raise bad(None, "expected a JSON object")
+    index, order = r.get("index"), r.get("order", "ab")
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise bad("index", f"expected a non-negative integer, got {index!r}")
+    if order not in ORDERS:
+        raise bad("order", f"expected 'ab' or 'ba', got {order!r}")
+    probs = r.get("probs")
+    if probs is not None:
+        if (not isinstance(probs, list) or len(probs) != 3
+                or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in probs)
+                or abs(sum(probs) - 1) > 1e-3):
+            raise bad("probs", f"expected [p_tie, p1, p2] summing to 1, got {probs!r:.60}")
+        probs = tuple(float(p) for p in probs)
+    if pointwise:
+        if "score" in r:
+            if not isinstance(r["score"], (int, float)) or isinstance(r["score"], bool):
+                raise bad("score", f"expected a number, got {r['score']!r:.40}")
+            return index, order, Prediction(score=float(r["score"]))
+        if isinstance(r.get("output"), str):
+            return index, order, Prediction(score=parse_rating(r["output"]))
+        raise bad("score", "a pointwise row needs 'score' or 'output'")
+    if "verdict" in r:
+        if r["verdict"] not in (0, 1, 2, None) or isinstance(r["verdict"], bool):
+            raise bad("verdict", f"expected 0, 1, 2 or null, got {r['verdict']!r}")
+        return index, order, Prediction(verdict=r["verdict"], probs=probs)
+    if isinstance(r.get("output"), str):
+        if template is None:
+            raise bad("output", "raw outputs need --template to parse them")
+        return index, order, Prediction(verdict=template.verdict(r["output"], order).verdict, probs=probs)
+    if probs is not None:
+        return index, order, Prediction(verdict=max((1, 2, 0), key=lambda v: probs[v]), probs=probs)
+    raise bad("verdict", "a row needs 'verdict', 'output' or 'probs'")
+
+
+def read_predictions(path: Path, template: str | None = None, pointwise: bool = False) -> dict:
+    """{(index, order): Prediction}; duplicates are an error naming the line and index."""
+    tpl = prompts.get(template) if template else None
+    out: dict[tuple[int, str], Prediction] = {}
+    for line, r in read_jsonl(Path(path)):
+        index, order, pred = _row(Path(path), line, r, tpl, pointwise)
+        if (index, order) in out:
+            raise BadRecordError(path, line, "index", f"duplicate prediction for index {index} order {order}")
+        out[index, order] = pred
+    return out
+
+
+def _check_coverage(path, examples, preds, required: tuple[str, ...]) -> None:
+    indices = {ex.index for ex in examples}
+    unknown = sorted({i for i, _ in preds} - indices)
+    if unknown:
+        raise ValueError(f"{path}: indices not in the benchmark: {_few(unknown)}")
+    for order in ORDERS:
+        have = {i for i, o in preds if o == order}
+        if order in required or have:  # an optional order, once given, must be complete
+            missing = sorted(indices - have)
+            if missing:
+                raise ValueError(f"{path}: order {order!r} has no prediction for {len(missing)} "
+                                 f"indices: {_few(missing)}")
+
+
+def _few(items: list) -> str:
+    return ", ".join(map(str, items[:20])) + (f" ... ({len(items)} in all)" if len(items) > 20 else "")
+
+
+def records_for(examples: list, preds: dict) -> list[protocols.ProtocolRecord]:
+    out = []
+    for ex in examples:
+        ab, ba = preds.get((ex.index, "ab")), preds.get((ex.index, "ba"))
+        if isinstance(ex, PointExample):
+            pred = ab or ba
+            out.append(protocols.ProtocolRecord(human=ex.score, score=pred.score, has_ab=True,
+                                                ab=None if pred.score is None else 0))
+            continue
+        out.append(protocols.ProtocolRecord(
+            gold=ex.label, ab=ab.verdict if ab else None, ba=ba.verdict if ba else None,
+            has_ab=ab is not None, has_ba=ba is not None, probs_ab=ab.probs if ab else None,
+            probs_ba=ba.probs if ba else None, group=ex.meta.get("group")))
+    return out
+
+
+def score(benchmark: str, predictions: str | Path, subset: str | None = None, template: str | None = None,
+          protocol: str | None = None, on_parse_failure: str | None = None, root=None,
+          bootstrap: int = 1000, seed: int = 0) -> dict:
+    """Metrics of a predictions file on one benchmark subset under its (or the given) protocol."""
+    src = source(benchmark)
+    if subset is None:
+        if len(src.subsets) > 1:
+            raise ValueError(f"{benchmark} has several subsets; choose one with --subset: {', '.join(src.subsets)}")
+        subset = next(iter(src.subsets))
+    examples, _ = load(benchmark, subset, root=root)
+    examples = [ex for ex in examples if not isinstance(ex, PairExample) or ex.label is not None]
+    name = protocol or src.protocol
+    if name is None:
+        raise ValueError(f"{benchmark} has no default protocol; pass --protocol")
+    pointwise = name == "pointwise"
+    if pointwise != isinstance(examples[0], PointExample):
+        raise ValueError(f"protocol {name} does not fit {benchmark} ({type(examples[0]).__name__})")
+    preds = read_predictions(predictions, template, pointwise=pointwise)
+    _check_coverage(predictions, examples, preds, protocols.get(name).orders)
+    result = protocols.evaluate(name, records_for(examples, preds), on_parse_failure, bootstrap, seed)
+    return {"benchmark": benchmark, "subset": subset} | result
+
+
+def is_missing(value) -> bool:
+    return value is None or isinstance(value, float) and math.isnan(value)
