@@ -1,0 +1,143 @@
+"""The `judge` command.
+
+    judge data list
+    judge data show llmbar --subset neighbor
+    judge score --benchmark autoj --predictions preds.jsonl --template autoj --json
+
+Only judge_core is imported here at module level: `judge data` and `judge score` never start
+Ray or import torch.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import Counter
+
+from judge_core import data as D
+from judge_core import prompts, protocols, scoring
+
+
+def _pct(value) -> str:
+    return "-" if scoring.is_missing(value) else f"{100 * value:.2f}"
+
+
+def _label_counts(examples) -> str:
+    if examples and hasattr(examples[0], "label"):
+        counts = Counter(e.label for e in examples)
+        names = {1: "1", 2: "2", 0: "tie", None: "unlabelled"}
+        return " ".join(f"{names[k]}:{counts[k]}" for k in (1, 2, 0, None) if counts[k])
+    counts = Counter(e.score for e in examples)
+    return "scores " + " ".join(f"{k:g}:{v}" for k, v in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
+
+
+def cmd_data_list(args) -> int:
+    print(f"data root: {D.data_root(args.root)}")
+    print(f"{'source':24} {'kind':9} {'subset':32} {'rows':>6}  labels / filtered")
+    for name, src in D.SOURCES.items():
+        for sub in src.subsets:
+            try:
+                examples, report = D.load(name, sub, root=args.root, on_bad_record="skip")
+            except FileNotFoundError:
+                remote = src.subsets[sub].remote
+                print(f"{name:24} {src.kind:9} {sub:32} {'-':>6}  not present"
+                      + (f" (fetchable: {remote.url})" if remote else ""))
+                continue
+            extra = "".join(f"; filtered {n} ({why})" for why, n in report.filtered.items())
+            extra += f"; skipped {len(report.skipped)} bad rows" if report.skipped else ""
+            print(f"{name:24} {src.kind:9} {sub:32} {len(examples):6d}  {_label_counts(examples)}{extra}")
+    return 0
+
+
+def cmd_data_show(args) -> int:
+    src = D.source(args.name)
+    examples, report = D.load(args.name, args.subset, root=args.root, on_bad_record=args.on_bad_record,
+                              fetch=args.fetch)
+    print(f"{src.name} ({src.kind}): {src.description}")
+    print(f"subsets: {', '.join(src.subsets)}; default protocol: {src.protocol or '-'}")
+    print(f"rows: {len(examples)}  {_label_counts(examples)}")
+    for why, n in report.filtered.items():
+        print(f"filtered: {n} ({why})")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} bad rows:")
+        for err in report.skipped[:10]:
+            print(f"  {err}")
+    if examples:
+        ex = examples[min(args.example, len(examples) - 1)]
+        print(f"\nexample {ex.uid}:")
+        print(json.dumps(ex.model_dump(), ensure_ascii=False, indent=1)[:args.chars])
+    return 0
+
+
+def _print_result(r: dict) -> None:
+    print(f"{r['benchmark']}/{r['subset']} under protocol {r['protocol']}: n={r['n']} of {r['n_total']}, "
+          f"parse failures={r['parse_failures']} (counted as {r['on_parse_failure']})")
+    ci = r.get("ci95", {})
+    for key, value in r.items():
+        if isinstance(value, float) or value is None and key in protocols.get(r["protocol"]).headline:
+            low_high = f"   95% CI {_pct(ci[key][0])} .. {_pct(ci[key][1])}" if key in ci else ""
+            shown = f"{value:.4f}" if key == "log_loss" and value is not None else _pct(value)
+            print(f"  {key:18} {shown:>8}{low_high}")
+    if "groups" in r:
+        print(f"  {'group':24} {'agreement':>10} {'consistency':>12} {'single':>8}")
+        for g, m in r["groups"].items():
+            print(f"  {g:24} {_pct(m['agreement']):>10} {_pct(m['consistency']):>12} {_pct(m['single_accuracy']):>8}")
+
+
+def cmd_score(args) -> int:
+    result = scoring.score(args.benchmark, args.predictions, subset=args.subset, template=args.template,
+                           protocol=args.protocol, on_parse_failure=args.on_parse_failure, root=args.root,
+                           bootstrap=args.bootstrap, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
+    else:
+        _print_result(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    data = sub.add_parser("data", help="list and inspect benchmark and training sources")
+    data_sub = data.add_subparsers(dest="data_verb", required=True)
+    ls = data_sub.add_parser("list", help="every source with its row count and label distribution")
+    ls.add_argument("--root", help="data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)")
+    ls.set_defaults(func=cmd_data_list)
+    show = data_sub.add_parser("show", help="one source: counts, labels, filters and one example")
+    show.add_argument("name", choices=sorted(D.SOURCES))
+    show.add_argument("--subset")
+    show.add_argument("--root")
+    show.add_argument("--on-bad-record", choices=("error", "skip"), default="error")
+    show.add_argument("--fetch", action="store_true", help="download a missing file from its pinned URL")
+    show.add_argument("--example", type=int, default=0, help="which row to print")
+    show.add_argument("--chars", type=int, default=3000, help="print at most this much of the example")
+    show.set_defaults(func=cmd_data_show)
+
+    sc = sub.add_parser("score", help="re-score a JSONL of judgments under a paper's protocol")
+    sc.add_argument("--benchmark", required=True, choices=sorted(n for n, s in D.SOURCES.items() if s.protocol))
+    sc.add_argument("--subset")
+    sc.add_argument("--predictions", required=True)
+    sc.add_argument("--template", choices=sorted(prompts.TEMPLATES), help="parser for rows with raw 'output'")
+    sc.add_argument("--protocol", choices=sorted(protocols.PROTOCOLS), help="default: the benchmark's paper")
+    sc.add_argument("--on-parse-failure", choices=("wrong", "tie", "drop"), help="default: the protocol's paper")
+    sc.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0 = none)")
+    sc.add_argument("--seed", type=int, default=0)
+    sc.add_argument("--root")
+    sc.add_argument("--json", action="store_true", help="one JSON object, fractions in [0,1]")
+    sc.set_defaults(func=cmd_score)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, KeyError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
+        print(f"judge: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
