@@ -1,0 +1,16 @@
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_root() -> Path:
+    """The real benchmark files (../shared/data beside the checkout, or $JUDGE_DATA_DIR)."""
+    root = Path(os.environ.get("JUDGE_DATA_DIR", SHARED))
+    if not (root / "pandalm" / "testset-v1.json").is_file():
+        pytest.fail(f"benchmark data not found under {root}: put ../shared/data beside the checkout "
+                    "or set JUDGE_DATA_DIR")
+    return root

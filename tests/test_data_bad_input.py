@@ -1,0 +1,141 @@
+"""Bad rows: a clear error naming file, row and field, or (skip) a counted skip. Fetching: checksums."""
+import hashlib
+import http.server
+import json
+import threading
+from functools import partial
+
+import pytest
+
+from judge_core.data import BadRecordError, data_root, load, locate
+from judge_core.data._io import Remote, fetch
+
+
+def write_llmbar(root, rows):
+    path = root / "llmbar" / "Natural" / "dataset.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def write_autoj(root, lines):
+    path = root / "autoj" / "testdata_pairwise.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+GOOD = {"input": "q", "output_1": "a", "output_2": "b", "label": 1}
+AUTOJ_GOOD = json.dumps({"scenario": "chitchat", "label": 2, "prompt": "hi", "response 1": "a", "response 2": "b"})
+
+
+@pytest.mark.parametrize("row, field, reason", [
+    ({"input": "q", "output_1": "a", "label": 1}, "output_2", "missing field"),
+    (GOOD | {"label": 3}, "label", "unknown label value 3"),
+    (GOOD | {"label": "1"}, "label", "unknown label value '1'"),
+    (GOOD | {"output_1": 5}, "output_1", "expected str"),
+    (GOOD | {"input": ""}, "question", "question is empty"),
+])
+def test_bad_row_names_file_row_and_field(tmp_path, row, field, reason):
+    path = write_llmbar(tmp_path, [GOOD, row, GOOD])
+    with pytest.raises(BadRecordError) as err:
+        load("llmbar", "natural", root=tmp_path)
+    assert (err.value.path, err.value.row, err.value.field) == (str(path), 1, field)
+    assert reason in str(err.value) and f"{path}, row 1" in str(err.value)
+
+
+def test_skip_counts_bad_rows(tmp_path):
+    write_llmbar(tmp_path, [GOOD, GOOD | {"label": 0}, "not an object", GOOD])
+    examples, report = load("llmbar", "natural", root=tmp_path, on_bad_record="skip")
+    assert [e.index for e in examples] == [0, 3]
+    assert [e.row for e in report.skipped] == [1, 2]
+
+
+def test_malformed_jsonl_line(tmp_path):
+    path = write_autoj(tmp_path, [AUTOJ_GOOD, '{"scenario": "chitchat", "label": 0,', AUTOJ_GOOD])
+    with pytest.raises(BadRecordError, match=r"row 1: line 2 is not valid JSON"):
+        load("autoj", root=tmp_path)
+    examples, report = load("autoj", root=tmp_path, on_bad_record="skip")
+    assert [e.index for e in examples] == [0, 2] and len(report.skipped) == 1
+    assert examples[0].label == 0  # Auto-J's 2 = tie
+    assert str(path) in str(report.skipped[0])
+
+
+def test_unknown_scenario_is_an_error(tmp_path):
+    write_autoj(tmp_path, [AUTOJ_GOOD.replace("chitchat", "poetry_slam")])
+    with pytest.raises(BadRecordError, match="scenario 'poetry_slam'"):
+        load("autoj", root=tmp_path)
+
+
+def test_arena_winner_must_be_one_hot(tmp_path):
+    path = tmp_path / "lmsys_arena_kaggle" / "small_train.csv"
+    path.parent.mkdir(parents=True)
+    header = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
+    path.write_text(header + '1,m1,m2,"[""q""]","[""a""]","[null]",1,0,0\n'
+                    + '2,m1,m2,"[""q""]","[""a""]","[""b""]",1,1,0\n'
+                    + '3,m1,m2,"not json","[""a""]","[""b""]",0,0,1\n')
+    examples, report = load("arena", "train", root=tmp_path, on_bad_record="skip")
+    assert len(examples) == 1 and examples[0].answer2 == [""] and examples[0].label == 1
+    assert [(e.row, e.field) for e in report.skipped] == [(1, "winner_*"), (2, "prompt")]
+
+
+def test_data_root_precedence(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUDGE_DATA_DIR", str(tmp_path))
+    assert data_root() == tmp_path
+    assert data_root("/elsewhere").as_posix() == "/elsewhere"
+    monkeypatch.delenv("JUDGE_DATA_DIR")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    assert data_root().as_posix() == "data"
+
+
+def test_missing_file_says_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match=r"pandalm/test: pandalm/testset-v1.json not found.*raw.githubusercontent.com/WeOpenML/PandaLM/3871806e"):
+        locate("pandalm", "test", root=tmp_path)
+
+
+@pytest.fixture
+def http_dir(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_fetch_verifies_checksum(http_dir, tmp_path):
+    served, url = http_dir
+    body = json.dumps([GOOD, GOOD | {"label": 2}]).encode()
+    (served / "d.json").write_bytes(body)
+    digest = hashlib.sha256(body).hexdigest()
+    dest = tmp_path / "cache" / "d.json"
+    assert fetch(Remote(f"{url}/d.json", digest), dest).read_bytes() == body
+    (served / "d.json").write_bytes(b"changed")
+    assert fetch(Remote(f"{url}/d.json", digest), dest).read_bytes() == body  # cached copy reused
+    dest.unlink()
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        fetch(Remote(f"{url}/d.json", digest), dest)
+    assert not dest.exists() and not dest.with_name("d.json.part").exists()
+    with pytest.raises(ValueError, match="no pinned sha256"):
+        fetch(Remote(f"{url}/d.json"), dest)
+    assert fetch(Remote(f"{url}/d.json"), dest, allow_unpinned=True).read_bytes() == b"changed"
+
+
+def test_load_fetches_missing_source(http_dir, tmp_path, monkeypatch, shared_root):
+    """The registry's real pinned remote for PandaLM, redirected to a local server holding the file."""
+    from judge_core.data import registry
+
+    served, url = http_dir
+    real = (shared_root / "pandalm" / "testset-v1.json").read_bytes()
+    (served / "testset-v1.json").write_bytes(real)
+    spec = registry.SOURCES["pandalm"].subsets["test"]
+    monkeypatch.setitem(registry.SOURCES["pandalm"].subsets, "test",
+                        registry.Subset(spec.path, Remote(f"{url}/testset-v1.json", spec.remote.sha256)))
+    monkeypatch.setenv("JUDGE_CACHE_DIR", str(tmp_path / "cache"))
+    examples, _ = load("pandalm", root=tmp_path / "empty", fetch=True)
+    assert len(examples) == 999
+    assert (tmp_path / "cache" / "pandalm" / "testset-v1.json").read_bytes() == real
