@@ -41,7 +41,7 @@ class ProtocolRecord:
 @dataclass(frozen=True)
 class Protocol:
     name: str
-    orders: tuple[str, ...]  # orders the protocol needs
+    orders: tuple[str, ...]  # orders every example must have; the other order is optional
     on_parse_failure: OnParseFailure  # the paper's rule
     compute: Callable[[list[ProtocolRecord]], dict]
     headline: tuple[str, ...]
@@ -155,13 +155,13 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
     Protocol("pandalm", ("ab",), "tie", pandalm, ("accuracy", "precision", "recall", "f1"),
              "accuracy and macro P/R/F1 vs the annotators' majority; with both orders, disagreeing "
              "orders count as a tie; failures count as ties (PandaLM's parser)"),
-    Protocol("autoj", ("ab", "ba"), "wrong", autoj, ("agreement", "consistency", "single_accuracy"),
+    Protocol("autoj", ("ab",), "wrong", autoj, ("agreement", "consistency", "single_accuracy"),
              "agreement = both orders equal each other and the label; consistency = both orders "
              "equal; per scenario group; single = original order"),
     Protocol("llmbar", ("ab", "ba"), "wrong", llmbar, ("accuracy", "agreement"),
              "accuracy = mean of per-order accuracy; agreement = same winner in both orders; "
              "failures are wrong"),
-    Protocol("judgelm", ("ab", "ba"), "wrong", judgelm,
+    Protocol("judgelm", ("ab",), "wrong", judgelm,
              ("agreement", "precision", "recall", "f1", "consistency"),
              "agreement and macro P/R/F1 of the original order; consistency and position "
              "preference from the swapped order"),
