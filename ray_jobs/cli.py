@@ -70,15 +70,24 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+RAW = {"log_loss", "brier", "cohen_kappa", "pearson", "spearman", "kendall"}  # not fractions: print as is
+
+
+def _fmt(key: str, value) -> str:
+    if key in RAW and not scoring.is_missing(value):
+        return f"{value:.4f}"
+    return _pct(value)
+
+
 def _print_result(r: dict) -> None:
+    print("(percentages; kappa, correlations and log loss as they are)")
     print(f"{r['benchmark']}/{r['subset']} under protocol {r['protocol']}: n={r['n']} of {r['n_total']}, "
           f"parse failures={r['parse_failures']} (counted as {r['on_parse_failure']})")
     ci = r.get("ci95", {})
     for key, value in r.items():
         if isinstance(value, float) or value is None and key in protocols.get(r["protocol"]).headline:
-            low_high = f"   95% CI {_pct(ci[key][0])} .. {_pct(ci[key][1])}" if key in ci else ""
-            shown = f"{value:.4f}" if key == "log_loss" and value is not None else _pct(value)
-            print(f"  {key:18} {shown:>8}{low_high}")
+            low_high = f"   95% CI {_fmt(key, ci[key][0])} .. {_fmt(key, ci[key][1])}" if key in ci else ""
+            print(f"  {key:18} {_fmt(key, value):>8}{low_high}")
     if "groups" in r:
         print(f"  {'group':24} {'agreement':>10} {'consistency':>12} {'single':>8}")
         for g, m in r["groups"].items():

@@ -1,0 +1,20 @@
+"""Every YAML in the repository parses; the cluster config has a CPU head and GPU workers."""
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_yaml_parses():
+    files = [ROOT / "cluster.yaml", *sorted((ROOT / "configs").rglob("*.yaml"))]
+    for path in files:
+        assert isinstance(yaml.safe_load(path.read_text()), dict), path
+
+
+def test_cluster_has_cpu_head_and_gpu_workers():
+    cfg = yaml.safe_load((ROOT / "cluster.yaml").read_text())
+    types = cfg["available_node_types"]
+    assert "GPU" not in types[cfg["head_node_type"]]["resources"]
+    assert any(t["resources"].get("GPU", 0) >= 1 and t["max_workers"] > 0 for t in types.values())
+    assert cfg["max_workers"] >= max(t["max_workers"] for t in types.values())
