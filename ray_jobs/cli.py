@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections import Counter
 
@@ -59,6 +60,10 @@ def cmd_data_show(args) -> int:
     print(f"rows: {len(examples)}  {_label_counts(examples)}")
     for why, n in report.filtered.items():
         print(f"filtered: {n} ({why})")
+    if examples and "annotators" in examples[0].meta:
+        from judge_core.metrics import fleiss_kappa
+
+        print(f"annotator agreement: Fleiss' kappa {fleiss_kappa([e.meta['annotators'] for e in examples]):.4f}")
     if report.skipped:
         print(f"skipped {len(report.skipped)} bad rows:")
         for err in report.skipped[:10]:
@@ -143,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:  # `judge data show x | head`: stop quietly
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except (ValueError, KeyError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
         print(f"judge: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
         return 2

@@ -162,3 +162,5 @@ def test_data_list_and_show(shared_root, capsys):
     assert main(["data", "show", "autoj", "--root", str(shared_root)]) == 0
     out = capsys.readouterr().out
     assert "rows: 1392  1:520 2:499 tie:373" in out and '"scenario": "post_summarization"' in out
+    assert main(["data", "show", "pandalm", "--root", str(shared_root)]) == 0
+    assert "annotator agreement: Fleiss' kappa 0.8642" in capsys.readouterr().out
