@@ -114,7 +114,7 @@ def collect(rows: Iterator[tuple[int, Any]], path: Path, make: Callable[[int, An
 
 
 def _field_of(e: Exception) -> str | None:
-    if isinstance(e, _FieldError):
+    if isinstance(e, FieldError):
         return e.field_name
     if isinstance(e, KeyError):
         return str(e.args[0]) if e.args else None
@@ -140,11 +140,11 @@ def need(record: dict, key: str, kind: type | tuple[type, ...] = str) -> Any:
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     value = record[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise _FieldError(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r:.60}")
+        raise FieldError(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r:.60}")
     return value
 
 
-class _FieldError(ValueError):
+class FieldError(ValueError):
     def __init__(self, field_name: str, reason: str):
         super().__init__(reason)
         self.field_name = field_name
@@ -154,7 +154,7 @@ def label_from(record: dict, key: str, mapping: dict) -> int:
     """Map a source label through `mapping`; an unknown value names the field."""
     value = record[key]
     if isinstance(value, bool) or value not in mapping:
-        raise _FieldError(key, f"unknown label value {value!r}; expected one of {sorted(mapping, key=str)}")
+        raise FieldError(key, f"unknown label value {value!r}; expected one of {sorted(mapping, key=str)}")
     return mapping[value]
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 
 from ..schema import PairExample
-from ._io import _FieldError, collect, read_csv
-from .registry import Source, Subset, github, register
+from ._io import FieldError, read_csv
+from .registry import Source, Subset, github, register, rows_reader
 
 _REPO, _COMMIT = "AlperCeyhun/llm-classification-finetuning", "86170aaa9650841f586da62a60ccb0ea5ae98f57"
 _WINNERS = (("winner_model_a", 1), ("winner_model_b", 2), ("winner_tie", 0))
@@ -19,9 +19,9 @@ def _turns(r: dict, key: str) -> list[str]:
     try:
         turns = json.loads(r[key])
     except json.JSONDecodeError as e:
-        raise _FieldError(key, f"not a JSON list of turns ({e.msg})") from e
+        raise FieldError(key, f"not a JSON list of turns ({e.msg})") from e
     if not isinstance(turns, list) or not all(t is None or isinstance(t, str) for t in turns):
-        raise _FieldError(key, "expected a JSON list of strings")
+        raise FieldError(key, "expected a JSON list of strings")
     return ["" if t is None else t for t in turns]
 
 
@@ -31,7 +31,7 @@ def _label(r: dict) -> int | None:
     hot = [(k, v) for k, v in _WINNERS if r[k].strip() == "1"]
     bad = [k for k, _ in _WINNERS if r[k].strip() not in ("0", "1")]
     if bad or len(hot) != 1:
-        raise _FieldError(",".join(bad) or "winner_*", f"winner columns are not one-hot: "
+        raise FieldError(",".join(bad) or "winner_*", f"winner columns are not one-hot: "
                           f"{[r[k] for k, _ in _WINNERS]}")
     return hot[0][1]
 
@@ -44,13 +44,8 @@ def _example(row: int, r: dict, source: Source, subset: str) -> PairExample:
     )
 
 
-def read(path, source, subset, on_bad_record, report):
-    return collect(read_csv(path), path, lambda row, r: _example(row, r, source, subset),
-                   on_bad_record, report)
-
-
 register(Source(
-    name="arena", kind="benchmark", protocol="arena", read=read,
+    name="arena", kind="benchmark", protocol="arena", read=rows_reader(read_csv, _example),
     description="Kaggle LMSYS Arena CSV: first 100 rows of train.csv (3-way), and the 3-row test stub",
     subsets={
         "train": Subset("lmsys_arena_kaggle/small_train.csv", github(

@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 
 from ..schema import PairExample, PointExample
-from ._io import collect, label_from, need, read_jsonl
-from .registry import Source, Subset, github, register
+from ._io import label_from, need, read_jsonl
+from .registry import Source, Subset, github, register, rows_reader
 
 AUTOJ_TO_PROJECT = {0: 1, 1: 2, 2: 0}
 _REPO, _COMMIT = "GAIR-NLP/auto-j", "2ae17a3965d933232e9cd50302aa0f176249c83b"
@@ -53,11 +53,6 @@ def _test_example(row: int, r: dict, source: Source, subset: str) -> PairExample
     )
 
 
-def read_test(path, source, subset, on_bad_record, report):
-    return collect(read_jsonl(path), path, lambda row, r: _test_example(row, r, source, subset),
-                   on_bad_record, report)
-
-
 # Auto-J training rows hold the whole rendered prompt; the data sits between these markers.
 _PAIR_RE = re.compile(r"\[Query\]: (?P<q>.*?)\n\*\*\*\n\[Response 1\]: (?P<a1>.*?)\n\*\*\*\n"
                       r"\[Response 2\]: (?P<a2>.*?)\n\*\*\*\n\[END DATA\]", re.S)
@@ -81,11 +76,6 @@ def _pair_train_example(row: int, r: dict, source: Source, subset: str) -> PairE
     )
 
 
-def read_pair_train(path, source, subset, on_bad_record, report):
-    return collect(read_jsonl(path), path, lambda row, r: _pair_train_example(row, r, source, subset),
-                   on_bad_record, report)
-
-
 def _single_train_example(row: int, r: dict, source: Source, subset: str) -> PointExample:
     m = _match(_SINGLE_RE, need(r, "usrmsg"), "usrmsg")
     return PointExample(
@@ -95,27 +85,22 @@ def _single_train_example(row: int, r: dict, source: Source, subset: str) -> Poi
     )
 
 
-def read_single_train(path, source, subset, on_bad_record, report):
-    return collect(read_jsonl(path), path, lambda row, r: _single_train_example(row, r, source, subset),
-                   on_bad_record, report)
-
-
 register(Source(
-    name="autoj", kind="benchmark", protocol="autoj", read=read_test,
+    name="autoj", kind="benchmark", protocol="autoj", read=rows_reader(read_jsonl, _test_example),
     description="Auto-J pairwise test set, 58 scenarios in 8 groups (labels mapped 0->1, 1->2, 2->tie)",
     subsets={"test": Subset("autoj/testdata_pairwise.jsonl", github(
         _REPO, _COMMIT, "data/test/testdata_pairwise.jsonl",
         "56f32fad71d9b6b33bc4d51794c324981e26355bcbf3ce4908d7f8ddcc61f80e"))},
 ))
 register(Source(
-    name="train-autoj-pairwise", kind="train", read=read_pair_train,
+    name="train-autoj-pairwise", kind="train", read=rows_reader(read_jsonl, _pair_train_example),
     description="Auto-J pairwise training format (usermsg, target_output, gt_label 0/1/2); "
                 "the 3,436-row file is not in ../shared/data",
     subsets={"train": Subset("autoj/pairwise_traindata.jsonl", github(
         _REPO, _COMMIT, "data/training/pairwise_traindata.jsonl", None))},
 ))
 register(Source(
-    name="train-autoj-single", kind="train", read=read_single_train,
+    name="train-autoj-single", kind="train", read=rows_reader(read_jsonl, _single_train_example),
     description="Auto-J single-response critiques with GPT-4 ratings 1-10 (pointwise)",
     subsets={"train": Subset("autoj/single_traindata.jsonl", github(
         _REPO, _COMMIT, "data/single_traindata.jsonl",

@@ -6,8 +6,8 @@
 from __future__ import annotations
 
 from ..schema import PairExample, PointExample
-from ._io import collect, label_from, need, read_jsonl
-from .registry import Source, Subset, github, register
+from ._io import label_from, need, read_jsonl
+from .registry import Source, Subset, github, register, rows_reader
 
 _REPO, _COMMIT = "thu-coai/CritiqueLLM", "e1e0241bc0fec50d8125fe93044df56d5d289a8a"
 _SHA = {
@@ -41,13 +41,6 @@ def _point(row: int, r: dict, source: Source, subset: str) -> PointExample:
     )
 
 
-def _reader(make):
-    def read(path, source, subset, on_bad_record, report):
-        return collect(read_jsonl(path), path, lambda row, r: make(row, r, source, subset),
-                       on_bad_record, report)
-    return read
-
-
 def _subsets(kind: str) -> dict[str, Subset]:
     out = {}
     for subset in ("reference-based", "reference-free"):
@@ -58,12 +51,12 @@ def _subsets(kind: str) -> dict[str, Subset]:
 
 
 register(Source(
-    name="critiquellm-pairwise", kind="benchmark", protocol="pandalm", read=_reader(_pair),
+    name="critiquellm-pairwise", kind="benchmark", protocol="pandalm", read=rows_reader(read_jsonl, _pair),
     description="AlignBench pairwise samples rated by humans (CritiqueLLM), with/without reference",
     subsets=_subsets("pairwise"),
 ))
 register(Source(
-    name="critiquellm-pointwise", kind="benchmark", protocol="pointwise", read=_reader(_point),
+    name="critiquellm-pointwise", kind="benchmark", protocol="pointwise", read=rows_reader(read_jsonl, _point),
     description="AlignBench single answers with human scores 1-5 (CritiqueLLM), with/without reference",
     subsets=_subsets("pointwise"),
 ))

@@ -6,9 +6,9 @@ them under <data root>/judgelm/ or let the loader fetch them. Reference answers 
 from __future__ import annotations
 
 from ..schema import PairExample
-from ._io import _FieldError, collect, need, read_jsonl
-from .registry import Source, Subset, register
+from ._io import FieldError, need, read_jsonl
 from ._io import Remote
+from .registry import Source, Subset, register, rows_reader
 
 _HF = "https://huggingface.co/datasets/BAAI/JudgeLM-100K/resolve/main/"
 
@@ -21,7 +21,7 @@ def label_from_scores(s1: float, s2: float) -> int:
 def _scores(r: dict, key: str) -> tuple[float, float]:
     score = need(r, key, list)
     if len(score) != 2 or not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in score):
-        raise _FieldError(key, f"expected two numbers, got {score!r:.60}")
+        raise FieldError(key, f"expected two numbers, got {score!r:.60}")
     return float(score[0]), float(score[1])
 
 
@@ -41,11 +41,7 @@ def _example(row: int, r: dict, source: Source, subset: str, with_reference: boo
 
 
 def reader(with_reference: bool):
-    def read(path, source, subset, on_bad_record, report):
-        return collect(read_jsonl(path), path,
-                       lambda row, r: _example(row, r, source, subset, with_reference),
-                       on_bad_record, report)
-    return read
+    return rows_reader(read_jsonl, lambda row, r, source, subset: _example(row, r, source, subset, with_reference))
 
 
 register(Source(

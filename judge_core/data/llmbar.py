@@ -5,8 +5,8 @@
 from __future__ import annotations
 
 from ..schema import PairExample
-from ._io import collect, label_from, need, read_json_list
-from .registry import Source, Subset, github, register
+from ._io import label_from, need, read_json_list
+from .registry import Source, Subset, github, register, rows_reader
 
 _REPO, _COMMIT = "princeton-nlp/LLMBar", "900616bff90b6c6c8e1681f7d079250637c55992"
 _SUBSETS = {  # name: (path under the data root, path in the LLMBar repo, sha256)
@@ -31,19 +31,14 @@ def _example(row: int, r: dict, source: Source, subset: str) -> PairExample:
     )
 
 
-def read(path, source, subset, on_bad_record, report):
-    return collect(read_json_list(path), path, lambda row, r: _example(row, r, source, subset),
-                   on_bad_record, report)
-
-
 register(Source(
-    name="llmbar", kind="benchmark", protocol="llmbar", read=read,
+    name="llmbar", kind="benchmark", protocol="llmbar", read=rows_reader(read_json_list, _example),
     description="LLMBar instruction-following pairs: Natural and Adversarial Neighbor/GPTInst/GPTOut/Manual",
     subsets={name: Subset(local, github(_REPO, _COMMIT, remote, sha))
              for name, (local, remote, sha) in _SUBSETS.items()},
 ))
 register(Source(
-    name="mtbench", kind="benchmark", protocol="llmbar", read=read,
+    name="mtbench", kind="benchmark", protocol="llmbar", read=rows_reader(read_json_list, _example),
     description="MT-Bench human judgments, LLMBar's processed 200-item turn-1 set (no ties)",
     subsets={"human": Subset("mt_bench/llmbar_processed/dataset.json", github(
         _REPO, _COMMIT, "Dataset/Processed/MT-Bench/dataset.json",

@@ -4,8 +4,8 @@ from __future__ import annotations
 from collections import Counter
 
 from ..schema import PairExample
-from ._io import collect, label_from, need, read_json_list
-from .registry import Source, Subset, github, register
+from ._io import label_from, need, read_json_list
+from .registry import Source, Subset, github, register, rows_reader
 
 ANNOTATORS = ("annotator1", "annotator2", "annotator3")
 _LABELS = {0: 0, 1: 1, 2: 2}  # PandaLM already uses 0 tie / 1 / 2
@@ -41,13 +41,8 @@ def _example(row: int, r: dict, source: Source, subset: str) -> PairExample:
     )
 
 
-def read(path, source, subset, on_bad_record, report):
-    return collect(read_json_list(path), path, lambda row, r: _example(row, r, source, subset),
-                   on_bad_record, report)
-
-
 SOURCE = register(Source(
-    name="pandalm", kind="benchmark", protocol="pandalm", read=read,
+    name="pandalm", kind="benchmark", protocol="pandalm", read=rows_reader(read_json_list, _example),
     description="PandaLM human-annotated test set (gold = majority of 3 annotators)",
     subsets={"test": Subset("pandalm/testset-v1.json", github(
         "WeOpenML/PandaLM", "3871806e72b4832f815ecafd24d3503c73403f48", "data/testset-v1.json",

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ._io import LoadReport, OnBadRecord, Remote
+from ._io import LoadReport, OnBadRecord, Remote, collect
 
 Reader = Callable[[Path, "Source", str, OnBadRecord, LoadReport], list]
 
@@ -42,3 +42,12 @@ def register(source: Source) -> Source:
 def github(repo: str, commit: str, path: str, sha256: str | None) -> Remote:
     """A file pinned at a commit of a public GitHub repository."""
     return Remote(f"https://raw.githubusercontent.com/{repo}/{commit}/{path}", sha256)
+
+
+def rows_reader(read_rows: Callable, make: Callable) -> Reader:
+    """A Reader from a row iterator (read_json_list, read_jsonl, read_csv) and
+    `make(row, record, source, subset) -> example`."""
+    def read(path, source, subset, on_bad_record, report):
+        return collect(read_rows(path), path, lambda row, r: make(row, r, source, subset),
+                       on_bad_record, report)
+    return read

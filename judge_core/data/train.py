@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 from ..schema import PairExample
-from ._io import LoadReport, _FieldError, collect, label_from, need, read_json_list, read_jsonl
+from ._io import LoadReport, FieldError, collect, label_from, need, read_json_list, read_jsonl
 from .registry import Source, Subset, github, register
 
 SEED = 0
@@ -48,7 +48,7 @@ def split_transcript(text: str, field: str) -> tuple[str, str]:
     """(dialogue before the last assistant turn, that turn's text)."""
     cut = text.rfind(_ASSISTANT)
     if cut < 0:
-        raise _FieldError(field, "no '\\n\\nAssistant:' turn")
+        raise FieldError(field, "no '\\n\\nAssistant:' turn")
     return text[:cut].strip(), text[cut + len(_ASSISTANT):].strip()
 
 
@@ -102,7 +102,7 @@ def _vicuna80(path, source, subset, on_bad_record, report):
         q = questions.get(need(r, "question_id", int))
         a1, a2 = answers.get(need(r, "answer1_id")), answers.get(need(r, "answer2_id"))
         if q is None or a1 is None or a2 is None:
-            raise _FieldError("question_id/answer*_id", "id not found in the question/answer tables")
+            raise FieldError("question_id/answer*_id", "id not found in the question/answer tables")
         s1, s2 = need(r, "score", list)
         return place(PairExample(
             benchmark=source.name, subset=subset, index=row, question=q["text"], answer1=a1["text"],
@@ -129,7 +129,7 @@ def _ultrafeedback(path, source, subset, on_bad_record, report):
         meta = need(r, "metadata", dict)
         sc, sr = float(meta["score_chosen"]), float(meta["score_rejected"])
         if sc < sr:
-            raise _FieldError("metadata", f"score_chosen {sc} < score_rejected {sr}")
+            raise FieldError("metadata", f"score_chosen {sc} < score_rejected {sr}")
         return place(PairExample(
             benchmark=source.name, subset=subset, index=row, question=need(r, "prompt"),
             answer1=need(r, "chosen"), answer2=need(r, "rejected"), label=1 if sc > sr else 0,
