@@ -51,7 +51,7 @@ def _subsets(kind: str) -> dict[str, Subset]:
 
 
 register(Source(
-    name="critiquellm-pairwise", kind="benchmark", protocol="pandalm", read=rows_reader(read_jsonl, _pair),
+    name="critiquellm-pairwise", kind="benchmark", protocol="autoj", read=rows_reader(read_jsonl, _pair),
     description="AlignBench pairwise samples rated by humans (CritiqueLLM), with/without reference",
     subsets=_subsets("pairwise"),
 ))
