@@ -149,3 +149,10 @@ def test_label_specs():
     assert get("mtbench-pair").label.words == {1: "A", 2: "B", 0: "C"}
     assert set(get("llmbar").label.words) == {1, 2}
     assert get("autoj").label is None and get("judgelm").label is None
+
+
+@pytest.mark.parametrize("name", [n for n, t in TEMPLATES.items() if t.label])
+def test_label_answer_parses_back(name):
+    spec = get(name).label
+    for verdict in spec.words:
+        assert get(name).parse(spec.answer(verdict)).verdict == verdict

@@ -43,10 +43,16 @@ class LabelSpec:
 
     The assistant turn is pre-filled with `prefix`; the verdict is the label whose `words[v]`
     (first token) has the highest probability at the next position. Verdicts are in presented order.
+    `answer(v)` is the whole verdict text (prefix + word + suffix): what a generative judge is
+    fine-tuned to write, and what the template's parser reads back as v.
     """
 
     prefix: str
     words: dict[int, str]
+    suffix: str = ""
+
+    def answer(self, verdict: int) -> str:
+        return self.prefix + self.words[verdict] + self.suffix
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,6 @@ def parse(text: str) -> Parsed:
 TEMPLATE = Template(
     name="label", build=build, parse=parse,
     markers=("[0]", "[1]", "[2]", "[Question]", "[The Start of", "[The End of"),
-    label=LabelSpec(prefix="[", words={1: "1", 2: "2", 0: "0"}),
+    label=LabelSpec(prefix="[", words={1: "1", 2: "2", 0: "0"}, suffix="]"),
     description="Short label prompt answering [1]/[2]/[0]; made for one-forward-pass label mode",
 )

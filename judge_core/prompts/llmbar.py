@@ -51,6 +51,6 @@ def parse(text: str) -> Parsed:
 TEMPLATE = Template(
     name="llmbar", build=build, parse=parse,
     markers=("Output (a)", "Output (b)", "# Instruction:", "# Which is better"),
-    label=LabelSpec(prefix="Output (", words={1: "a", 2: "b"}),
+    label=LabelSpec(prefix="Output (", words={1: "a", 2: "b"}, suffix=")"),
     description="LLMBar Vanilla: answer exactly 'Output (a)' or 'Output (b)' (no tie)",
 )

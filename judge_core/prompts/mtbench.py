@@ -74,6 +74,6 @@ TEMPLATE = Template(
     name="mtbench-pair", build=build, parse=parse,
     markers=("[[A]]", "[[B]]", "[[C]]", "[User Question]", "[The Start of", "[The End of",
              "<|The Start of", "<|The End of", "### User:", "### Assistant A:", "### Assistant B:"),
-    label=LabelSpec(prefix="[[", words={1: "A", 2: "B", 0: "C"}),
+    label=LabelSpec(prefix="[[", words={1: "A", 2: "B", 0: "C"}, suffix="]]"),
     description="MT-Bench pair-v2 (pair-math-v1 with a reference, multi-turn for conversations): [[A]]/[[B]]/[[C]]",
 )
