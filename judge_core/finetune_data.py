@@ -66,7 +66,8 @@ def build_training_set(sources: Sequence[str], val_fraction: float = 0.05, seed:
             report.filtered[f"{name}: {why}"] = report.filtered.get(f"{name}: {why}", 0) + n
         examples = [ex for ex in examples if isinstance(ex, PairExample)]
         if limit_per_source is not None:
-            examples = sorted(examples, key=lambda ex: uid_fraction(ex.uid, seed))[:limit_per_source]
+            # salted differently from the split, or the sample would be the split's val side
+            examples = sorted(examples, key=lambda ex: uid_fraction("sample/" + ex.uid, seed))[:limit_per_source]
         for ex in examples:
             if ex.label is None:
                 report.filter_out(f"{name}: unlabelled")

@@ -141,7 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--root")
     sc.add_argument("--json", action="store_true", help="one JSON object, fractions in [0,1]")
     sc.set_defaults(func=cmd_score)
+    ft = sub.add_parser("finetune", help="fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)")
+    ft.add_argument("config", help="configs/finetune/<name>.yaml")
+    ft.add_argument("overrides", nargs="*", help="key=value overrides, e.g. lr=1e-4 lora.rank=16")
+    ft.set_defaults(func=cmd_finetune)
     return p
+
+
+def cmd_finetune(args) -> int:
+    from .finetune import main as finetune_main  # imports Ray and torch only for this verb
+
+    return finetune_main(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,6 +84,6 @@ def test_build_training_set_on_real_sources(shared_root):
     assert {e.uid for e in train}.isdisjoint({e.uid for e in val})
     n_clean = len(train) // 2 + len(val)
     assert n_clean == 1200 + 1040 - sum(n for why, n in report.filtered.items() if why.startswith("question in"))
-    limited, _, _ = build_training_set(["train-llmeval2"], val_fraction=0.0, root=shared_root, swap=False,
-                                       limit_per_source=50, clean=False)
-    assert len(limited) == 50
+    limited, val, _ = build_training_set(["train-llmeval2"], val_fraction=0.1, root=shared_root, swap=False,
+                                         limit_per_source=200, clean=False)
+    assert 150 < len(limited) < 200 and len(limited) + len(val) == 200  # the sample is not the val side

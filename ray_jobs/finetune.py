@@ -1,0 +1,256 @@
+"""Fine-tune a judge with Ray Train: `judge finetune configs/finetune/minilm-cpu.yaml [key=value ...]`.
+
+Reads top to bottom like a torchtune recipe: build data (driver) -> TorchTrainer(train_loop) ->
+each worker: setup model -> train (DDP or DeepSpeed ZeRO) -> report checkpoints -> validate ->
+the driver copies the final adapter to its output directory.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from judge_core.finetune_data import build_training_set
+
+from .finetune_config import FinetuneConfig, load_config
+from .finetune_features import IGNORE, classifier_features, generative_features, micro_batches
+
+
+# ---- data (driver) ---------------------------------------------------------------------------------
+def features(examples, tok, cfg: FinetuneConfig, orders=("ab",)) -> list[dict]:
+    if cfg.head == "classifier":
+        return [classifier_features(ex, o, tok, cfg.max_length) for ex in examples for o in orders]
+    return [generative_features(ex, o, tok, cfg.max_length, cfg.template) for ex in examples for o in orders]
+
+
+def build_datasets(cfg: FinetuneConfig):
+    """(train rows, val rows, report): length-grouped micro-batches, one per Ray Data row."""
+    from .finetune_model import load_tokenizer
+
+    train, val, report = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root,
+                                            swap=cfg.swap_augment, reference_drop=cfg.reference_drop,
+                                            clean=cfg.decontaminate, limit_per_source=cfg.limit_per_source)
+    tok = load_tokenizer(cfg)
+    train_rows = micro_batches(features(train, tok, cfg), cfg.batch_size, cfg.seed)
+    val_rows = micro_batches(features(val, tok, cfg, orders=("ab", "ba")), cfg.batch_size, cfg.seed)
+    return train_rows, val_rows, report
+
+
+# ---- worker ------------------------------------------------------------------------------------------
+def _collate(rows: dict, pad_id: int, device):
+    import torch
+
+    seqs, labels = rows["input_ids"][0], rows["labels"][0]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        ids[i, :len(s)] = torch.as_tensor(list(s))
+        mask[i, :len(s)] = 1
+    if isinstance(labels[0], (int, float)) or getattr(labels[0], "ndim", 1) == 0:
+        target = torch.as_tensor([int(x) for x in labels])
+    else:
+        target = torch.full((len(seqs), width), IGNORE, dtype=torch.long)
+        for i, lab in enumerate(labels):
+            target[i, :len(lab)] = torch.as_tensor(list(lab))
+    return ids.to(device), mask.to(device), target.to(device), int(mask.sum()), ids.numel()
+
+
+def _schedule(optimizer, total_steps: int, warmup_ratio: float):
+    import torch
+
+    warmup = max(1, int(total_steps * warmup_ratio))
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+
+
+def _trainable_state(model) -> dict:
+    inner = getattr(model, "module", model)
+    return {n: p.detach().cpu() for n, p in inner.named_parameters() if p.requires_grad}
+
+
+def _save_checkpoint(model, optimizer, scheduler, step: int, metrics: dict, cfg: FinetuneConfig, tok):
+    """Rank 0 writes the trainable weights, optimizer, scheduler and step, and reports them."""
+    import ray.train
+    import torch
+
+    if ray.train.get_context().get_world_rank() != 0:
+        ray.train.report(metrics, checkpoint=None)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save({"trainable": _trainable_state(model), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "step": step}, Path(tmp) / "trainer_state.pt")
+        from .finetune_model import save
+
+        save(getattr(model, "module", model), tok, cfg, Path(tmp) / "adapter", {"metrics": metrics, "step": step})
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+
+
+def _restore(model, optimizer, scheduler) -> int:
+    """Continue from the latest reported (or resume_from) checkpoint; returns the step reached."""
+    import ray.train
+    import torch
+
+    ckpt = ray.train.get_checkpoint()
+    if ckpt is None:
+        return 0
+    with ckpt.as_directory() as d:
+        state = torch.load(Path(d) / "trainer_state.pt", weights_only=False)
+    inner = getattr(model, "module", model)
+    missing = set(state["trainable"]) - {n for n, _ in inner.named_parameters()}
+    if missing:
+        raise ValueError(f"checkpoint holds parameters this model lacks: {sorted(missing)[:5]}")
+    inner.load_state_dict(state["trainable"], strict=False)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    return state["step"]
+
+
+def _validate(model, cfg, pad_id, device) -> dict:
+    """Validation loss and (classifier) accuracy / swap-averaged log loss, summed over workers."""
+    import ray.train
+    import torch
+    import torch.distributed as dist
+
+    shard = ray.train.get_dataset_shard("val")
+    model.eval()
+    sums = torch.zeros(4, dtype=torch.float64)  # loss*n, n, correct, count
+    with torch.no_grad():
+        for rows in shard.iter_batches(batch_size=1, batch_format="numpy"):
+            ids, mask, target, _, _ = _collate(rows, pad_id, device)
+            out = model(input_ids=ids, attention_mask=mask, labels=target)
+            n = len(ids)
+            sums += torch.tensor([float(out.loss) * n, n, 0, 0], dtype=torch.float64)
+            if cfg.head == "classifier":
+                sums[2] += float((out.logits.argmax(-1) == target).sum())
+                sums[3] += n
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(sums)
+    model.train()
+    out = {"val_loss": float(sums[0] / sums[1]) if sums[1] else math.nan}
+    if cfg.head == "classifier" and sums[3]:
+        out["val_accuracy"] = float(sums[2] / sums[3])
+    return out
+
+
+def train_loop(config: dict) -> None:
+    """Runs on every Ray Train worker; everything it needs comes in `config`."""
+    import ray.train
+    import ray.train.torch
+    import torch
+
+    from .finetune_model import load_model, load_tokenizer, trainable_share
+
+    cfg = FinetuneConfig(**config["cfg"])
+    torch.manual_seed(cfg.seed)
+    tok = load_tokenizer(cfg)
+    model = load_model(cfg, tok)
+    device = ray.train.torch.get_device()
+    trainable, total = trainable_share(model)
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
+                                  weight_decay=cfg.weight_decay)
+    world = ray.train.get_context().get_world_size()
+    steps_per_epoch = max(1, config["train_batches"] // world // cfg.grad_accum)
+    total_steps = math.ceil(steps_per_epoch * cfg.epochs)
+    if cfg.stop_after_steps:
+        total_steps = min(total_steps, cfg.stop_after_steps)
+    scheduler = _schedule(optimizer, total_steps, cfg.warmup_ratio)
+    step = _restore(model, optimizer, scheduler)
+    if cfg.deepspeed:
+        import deepspeed
+
+        ds_config = json.loads(Path(cfg.deepspeed).read_text())
+        ds_config |= {"train_micro_batch_size_per_gpu": cfg.batch_size, "gradient_accumulation_steps": cfg.grad_accum,
+                      "bf16": {"enabled": cfg.bf16}}
+        model, optimizer, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer,
+                                                              lr_scheduler=scheduler, config=ds_config)
+    else:
+        model = ray.train.torch.prepare_model(model)
+    model.train()
+    shard = ray.train.get_dataset_shard("train")
+    micro, done_micro = 0, step * cfg.grad_accum
+    seen_tokens = padded_tokens = 0
+    window_loss, window_n, last_loss, started = 0.0, 0, math.nan, time.perf_counter()
+    for epoch in range(math.ceil(cfg.epochs)):
+        for rows in shard.iter_batches(batch_size=1, batch_format="numpy"):
+            if step >= total_steps:
+                break
+            micro += 1
+            if micro <= done_micro:  # resuming: skip what the checkpoint already saw
+                continue
+            ids, mask, target, real, padded = _collate(rows, tok.pad_token_id, device)
+            loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
+            if cfg.deepspeed:
+                model.backward(loss)
+                model.step()
+            else:
+                (loss / cfg.grad_accum).backward()
+            seen_tokens, padded_tokens = seen_tokens + real, padded_tokens + padded
+            window_loss, window_n = window_loss + float(loss), window_n + 1
+            if micro % cfg.grad_accum:
+                continue
+            if not cfg.deepspeed:
+                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            step += 1
+            metrics = {"step": step, "epoch": epoch, "loss": window_loss / window_n,
+                       "tokens_per_s": seen_tokens / (time.perf_counter() - started),
+                       "non_pad_share": seen_tokens / max(1, padded_tokens), "lr": scheduler.get_last_lr()[0],
+                       "trainable_params": trainable, "total_params": total}
+            if step % cfg.checkpoint_every == 0 and step < total_steps:
+                _save_checkpoint(model, optimizer, scheduler, step, metrics, cfg, tok)
+            elif step % cfg.log_every == 0:
+                ray.train.report(metrics)
+            if step % cfg.log_every == 0:
+                last_loss, window_loss, window_n = metrics["loss"], 0.0, 0
+    final = {"step": step, "loss": window_loss / window_n if window_n else last_loss, "non_pad_share": seen_tokens / max(1, padded_tokens),
+             "trainable_params": trainable, "total_params": total}
+    if config["val_batches"]:
+        final |= _validate(model, cfg, tok.pad_token_id, device)
+    _save_checkpoint(model, optimizer, scheduler, step, final, cfg, tok)
+
+
+# ---- driver ------------------------------------------------------------------------------------------
+def run(cfg: FinetuneConfig) -> dict:
+    """Train and write the adapter to cfg.adapter_dir(); returns the final metrics."""
+    import ray
+    import ray.data
+    import ray.train
+    from ray.train.torch import TorchTrainer
+
+    train_rows, val_rows, report = build_datasets(cfg)
+    print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
+          f"filtered: {dict(report.filtered)}", flush=True)
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
+                 log_to_driver=True)
+    resume = ray.train.Checkpoint.from_directory(cfg.resume_from) if cfg.resume_from else None
+    trainer = TorchTrainer(
+        train_loop,
+        train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows)},
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu),
+        run_config=ray.train.RunConfig(name=cfg.name, storage_path=str(Path(cfg.storage_path).resolve()),
+                                       checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
+        datasets={"train": ray.data.from_items(train_rows)} | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
+        resume_from_checkpoint=resume,
+    )
+    result = trainer.fit()
+    out = cfg.adapter_dir()
+    if out.exists():
+        shutil.rmtree(out)
+    with result.checkpoint.as_directory() as d:
+        shutil.copytree(Path(d) / "adapter", out)
+    print(f"[finetune] adapter written to {out}: {result.metrics}", flush=True)
+    return dict(result.metrics)
+
+
+def main(args) -> int:
+    cfg = load_config(args.config, args.overrides)
+    run(cfg)
+    return 0

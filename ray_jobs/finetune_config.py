@@ -1,0 +1,94 @@
+"""The fine-tuning config: one pydantic model, read from YAML with `key=value` overrides.
+
+    cfg = load_config("configs/finetune/minilm-cpu.yaml", ["lr=1e-4", "lora.rank=16"])
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class LoraSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rank: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+
+
+class FinetuneConfig(BaseModel):
+    """Everything a fine-tune needs; it travels to the workers through train_loop_config."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="run name: results/finetune/<name>, resumable under it")
+    model: str = Field(description="HF id, local path, or python-package:<module> (module.get_model_path())")
+    head: Literal["classifier", "generative"] = "classifier"
+    method: Literal["lora", "full", "prefix"] = "lora"
+    quantize: Literal["nf4"] | None = Field(None, description="nf4 = QLoRA (bitsandbytes 4-bit base)")
+    lora: LoraSettings = LoraSettings()
+    prefix_tokens: int = Field(16, ge=1, description="virtual tokens for method=prefix (P-tuning v2)")
+    template: str = Field("label", description="generative head: the judge_core template it learns")
+    sources: list[str] = Field(description="judge data names of training sources")
+    val_fraction: float = Field(0.05, ge=0, lt=1)
+    limit_per_source: int | None = None
+    swap_augment: bool = True
+    reference_drop: float = Field(0.0, ge=0, le=1)
+    decontaminate: bool = True
+    max_length: int = Field(512, ge=16)
+    epochs: float = Field(1.0, gt=0)
+    batch_size: int = Field(8, ge=1, description="examples per worker per step")
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(2e-4, gt=0)
+    weight_decay: float = 0.0
+    warmup_ratio: float = Field(0.03, ge=0, lt=1)
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    deepspeed: str | None = Field(None, description="path to a DeepSpeed json (ZeRO-2/3); none = DDP")
+    num_workers: int = Field(1, ge=1)
+    use_gpu: bool = False
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = Field(100, ge=1, description="optimizer steps between checkpoints")
+    storage_path: str = "results/finetune"
+    output_dir: str | None = Field(None, description="where the final adapter goes (default: <storage>/<name>/adapter)")
+    resume_from: str | None = Field(None, description="a checkpoint directory to continue from")
+    eval_benchmarks: list[str] = Field(default_factory=list, description="benchmark[/subset] to judge after training")
+    data_root: str | None = None
+    stop_after_steps: int | None = Field(None, description="stop early (tests, smoke runs)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FinetuneConfig":
+        if self.quantize and self.method != "lora":
+            raise ValueError("quantize: nf4 is QLoRA: it needs method: lora")
+        return self
+
+    def resolved_model(self) -> str:
+        if self.model.startswith("python-package:"):
+            module = importlib.import_module(self.model.split(":", 1)[1])
+            return str(module.get_model_path())
+        return self.model
+
+    def adapter_dir(self) -> Path:
+        return Path(self.output_dir or Path(self.storage_path) / self.name / "adapter")
+
+
+def _set(tree: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[leaf] = value
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> FinetuneConfig:
+    """A YAML file plus `key=value` overrides (values parsed as YAML: numbers, lists, null)."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r} is not key=value")
+        _set(raw, key.strip(), yaml.safe_load(value))
+    return FinetuneConfig(**raw)

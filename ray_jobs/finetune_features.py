@@ -1,0 +1,82 @@
+"""Token features for fine-tuning and classifier inference (needs a HF tokenizer, no torch).
+
+Truncation keeps the question and both answers visible: each keeps its beginning, shares of the
+token budget are set by judge_core.finetune_data.allocate.
+"""
+from __future__ import annotations
+
+import random
+
+from judge_core.finetune_data import classifier_segments, fit_segments, generative_sample, label_in_order
+from judge_core.schema import PairExample
+
+IGNORE = -100  # positions without loss
+
+
+def _special(tok) -> tuple[list[int], list[int], list[int]]:
+    """(start, separator, end) token ids: [CLS] / [SEP] for encoders, bos / "\\n\\n" / eos otherwise."""
+    if tok.cls_token_id is not None and tok.sep_token_id is not None:
+        return [tok.cls_token_id], [tok.sep_token_id], [tok.sep_token_id]
+    start = [tok.bos_token_id] if tok.bos_token_id is not None else []
+    end = [tok.eos_token_id] if tok.eos_token_id is not None else []
+    return start, tok.encode("\n\n", add_special_tokens=False), end
+
+
+def classifier_input(example: PairExample, order: str, tok, max_length: int) -> list[int]:
+    """[start] question [sep] first answer [sep] second answer [end], fitted to max_length."""
+    start, sep, end = _special(tok)
+    segments = [tok.encode(text, add_special_tokens=False) for text in classifier_segments(example, order)]
+    q, a1, a2 = fit_segments(segments, max_length - len(start) - 2 * len(sep) - len(end))
+    return start + q + sep + a1 + sep + a2 + end
+
+
+def classifier_features(example: PairExample, order: str, tok, max_length: int) -> dict:
+    return {"input_ids": classifier_input(example, order, tok, max_length),
+            "labels": label_in_order(example, order)}
+
+
+def _prompt_ids(messages: list[dict], tok) -> list[int]:
+    if tok.chat_template:
+        ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+    return tok.encode("\n\n".join(m["content"] for m in messages) + "\n")
+
+
+def generative_features(example: PairExample, order: str, tok, max_length: int, template: str) -> dict:
+    """Prompt (chat template applied) + verdict text + eos; loss only on the verdict tokens.
+
+    When the prompt is too long, question and answers are cut by allocate() (measured on the
+    rendered prompt with empty texts) and the prompt is rendered again.
+    """
+    sample = generative_sample(example, template, order)
+    target = tok.encode(sample["target"], add_special_tokens=False) + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+    prompt = _prompt_ids(sample["messages"], tok)
+    if len(prompt) + len(target) > max_length:
+        empty = example.model_copy(update={"question": "x", "answer1": "", "answer2": "", "reference": None,
+                                           "meta": {}})
+        overhead = len(_prompt_ids(generative_sample(empty, template, order)["messages"], tok))
+        texts = classifier_segments(example, "ab")
+        cut = fit_segments([tok.encode(t, add_special_tokens=False) for t in texts],
+                           max_length - len(target) - overhead)
+        q, a1, a2 = (tok.decode(ids) for ids in cut)
+        shorter = example.model_copy(update={"question": q or "…", "answer1": a1, "answer2": a2,
+                                             "reference": None, "meta": {}})
+        sample = generative_sample(shorter, template, order)
+        prompt = _prompt_ids(sample["messages"], tok)[: max_length - len(target)]
+    return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
+
+
+def micro_batches(rows: list[dict], batch_size: int, seed: int = 0, window: int = 50) -> list[dict]:
+    """Length-grouped batches: rows are sorted by length inside windows of `window` batches, cut
+    into batches, and the batch order is shuffled with `seed` (padding stays small, order varied)."""
+    rng = random.Random(seed)
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    span = batch_size * window
+    batches = []
+    for start in range(0, len(order), span):
+        chunk = sorted(order[start:start + span], key=lambda i: len(rows[i]["input_ids"]))
+        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return [{"input_ids": [rows[i]["input_ids"] for i in b], "labels": [rows[i]["labels"] for i in b]}
+            for b in batches]

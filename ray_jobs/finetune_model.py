@@ -1,0 +1,105 @@
+"""Model side of fine-tuning: load (optionally 4-bit), wrap with PEFT, save the adapter.
+
+LoRA and QLoRA are one path (QLoRA = `quantize: nf4`); the classifier and generative heads are
+one flag (`head`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from peft import LoraConfig, PrefixTuningConfig, TaskType, get_peft_model, prepare_model_for_kbit_training
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+
+from .finetune_config import FinetuneConfig
+
+LABELS = 3  # classifier outputs are (tie, answer 1, answer 2) = verdicts 0, 1, 2
+
+
+def load_tokenizer(cfg: FinetuneConfig):
+    tok = AutoTokenizer.from_pretrained(cfg.resolved_model())
+    if tok.pad_token is None:  # decoder-only models: pad with eos, attention mask hides it
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def _quantization(cfg: FinetuneConfig):
+    if cfg.quantize != "nf4":
+        return {}
+    from transformers import BitsAndBytesConfig
+
+    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    return {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                      bnb_4bit_use_double_quant=True,
+                                                      bnb_4bit_compute_dtype=dtype)}
+
+
+def _disable_avx512bf16_repack(model) -> None:
+    """bitsandbytes on AVX512-BF16 CPUs repacks 4-bit weights on the first no-grad forward, after
+    which LoRA gradients are silently None (../shared/CPU-STACK.md). Turn that path off."""
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False
+
+
+def load_model(cfg: FinetuneConfig, tokenizer):
+    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
+    kwargs = {"dtype": dtype} | _quantization(cfg)
+    if cfg.head == "classifier":
+        model = AutoModelForSequenceClassification.from_pretrained(cfg.resolved_model(), num_labels=LABELS, **kwargs)
+        model.config.pad_token_id = tokenizer.pad_token_id
+    else:
+        model = AutoModelForCausalLM.from_pretrained(cfg.resolved_model(), **kwargs)
+    if cfg.quantize:
+        _disable_avx512bf16_repack(model)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
+    elif cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    return _wrap(model, cfg)
+
+
+def _wrap(model, cfg: FinetuneConfig):
+    task = TaskType.SEQ_CLS if cfg.head == "classifier" else TaskType.CAUSAL_LM
+    if cfg.method == "full":
+        return model
+    if cfg.method == "prefix":
+        return get_peft_model(model, PrefixTuningConfig(task_type=task, num_virtual_tokens=cfg.prefix_tokens))
+    lora = LoraConfig(task_type=task, r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=cfg.lora.target_modules)
+    return get_peft_model(model, lora)  # SEQ_CLS also trains and saves the new classification head
+
+
+def trainable_share(model) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return trainable, sum(p.numel() for p in model.parameters())
+
+
+def save(model, tokenizer, cfg: FinetuneConfig, directory: Path, extra: dict | None = None) -> Path:
+    """The adapter (or the full model for method=full) + tokenizer + judgeray.json (config, metrics)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    info = {"config": cfg.model_dump(), "base_model": cfg.resolved_model()} | (extra or {})
+    (directory / "judgeray.json").write_text(json.dumps(info, indent=1))
+    return directory
+
+
+def load_trained(directory: str | Path, cfg: FinetuneConfig | None = None):
+    """(model, tokenizer, info) from a directory written by save(): base + adapter, eval mode."""
+    from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
+
+    directory = Path(directory)
+    info = json.loads((directory / "judgeray.json").read_text())
+    cfg = cfg or FinetuneConfig(**info["config"])
+    tokenizer = AutoTokenizer.from_pretrained(directory)
+    if cfg.method == "full":
+        auto = AutoModelForSequenceClassification if cfg.head == "classifier" else AutoModelForCausalLM
+    else:
+        auto = AutoPeftModelForSequenceClassification if cfg.head == "classifier" else AutoPeftModelForCausalLM
+    kwargs = {"num_labels": LABELS} if cfg.head == "classifier" else {}
+    model = auto.from_pretrained(directory, **kwargs)
+    model.eval()
+    return model, tokenizer, info
