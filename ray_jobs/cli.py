@@ -145,7 +145,29 @@ def build_parser() -> argparse.ArgumentParser:
     ft.add_argument("config", help="configs/finetune/<name>.yaml")
     ft.add_argument("overrides", nargs="*", help="key=value overrides, e.g. lr=1e-4 lora.rank=16")
     ft.set_defaults(func=cmd_finetune)
+
+    fe = sub.add_parser("finetune-eval", help="judge benchmarks with a trained classifier adapter and score them")
+    fe.add_argument("adapter", help="directory written by judge finetune")
+    fe.add_argument("benchmarks", nargs="+", help="benchmark or benchmark/subset")
+    fe.add_argument("--out", help="predictions + metrics directory (default: <adapter>/../eval)")
+    fe.add_argument("--root")
+    fe.add_argument("--bootstrap", type=int, default=1000)
+    fe.set_defaults(func=cmd_finetune_eval)
     return p
+
+
+def cmd_finetune_eval(args) -> int:
+    from pathlib import Path
+
+    from .finetune_eval import evaluate
+
+    out = args.out or Path(args.adapter).parent / "eval"
+    results = evaluate(args.adapter, args.benchmarks, out, root=args.root, bootstrap=args.bootstrap)
+    for key, r in results.items():
+        head = protocols.get(r["protocol"]).headline
+        print(f"{key:42} " + "  ".join(f"{k} {_fmt(k, r.get(k))}" for k in head))
+    print(f"predictions and metrics.json in {out}")
+    return 0
 
 
 def cmd_finetune(args) -> int:

@@ -60,6 +60,16 @@ def _collate(rows: dict, pad_id: int, device):
     return ids.to(device), mask.to(device), target.to(device), int(mask.sum()), ids.numel()
 
 
+def _autocast(cfg: FinetuneConfig, device):
+    import contextlib
+
+    import torch
+
+    if not cfg.bf16 or cfg.deepspeed:  # DeepSpeed handles bf16 itself
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
 def _schedule(optimizer, total_steps: int, warmup_ratio: float):
     import torch
 
@@ -73,25 +83,43 @@ def _trainable_state(model) -> dict:
     return {n: p.detach().cpu() for n, p in inner.named_parameters() if p.requires_grad}
 
 
+def _gathered(model, cfg: FinetuneConfig):
+    """Under ZeRO-3 every rank must join in gathering the partitioned parameters before a save."""
+    import contextlib
+
+    if not cfg.deepspeed or json.loads(Path(cfg.deepspeed).read_text())["zero_optimization"]["stage"] != 3:
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters(list(model.module.parameters()), modifier_rank=None)
+
+
 def _save_checkpoint(model, optimizer, scheduler, step: int, metrics: dict, cfg: FinetuneConfig, tok):
-    """Rank 0 writes the trainable weights, optimizer, scheduler and step, and reports them."""
+    """Report a checkpoint: the adapter and trainer state from rank 0 and, under DeepSpeed, every
+    rank's ZeRO partition (Ray merges the ranks' files into one checkpoint directory)."""
     import ray.train
     import torch
 
-    if ray.train.get_context().get_world_rank() != 0:
-        ray.train.report(metrics, checkpoint=None)
-        return
+    from .finetune_model import save
+
+    rank = ray.train.get_context().get_world_rank()
     with tempfile.TemporaryDirectory() as tmp:
-        torch.save({"trainable": _trainable_state(model), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "step": step}, Path(tmp) / "trainer_state.pt")
-        from .finetune_model import save
+        if cfg.deepspeed:
+            model.save_checkpoint(tmp, tag="deepspeed")
+        with _gathered(model, cfg):
+            if rank == 0:
+                state = {"trainable": _trainable_state(model), "step": step}
+                if not cfg.deepspeed:
+                    state |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+                torch.save(state, Path(tmp) / "trainer_state.pt")
+                save(getattr(model, "module", model), tok, cfg, Path(tmp) / "adapter", {"metrics": metrics, "step": step})
+        keep = rank == 0 or cfg.deepspeed
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp) if keep else None)
 
-        save(getattr(model, "module", model), tok, cfg, Path(tmp) / "adapter", {"metrics": metrics, "step": step})
-        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp))
 
-
-def _restore(model, optimizer, scheduler) -> int:
-    """Continue from the latest reported (or resume_from) checkpoint; returns the step reached."""
+def _restore(model, optimizer, scheduler, cfg: FinetuneConfig) -> int:
+    """Continue from the latest reported (or resume_from) checkpoint; returns the step reached.
+    Called after deepspeed.initialize, whose engine restores its own partitions."""
     import ray.train
     import torch
 
@@ -100,8 +128,12 @@ def _restore(model, optimizer, scheduler) -> int:
         return 0
     with ckpt.as_directory() as d:
         state = torch.load(Path(d) / "trainer_state.pt", weights_only=False)
+        if cfg.deepspeed:
+            model.load_checkpoint(d, tag="deepspeed")
+            return state["step"]
     inner = getattr(model, "module", model)
-    missing = set(state["trainable"]) - {n for n, _ in inner.named_parameters()}
+    names = {n for n, _ in inner.named_parameters()}
+    missing = set(state["trainable"]) - names
     if missing:
         raise ValueError(f"checkpoint holds parameters this model lacks: {sorted(missing)[:5]}")
     inner.load_state_dict(state["trainable"], strict=False)
@@ -122,7 +154,8 @@ def _validate(model, cfg, pad_id, device) -> dict:
     with torch.no_grad():
         for rows in shard.iter_batches(batch_size=1, batch_format="numpy"):
             ids, mask, target, _, _ = _collate(rows, pad_id, device)
-            out = model(input_ids=ids, attention_mask=mask, labels=target)
+            with _autocast(cfg, device):
+                out = model(input_ids=ids, attention_mask=mask, labels=target)
             n = len(ids)
             sums += torch.tensor([float(out.loss) * n, n, 0, 0], dtype=torch.float64)
             if cfg.head == "classifier":
@@ -147,6 +180,8 @@ def train_loop(config: dict) -> None:
 
     cfg = FinetuneConfig(**config["cfg"])
     torch.manual_seed(cfg.seed)
+    if not cfg.use_gpu:  # Ray gives each worker OMP_NUM_THREADS=1; a CPU run wants its cores
+        torch.set_num_threads(cfg.threads_per_worker or max(1, (os.cpu_count() or 1) // cfg.num_workers))
     tok = load_tokenizer(cfg)
     model = load_model(cfg, tok)
     device = ray.train.torch.get_device()
@@ -159,7 +194,6 @@ def train_loop(config: dict) -> None:
     if cfg.stop_after_steps:
         total_steps = min(total_steps, cfg.stop_after_steps)
     scheduler = _schedule(optimizer, total_steps, cfg.warmup_ratio)
-    step = _restore(model, optimizer, scheduler)
     if cfg.deepspeed:
         import deepspeed
 
@@ -170,6 +204,7 @@ def train_loop(config: dict) -> None:
                                                               lr_scheduler=scheduler, config=ds_config)
     else:
         model = ray.train.torch.prepare_model(model)
+    step = resumed_from = _restore(model, optimizer, scheduler, cfg)
     model.train()
     shard = ray.train.get_dataset_shard("train")
     micro, done_micro = 0, step * cfg.grad_accum
@@ -183,7 +218,8 @@ def train_loop(config: dict) -> None:
             if micro <= done_micro:  # resuming: skip what the checkpoint already saw
                 continue
             ids, mask, target, real, padded = _collate(rows, tok.pad_token_id, device)
-            loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
+            with _autocast(cfg, device):
+                loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
             if cfg.deepspeed:
                 model.backward(loss)
                 model.step()
@@ -209,7 +245,10 @@ def train_loop(config: dict) -> None:
                 ray.train.report(metrics)
             if step % cfg.log_every == 0:
                 last_loss, window_loss, window_n = metrics["loss"], 0.0, 0
-    final = {"step": step, "loss": window_loss / window_n if window_n else last_loss, "non_pad_share": seen_tokens / max(1, padded_tokens),
+                if ray.train.get_context().get_world_rank() == 0:
+                    print(f"[finetune] step {step}/{total_steps} loss {metrics['loss']:.4f} "
+                          f"tokens/s {metrics['tokens_per_s']:.0f} non-pad {metrics['non_pad_share']:.3f}", flush=True)
+    final = {"step": step, "resumed_from": resumed_from, "loss": window_loss / window_n if window_n else last_loss, "non_pad_share": seen_tokens / max(1, padded_tokens),
              "trainable_params": trainable, "total_params": total}
     if config["val_batches"]:
         final |= _validate(model, cfg, tok.pad_token_id, device)
@@ -217,6 +256,16 @@ def train_loop(config: dict) -> None:
 
 
 # ---- driver ------------------------------------------------------------------------------------------
+def latest_checkpoint(cfg: FinetuneConfig) -> str | None:
+    """The checkpoint with the highest step under <storage_path>/<name> (None if there is none)."""
+    import torch
+
+    found = []
+    for state in Path(cfg.storage_path, cfg.name).glob("checkpoint_*/trainer_state.pt"):
+        found.append((torch.load(state, weights_only=False)["step"], state.parent.name, str(state.parent)))
+    return max(found)[2] if found else None
+
+
 def run(cfg: FinetuneConfig) -> dict:
     """Train and write the adapter to cfg.adapter_dir(); returns the final metrics."""
     import ray
@@ -230,7 +279,8 @@ def run(cfg: FinetuneConfig) -> dict:
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
                  log_to_driver=True)
-    resume = ray.train.Checkpoint.from_directory(cfg.resume_from) if cfg.resume_from else None
+    resume_dir = latest_checkpoint(cfg) if cfg.resume_from == "latest" else cfg.resume_from
+    resume = ray.train.Checkpoint.from_directory(resume_dir) if resume_dir else None
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows)},

@@ -45,7 +45,8 @@ class FinetuneConfig(BaseModel):
     lr: float = Field(2e-4, gt=0)
     weight_decay: float = 0.0
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    bf16: bool = False
+    bf16: bool = Field(False, description="bf16 autocast (weights stay fp32); also QLoRA's compute dtype")
+    threads_per_worker: int | None = Field(None, description="torch threads per worker (CPU); default cores / workers")
     gradient_checkpointing: bool = False
     deepspeed: str | None = Field(None, description="path to a DeepSpeed json (ZeRO-2/3); none = DDP")
     num_workers: int = Field(1, ge=1)
@@ -55,7 +56,8 @@ class FinetuneConfig(BaseModel):
     checkpoint_every: int = Field(100, ge=1, description="optimizer steps between checkpoints")
     storage_path: str = "results/finetune"
     output_dir: str | None = Field(None, description="where the final adapter goes (default: <storage>/<name>/adapter)")
-    resume_from: str | None = Field(None, description="a checkpoint directory to continue from")
+    resume_from: str | None = Field(None, description="a checkpoint directory to continue from, or 'latest' "
+                                                      "(the furthest checkpoint of this run name)")
     eval_benchmarks: list[str] = Field(default_factory=list, description="benchmark[/subset] to judge after training")
     data_root: str | None = None
     stop_after_steps: int | None = Field(None, description="stop early (tests, smoke runs)")

@@ -36,9 +36,9 @@ def classifier_features(example: PairExample, order: str, tok, max_length: int) 
 
 
 def _prompt_ids(messages: list[dict], tok) -> list[int]:
-    if tok.chat_template:
-        ids = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        return list(ids["input_ids"] if isinstance(ids, dict) else ids)
+    if tok.chat_template:  # the template writes any bos itself
+        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return tok.encode(text, add_special_tokens=False)
     return tok.encode("\n\n".join(m["content"] for m in messages) + "\n")
 
 
@@ -55,6 +55,9 @@ def generative_features(example: PairExample, order: str, tok, max_length: int, 
         empty = example.model_copy(update={"question": "x", "answer1": "", "answer2": "", "reference": None,
                                            "meta": {}})
         overhead = len(_prompt_ids(generative_sample(empty, template, order)["messages"], tok))
+        if overhead + len(target) + 8 > max_length:
+            raise ValueError(f"template {template!r} alone takes {overhead} tokens; max_length {max_length} "
+                             "leaves no room for the question and answers")
         texts = classifier_segments(example, "ab")
         cut = fit_segments([tok.encode(t, add_special_tokens=False) for t in texts],
                            max_length - len(target) - overhead)
@@ -62,7 +65,7 @@ def generative_features(example: PairExample, order: str, tok, max_length: int, 
         shorter = example.model_copy(update={"question": q or "…", "answer1": a1, "answer2": a2,
                                              "reference": None, "meta": {}})
         sample = generative_sample(shorter, template, order)
-        prompt = _prompt_ids(sample["messages"], tok)[: max_length - len(target)]
+        prompt = _prompt_ids(sample["messages"], tok)[: max_length - len(target)]  # decode/encode drift only
     return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
 
 

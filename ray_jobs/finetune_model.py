@@ -46,8 +46,7 @@ def _disable_avx512bf16_repack(model) -> None:
 
 
 def load_model(cfg: FinetuneConfig, tokenizer):
-    dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    kwargs = {"dtype": dtype} | _quantization(cfg)
+    kwargs = {"dtype": torch.float32} | _quantization(cfg)  # bf16 runs as autocast over fp32 weights
     if cfg.head == "classifier":
         model = AutoModelForSequenceClassification.from_pretrained(cfg.resolved_model(), num_labels=LABELS, **kwargs)
         model.config.pad_token_id = tokenizer.pad_token_id

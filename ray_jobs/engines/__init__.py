@@ -1,0 +1,1 @@
+"""Inference engines. Each takes judge_core examples and returns verdicts and/or probabilities."""

@@ -1,0 +1,45 @@
+"""A sequence-classification judge (3 labels: tie, first, second) + optional adapter -> probabilities.
+
+    judge = ClassifierJudge("results/finetune/minilm-cpu/adapter")
+    probs = judge.probs(examples, order="ba")   # (p_tie, p1, p2) in the ORIGINAL answer frame
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from judge_core.schema import probs_to_original_frame
+
+from ..finetune_features import classifier_input
+from ..finetune_model import load_trained
+
+
+class ClassifierJudge:
+    def __init__(self, path: str | Path, batch_size: int = 32, device: str = "cpu", max_length: int | None = None):
+        import torch
+
+        self.model, self.tokenizer, self.info = load_trained(path)
+        self.model.to(device)
+        self.device, self.batch_size = device, batch_size
+        self.max_length = max_length or self.info["config"]["max_length"]
+        self._torch = torch
+
+    def probs(self, examples: list, order: str = "ab") -> list[tuple[float, float, float]]:
+        """Probabilities per example, batched in length order to keep padding small."""
+        torch = self._torch
+        inputs = [classifier_input(ex, order, self.tokenizer, self.max_length) for ex in examples]
+        order_idx = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+        out: list = [None] * len(inputs)
+        pad = self.tokenizer.pad_token_id
+        with torch.no_grad():
+            for start in range(0, len(order_idx), self.batch_size):
+                chunk = order_idx[start:start + self.batch_size]
+                width = max(len(inputs[i]) for i in chunk)
+                ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+                mask = torch.zeros_like(ids)
+                for row, i in enumerate(chunk):
+                    ids[row, :len(inputs[i])] = torch.as_tensor(inputs[i])
+                    mask[row, :len(inputs[i])] = 1
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                for i, p in zip(chunk, torch.softmax(logits.float(), -1).cpu().tolist()):
+                    out[i] = probs_to_original_frame(tuple(p), order)
+        return out

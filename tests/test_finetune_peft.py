@@ -1,0 +1,108 @@
+"""PEFT wiring without Ray: frozen base, changing adapter, QLoRA gradients after an eval pass, features."""
+import pytest
+import torch
+
+from judge_core.schema import PairExample
+from ray_jobs.finetune_config import FinetuneConfig, load_config
+from ray_jobs.finetune_features import IGNORE, classifier_input, generative_features
+from ray_jobs.finetune_model import load_model, load_tokenizer
+
+from tiny_models import tiny_bert, tiny_llama
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    return {"bert": str(tiny_bert(root / "bert")), "llama": str(tiny_llama(root / "llama"))}
+
+
+def cfg(model, **kw):
+    return FinetuneConfig(**({"name": "t", "model": model, "sources": ["train-ultrafeedback"]} | kw))
+
+
+def one_step(model, batch):
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    loss = model(**batch).loss
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def snapshot(model):
+    return {n: p.detach().clone() for n, p in model.named_parameters()}
+
+
+def changed(before, model):
+    return {n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())}
+
+
+def test_classifier_lora_freezes_base_and_trains_adapter_and_head(models):
+    c = cfg(models["bert"], lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    tok = load_tokenizer(c)
+    model = load_model(c, tok)
+    before = snapshot(model)
+    ids = torch.tensor([[tok.cls_token_id, 5, 6, tok.sep_token_id]] * 2)
+    one_step(model, {"input_ids": ids, "labels": torch.tensor([1, 2])})
+    moved = changed(before, model)
+    assert moved and all("lora_" in n or "classifier" in n for n in moved)
+    assert any("lora_" in n for n in moved) and any("classifier" in n for n in moved)
+    frozen = [n for n, p in model.named_parameters() if "lora_" not in n and "classifier" not in n]
+    assert frozen and not any(model.get_parameter(n).requires_grad for n in frozen)
+
+
+def test_generative_lora_loss_only_on_verdict(models):
+    c = cfg(models["llama"], head="generative", template="label")
+    tok = load_tokenizer(c)
+    ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two?", answer1="four",
+                     answer2="five", label=1)
+    feats = generative_features(ex, "ba", tok, 512, "label")
+    supervised = [t for t in feats["labels"] if t != IGNORE]
+    assert tok.decode(supervised) == "[2]" + tok.eos_token  # swapped: the better answer is shown second
+    model = load_model(c, tok)
+    before = snapshot(model)
+    one_step(model, {"input_ids": torch.tensor([feats["input_ids"]]), "labels": torch.tensor([feats["labels"]])})
+    assert all("lora_" in n for n in changed(before, model))
+
+
+def test_truncation_keeps_question_and_both_answers(models):
+    tok = load_tokenizer(cfg(models["bert"]))
+    long = " ".join(["fox"] * 400)
+    ex = PairExample(benchmark="b", subset="s", index=0, question=long, answer1="good answer", answer2=long, label=1)
+    ids = classifier_input(ex, "ab", tok, 64)
+    assert len(ids) == 64 and ids.count(tok.sep_token_id) == 3
+    assert "good answer" in tok.decode(ids)
+    llama = load_tokenizer(cfg(models["llama"]))
+    gen = generative_features(ex, "ab", llama, 1024, "label")
+    text = llama.decode(gen["input_ids"])
+    assert len(gen["input_ids"]) <= 1024 and "good answer" in text and text.count("fox") > 20
+    assert text.rstrip().endswith("[1]" + llama.eos_token) and "Which answer is better?" in text
+    with pytest.raises(ValueError, match="leaves no room"):
+        generative_features(ex, "ab", llama, 100, "label")
+
+
+def test_qlora_keeps_gradients_after_an_eval_pass(models):
+    """Regression for ../shared/CPU-STACK.md: on AVX512-BF16 CPUs an eval forward used to leave
+    every LoRA gradient None afterwards."""
+    pytest.importorskip("bitsandbytes")
+    c = cfg(models["llama"], head="generative", quantize="nf4")
+    tok = load_tokenizer(c)
+    model = load_model(c, tok)
+    ids = torch.tensor([tok.encode("good helpful correct answer")])
+    model.eval()
+    with torch.no_grad():
+        model(input_ids=ids)
+    model.train()
+    model(input_ids=ids, labels=ids).loss.backward()
+    grads = [p.grad for n, p in model.named_parameters() if "lora_" in n]
+    assert grads and all(g is not None for g in grads)
+
+
+def test_config_overrides_and_validation(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: x\nmodel: m\nsources: [train-llmeval2]\nlora: {rank: 8}\n")
+    c = load_config(path, ["lora.rank=32", "lr=1e-4", "eval_benchmarks=[pandalm]"])
+    assert (c.lora.rank, c.lr, c.eval_benchmarks) == (32, 1e-4, ["pandalm"])
+    with pytest.raises(ValueError, match="QLoRA: it needs method: lora"):
+        load_config(path, ["quantize=nf4", "method=full"])
+    with pytest.raises(ValueError, match="extra"):
+        load_config(path, ["learning_rate=1"])

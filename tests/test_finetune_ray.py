@@ -1,0 +1,128 @@
+"""Fine-tuning through Ray Train with 2 CPU workers on tiny models: learning, heads, QLoRA, resume."""
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tiny_models import tiny_bert, tiny_llama
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ray_local(tmp_path_factory):
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
+             _temp_dir=str(tmp_path_factory.mktemp("ray")))
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory):
+    """A learnable toy training source: the answer saying 'good helpful correct' always wins."""
+    root = tmp_path_factory.mktemp("toy")
+    path = root / "train" / "ultrafeedback_sample" / "train_clean.jsonl"
+    path.parent.mkdir(parents=True)
+    rows = [{"prompt": f"question number {i}", "chosen": "good helpful correct answer",
+             "rejected": "bad wrong harmful answer", "source_index": i,
+             "metadata": {"score_chosen": 8.0, "score_rejected": 2.0}} for i in range(240)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    return {"bert": str(tiny_bert(root / "bert")), "llama": str(tiny_llama(root / "llama"))}
+
+
+def config(tmp_path, toy_root, model, **kw):
+    from ray_jobs.finetune_config import FinetuneConfig
+
+    base = dict(name="t", model=model, sources=["train-ultrafeedback"], data_root=str(toy_root), val_fraction=0.2,
+                batch_size=8, num_workers=2, threads_per_worker=1, storage_path=str(tmp_path / "runs"),
+                log_every=1, checkpoint_every=1000, max_length=64, warmup_ratio=0.0)
+    return FinetuneConfig(**(base | kw))
+
+
+def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_path, toy_root, models):
+    from judge_core.finetune_data import build_training_set
+    from ray_jobs.engines.classifier import ClassifierJudge
+    from ray_jobs.finetune import run
+
+    cfg = config(tmp_path, toy_root, models["bert"], epochs=4, lr=5e-3,
+                 lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    metrics = run(cfg)
+    assert metrics["val_accuracy"] >= 0.95 and metrics["loss"] < 0.5
+    assert 0 < metrics["trainable_params"] < metrics["total_params"] and metrics["non_pad_share"] > 0.5
+    info = json.loads((cfg.adapter_dir() / "judgeray.json").read_text())
+    assert info["metrics"]["val_accuracy"] == metrics["val_accuracy"]
+    # the saved adapter, loaded as an inference engine, gives the accuracy measured in training
+    _, val, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
+    judge = ClassifierJudge(cfg.adapter_dir())
+    hits = [max(range(3), key=lambda k: p[k]) == ex.label for order in ("ab", "ba") for ex, p in
+            zip(val, judge.probs(val, order))]
+    assert sum(hits) / len(hits) == pytest.approx(metrics["val_accuracy"], abs=1e-9)
+
+
+@pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
+                                   {"head": "classifier", "method": "full"}])
+def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra):
+    from ray_jobs.finetune import run
+    from ray_jobs.finetune_model import load_trained
+
+    model = models["bert"] if extra["head"] == "classifier" else models["llama"]
+    cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700, lr=1e-2, **extra)
+    metrics = run(cfg)
+    assert metrics["step"] == 3 and metrics["val_loss"] == metrics["val_loss"]  # not NaN
+    loaded, tok, info = load_trained(cfg.adapter_dir())
+    assert info["config"]["head"] == extra["head"] and tok.pad_token_id is not None
+
+
+def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_root, models):
+    from ray_jobs.finetune import latest_checkpoint, run
+
+    cfg = config(tmp_path, toy_root, models["bert"], epochs=2, checkpoint_every=2, num_workers=1)
+    script = ("import sys, json; from ray_jobs.finetune_config import FinetuneConfig; "
+              "from ray_jobs.finetune import run; run(FinetuneConfig(**json.loads(sys.argv[1])))")
+    env = os.environ | {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen([sys.executable, "-c", script, cfg.model_dump_json()], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while latest_checkpoint(cfg) is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(1)
+    proc.kill()
+    proc.wait()
+    first = latest_checkpoint(cfg)
+    assert first is not None, "the run never wrote a checkpoint"
+    metrics = run(cfg.model_copy(update={"resume_from": "latest"}))
+    from judge_core.finetune_data import build_training_set
+
+    train, _, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
+    assert metrics["resumed_from"] >= 2 and metrics["step"] == 2 * -(-len(train) // cfg.batch_size)
+
+
+@pytest.mark.parametrize("zero", ["zero2", "zero3"])
+def test_deepspeed_zero_lora(ray_local, tmp_path, toy_root, models, zero):
+    """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles)."""
+    pytest.importorskip("deepspeed")
+    from ray_jobs.finetune import latest_checkpoint, run
+    from ray_jobs.finetune_model import load_trained
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = config(tmp_path, toy_root, models["bert"], deepspeed=str(root / "configs" / "deepspeed" / f"{zero}.json"),
+                 stop_after_steps=4, checkpoint_every=2, lr=1e-2)
+    metrics = run(cfg)
+    assert metrics["step"] == 4 and metrics["val_loss"] == metrics["val_loss"]
+    model, _, _ = load_trained(cfg.adapter_dir())
+    lora = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert lora and any(float(p.abs().sum()) > 0 for p in lora)  # B starts at zero: it trained and was gathered
+    resumed = run(cfg.model_copy(update={"resume_from": latest_checkpoint(cfg), "stop_after_steps": 6}))
+    assert (resumed["resumed_from"], resumed["step"]) == (4, 6)
