@@ -59,8 +59,9 @@ def build_training_set(sources: Sequence[str], val_fraction: float = 0.05, seed:
     """
     report = LoadReport()
     pairs = []
-    for name in sources:
-        examples, rep = load(name, root=root)
+    for spec in sources:  # "name" (every subset) or "name/subset"
+        name, _, subset = spec.partition("/")
+        examples, rep = load(name, subset or None, root=root)
         report.skipped += rep.skipped
         for why, n in rep.filtered.items():
             report.filtered[f"{name}: {why}"] = report.filtered.get(f"{name}: {why}", 0) + n

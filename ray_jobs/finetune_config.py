@@ -32,7 +32,7 @@ class FinetuneConfig(BaseModel):
     lora: LoraSettings = LoraSettings()
     prefix_tokens: int = Field(16, ge=1, description="virtual tokens for method=prefix (P-tuning v2)")
     template: str = Field("label", description="generative head: the judge_core template it learns")
-    sources: list[str] = Field(description="judge data names of training sources")
+    sources: list[str] = Field(description="training sources: `judge data` names, or name/subset")
     val_fraction: float = Field(0.05, ge=0, lt=1)
     limit_per_source: int | None = None
     swap_augment: bool = True

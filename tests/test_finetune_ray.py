@@ -46,9 +46,9 @@ def models(tmp_path_factory):
 def config(tmp_path, toy_root, model, **kw):
     from ray_jobs.finetune_config import FinetuneConfig
 
-    base = dict(name="t", model=model, sources=["train-ultrafeedback"], data_root=str(toy_root), val_fraction=0.2,
+    base = dict(name="t", model=model, sources=["train-ultrafeedback/train"], data_root=str(toy_root), val_fraction=0.2,
                 batch_size=8, num_workers=2, threads_per_worker=1, storage_path=str(tmp_path / "runs"),
-                log_every=1, checkpoint_every=1000, max_length=64, warmup_ratio=0.0)
+                log_every=50, checkpoint_every=1000, max_length=64, warmup_ratio=0.0)
     return FinetuneConfig(**(base | kw))
 
 
@@ -57,8 +57,10 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
     from ray_jobs.engines.classifier import ClassifierJudge
     from ray_jobs.finetune import run
 
-    cfg = config(tmp_path, toy_root, models["bert"], epochs=4, lr=5e-3,
-                 lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    # the tiny BERT is randomly initialised: LoRA over random frozen weights learns slowly, so
+    # adapt every linear layer with a generous rank
+    cfg = config(tmp_path, toy_root, models["bert"], epochs=3, lr=1e-2,
+                 lora={"rank": 16, "alpha": 32, "target_modules": "all-linear"})
     metrics = run(cfg)
     assert metrics["val_accuracy"] >= 0.95 and metrics["loss"] < 0.5
     assert 0 < metrics["trainable_params"] < metrics["total_params"] and metrics["non_pad_share"] > 0.5
