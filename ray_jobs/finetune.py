@@ -117,13 +117,16 @@ def _save_checkpoint(model, optimizer, scheduler, step: int, metrics: dict, cfg:
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp) if keep else None)
 
 
-def _restore(model, optimizer, scheduler, cfg: FinetuneConfig) -> int:
-    """Continue from the latest reported (or resume_from) checkpoint; returns the step reached.
-    Called after deepspeed.initialize, whose engine restores its own partitions."""
+def _restore(model, optimizer, scheduler, cfg: FinetuneConfig, resume_dir: str | None) -> int:
+    """Continue from this run's latest checkpoint (after a worker restart) or else from
+    `resume_dir`; returns the step reached. Called after deepspeed.initialize, whose engine
+    restores its own partitions."""
     import ray.train
     import torch
 
     ckpt = ray.train.get_checkpoint()
+    if ckpt is None and resume_dir:
+        ckpt = ray.train.Checkpoint.from_directory(resume_dir)
     if ckpt is None:
         return 0
     with ckpt.as_directory() as d:
@@ -204,7 +207,7 @@ def train_loop(config: dict) -> None:
                                                               lr_scheduler=scheduler, config=ds_config)
     else:
         model = ray.train.torch.prepare_model(model)
-    step = resumed_from = _restore(model, optimizer, scheduler, cfg)
+    step = resumed_from = _restore(model, optimizer, scheduler, cfg, config.get("resume_dir"))
     model.train()
     shard = ray.train.get_dataset_shard("train")
     micro, done_micro = 0, step * cfg.grad_accum
@@ -280,15 +283,16 @@ def run(cfg: FinetuneConfig) -> dict:
         ray.init(address=os.environ.get("RAY_ADDRESS", "local"), include_dashboard=False,
                  log_to_driver=True)
     resume_dir = latest_checkpoint(cfg) if cfg.resume_from == "latest" else cfg.resume_from
-    resume = ray.train.Checkpoint.from_directory(resume_dir) if resume_dir else None
+    if resume_dir:
+        print(f"[finetune] resuming from {resume_dir}", flush=True)
     trainer = TorchTrainer(
         train_loop,
-        train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows)},
+        train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows),
+                           "resume_dir": resume_dir},
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu),
         run_config=ray.train.RunConfig(name=cfg.name, storage_path=str(Path(cfg.storage_path).resolve()),
                                        checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
         datasets={"train": ray.data.from_items(train_rows)} | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
-        resume_from_checkpoint=resume,
     )
     result = trainer.fit()
     out = cfg.adapter_dir()
