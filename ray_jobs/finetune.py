@@ -6,6 +6,7 @@ the driver copies the final adapter to its output directory.
 """
 from __future__ import annotations
 
+import collections
 import json
 import math
 import os
@@ -212,7 +213,8 @@ def train_loop(config: dict) -> None:
     shard = ray.train.get_dataset_shard("train")
     micro, done_micro = 0, step * cfg.grad_accum
     seen_tokens = padded_tokens = 0
-    window_loss, window_n, last_loss, started = 0.0, 0, math.nan, time.perf_counter()
+    window_loss, window_n, started = 0.0, 0, time.perf_counter()
+    recent = collections.deque(maxlen=max(1, cfg.log_every * cfg.grad_accum))  # for the final loss
     for epoch in range(math.ceil(cfg.epochs)):
         for rows in shard.iter_batches(batch_size=1, batch_format="numpy"):
             if step >= total_steps:
@@ -230,6 +232,7 @@ def train_loop(config: dict) -> None:
                 (loss / cfg.grad_accum).backward()
             seen_tokens, padded_tokens = seen_tokens + real, padded_tokens + padded
             window_loss, window_n = window_loss + float(loss), window_n + 1
+            recent.append(float(loss))
             if micro % cfg.grad_accum:
                 continue
             if not cfg.deepspeed:
@@ -247,11 +250,11 @@ def train_loop(config: dict) -> None:
             elif step % cfg.log_every == 0:
                 ray.train.report(metrics)
             if step % cfg.log_every == 0:
-                last_loss, window_loss, window_n = metrics["loss"], 0.0, 0
+                window_loss, window_n = 0.0, 0
                 if ray.train.get_context().get_world_rank() == 0:
                     print(f"[finetune] step {step}/{total_steps} loss {metrics['loss']:.4f} "
                           f"tokens/s {metrics['tokens_per_s']:.0f} non-pad {metrics['non_pad_share']:.3f}", flush=True)
-    final = {"step": step, "resumed_from": resumed_from, "loss": window_loss / window_n if window_n else last_loss, "non_pad_share": seen_tokens / max(1, padded_tokens),
+    final = {"step": step, "resumed_from": resumed_from, "loss": sum(recent) / len(recent) if recent else math.nan, "non_pad_share": seen_tokens / max(1, padded_tokens),
              "trainable_params": trainable, "total_params": total}
     if config["val_batches"]:
         final |= _validate(model, cfg, tok.pad_token_id, device)

@@ -57,13 +57,13 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
     from ray_jobs.engines.classifier import ClassifierJudge
     from ray_jobs.finetune import run
 
-    # the tiny BERT is randomly initialised: LoRA over random frozen weights learns slowly, so
-    # adapt every linear layer with a generous rank
-    cfg = config(tmp_path, toy_root, models["bert"], epochs=3, lr=1e-2,
-                 lora={"rank": 16, "alpha": 32, "target_modules": "all-linear"})
+    # the tiny BERT is randomly initialised, so LoRA over its frozen random weights learns
+    # unreliably: the toy task trains all weights (LoRA training is covered by the other tests)
+    cfg = config(tmp_path, toy_root, models["bert"], epochs=6, lr=2e-3, method="full")
     metrics = run(cfg)
-    assert metrics["val_accuracy"] >= 0.95 and metrics["loss"] < 0.5
-    assert 0 < metrics["trainable_params"] < metrics["total_params"] and metrics["non_pad_share"] > 0.5
+    # chance is ln 3 = 1.10; the loss must have come down, on train and on held-out pairs
+    assert metrics["val_accuracy"] >= 0.95 and metrics["val_loss"] < 0.5 and metrics["loss"] < 0.5
+    assert metrics["trainable_params"] == metrics["total_params"] and metrics["non_pad_share"] > 0.5
     info = json.loads((cfg.adapter_dir() / "judgeray.json").read_text())
     assert info["metrics"]["val_accuracy"] == metrics["val_accuracy"]
     # the saved adapter, loaded as an inference engine, gives the accuracy measured in training
