@@ -18,3 +18,19 @@ def test_cluster_has_cpu_head_and_gpu_workers():
     assert "GPU" not in types[cfg["head_node_type"]]["resources"]
     assert any(t["resources"].get("GPU", 0) >= 1 and t["max_workers"] > 0 for t in types.values())
     assert cfg["max_workers"] >= max(t["max_workers"] for t in types.values())
+
+
+def test_finetune_configs_validate_and_name_their_command():
+    import json
+
+    from ray_jobs.finetune_config import load_config
+
+    files = sorted((ROOT / "configs" / "finetune").glob("*.yaml"))
+    assert len(files) >= 3
+    for path in files:
+        cfg = load_config(path)
+        assert f"judge finetune configs/finetune/{path.name}" in path.read_text()
+        if cfg.deepspeed:
+            assert json.loads((ROOT / cfg.deepspeed).read_text())["zero_optimization"]["stage"] in (2, 3)
+    for path in (ROOT / "configs" / "deepspeed").glob("*.json"):
+        assert "optimizer" not in json.loads(path.read_text())  # a client AdamW: nothing else compiles
