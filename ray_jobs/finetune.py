@@ -88,7 +88,7 @@ def _gathered(model, cfg: FinetuneConfig):
     """Under ZeRO-3 every rank must join in gathering the partitioned parameters before a save."""
     import contextlib
 
-    if not cfg.deepspeed or json.loads(Path(cfg.deepspeed).read_text())["zero_optimization"]["stage"] != 3:
+    if _zero_stage(cfg) != 3:
         return contextlib.nullcontext()
     import deepspeed
 
@@ -133,17 +133,29 @@ def _restore(model, optimizer, scheduler, cfg: FinetuneConfig, resume_dir: str |
     with ckpt.as_directory() as d:
         state = torch.load(Path(d) / "trainer_state.pt", weights_only=False)
         if cfg.deepspeed:
-            model.load_checkpoint(d, tag="deepspeed")
+            # not strict: a QLoRA module's state carries bitsandbytes quant_state entries that the
+            # freshly quantised base re-creates itself. Optimizer partitions and scheduler come back
+            # here; the trained weights are loaded again below (checked) unless ZeRO-3 shards them.
+            model.load_checkpoint(d, tag="deepspeed", load_module_strict=False)
+            if _zero_stage(cfg) != 3:
+                _load_trainable(model, state["trainable"])
             return state["step"]
-    inner = getattr(model, "module", model)
-    names = {n for n, _ in inner.named_parameters()}
-    missing = set(state["trainable"]) - names
-    if missing:
-        raise ValueError(f"checkpoint holds parameters this model lacks: {sorted(missing)[:5]}")
-    inner.load_state_dict(state["trainable"], strict=False)
+    _load_trainable(model, state["trainable"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     return state["step"]
+
+
+def _load_trainable(model, trainable: dict) -> None:
+    inner = getattr(model, "module", model)
+    missing = set(trainable) - {n for n, _ in inner.named_parameters()}
+    if missing:
+        raise ValueError(f"checkpoint holds parameters this model lacks: {sorted(missing)[:5]}")
+    inner.load_state_dict(trainable, strict=False)
+
+
+def _zero_stage(cfg: FinetuneConfig) -> int | None:
+    return json.loads(Path(cfg.deepspeed).read_text())["zero_optimization"]["stage"] if cfg.deepspeed else None
 
 
 def _validate(model, cfg, pad_id, device) -> dict:
@@ -307,7 +319,23 @@ def run(cfg: FinetuneConfig) -> dict:
     return dict(result.metrics)
 
 
+def evaluate_after(cfg: FinetuneConfig) -> dict:
+    """Judge cfg.eval_benchmarks with the new adapter and score them (classifier head)."""
+    if not cfg.eval_benchmarks:
+        return {}
+    if cfg.head != "classifier":
+        raise ValueError("eval_benchmarks needs the classifier head until the generative engines land "
+                         "(issue 3); judge a generative adapter with `judge sweep` then")
+    from .finetune_eval import evaluate
+
+    return evaluate(cfg.adapter_dir(), cfg.eval_benchmarks, cfg.adapter_dir().parent / "eval", root=cfg.data_root)
+
+
 def main(args) -> int:
     cfg = load_config(args.config, args.overrides)
+    if cfg.eval_benchmarks and cfg.head != "classifier":  # fail before hours of training, not after
+        raise ValueError("eval_benchmarks needs head: classifier for now (generative engines: issue 3)")
     run(cfg)
+    for key, result in evaluate_after(cfg).items():
+        print(f"[finetune] {key}: " + json.dumps({k: v for k, v in result.items() if isinstance(v, float)}))
     return 0

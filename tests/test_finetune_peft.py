@@ -106,3 +106,18 @@ def test_config_overrides_and_validation(tmp_path):
         load_config(path, ["quantize=nf4", "method=full"])
     with pytest.raises(ValueError, match="extra"):
         load_config(path, ["learning_rate=1"])
+
+
+@pytest.mark.parametrize("head", ["classifier", "generative"])
+def test_prefix_tuning_trains_only_the_prefix(models, head):
+    model_dir = models["bert"] if head == "classifier" else models["llama"]
+    c = cfg(model_dir, head=head, method="prefix", prefix_tokens=4)
+    tok = load_tokenizer(c)
+    model = load_model(c, tok)
+    before = snapshot(model)
+    ids = torch.tensor([tok.encode("good helpful correct answer")] * 2)
+    labels = torch.tensor([1, 2]) if head == "classifier" else ids
+    one_step(model, {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels})
+    moved = changed(before, model)
+    assert any("prompt_encoder" in n for n in moved)
+    assert all("prompt_encoder" in n or "classifier" in n for n in moved)

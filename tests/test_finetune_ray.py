@@ -75,7 +75,7 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
 
 
 @pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
-                                   {"head": "classifier", "method": "full"}])
+                                   {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"}])
 def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra):
     from ray_jobs.finetune import run
     from ray_jobs.finetune_model import load_trained
@@ -111,20 +111,24 @@ def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_
     assert metrics["resumed_from"] >= 2 and metrics["step"] == -(-len(train) // cfg.batch_size)
 
 
-@pytest.mark.parametrize("zero", ["zero2", "zero3"])
-def test_deepspeed_zero_lora(ray_local, tmp_path, toy_root, models, zero):
-    """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles)."""
+@pytest.mark.parametrize("zero, extra", [("zero2", {}), ("zero3", {}),
+                                         ("zero2", {"head": "generative", "quantize": "nf4"}),
+                                         ("zero3", {"head": "generative"})])
+def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
+    """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles):
+    trains, saves a gathered adapter that loads, and resumes from its checkpoint."""
     pytest.importorskip("deepspeed")
     from ray_jobs.finetune import latest_checkpoint, run
     from ray_jobs.finetune_model import load_trained
 
     root = Path(__file__).resolve().parents[1]
-    cfg = config(tmp_path, toy_root, models["bert"], deepspeed=str(root / "configs" / "deepspeed" / f"{zero}.json"),
-                 stop_after_steps=4, checkpoint_every=2, lr=1e-2)
+    model = models["llama"] if extra.get("head") == "generative" else models["bert"]
+    cfg = config(tmp_path, toy_root, model, deepspeed=str(root / "configs" / "deepspeed" / f"{zero}.json"),
+                 stop_after_steps=4, checkpoint_every=2, lr=1e-2, max_length=700, **extra)
     metrics = run(cfg)
     assert metrics["step"] == 4 and metrics["val_loss"] == metrics["val_loss"]
-    model, _, _ = load_trained(cfg.adapter_dir())
-    lora = [p for n, p in model.named_parameters() if "lora_B" in n]
+    loaded, _, _ = load_trained(cfg.adapter_dir())
+    lora = [p for n, p in loaded.named_parameters() if "lora_B" in n]
     assert lora and any(float(p.abs().sum()) > 0 for p in lora)  # B starts at zero: it trained and was gathered
     resumed = run(cfg.model_copy(update={"resume_from": latest_checkpoint(cfg), "stop_after_steps": 6}))
     assert (resumed["resumed_from"], resumed["step"]) == (4, 6)
