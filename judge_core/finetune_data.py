@@ -10,8 +10,7 @@ augmented (JudgeLM's swap augmentation and reference drop) on the training side 
 from __future__ import annotations
 
 import hashlib
-import random
-from typing import Callable, Sequence
+from typing import Sequence
 
 from . import prompts
 from .data import LoadReport, decontaminate, load
@@ -129,5 +128,3 @@ def fit_segments(token_lists: Sequence[Sequence[int]], budget: int) -> list[list
 def label_in_order(example: PairExample, order: str) -> int:
     return example.label if order == "ab" else example.swapped().label
 
-
-Tokenize = Callable[[str], list[int]]

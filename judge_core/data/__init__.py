@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from . import arena, autoj, critiquellm, judgelm, llmbar, pandalm, train  # noqa: F401  (registers)
-from ._io import BadRecordError, LoadReport, OnBadRecord, Remote, data_root, fetch
+from ._io import BadRecordError, LoadReport, OnBadRecord, data_root, fetch
 from .registry import SOURCES, Source, Subset
 
 __all__ = ["load", "load_all", "locate", "source", "SOURCES", "Source", "LoadReport", "BadRecordError",

@@ -6,7 +6,6 @@ Documented filters drop rows that overlap test sets; every dropped row is counte
 """
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .base import LabelSpec, Parsed, Template, answer_text, last_match, reference_text
+from .base import LabelSpec, Parsed, Template, last_match, reference_text
 
 _TAIL = ("Avoid any position biases and ensure that the order in which the responses were presented "
          "does not influence your decision. Do not allow the length of the responses to influence your "
