@@ -99,16 +99,7 @@ def brier(gold: Sequence[int], probs: Sequence[Sequence[float]]) -> float:
 def ece(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -> float:
     """Expected calibration error of the top label: equal-width confidence bins over (0, 1]."""
     _same_length(gold, probs)
-    totals = [[0, 0.0, 0.0] for _ in range(bins)]  # count, confidence sum, correct sum
-    for g, row in zip(gold, probs):
-        conf = max(row)
-        top = LABELS[list(row).index(conf)]
-        b = min(bins - 1, max(0, math.ceil(conf * bins) - 1))
-        totals[b][0] += 1
-        totals[b][1] += conf
-        totals[b][2] += top == g
-    n = len(gold)
-    return sum(abs(c - k) / n for cnt, c, k in totals if cnt)
+    return sum(b["count"] / len(gold) * abs(b["accuracy"] - b["confidence"]) for b in reliability(gold, probs, bins))
 
 
 def reliability(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -> list[dict]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from judge_core.finetune_data import build_training_set
 
 from .finetune_config import FinetuneConfig, load_config
-from .finetune_features import IGNORE, classifier_features, generative_features, micro_batches
+from .finetune_features import IGNORE, classifier_features, generative_features, micro_batches, pad
 
 
 # ---- data (driver) ---------------------------------------------------------------------------------
@@ -46,18 +46,11 @@ def _collate(rows: dict, pad_id: int, device):
     import torch
 
     seqs, labels = rows["input_ids"][0], rows["labels"][0]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.as_tensor(list(s))
-        mask[i, :len(s)] = 1
+    ids, mask = pad(seqs, pad_id)
     if isinstance(labels[0], (int, float)) or getattr(labels[0], "ndim", 1) == 0:
         target = torch.as_tensor([int(x) for x in labels])
     else:
-        target = torch.full((len(seqs), width), IGNORE, dtype=torch.long)
-        for i, lab in enumerate(labels):
-            target[i, :len(lab)] = torch.as_tensor(list(lab))
+        target, _ = pad(labels, IGNORE)
     return ids.to(device), mask.to(device), target.to(device), int(mask.sum()), ids.numel()
 
 
@@ -276,11 +269,10 @@ def train_loop(config: dict) -> None:
 # ---- driver ------------------------------------------------------------------------------------------
 def latest_checkpoint(cfg: FinetuneConfig) -> str | None:
     """The checkpoint with the highest step under <storage_path>/<name> (None if there is none)."""
-    import torch
-
     found = []
     for state in Path(cfg.storage_path, cfg.name).glob("checkpoint_*/trainer_state.pt"):
-        found.append((torch.load(state, weights_only=False)["step"], state.parent.name, str(state.parent)))
+        step = json.loads((state.parent / "adapter" / "judgeray.json").read_text())["step"]
+        found.append((step, state.parent.name, str(state.parent)))
     return max(found)[2] if found else None
 
 

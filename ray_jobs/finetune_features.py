@@ -69,6 +69,19 @@ def generative_features(example: PairExample, order: str, tok, max_length: int, 
     return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
 
 
+def pad(seqs, value: int):
+    """(padded LongTensor, attention mask) for ragged token lists."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    out = torch.full((len(seqs), width), value, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for i, s in enumerate(seqs):
+        out[i, :len(s)] = torch.as_tensor(list(s))
+        mask[i, :len(s)] = 1
+    return out, mask
+
+
 def micro_batches(rows: list[dict], batch_size: int, seed: int = 0, window: int = 50) -> list[dict]:
     """Length-grouped batches: rows are sorted by length inside windows of `window` batches, cut
     into batches, and the batch order is shuffled with `seed` (padding stays small, order varied)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from judge_core.schema import probs_to_original_frame
 
-from ..finetune_features import classifier_input
+from ..finetune_features import classifier_input, pad
 from ..finetune_model import load_trained
 
 
@@ -29,16 +29,11 @@ class ClassifierJudge:
         inputs = [classifier_input(ex, order, self.tokenizer, self.max_length) for ex in examples]
         order_idx = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
         out: list = [None] * len(inputs)
-        pad = self.tokenizer.pad_token_id
+        pad_id = self.tokenizer.pad_token_id
         with torch.no_grad():
             for start in range(0, len(order_idx), self.batch_size):
                 chunk = order_idx[start:start + self.batch_size]
-                width = max(len(inputs[i]) for i in chunk)
-                ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-                mask = torch.zeros_like(ids)
-                for row, i in enumerate(chunk):
-                    ids[row, :len(inputs[i])] = torch.as_tensor(inputs[i])
-                    mask[row, :len(inputs[i])] = 1
+                ids, mask = pad([inputs[i] for i in chunk], pad_id)
                 logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
                 for i, p in zip(chunk, torch.softmax(logits.float(), -1).cpu().tolist()):
                     out[i] = probs_to_original_frame(tuple(p), order)
