@@ -13,25 +13,30 @@ from __future__ import annotations
 import math
 
 from . import prompts
-from .schema import ORDERS, Judgment, PairExample, probs_to_original_frame, to_original_frame
+import json
+
+from .schema import ORDERS, Judgment, PairExample, PointExample, probs_to_original_frame, to_original_frame
 
 
-def expand(examples: list[PairExample], orders: tuple[str, ...]) -> list[dict]:
-    """Rows {uid, order, example} (example as JSON: rows travel through Ray Data as plain columns)."""
+def expand(examples: list[PairExample | PointExample], orders: tuple[str, ...]) -> list[dict]:
+    """Rows {uid, order, example} (example as JSON: rows travel through Ray Data as plain columns).
+    A PointExample has one answer, hence one row ("ab") whatever the orders."""
     bad = set(orders) - set(ORDERS)
     if bad or not orders:
         raise ValueError(f"orders must be a non-empty subset of {ORDERS}, got {orders!r}")
-    return [{"uid": ex.uid, "order": order, "example": ex.model_dump_json()} for ex in examples for order in orders]
+    return [{"uid": ex.uid, "order": order, "example": ex.model_dump_json()} for ex in examples
+            for order in (("ab",) if isinstance(ex, PointExample) else orders)]
 
 
-def example_of(row: dict) -> PairExample:
-    return PairExample.model_validate_json(row["example"])
+def example_of(row: dict) -> PairExample | PointExample:
+    data = json.loads(row["example"])
+    return (PointExample if "answer" in data else PairExample).model_validate(data)
 
 
-def presented(row: dict) -> PairExample:
+def presented(row: dict) -> PairExample | PointExample:
     """The row's example with its answers in the presented order."""
     ex = example_of(row)
-    return ex if row["order"] == "ab" else ex.swapped()
+    return ex if row["order"] == "ab" or isinstance(ex, PointExample) else ex.swapped()
 
 
 def render(row: dict, template: str) -> list[dict]:
@@ -58,9 +63,10 @@ def _present(value) -> bool:
 def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_tie: bool = True) -> Judgment:
     """A Judgment in the ORIGINAL frame from one engine output in the presented frame.
 
-    `out` keys: raw (text or None), probs ((p_tie, p1, p2) or None), verdict (rule judges), tokens_in,
-    tokens_out, seconds, error (why the engine produced nothing). Text wins over probabilities for the verdict when the
-    template parses it; a text that does not parse is a failure with the parser's reason.
+    `out` keys: raw (text or None), probs ((p_tie, p1, p2) or None), verdict (rule judges), score (a
+    pointwise label-mode judge's expected rating), tokens_in, tokens_out, seconds, error (why the engine
+    produced nothing). Text wins over probabilities for the verdict when the template parses it; a text
+    that does not parse is a failure with the parser's reason.
     """
     order = row["order"]
     raw, error = out.get("raw"), out.get("error")
@@ -71,6 +77,8 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
             raise ValueError("raw text needs a template to parse it")
         parsed = prompts.get(template).verdict(raw, order)
         verdict, scores, error = parsed.verdict, parsed.scores, parsed.reason
+    elif error is None and _present(out.get("score")):
+        scores = (float(out["score"]),)
     elif error is None and out.get("verdict") is not None:  # a rule judge's verdict, presented frame
         verdict = to_original_frame(out["verdict"], order)
     elif error is None and probs is not None:

@@ -87,7 +87,8 @@ class PointExample(_Example):
 
 
 class Judgment(BaseModel):
-    """One judge output, always in the ORIGINAL answer frame (a "ba" verdict is mapped back)."""
+    """One judge output, always in the ORIGINAL answer frame (a "ba" verdict is mapped back).
+    A pointwise judgment has no verdict: `scores` holds its one score."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -114,8 +115,8 @@ class Judgment(BaseModel):
 
     @model_validator(mode="after")
     def _failure_has_reason(self) -> "Judgment":
-        if self.verdict is None and self.probs is None and not self.error:
-            raise ValueError("a judgment without a verdict must say why (error)")
+        if self.verdict is None and self.probs is None and self.scores is None and not self.error:
+            raise ValueError("a judgment without a verdict or score must say why (error)")
         return self
 
 

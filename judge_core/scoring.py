@@ -30,7 +30,8 @@ class Prediction:
 
 
 def parse_rating(text: str) -> float | None:
-    """The LAST [[k]] rating in a pointwise judge's text (Auto-J "Rating: [[5]]", MT-Bench single)."""
+    """The LAST [[k]] rating in a pointwise judge's text (Auto-J "Rating: [[5]]", MT-Bench single),
+    whatever its scale (a predictions file may use any)."""
     found = _RATING.findall(text)
     return float(found[-1]) if found else None
 
@@ -164,7 +165,8 @@ def score_judgments(benchmark: str, subset: str, judgments: list, protocol: str 
     preds = {}
     for j in judgments:
         if j.uid in index_of:  # unlabelled examples are judged but cannot be scored
-            preds[index_of[j.uid], j.order] = Prediction(verdict=j.verdict, probs=j.probs)
+            preds[index_of[j.uid], j.order] = Prediction(verdict=j.verdict, probs=j.probs,
+                                                         score=j.scores[0] if j.scores else None)
     _check_coverage(f"{benchmark}/{subset} judgments", examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), None, bootstrap, seed)
     return {"benchmark": benchmark, "subset": subset} | result

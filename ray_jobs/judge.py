@@ -4,9 +4,11 @@
 
 Flow: examples -> rows per presented order (judge_core.pipeline.expand) -> map_batches on an actor
 pool holding the engine -> parse into Judgments (judge_core, a task stage) -> the driver appends each
-arriving batch to `parts/part-NNNNN.parquet` (written to a temporary name, then renamed, so a killed
+arriving batch to its cell's `parts/part-NNNNN.parquet` (written to a temporary name, then renamed, so a killed
 run leaves only whole parts). A re-run reads the parts, judges only the (uid, order) rows missing,
-and scores the cell once every row is there: metrics.json marks a finished cell.
+and scores the cell once every row is there: metrics.json marks a finished cell. The cells of one
+judge (templates x benchmarks) go through one pipeline, rows tagged with their cell, so the engine
+starts once per judge, not once per cell (run_cells).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.parquet as pq
 
 from judge_core import protocols
@@ -30,15 +33,17 @@ from .engines.base import JudgeSpec, build_engine, preflight
 
 SCHEMA_VERSION = 1  # part of every cell's hash: bump when stored judgments change meaning
 
-ENGINE_OUT = pa.schema([("uid", pa.string()), ("order", pa.string()), ("example", pa.string()),
+ENGINE_OUT = pa.schema([("cell", pa.string()), ("template", pa.string()), ("allow_tie", pa.bool_()), ("uid", pa.string()), ("order", pa.string()), ("example", pa.string()),
                         ("raw", pa.string()), ("verdict", pa.int8()), ("p_tie", pa.float64()), ("p1", pa.float64()),
-                        ("p2", pa.float64()), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
-                        ("seconds", pa.float64()), ("truncated", pa.bool_()), ("error", pa.string())])
+                        ("p2", pa.float64()), ("score", pa.float64()), ("tokens_in", pa.int64()),
+                        ("tokens_out", pa.int64()), ("seconds", pa.float64()), ("truncated", pa.bool_()),
+                        ("error", pa.string())])
 JUDGMENTS = pa.schema([("uid", pa.string()), ("judge", pa.string()), ("template", pa.string()),
                        ("order", pa.string()), ("raw", pa.string()), ("verdict", pa.int8()),
                        ("p_tie", pa.float64()), ("p1", pa.float64()), ("p2", pa.float64()),
                        ("scores", pa.list_(pa.float64())), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
                        ("seconds", pa.float64()), ("truncated", pa.bool_()), ("error", pa.string())])
+TAGGED = pa.schema([("cell", pa.string())] + list(JUDGMENTS))  # a judgment and the cell it belongs to
 
 
 @dataclass
@@ -65,64 +70,72 @@ class Cell:
 
 
 def orders_for(benchmark: str, orders: str) -> tuple[str, ...]:
-    """"both", "ab", or "protocol" (the orders the benchmark's paper judged)."""
-    if orders == "protocol":
+    """"both", "ab", or "protocol" (the orders the benchmark's paper judged); one answer has one order."""
+    if orders == "protocol" or source(benchmark).protocol == "pointwise":
         return protocols.get(source(benchmark).protocol).orders
     return {"both": ("ab", "ba"), "ab": ("ab",)}[orders]
 
 
 # ---- Ray Data stages -------------------------------------------------------------------------------
 class EngineActor:
-    """Holds one engine for the life of the actor (model loaded once), judges batches of rows."""
+    """Holds one engine for the life of the actor (model loaded once) and judges batches of rows of
+    any cell of its judge: each row names its template, so one actor pool serves a judge's whole grid."""
 
-    def __init__(self, spec: dict, template: str | None):
-        self.engine, self.template = build_engine(spec), template
+    def __init__(self, spec: dict):
+        self.engine = build_engine(spec)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        outs = self.engine.judge(rows, self.template)
+        outs: list = [None] * len(rows)
+        for template in dict.fromkeys(r["template"] for r in rows):
+            idx = [i for i, r in enumerate(rows) if r["template"] == template]
+            for i, out in zip(idx, self.engine.judge([rows[i] for i in idx], template or None)):
+                outs[i] = out
         return pa.Table.from_pylist([_engine_row(r, o) for r, o in zip(rows, outs)], schema=ENGINE_OUT)
 
 
 def _engine_row(row: dict, out: dict) -> dict:
     probs = out.get("probs") or (math.nan,) * 3
-    return {"uid": row["uid"], "order": row["order"], "example": row["example"], "raw": out.get("raw"),
-            "verdict": out.get("verdict"), "p_tie": probs[0], "p1": probs[1], "p2": probs[2],
+    return {"cell": row["cell"], "template": row["template"], "allow_tie": row["allow_tie"], "uid": row["uid"],
+            "order": row["order"], "example": row["example"], "raw": out.get("raw"), "verdict": out.get("verdict"),
+            "p_tie": probs[0], "p1": probs[1], "p2": probs[2], "score": out.get("score"),
             "tokens_in": out.get("tokens_in"), "tokens_out": out.get("tokens_out"), "seconds": out.get("seconds"),
             "truncated": bool(out.get("truncated", False)), "error": out.get("error")}
 
 
-def parse_batch(batch: pa.Table, template: str | None, judge: str, allow_tie: bool) -> pa.Table:
-    """Engine rows -> Judgment rows (judge_core parses; a row that breaks parsing fails alone)."""
+def parse_batch(batch: pa.Table, judge: str) -> pa.Table:
+    """Engine rows -> Judgment rows tagged with their cell (judge_core parses; a row that breaks
+    parsing fails alone)."""
     out = []
     for r in batch.to_pylist():
+        template = r["template"] or None
         probs = (r["p_tie"], r["p1"], r["p2"])
         engine_out = r | {"probs": None if any(p is None or math.isnan(p) for p in probs) else probs}
         try:
-            j = to_judgment(r, engine_out, template, judge, allow_tie)
+            j = to_judgment(r, engine_out, template, judge, r["allow_tie"])
         except Exception as exc:  # noqa: BLE001
             j = to_judgment(r, {"error": f"parse: {type(exc).__name__}: {exc}"[:500]}, template, judge)
-        out.append(judgment_row(j) | {"truncated": r["truncated"]})
-    return pa.Table.from_pylist(out, schema=JUDGMENTS)
+        out.append({"cell": r["cell"]} | judgment_row(j) | {"truncated": r["truncated"]})
+    return pa.Table.from_pylist(out, schema=TAGGED)
 
 
-def engine_stage(spec: JudgeSpec, template: str | None) -> dict:
+def engine_stage(spec: JudgeSpec) -> dict:
     """The keyword arguments of the engine's map_batches call (tested without starting Ray)."""
     import ray.data
 
-    return {"fn_constructor_kwargs": {"spec": spec.model_dump(), "template": template},
+    return {"fn_constructor_kwargs": {"spec": spec.model_dump()},
             "compute": ray.data.ActorPoolStrategy(size=spec.concurrency), "num_gpus": spec.num_gpus,
             "num_cpus": spec.num_cpus, "batch_size": spec.batch_size, "batch_format": "pyarrow"}
 
 
-def build_dataset(rows: list[dict], spec: JudgeSpec, template: str | None, allow_tie: bool):
+def build_dataset(rows: list[dict], spec: JudgeSpec):
+    """Rows of any of the judge's cells ({cell, template, allow_tie, uid, order, example}) -> tagged Judgments."""
     import ray.data
 
     blocks = max(1, min(len(rows), math.ceil(len(rows) / spec.batch_size)))  # not one block per row
     ds = ray.data.from_items(rows, override_num_blocks=blocks)
-    ds = ds.map_batches(EngineActor, **engine_stage(spec, template))
-    return ds.map_batches(parse_batch, batch_format="pyarrow", num_cpus=0.25,
-                          fn_kwargs={"template": template, "judge": spec.name, "allow_tie": allow_tie})
+    ds = ds.map_batches(EngineActor, **engine_stage(spec))
+    return ds.map_batches(parse_batch, batch_format="pyarrow", num_cpus=0.25, fn_kwargs={"judge": spec.name})
 
 
 # ---- parts on disk ---------------------------------------------------------------------------------
@@ -166,9 +179,66 @@ def _prepare_dir(cell: Cell, cell_dir: Path) -> str:
     return "new"
 
 
-# ---- one cell ---------------------------------------------------------------------------------------
+# ---- cells -----------------------------------------------------------------------------------------
+@dataclass
+class Pending:
+    """A cell with rows still to judge in this run."""
+    cell: Cell
+    dir: Path
+    examples: list
+    rows: list[dict]
+    todo: list[dict]
+    report: object
+
+
 def run_cell(cell: Cell, out_dir: str | Path, part_rows: int = 64, bootstrap: int = 1000, log=print) -> dict:
-    """Judge every missing row of the cell, then score it. Returns metrics.json's content."""
+    """Judge every missing row of one cell, then score it. Returns metrics.json's content."""
+    result = run_cells([cell], out_dir, part_rows, bootstrap, log)[cell.key]
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, bootstrap: int = 1000,
+              log=print) -> dict:
+    """Cells of ONE judge through ONE Ray Data pipeline (one actor pool: the model loads once for the
+    judge's whole grid). Returns {cell key: metrics, or the exception that failed that cell}; a cell
+    that cannot be loaded fails alone, an engine that cannot start fails every cell with rows to judge."""
+    if len({c.judge.name for c in cells}) > 1:
+        raise ValueError("run_cells takes the cells of one judge")
+    results, pending = {}, []
+    for cell in cells:
+        try:
+            state = _plan_cell(cell, out_dir, log)
+        except Exception as exc:  # noqa: BLE001 - one cell's bad data must not stop the others
+            results[cell.key] = exc
+            continue
+        if isinstance(state, dict):
+            results[cell.key] = state
+        else:
+            pending.append(state)
+    todo = [r for p in pending for r in p.todo]
+    start = time.perf_counter()
+    if todo:
+        by_key = {p.cell.key: p for p in pending}
+        try:
+            for batch in build_dataset(todo, cells[0].judge).iter_batches(batch_size=part_rows, batch_format="pyarrow"):
+                for key in dict.fromkeys(batch["cell"].to_pylist()):
+                    rows = batch.filter(pa.compute.equal(batch["cell"], key)).drop_columns(["cell"])
+                    _write_part(by_key[key].dir, rows)
+        except Exception as exc:  # noqa: BLE001 - what was written stays; a re-run resumes from it
+            return results | {p.cell.key: exc for p in pending}
+    seconds = time.perf_counter() - start
+    for p in pending:
+        try:
+            results[p.cell.key] = _finish(p, bootstrap, seconds, len(todo))
+        except Exception as exc:  # noqa: BLE001
+            results[p.cell.key] = exc
+    return results
+
+
+def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
+    """metrics.json's content for a finished cell, else what is left to judge."""
     preflight(cell.judge)
     cell_dir = Path(out_dir) / cell.key
     state = _prepare_dir(cell, cell_dir)
@@ -180,19 +250,19 @@ def run_cell(cell: Cell, out_dir: str | Path, part_rows: int = 64, bootstrap: in
     rows = expand(examples, cell.orders)
     have = read_parts(cell_dir)
     done = set(zip(have["uid"].to_pylist(), have["order"].to_pylist())) if have is not None else set()
-    todo = [r for r in rows if (r["uid"], r["order"]) not in done]
+    tag = {"cell": cell.key, "template": cell.template or "",
+           "allow_tie": any(getattr(ex, "label", None) == 0 for ex in examples)}
+    todo = [tag | r for r in rows if (r["uid"], r["order"]) not in done]
     log(f"[{state}] {cell.key}: {len(rows)} rows, {len(done)} already judged, {len(todo)} to judge")
-    allow_tie = any(ex.label == 0 for ex in examples)
-    start = time.perf_counter()
-    if todo:
-        ds = build_dataset(todo, cell.judge, cell.template, allow_tie)
-        for batch in ds.iter_batches(batch_size=part_rows, batch_format="pyarrow"):
-            _write_part(cell_dir, batch)
-    metrics = finish_cell(cell, cell_dir, examples, rows, bootstrap)
-    metrics |= {"skipped_bad_rows": len(report.skipped), "skipped_reasons": [str(e) for e in report.skipped[:20]],
-                "filtered": report.filtered, "seconds_this_run": time.perf_counter() - start,
-                "rows_this_run": len(todo)}
-    _write_json(cell_dir / "metrics.json", metrics)
+    return Pending(cell, cell_dir, examples, rows, todo, report)
+
+
+def _finish(p: Pending, bootstrap: int, seconds: float, rows_this_run: int) -> dict:
+    metrics = finish_cell(p.cell, p.dir, p.examples, p.rows, bootstrap)
+    metrics |= {"skipped_bad_rows": len(p.report.skipped), "skipped_reasons": [str(e) for e in p.report.skipped[:20]],
+                "filtered": p.report.filtered, "judge_seconds_this_run": seconds,
+                "judge_rows_this_run": rows_this_run, "rows_this_run": len(p.todo)}
+    _write_json(p.dir / "metrics.json", metrics)
     return metrics
 
 
@@ -210,7 +280,7 @@ def finish_cell(cell: Cell, cell_dir: Path, examples: list, rows: list[dict], bo
                "tokens_in": sum(j.tokens_in or 0 for j in judgments),
                "tokens_out": sum(j.tokens_out or 0 for j in judgments),
                "probabilistic": all(j.probs is not None for j in judgments)}
-    labelled = [ex for ex in examples if getattr(ex, "label", None) is not None]
+    labelled = [ex for ex in examples if getattr(ex, "label", getattr(ex, "score", None)) is not None]
     if labelled:
         metrics["result"] = score_judgments(cell.benchmark, cell.subset, judgments, bootstrap=bootstrap,
                                             examples=labelled)

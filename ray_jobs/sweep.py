@@ -5,7 +5,7 @@
     ray job submit --working-dir . -- judge sweep configs/sweeps/gpu-open-judges.yaml   # a cluster
 
 Results: <output_dir>/<name>/<judge>/<template or ->/<benchmark>-<subset>/{config.json, parts/,
-metrics.json}. A re-run skips finished cells whose config hash matches and resumes a cell that
+metrics.json}. Each judge's cells share one Ray Data pipeline, so its model loads once. A re-run skips finished cells whose config hash matches and resumes a cell that
 stopped halfway; a cell that fails is reported and the others still run.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from judge_core import prompts
 from judge_core.data import source
 
 from .engines.base import JudgeSpec
-from .judge import Cell, orders_for, run_cell
+from .judge import Cell, orders_for, run_cells
 
 
 class SweepConfig(BaseModel):
@@ -32,7 +32,8 @@ class SweepConfig(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.+-]+$")
     output_dir: str = "results"
     judges: list[JudgeSpec]
-    templates: list[str] = Field(default_factory=lambda: ["label"], description="for prompted judges")
+    templates: list[str] = Field(default_factory=lambda: ["label"], description="for prompted judges; a "
+                                 "pointwise template (mtbench-single) judges the pointwise benchmarks, the others the pairwise")
     benchmarks: list[str] = Field(description="'name' (every subset) or 'name/subset'")
     orders: Literal["both", "ab", "protocol"] = "both"
     limit: int | None = Field(None, ge=1, description="first N examples of each subset (quick runs)")
@@ -46,13 +47,16 @@ class SweepConfig(BaseModel):
         names = [j.name for j in self.judges]
         if len(names) != len(set(names)):
             raise ValueError(f"judge names must be unique: {names}")
-        for t in self.templates + [t for j in self.judges for t in j.templates or []]:
+        every = self.templates + [t for j in self.judges for t in j.templates or []]
+        for t in every:
             prompts.get(t)
         for b in self.benchmarks:
             name, _, subset = b.partition("/")
             src = source(name)
             if subset and subset not in src.subsets:
                 raise ValueError(f"{name} has no subset {subset!r}; subsets: {', '.join(src.subsets)}")
+            if _pointwise(name) and not any(prompts.get(t).pointwise for t in every):
+                raise ValueError(f"{name} is pointwise: add a pointwise template (mtbench-single) to templates")
         return self
 
     def targets(self) -> list[tuple[str, str]]:
@@ -63,17 +67,26 @@ class SweepConfig(BaseModel):
         return out
 
     def cells(self) -> list[Cell]:
+        """Every (judge, template, benchmark subset) whose template fits the benchmark: pointwise
+        templates judge pointwise benchmarks; classifier and baseline judges judge pairs only."""
         cells = []
         for judge in self.judges:
             templates = (judge.templates or self.templates) if judge.prompted else [None]
             for template in templates:
+                point = template is not None and prompts.get(template).pointwise
                 for bench, subset in self.targets():
-                    cells.append(Cell(judge, template, bench, subset, orders_for(bench, self.orders), self.limit, self.root))
+                    if point == _pointwise(bench):
+                        cells.append(Cell(judge, template, bench, subset, orders_for(bench, self.orders),
+                                          self.limit, self.root))
         return cells
 
     @property
     def results_dir(self) -> Path:
         return Path(self.output_dir) / self.name
+
+
+def _pointwise(benchmark: str) -> bool:
+    return source(benchmark).protocol == "pointwise"
 
 
 def _set(data: dict, dotted: str, value) -> None:
@@ -106,23 +119,26 @@ def ensure_ray(cfg: SweepConfig) -> None:
 
 
 def run_sweep(cfg: SweepConfig, log=print) -> dict:
-    """Run every cell (finished ones are skipped), then write the report. Returns {cell: status}."""
+    """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, then write the
+    report. Returns {cell: status}."""
     ensure_ray(cfg)
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(cfg.model_dump(), indent=1))
-    status, cells = {}, cfg.cells()
-    for i, cell in enumerate(cells, 1):
-        log(f"== cell {i}/{len(cells)}: {cell.key}")
+    status, by_judge = {}, {}
+    for cell in cfg.cells():
+        by_judge.setdefault(cell.judge.name, []).append(cell)
+    for i, (name, cells) in enumerate(by_judge.items(), 1):
+        log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
         start = time.perf_counter()
-        try:
-            run_cell(cell, out, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log)
-            status[cell.key] = "ok"
-        except Exception as exc:  # noqa: BLE001 - one failing cell must not stop the others
-            status[cell.key] = f"failed: {type(exc).__name__}: {exc}"[:1000]
-            (out / cell.key).mkdir(parents=True, exist_ok=True)
-            (out / cell.key / "error.txt").write_text(traceback.format_exc())
-            log(f"[failed] {cell.key}: {exc}")
+        for key, result in run_cells(cells, out, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log).items():
+            if isinstance(result, Exception):  # one failing cell must not stop the others
+                status[key] = f"failed: {type(result).__name__}: {result}"[:1000]
+                (out / key).mkdir(parents=True, exist_ok=True)
+                (out / key / "error.txt").write_text("".join(traceback.format_exception(result)))
+                log(f"[failed] {key}: {result}")
+            else:
+                status[key] = "ok"
         log(f"   {time.perf_counter() - start:.1f} s")
     (out / "status.json").write_text(json.dumps(status, indent=1))
     from .report import write_report

@@ -3,7 +3,8 @@ import pytest
 
 from judge_core.data import load
 from judge_core.pipeline import expand, to_judgment
-from judge_core.schema import PairExample
+from judge_core import prompts
+from judge_core.schema import PairExample, PointExample
 from ray_jobs.engines.base import JudgeSpec, build_engine
 from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt, label_ids
 
@@ -46,8 +47,8 @@ def test_label_ids_read_the_first_distinct_token(tiny):
 
     tok = tiny["tok"]
     spec = prompts.get("label").label
-    ids, tokens = label_ids("<|assistant|>\n" + spec.prefix, spec, tok)
-    assert sorted(tokens) == [0, 1, 2] and len(set(tokens.values())) == 3
+    ids, tokens, follow = label_ids("<|assistant|>\n" + spec.prefix, spec, tok)
+    assert sorted(tokens) == [0, 1, 2] and len(set(tokens.values())) == 3 and follow == {}
     for v, t in tokens.items():  # prompt + the label's token is exactly the tokenization of the full text
         assert ids + [t] == tok.encode("<|assistant|>\n" + spec.prefix + spec.words[v], add_special_tokens=False)[:len(ids) + 1]
 
@@ -64,7 +65,7 @@ def test_hf_label_probabilities_equal_a_plain_forward_pass(tiny):
     row = expand([short], ("ba",))[0]
     out = engine.judge([row], "label")[0]
     tok, spec = tiny["tok"], prompts.get("label").label
-    ids, tokens = label_ids(chat_text(prompts.get("label").render(short, "ba"), tok) + spec.prefix, spec, tok)
+    ids, tokens, _ = label_ids(chat_text(prompts.get("label").render(short, "ba"), tok) + spec.prefix, spec, tok)
     model = AutoModelForCausalLM.from_pretrained(tiny["llama"]).eval()
     with torch.no_grad():
         logits = model(torch.tensor([ids])).logits[0, -1]
@@ -72,6 +73,71 @@ def test_hf_label_probabilities_equal_a_plain_forward_pass(tiny):
     assert out["probs"] == pytest.approx(tuple(p), abs=1e-5) and out["truncated"] is False
     j = to_judgment(row, out, "label", "t")
     assert j.probs == pytest.approx((p[0], p[2], p[1]), abs=1e-5)  # stored in the original frame
+
+
+POINT = PointExample(benchmark="b", subset="s", index=0, question="two plus two", answer="four", score=4.0,
+                     scale=(1, 5), reference="4")
+
+
+def test_label_ids_read_one_token_further_where_ratings_share_a_first_token(tiny):
+    tok, spec = tiny["tok"], prompts.get("mtbench-single").label
+    text = "<|assistant|>\n" + spec.prefix
+    ids, tokens, follow = label_ids(text, spec, tok)
+    assert tokens[1] == tokens[10] and len(set(tokens.values())) == 9  # this tokenizer splits "10"
+    assert follow == {10: tok.encode(text + "10", add_special_tokens=False)[len(ids) + 1]}
+    assert tok.decode([tokens[10], follow[10]]) == "10"
+
+
+def test_hf_pointwise_label_score_is_the_expected_rating_of_two_forward_passes(tiny):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ray_jobs.engines.prompting import chat_text
+
+    engine = build_engine(JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label",
+                                    options={"max_model_len": 2048}))  # the FastChat prompt alone is ~600 tiny tokens
+    rows = expand([POINT], ("ab", "ba"))
+    assert [r["order"] for r in rows] == ["ab"]  # one answer, one order
+    row = rows[0]
+    out = engine.judge([row], "mtbench-single")[0]
+    tok, spec = tiny["tok"], prompts.get("mtbench-single").label
+    ids, tokens, follow = label_ids(chat_text(prompts.get("mtbench-single").render(POINT), tok) + spec.prefix, spec, tok)
+    model = AutoModelForCausalLM.from_pretrained(tiny["llama"]).eval()
+    with torch.no_grad():
+        first = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1], -1)
+        after_one = torch.log_softmax(model(torch.tensor([ids + [tokens[1]]])).logits[0, -1], -1)
+    p = {v: float(first[t].exp()) for v, t in tokens.items()}
+    p_zero = float(after_one[follow[10]].exp())
+    p[10], p[1] = p[1] * p_zero, p[1] * (1 - p_zero)
+    want = sum(v * q for v, q in p.items()) / sum(p.values())
+    assert out["score"] == pytest.approx(want, abs=1e-4) and "probs" not in out
+    j = to_judgment(row, out, "mtbench-single", "t")
+    assert j.scores == (pytest.approx(want, abs=1e-4),) and j.verdict is None and j.error is None
+
+
+def test_pointwise_truncation_keeps_question_answer_and_reference(tiny):
+    long = POINT.model_copy(update={"question": "what is two plus two " * 40, "answer": "it is four " * 300,
+                                    "reference": "four"})
+    text, cut = fit_prompt(long, "ab", "mtbench-single", tiny["tok"], 1200)
+    assert cut and len(tiny["tok"].encode(text, add_special_tokens=False)) <= 1200
+    answer = text.split("[The Start of Assistant's Answer]")[1].split("[The End of Assistant's Answer]")[0]
+    assert answer.strip().startswith("it is four") and answer.strip().endswith(ELLIPSIS)
+    assert "[The Start of Reference Answer]\nfour\n" in text and "rate the response on a scale of 1 to 10" in text
+
+
+def test_openai_label_tokens_belong_to_the_label_they_spell():
+    from ray_jobs.engines.openai_engine import _label_from_top
+
+    def resp(tokens):
+        return {"choices": [{"logprobs": {"content": [{"top_logprobs": [
+            {"token": t, "logprob": lp} for t, lp in tokens]}]}}]}
+
+    spec = prompts.get("mtbench-single").label
+    assert _label_from_top(resp([("10", -0.1), ("1", -2.0), ("9", -3.0), ("x", -0.5)]), spec) == {10: -0.1, 1: -2.0, 9: -3.0}
+    tie = prompts.get("label").label
+    assert _label_from_top(resp([("T", -1.0), (" 1", -0.2), ("2", -0.9)]), tie) == {1: -0.2, 2: -0.9}
+    with pytest.raises(ValueError, match="no label token"):
+        _label_from_top(resp([("x", -0.1)]), spec)
 
 
 def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path):

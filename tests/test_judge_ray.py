@@ -18,16 +18,28 @@ def tiny_llama_dir(tmp_path_factory):
 def test_plan_without_starting_engines():
     spec = JudgeSpec(name="q", engine="vllm", model="Qwen/Qwen2.5-7B-Instruct", mode="label", concurrency=4,
                      num_gpus=1, batch_size=64)
-    stage = engine_stage(spec, "label")
+    stage = engine_stage(spec)
     assert (stage["compute"].min_size, stage["compute"].max_size) == (4, 4)
     assert (stage["num_gpus"], stage["batch_size"], stage["batch_format"]) == (1, 64, "pyarrow")
-    assert stage["fn_constructor_kwargs"] == {"spec": spec.model_dump(), "template": "label"}
+    assert stage["fn_constructor_kwargs"] == {"spec": spec.model_dump()}
     cfg = SweepConfig(name="s", benchmarks=["llmbar", "pandalm"], templates=["label", "mtbench-pair"], orders="protocol",
                       judges=[spec, JudgeSpec(name="longer", engine="baseline", model="longer")])
     keys = [c.key for c in cfg.cells()]
     assert len(keys) == 2 * 6 + 6  # prompted judge: 2 templates x 6 subsets; baseline: no template
     assert "q/mtbench-pair/llmbar-gptout" in keys and "longer/-/pandalm-test" in keys
     assert orders_for("pandalm", "protocol") == ("ab",) and orders_for("llmbar", "protocol") == ("ab", "ba")
+    assert orders_for("critiquellm-pointwise", "both") == ("ab",)  # one answer, one order
+
+
+def test_pointwise_templates_judge_pointwise_benchmarks_only():
+    judges = [JudgeSpec(name="q", engine="hf", model="m"), JudgeSpec(name="longer", engine="baseline", model="longer")]
+    cfg = SweepConfig(name="s", benchmarks=["pandalm", "critiquellm-pointwise"], templates=["label", "mtbench-single"],
+                      judges=judges)
+    assert sorted(c.key for c in cfg.cells()) == [
+        "longer/-/pandalm-test", "q/label/pandalm-test", "q/mtbench-single/critiquellm-pointwise-reference-based",
+        "q/mtbench-single/critiquellm-pointwise-reference-free"]
+    with pytest.raises(ValueError, match="add a pointwise template"):
+        SweepConfig(name="s", benchmarks=["critiquellm-pointwise"], templates=["label"], judges=judges)
 
 
 def test_spec_and_sweep_validation():
@@ -103,3 +115,32 @@ def test_hf_engine_label_and_generate_through_ray(ray_local, tmp_path, shared_ro
         stored = rows[row["uid"], row["order"]]
         p = out["probs"] if row["order"] == "ab" else (out["probs"][0], out["probs"][2], out["probs"][1])
         assert (stored["p_tie"], stored["p1"], stored["p2"]) == pytest.approx(p, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_one_actor_pool_serves_every_cell_of_a_judge(ray_local, tmp_path, shared_root):
+    from judge_core.data import load as load_data
+    from ray_jobs.judge import run_cells
+
+    starts = tmp_path / "starts.txt"
+    spec = JudgeSpec(name="fake", engine="fake", mode="label", batch_size=8, options={"starts_file": str(starts)})
+    cells = [Cell(spec, "label", "llmbar", "natural", limit=20, root=str(shared_root)),
+             Cell(spec, "mtbench-pair", "llmbar", "neighbor", limit=10, root=str(shared_root)),
+             Cell(spec, "mtbench-single", "critiquellm-pointwise", "reference-free", ("ab",), limit=30, root=str(shared_root)),
+             Cell(spec, "label", "llmbar", "nope", root=str(shared_root))]  # cannot load: fails alone
+    out = run_cells(cells, tmp_path / "res", part_rows=16, bootstrap=0, log=lambda *_: None)
+    assert starts.read_text().splitlines() == ["fake"]  # the engine was built once for three cells
+    assert isinstance(out[cells[3].key], Exception)
+    assert [out[c.key]["rows"] for c in cells[:3]] == [40, 20, 30]
+    assert all(out[c.key]["errors"] == 0 for c in cells[:3])
+    point = out[cells[2].key]["result"]
+    examples, _ = load_data("critiquellm-pointwise", "reference-free", root=shared_root)
+    from scipy.stats import pearsonr
+
+    rating = [min(10, 1 + len(ex.answer.split()) // 10) for ex in examples[:30]]  # the fake rule
+    assert point["pearson"] == pytest.approx(pearsonr([ex.score for ex in examples[:30]], rating).statistic)
+    stored = read_parts(tmp_path / "res" / cells[1].key)
+    assert set(stored["template"].to_pylist()) == {"mtbench-pair"} and stored.num_rows == 20
+    again = run_cells(cells[:3], tmp_path / "res", bootstrap=0, log=lambda *_: None)
+    assert starts.read_text().splitlines() == ["fake"]  # finished cells start no engine
+    assert all(again[c.key] == out[c.key] for c in cells[:3])

@@ -3,8 +3,9 @@ import math
 
 import pytest
 
-from judge_core.pipeline import expand, judgment_from_row, judgment_row, render, to_judgment, verdict_from_probs
-from judge_core.schema import PairExample
+from judge_core.pipeline import (example_of, expand, judgment_from_row, judgment_row, render, to_judgment,
+                                 verdict_from_probs)
+from judge_core.schema import PairExample, PointExample
 
 EX = PairExample(benchmark="b", subset="s", index=3, question="Which is 2+2?", answer1="four", answer2="five", label=1)
 
@@ -51,3 +52,34 @@ def test_parquet_row_round_trip():
         row = judgment_row(j)
         assert math.isnan(row["p1"]) == (j.probs is None)
         assert judgment_from_row(row) == j
+
+
+POINT = PointExample(benchmark="b", subset="s", index=4, question="2+2?", answer="four", score=4.0, scale=(1, 5))
+
+
+def test_pointwise_rows_parse_scores_and_round_trip():
+    rows = expand([POINT, EX], ("ab", "ba"))
+    assert [(r["uid"], r["order"]) for r in rows] == [("b/s/4", "ab"), ("b/s/3", "ab"), ("b/s/3", "ba")]
+    assert example_of(rows[0]) == POINT and example_of(rows[1]) == EX
+    j = to_judgment(rows[0], {"raw": "Fine. Rating: [[7]]"}, "mtbench-single", "j")
+    assert (j.verdict, j.scores, j.error) == (None, (7.0,), None)
+    assert judgment_from_row(judgment_row(j)) == j
+    j = to_judgment(rows[0], {"score": 6.25}, "mtbench-single", "j")  # label mode: the expected rating
+    assert j.scores == (6.25,) and judgment_from_row(judgment_row(j)) == j
+    j = to_judgment(rows[0], {"raw": "Rating: [[12]]"}, "mtbench-single", "j")
+    assert j.scores is None and j.error == "rating 12 is off the 1-10 scale"
+
+
+def test_pointwise_judgments_score_with_correlations():
+    from judge_core.data import load
+    from judge_core.scoring import score_judgments
+
+    examples, _ = load("critiquellm-pointwise", "reference-free")
+    examples = examples[:40]
+    judgments = [to_judgment(r, {"score": 2 * ex.score + (i % 3)}, "mtbench-single", "j")
+                 for i, (r, ex) in enumerate(zip(expand(examples, ("ab",)), examples))]
+    m = score_judgments("critiquellm-pointwise", "reference-free", judgments, bootstrap=0, examples=examples)
+    from scipy.stats import pearsonr
+
+    want = pearsonr([ex.score for ex in examples], [j.scores[0] for j in judgments]).statistic
+    assert m["pearson"] == pytest.approx(want) and m["n"] == 40

@@ -18,7 +18,7 @@ def tiny(tmp_path_factory):
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("VLLM_CACHE_ROOT", str(tmp_path_factory.mktemp("vllm-cache")))
-    return str(tiny_llama(tmp_path_factory.mktemp("tiny") / "llama"))
+    return str(tiny_llama(tmp_path_factory.mktemp("tiny") / "llama", max_positions=2048))
 
 
 def test_vllm_label_mode_equals_hf_and_generate_parses(tiny, shared_root):
@@ -37,6 +37,20 @@ def test_vllm_label_mode_equals_hf_and_generate_parses(tiny, shared_root):
     assert [o["raw"] for o in vg] == [o["raw"] for o in hg]  # greedy decoding agrees token for token
     j = to_judgment(rows[0], vg[0], "label", "v")
     assert j.verdict is None and j.error == "no [0]/[1]/[2] label"  # a random model writes no label
+
+
+def test_vllm_pointwise_label_score_equals_hf(tiny, shared_root):
+    """Ratings 1..10 share the first token of "1" and "10" in this tokenizer: both engines read one
+    token further (vllm through prompt log-probabilities) and must agree on the expected rating."""
+    examples, _ = load("critiquellm-pointwise", "reference-based", root=shared_root)
+    rows = expand(examples[:4], ("ab",))
+    opts = {"dtype": "float32", "max_model_len": 1024}
+    v = build_engine(JudgeSpec(name="v", engine="vllm", model=tiny, mode="label", options=opts))
+    h = build_engine(JudgeSpec(name="h", engine="hf", model=tiny, mode="label", options=opts))
+    vo, ho = v.judge(rows, "mtbench-single"), h.judge(rows, "mtbench-single")
+    for a, b in zip(vo, ho):
+        assert a.get("error") is None and 1 <= a["score"] <= 10
+        assert a["score"] == pytest.approx(b["score"], abs=1e-3) and a["tokens_in"] == b["tokens_in"]
 
 
 def test_vllm_engine_inside_ray_data(tiny, shared_root, tmp_path):

@@ -1,7 +1,8 @@
 """What every template family shares: the Template record, parse results, neutralisation, turns.
 
 A template is two pure functions: render(example, order) -> chat messages, and
-parse(text) -> Parsed (a verdict in the PRESENTED order, or a failure reason).
+parse(text) -> Parsed (a verdict in the PRESENTED order, or a failure reason). A pointwise
+template (`pointwise=True`) renders a PointExample and parses a score instead of a verdict.
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..schema import PairExample, to_original_frame
+from ..schema import PairExample, PointExample, to_original_frame
 
 Messages = list[dict[str, str]]
 ZWSP = "\u200b"
@@ -26,14 +27,15 @@ UNTRUSTED_META = ("instruction", "input")
 
 @dataclass(frozen=True)
 class Parsed:
-    """A parse in the presented order: verdict 0/1/2, or None with the reason it failed."""
+    """A parse in the presented order: verdict 0/1/2 (pairwise) or scores (pointwise: one score),
+    or None with the reason it failed."""
 
     verdict: int | None
     reason: str | None = None
     scores: tuple[float, ...] | None = None
 
     def __post_init__(self):
-        if self.verdict is None and not self.reason:
+        if self.verdict is None and self.scores is None and not self.reason:
             raise ValueError("a failed parse needs a reason")
 
 
@@ -43,6 +45,7 @@ class LabelSpec:
 
     The assistant turn is pre-filled with `prefix`; the verdict is the label whose `words[v]`
     (first token) has the highest probability at the next position. Verdicts are in presented order.
+    A pointwise template's labels are its ratings ({5: "5"}); label mode gives the expected rating.
     `answer(v)` is the whole verdict text (prefix + word + suffix): what a generative judge is
     fine-tuned to write, and what the template's parser reads back as v.
     """
@@ -63,6 +66,7 @@ class Template:
     markers: tuple[str, ...]  # delimiters and verdict markers untrusted text must not contain
     label: LabelSpec | None = None
     description: str = ""
+    pointwise: bool = False  # renders a PointExample, parses a score
     _pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -78,12 +82,16 @@ class Template:
             return None
         return self._pattern.sub(lambda m: m.group(0)[0] + ZWSP + m.group(0)[1:], text)
 
-    def render(self, example: PairExample, order: str = "ab") -> Messages:
+    def render(self, example: PairExample | PointExample, order: str = "ab") -> Messages:
         """Chat messages judging `example` with its answers presented in `order` ("ab" or "ba")."""
-        shown = example if order == "ab" else example.swapped()
+        if self.pointwise != isinstance(example, PointExample):
+            kind = "pointwise" if self.pointwise else "pairwise"
+            raise ValueError(f"template {self.name} is {kind}; it cannot judge a {type(example).__name__}")
+        shown = example if order == "ab" or self.pointwise else example.swapped()
+        answers = ("answer",) if self.pointwise else ("answer1", "answer2")
         safe = shown.model_copy(update={
             "question": self.neutralise(shown.question), "reference": self.neutralise(shown.reference),
-            "answer1": self.neutralise(shown.answer1), "answer2": self.neutralise(shown.answer2),
+            **{a: self.neutralise(getattr(shown, a)) for a in answers},
             "meta": {k: self.neutralise(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()}})
         return self.build(safe)
 
@@ -92,7 +100,7 @@ class Template:
         ORIGINAL answer frame (scores too)."""
         parsed = self.parse(text)
         scores = parsed.scores
-        if scores is not None and order == "ba":
+        if scores is not None and order == "ba" and not self.pointwise:
             scores = tuple(reversed(scores))
         return Parsed(to_original_frame(parsed.verdict, order), parsed.reason, scores)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from .base import JudgeSpec, one_by_one
-from .prompting import label_probs, prepare_rows
+from .prompting import label_logprobs, label_output, prepare_rows
 
 
 def _dtype(torch, name: str, device: str):
@@ -60,15 +60,26 @@ class HFEngine:
             mask[i, width - len(s):] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def _label(self, preps) -> list[dict]:
-        ids, mask = self._left_pad([p["ids"] for p in preps])
-        with self.torch.no_grad():
-            logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :].float()  # one position, not all
-        logp = self.torch.log_softmax(logits, -1).cpu()
-        return [{"probs": label_probs({v: float(logp[i, t]) for v, t in p["labels"].items()}),
-                 "tokens_in": len(p["ids"]), "tokens_out": 0} for i, p in enumerate(preps)]
+    def _label(self, preps, template) -> list[dict]:
+        first = self._next_logprobs([p["ids"] for p in preps])
+        second = [{} for _ in preps]
+        groups = sorted({(i, p["labels"][v]) for i, p in enumerate(preps) for v in p["follow"]})
+        if groups:  # labels sharing a first token ("1", "10"): one more position, one more pass
+            logp = self._next_logprobs([preps[i]["ids"] + [t] for i, t in groups])
+            for (i, t), row in zip(groups, logp):
+                p = preps[i]
+                second[i] |= {v: float(row[f]) for v, f in p["follow"].items() if p["labels"][v] == t}
+        return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second[i]),
+                             template) | {"tokens_in": len(p["ids"]), "tokens_out": 0} for i, p in enumerate(preps)]
 
-    def _generate(self, preps) -> list[dict]:
+    def _next_logprobs(self, seqs: list[list[int]]):
+        """Full-vocabulary log-probabilities of the next token after each sequence (one position computed)."""
+        ids, mask = self._left_pad(seqs)
+        with self.torch.no_grad():
+            logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :].float()
+        return self.torch.log_softmax(logits, -1).cpu()
+
+    def _generate(self, preps, template) -> list[dict]:
         ids, mask = self._left_pad([p["ids"] for p in preps])
         with self.torch.no_grad():
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=self.max_new, do_sample=False,
@@ -90,7 +101,7 @@ class HFEngine:
         for start in range(0, len(ready), self.micro):
             chunk = ready[start:start + self.micro]
             t0 = time.perf_counter()
-            for i, out in zip(chunk, call([preps[i] for i in chunk])):
+            for i, out in zip(chunk, call([preps[i] for i in chunk], template)):
                 outs[i] = out | {"truncated": preps[i]["truncated"], "seconds": (time.perf_counter() - t0) / len(chunk)}
         return outs
 

@@ -12,6 +12,7 @@ Label mode asks for one token with `logprobs`/`top_logprobs` after an assistant 
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +21,7 @@ from judge_core import prompts
 from judge_core.pipeline import render
 
 from .base import JudgeSpec, failed
-from .prompting import label_probs
+from .prompting import label_output
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -71,7 +72,7 @@ class OpenAIEngine:
                                     "max_tokens": 1, "logprobs": True, "top_logprobs": 20,
                                     "continue_final_message": True, "add_generation_prompt": False}
                 resp = self._post(body)
-                out = {"probs": _label_from_top(resp, label)}
+                out = label_output(_label_from_top(resp, label), template)
             else:
                 resp = self._post(self.body | {"messages": messages, "max_tokens": self.max_tokens})
                 out = {"raw": resp["choices"][0]["message"]["content"]}
@@ -86,16 +87,20 @@ class OpenAIEngine:
             return list(pool.map(lambda r: self._one(r, template), rows))
 
 
-def _label_from_top(resp: dict, label: prompts.LabelSpec) -> tuple[float, float, float]:
-    """(p_tie, p1, p2) from the first generated token's top log-probabilities: a label takes the best
-    token that is a non-empty start of its word ("T" or "Tie" for "Tie"); labels absent from the top
-    list get probability 0; none present is an error."""
+def _label_from_top(resp: dict, label: prompts.LabelSpec) -> dict[int, float]:
+    """{label: log-probability} from the first generated token's top log-probabilities. A token
+    belongs to the label it spells exactly, else to the one label whose word it starts ("T" for
+    "Tie"); a token starting several words ("1" of "10" when "1" is no label) counts for none.
+    Each label takes its best token; labels absent from the top list get probability 0; none
+    present is an error."""
     top = resp["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-    found = {}
-    for v, word in label.words.items():
-        lps = [t["logprob"] for t in top if t["token"].strip() and word.startswith(t["token"].strip())]
-        if lps:
-            found[v] = max(lps)
+    found: dict[int, float] = {}
+    for t in top:
+        token = t["token"].strip()
+        owners = [v for v, w in label.words.items() if w == token] or \
+                 [v for v, w in label.words.items() if token and w.startswith(token)]
+        if len(owners) == 1:
+            found[owners[0]] = max(found.get(owners[0], -math.inf), t["logprob"])
     if not found:
         raise ValueError(f"no label token among the top log-probabilities: {[t['token'] for t in top][:20]}")
-    return label_probs(found)
+    return found

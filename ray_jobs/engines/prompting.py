@@ -1,8 +1,8 @@
 """Token-level prompt building shared by the hf and vllm engines: chat template, truncation, labels.
 
 Truncation rule (documented in the README): when the rendered prompt is longer than the engine's
-budget (context length minus the tokens the answer needs), the question, both answers and the
-reference are cut, each keeping its beginning, to shares set by judge_core.finetune_data.allocate
+budget (context length minus the tokens the answer needs), the question, both answers (the one
+answer of a pointwise example) and the reference are cut, each keeping its beginning, to shares set by judge_core.finetune_data.allocate
 (short texts keep everything; long ones share the rest equally), each cut text ending in "…".
 The template's instructions are never cut, so the judge always sees the question, both answers and
 what to answer. A conversation that has to be cut is flattened to numbered turns.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from judge_core import prompts
 from judge_core.finetune_data import fit_segments
 from judge_core.prompts.base import answer_text, question_text
-from judge_core.schema import PairExample
+from judge_core.schema import PairExample, PointExample
 
 ELLIPSIS = "…"
 
@@ -28,24 +28,30 @@ def _count(text: str, tok) -> int:
     return len(tok.encode(text, add_special_tokens=False))
 
 
-def _cut(example: PairExample, tok, budget: int) -> PairExample:
-    texts = [question_text(example), answer_text(example.answer1), answer_text(example.answer2)]
+def _answers(example) -> tuple[str, ...]:
+    return ("answer",) if isinstance(example, PointExample) else ("answer1", "answer2")
+
+
+def _cut(example: PairExample | PointExample, tok, budget: int):
+    names = _answers(example)
+    texts = [question_text(example)] + [answer_text(getattr(example, a)) for a in names]
     if example.reference is not None:
         texts.append(answer_text(example.reference))
     ids = [tok.encode(t, add_special_tokens=False) for t in texts]
     cut = [tok.decode(c) + (ELLIPSIS if len(c) < len(full) else "") for c, full in zip(fit_segments(ids, budget), ids)]
-    return example.model_copy(update={"question": cut[0] or ELLIPSIS, "answer1": cut[1], "answer2": cut[2],
-                                      "reference": cut[3] if len(cut) > 3 else None})
+    return example.model_copy(update={"question": cut[0] or ELLIPSIS, **dict(zip(names, cut[1:])),
+                                      "reference": cut[-1] if example.reference is not None else None})
 
 
-def fit_prompt(example: PairExample, order: str, template: str, tok, budget: int, suffix: str = "") -> tuple[str, bool]:
+def fit_prompt(example: PairExample | PointExample, order: str, template: str, tok, budget: int,
+               suffix: str = "") -> tuple[str, bool]:
     """(prompt text, truncated?) of at most `budget` tokens; `suffix` (a label-mode pre-fill) is kept."""
     tpl = prompts.get(template)
     text = chat_text(tpl.render(example, order), tok) + suffix
     n = _count(text, tok)
     if n <= budget:
         return text, False
-    empty = example.model_copy(update={"question": "x", "answer1": "", "answer2": "",
+    empty = example.model_copy(update={"question": "x", **{a: "" for a in _answers(example)},
                                        "reference": None if example.reference is None else ""})
     overhead = _count(chat_text(tpl.render(empty, order), tok) + suffix, tok) + 8
     room = budget - overhead
@@ -61,34 +67,76 @@ def fit_prompt(example: PairExample, order: str, template: str, tok, budget: int
     raise ValueError(f"could not fit the prompt into {budget} tokens")
 
 
-def label_ids(text: str, spec: prompts.LabelSpec, tok) -> tuple[list[int], dict[int, int]]:
-    """(prompt ids, {verdict: token id}) for label mode.
+def label_ids(text: str, spec: prompts.LabelSpec, tok) -> tuple[list[int], dict[int, int], dict[int, int]]:
+    """(prompt ids, {label: first token}, {label: second token}) for label mode.
 
-    `text` ends with the label pre-fill. Each label's full continuation is tokenized; the prompt is
-    their common prefix and each label is read at the first token where they differ, so a tokenizer
-    that merges the pre-fill with the label word ("[1" as one token) is handled exactly.
+    `text` ends with the label pre-fill. Each label's continuation is tokenized; the prompt is their
+    common prefix and each label is read at the first token where they differ, so a tokenizer that
+    merges the pre-fill with the label word ("[1" as one token) is handled exactly. Labels may share
+    a first token when one of them ends there ("1" and "10" with a tokenizer that splits digits):
+    the others are then read one token further (the second dict), see label_logprobs.
     """
     seqs = {v: tok.encode(text + word, add_special_tokens=False) for v, word in spec.words.items()}
     first = next(iter(seqs.values()))
-    common = min(len(s) for s in seqs.values())
+    common = min(len(s) for s in seqs.values()) - 1  # every label keeps at least one token
     for i in range(common):
         if any(s[i] != first[i] for s in seqs.values()):
             common = i
             break
-    tokens = {v: s[common] for v, s in seqs.items() if len(s) > common}
-    if len(tokens) != len(seqs) or len(set(tokens.values())) != len(tokens):
+    tokens = {v: s[common] for v, s in seqs.items()} if common >= 0 else {}
+    follow = {}
+    for t in set(tokens.values()):
+        group = [v for v in tokens if tokens[v] == t]
+        if len(group) == 1:
+            continue
+        stems = [v for v in group if len(seqs[v]) == common + 1]
+        nexts = {v: seqs[v][common + 1] for v in group if v not in stems}
+        if len(stems) != 1 or len(set(nexts.values())) != len(nexts):
+            raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
+        follow |= nexts
+    if not tokens:
         raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
-    return first[:common], tokens
+    return first[:common], tokens, follow
+
+
+def label_logprobs(prep: dict, first: dict[int, float], second: dict[int, float]) -> dict[int, float]:
+    """{label: log-probability} from the log-probabilities of the first tokens ({token: logprob}) and,
+    for labels read one token further, of their second token ({label: logprob}, full-vocabulary).
+    With "1" and "10" sharing the token "1": p(10) = p("1") p("0" | "1"), p(1) = p("1") (1 - p("0" | "1"))."""
+    import math
+
+    out = {}
+    for v, t in prep["labels"].items():
+        out[v] = first[t]
+        if v in prep["follow"]:
+            out[v] += second[v]
+        elif any(prep["labels"][w] == t for w in prep["follow"]):  # the stem of a shared token
+            rest = sum(math.exp(second[w]) for w in prep["follow"] if prep["labels"][w] == t)
+            out[v] += math.log(max(1.0 - rest, 1e-30))
+    return out
 
 
 def label_probs(logprobs: dict[int, float]) -> tuple[float, float, float]:
     """(p_tie, p1, p2) from {verdict: log-probability}, renormalised over the labels offered."""
+    dist = _softmax(logprobs)
+    return tuple(dist.get(v, 0.0) for v in (0, 1, 2))
+
+
+def _softmax(logprobs: dict[int, float]) -> dict[int, float]:
     import math
 
     top = max(logprobs.values())
     weights = {v: math.exp(lp - top) for v, lp in logprobs.items()}
     total = sum(weights.values())
-    return tuple(weights.get(v, 0.0) / total for v in (0, 1, 2))
+    return {v: w / total for v, w in weights.items()}
+
+
+def label_output(logprobs: dict[int, float], template: str) -> dict:
+    """An engine output from label log-probabilities: {"probs": (p_tie, p1, p2)} for a pairwise
+    template; {"score": expected rating} for a pointwise one (its labels are the ratings)."""
+    if prompts.get(template).pointwise:
+        return {"score": sum(v * p for v, p in _softmax(logprobs).items())}
+    return {"probs": label_probs(logprobs)}
 
 
 def prepare_rows(rows: list[dict], template: str, mode: str, tok, max_len: int, max_new: int) -> tuple[dict, list]:
@@ -106,16 +154,17 @@ def prepare_rows(rows: list[dict], template: str, mode: str, tok, max_len: int, 
 
 
 def prepare(row: dict, template: str, mode: str, tok, max_len: int, max_new: int) -> dict:
-    """Prompt token ids of one row for a local engine: {ids, truncated, labels ({verdict: token} in
-    label mode)}. Label mode pre-fills the template's label prefix and leaves room for one token."""
+    """Prompt token ids of one row for a local engine: {ids, truncated} and in label mode labels
+    ({label: first token}) and follow ({label: second token}, see label_ids). Label mode pre-fills the
+    template's label prefix and leaves room for two tokens."""
     from judge_core.pipeline import example_of
 
     tpl = prompts.get(template)
     if mode == "label":
         if tpl.label is None:
             raise ValueError(f"template {template!r} has no label words: use mode generate")
-        text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - 1, tpl.label.prefix)
-        ids, tokens = label_ids(text, tpl.label, tok)
-        return {"ids": ids, "labels": tokens, "truncated": cut}
+        text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - 2, tpl.label.prefix)
+        ids, tokens, follow = label_ids(text, tpl.label, tok)
+        return {"ids": ids, "labels": tokens, "follow": follow, "truncated": cut}
     text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - max_new)
     return {"ids": tok.encode(text, add_special_tokens=False), "truncated": cut}

@@ -9,6 +9,8 @@ spec.adapter: a PEFT LoRA directory served through LoRARequest (the base model s
 Label mode: the prompt is the exact token prefix before the label token (prompting.label_ids),
 SamplingParams(max_tokens=1, allowed_token_ids=label tokens, logprobs=number of labels) with
 `logprobs_mode="processed_logprobs"`, so the returned log-probabilities are those of the labels only.
+Labels that share a first token ("1" and "10") are read one token further through the prompt
+log-probabilities of prompt + first token + second token (a second, prefix-cached request).
 Prompts are passed as token ids: the same truncation and chat template as the hf engine.
 """
 from __future__ import annotations
@@ -17,7 +19,7 @@ import hashlib
 import os
 
 from .base import JudgeSpec, one_by_one
-from .prompting import label_probs, prepare_rows
+from .prompting import label_logprobs, label_output, prepare_rows
 
 
 def _cuda() -> bool:
@@ -64,8 +66,8 @@ class VLLMEngine:
         from vllm import SamplingParams
 
         if self.spec.mode == "label":
-            return SamplingParams(max_tokens=1, temperature=0, logprobs=len(prep["labels"]),
-                                  allowed_token_ids=sorted(set(prep["labels"].values())))
+            firsts = sorted(set(prep["labels"].values()))
+            return SamplingParams(max_tokens=1, temperature=0, logprobs=len(firsts), allowed_token_ids=firsts)
         seed = row_seed(self.seed, row) if self.temperature > 0 else None
         return SamplingParams(max_tokens=self.max_new, temperature=self.temperature, seed=seed)
 
@@ -76,17 +78,34 @@ class VLLMEngine:
             results = self.llm.generate([{"prompt_token_ids": preps[i]["ids"]} for i in idx],
                                         sampling_params=[self._params(rows[i], preps[i]) for i in idx],
                                         lora_request=self.lora, use_tqdm=False)
+            second = self._second_tokens({i: preps[i] for i in idx}) if self.spec.mode == "label" else {}
             for i, res in zip(idx, results):
-                outs[i] = self._read(res, preps[i])
+                outs[i] = self._read(res, preps[i], template, second.get(i, {}))
         return outs
 
-    def _read(self, res, prep) -> dict:
+    def _second_tokens(self, preps: dict) -> dict[int, dict[int, float]]:
+        """{row: {label: log p(second token | prompt + first token)}} for labels read one token further
+        ("10" after "1"): the prompt's own log-probabilities (prompt_logprobs are full-vocabulary)."""
+        from vllm import SamplingParams
+
+        asks = [(i, v, p["ids"] + [p["labels"][v], t]) for i, p in preps.items() for v, t in p["follow"].items()]
+        if not asks:
+            return {}
+        results = self.llm.generate([{"prompt_token_ids": ids} for _, _, ids in asks],
+                                    sampling_params=SamplingParams(max_tokens=1, temperature=0, prompt_logprobs=0),
+                                    lora_request=self.lora, use_tqdm=False)
+        out: dict[int, dict[int, float]] = {}
+        for (i, v, ids), res in zip(asks, results):
+            out.setdefault(i, {})[v] = res.prompt_logprobs[-1][ids[-1]].logprob
+        return out
+
+    def _read(self, res, prep, template, second: dict) -> dict:
         gen = res.outputs[0]
         base = {"tokens_in": len(prep["ids"]), "tokens_out": len(gen.token_ids), "truncated": prep["truncated"]}
         if self.spec.mode == "label":
             top = gen.logprobs[0]
-            found = {v: top[t].logprob for v, t in prep["labels"].items() if t in top}
-            return base | {"probs": label_probs(found)}
+            first = {t: top[t].logprob for t in set(prep["labels"].values()) if t in top}
+            return base | label_output(label_logprobs(prep, first, second), template)
         return base | {"raw": gen.text}
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:

@@ -1,0 +1,85 @@
+"""MT-Bench's pointwise judge prompts (FastChat judge_prompts.jsonl): single-v1, single-math-v1 when a
+reference answer is given, single-v1-multi-turn / single-math-v1-multi-turn for conversations (generalised from 2 to N turns).
+
+Score = the LAST "[[k]]" rating, 1 to 10; a rating off that scale is a parse failure, not a clamp.
+Label mode reads the ratings' first tokens after "Rating: [[" and gives the expected rating; it needs
+a tokenizer in which "1" and "10" start with different tokens (Llama-3, GPT-4o); with one that splits
+digits (Llama-2, Qwen2) every row fails with that reason: use generate mode there.
+"""
+from __future__ import annotations
+
+import re
+
+from .base import LabelSpec, Parsed, Template, last_match, reference_text
+
+SYSTEM = "You are a helpful assistant."
+_RATE = ("After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly "
+         "following this format: \"[[rating]]\", for example: \"Rating: [[5]]\".")
+_GENERAL = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+            "assistant to the user question displayed below. Your evaluation should consider factors such "
+            "as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response.")
+_MATH = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+         "assistant to the user question displayed below. Your evaluation should consider correctness and "
+         "helpfulness. You will be given a reference answer and the assistant's answer.")
+INSTRUCTION_GENERAL = _GENERAL + " Begin your evaluation by providing a short explanation. Be as objective as possible. " + _RATE
+INSTRUCTION_MATH = (_MATH + " Begin your evaluation by comparing the assistant's answer with the reference answer. "
+                    "Identify and correct any mistakes. Be as objective as possible. " + _RATE)
+SYSTEM_MULTI = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+                "assistant to the user question displayed below. Your evaluation should consider factors such "
+                "as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the "
+                "response. You evaluation should focus on the assistant's answer to the {which} user question. "
+                "Begin your evaluation by providing a short explanation. Be as objective as possible. " + _RATE + "\n\n")
+SYSTEM_MULTI_MATH = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+                     "assistant to the user question. Your evaluation should consider correctness and helpfulness. "
+                     "You will be given a reference answer and the assistant's answer. You evaluation should focus "
+                     "on the assistant's answer to the {which} question. Begin your evaluation by comparing the "
+                     "assistant's answer with the reference answer. Identify and correct any mistakes. Be as "
+                     "objective as possible. " + _RATE + "\n\n")
+SCALE = (1, 10)
+_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
+
+
+def _single(ex) -> list[dict]:
+    ref = reference_text(ex)
+    body = f"[Instruction]\n{INSTRUCTION_MATH if ref is not None else INSTRUCTION_GENERAL}\n\n[Question]\n{ex.question}\n\n"
+    if ref is not None:
+        body += f"[The Start of Reference Answer]\n{ref}\n[The End of Reference Answer]\n\n"
+    body += f"[The Start of Assistant's Answer]\n{ex.answer}\n[The End of Assistant's Answer]"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
+
+
+def build(ex) -> list[dict]:
+    if isinstance(ex.question, str):
+        return _single(ex)
+    if len(ex.question) == 1:
+        ref = ex.reference[0] if isinstance(ex.reference, list) else ex.reference
+        return _single(ex.model_copy(update={"question": ex.question[0], "answer": ex.answer[0], "reference": ref}))
+    which = "second" if len(ex.question) == 2 else "last"
+    turns = "".join(f"### User:\n{q}\n\n### Assistant A:\n{a}\n\n" for q, a in zip(ex.question, ex.answer))
+    body = (f"<|The Start of Assistant A's Conversation with User|>\n\n{turns}"
+            "<|The End of Assistant A's Conversation with User|>")
+    if ex.reference is None:
+        return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
+    refs = ex.reference if isinstance(ex.reference, list) else [ex.reference] * len(ex.question)
+    ref_turns = "".join(f"### User:\n{q}\n\n### Reference answer:\n{r}\n\n" for q, r in zip(ex.question, refs))
+    body = f"<|The Start of Reference Answer|>\n\n{ref_turns}<|The End of Reference Answer|>\n\n\n" + body
+    return [{"role": "system", "content": SYSTEM_MULTI_MATH.format(which=which)}, {"role": "user", "content": body}]
+
+
+def parse(text: str) -> Parsed:
+    m = last_match(_RATING, text)
+    if m is None:
+        return Parsed(None, "no [[rating]]")
+    rating = float(m.group(1))
+    if not SCALE[0] <= rating <= SCALE[1]:
+        return Parsed(None, f"rating {m.group(1)} is off the 1-10 scale")
+    return Parsed(None, scores=(rating,))
+
+
+TEMPLATE = Template(
+    name="mtbench-single", build=build, parse=parse, pointwise=True,
+    markers=("[[", "]]", "[Instruction]", "[Question]", "[The Start of", "[The End of", "<|The Start of",
+             "<|The End of", "### User:", "### Assistant A:", "### Reference answer:", "<|The Start of Reference Answer|>"),
+    label=LabelSpec(prefix="Rating: [[", words={k: str(k) for k in range(SCALE[0], SCALE[1] + 1)}, suffix="]]"),
+    description="MT-Bench single-v1 (single-math-v1 with a reference, multi-turn for conversations): Rating: [[1-10]]",
+)
