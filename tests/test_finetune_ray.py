@@ -75,6 +75,35 @@ def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models,
     assert metrics["step"] == 3 and metrics["val_loss"] == metrics["val_loss"]  # not NaN
     loaded, tok, info = load_trained(cfg.adapter_dir())
     assert info["config"]["head"] == extra["head"] and tok.pad_token_id is not None
+    if extra == {"head": "generative"}:
+        _adapter_in_hf_engine_matches_training_format(cfg, loaded, tok)
+
+
+def _adapter_in_hf_engine_matches_training_format(cfg, trained, tok):
+    """The saved LoRA adapter, loaded by the sweep's hf engine on its base model in label mode, gives
+    the probabilities the trained model gives at the verdict position of the training sequence
+    (the base model alone does not: checked by hand with adapter=None)."""
+    import torch
+
+    from judge_core import prompts
+    from judge_core.finetune_data import build_training_set
+    from judge_core.pipeline import expand
+    from ray_jobs.engines.base import JudgeSpec, build_engine
+    from ray_jobs.finetune_features import IGNORE, generative_features
+
+    _, val, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
+    engine = build_engine(JudgeSpec(name="ft", engine="hf", model=cfg.model, adapter=str(cfg.adapter_dir()), mode="label"))
+    spec = prompts.get(cfg.template).label
+    rows = expand(val[:4], ("ab", "ba"))
+    for i, (row, out) in enumerate(zip(rows, engine.judge(rows, cfg.template))):
+        feats = generative_features(val[i // 2], row["order"], tok, cfg.max_length, cfg.template)
+        first = feats["labels"].index(next(t for t in feats["labels"] if t != IGNORE))  # the verdict's first token
+        word_at = first + len(tok.encode(spec.prefix, add_special_tokens=False))  # after the label prefix
+        with torch.no_grad():
+            logits = trained(input_ids=torch.tensor([feats["input_ids"][:word_at]])).logits[0, -1]
+        word_ids = [tok.encode(spec.prefix + spec.words[v], add_special_tokens=False)[-1] for v in (0, 1, 2)]
+        want = torch.softmax(logits[word_ids], -1).tolist()
+        assert out["probs"] == pytest.approx(tuple(want), abs=1e-5), row
 
 
 def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_root, models):
