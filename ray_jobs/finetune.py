@@ -18,13 +18,14 @@ from pathlib import Path
 from judge_core.finetune_data import build_training_set
 
 from .finetune_config import FinetuneConfig, load_config
-from .finetune_features import IGNORE, classifier_features, generative_features, micro_batches, pad
+from .finetune_features import IGNORE, classifier_features, generative_features, micro_batches, pad, pair_features
 
 
 # ---- data (driver) ---------------------------------------------------------------------------------
 def features(examples, tok, cfg: FinetuneConfig, orders=("ab",)) -> list[dict]:
-    if cfg.head == "classifier":
-        return [classifier_features(ex, o, tok, cfg.max_length) for ex in examples for o in orders]
+    if cfg.head in ("classifier", "pair"):
+        make = classifier_features if cfg.head == "classifier" else pair_features
+        return [make(ex, o, tok, cfg.max_length) for ex in examples for o in orders]
     return [generative_features(ex, o, tok, cfg.max_length, cfg.template) for ex in examples for o in orders]
 
 
@@ -165,16 +166,16 @@ def _validate(model, cfg, pad_id, device) -> dict:
             ids, mask, target, _, _ = _collate(rows, pad_id, device)
             with _autocast(cfg, device):
                 out = model(input_ids=ids, attention_mask=mask, labels=target)
-            n = len(ids)
+            n = len(target)  # examples (a pair head reads two sequences per example)
             sums += torch.tensor([float(out.loss) * n, n, 0, 0], dtype=torch.float64)
-            if cfg.head == "classifier":
+            if cfg.head != "generative":
                 sums[2] += float((out.logits.argmax(-1) == target).sum())
                 sums[3] += n
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(sums)
     model.train()
     out = {"val_loss": float(sums[0] / sums[1]) if sums[1] else math.nan}
-    if cfg.head == "classifier" and sums[3]:
+    if cfg.head != "generative" and sums[3]:
         out["val_accuracy"] = float(sums[2] / sums[3])
     return out
 
@@ -312,12 +313,12 @@ def run(cfg: FinetuneConfig) -> dict:
 
 
 def evaluate_after(cfg: FinetuneConfig) -> dict:
-    """Judge cfg.eval_benchmarks with the new adapter and score them (classifier head)."""
+    """Judge cfg.eval_benchmarks with the new adapter and score them (classifier or pair head)."""
     if not cfg.eval_benchmarks:
         return {}
-    if cfg.head != "classifier":
-        raise ValueError("eval_benchmarks needs the classifier head until the generative engines land "
-                         "(issue 3); judge a generative adapter with `judge sweep` then")
+    if cfg.head == "generative":
+        raise ValueError("eval_benchmarks needs a classifier or pair head; judge a generative adapter "
+                         "with `judge sweep` (an hf or vllm judge with `adapter:`)")
     from .finetune_eval import evaluate
 
     return evaluate(cfg.adapter_dir(), cfg.eval_benchmarks, cfg.adapter_dir().parent / "eval", root=cfg.data_root)
@@ -325,8 +326,8 @@ def evaluate_after(cfg: FinetuneConfig) -> dict:
 
 def main(args) -> int:
     cfg = load_config(args.config, args.overrides)
-    if cfg.eval_benchmarks and cfg.head != "classifier":  # fail before hours of training, not after
-        raise ValueError("eval_benchmarks needs head: classifier for now (generative engines: issue 3)")
+    if cfg.eval_benchmarks and cfg.head == "generative":  # fail before hours of training, not after
+        raise ValueError("eval_benchmarks needs head: classifier or pair; judge a generative adapter with `judge sweep`")
     run(cfg)
     for key, result in evaluate_after(cfg).items():
         print(f"[finetune] {key}: " + json.dumps({k: v for k, v in result.items() if isinstance(v, float)}))

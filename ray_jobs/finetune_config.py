@@ -26,7 +26,9 @@ class FinetuneConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(description="run name: results/finetune/<name>, resumable under it")
     model: str = Field(description="HF id, local path, or python-package:<module> (module.get_model_path())")
-    head: Literal["classifier", "generative"] = "classifier"
+    head: Literal["classifier", "generative", "pair"] = Field("classifier", description=
+        "classifier: 3-way head over question + both answers; generative: the verdict text; pair: one "
+        "score per (question, answer), tie by a learned margin (position-free by construction)")
     method: Literal["lora", "full", "prefix"] = "lora"
     quantize: Literal["nf4"] | None = Field(None, description="nf4 = QLoRA (bitsandbytes 4-bit base)")
     lora: LoraSettings = LoraSettings()

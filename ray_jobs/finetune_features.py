@@ -30,6 +30,22 @@ def classifier_input(example: PairExample, order: str, tok, max_length: int) -> 
     return start + q + sep + a1 + sep + a2 + end
 
 
+def pair_inputs(example: PairExample, order: str, tok, max_length: int) -> list[list[int]]:
+    """[start] question [sep] answer [end] for the first and the second shown answer: each answer
+    gets its own window of max_length tokens (the pair head scores them one by one)."""
+    start, sep, end = _special(tok)
+    question, first, second = (tok.encode(t, add_special_tokens=False) for t in classifier_segments(example, order))
+    out = []
+    for answer in (first, second):
+        q, a = fit_segments([question, answer], max_length - len(start) - len(sep) - len(end))
+        out.append(start + q + sep + a + end)
+    return out
+
+
+def pair_features(example: PairExample, order: str, tok, max_length: int) -> dict:
+    return {"input_ids": pair_inputs(example, order, tok, max_length), "labels": label_in_order(example, order)}
+
+
 def classifier_features(example: PairExample, order: str, tok, max_length: int) -> dict:
     return {"input_ids": classifier_input(example, order, tok, max_length),
             "labels": label_in_order(example, order)}
@@ -82,17 +98,28 @@ def pad(seqs, value: int):
     return out, mask
 
 
+def _is_pair(row: dict) -> bool:
+    return bool(row["input_ids"]) and isinstance(row["input_ids"][0], list)
+
+
+def _length(row: dict) -> int:
+    return max(map(len, row["input_ids"])) if _is_pair(row) else len(row["input_ids"])
+
+
 def micro_batches(rows: list[dict], batch_size: int, seed: int = 0, window: int = 50) -> list[dict]:
     """Length-grouped batches: rows are sorted by length inside windows of `window` batches, cut
-    into batches, and the batch order is shuffled with `seed` (padding stays small, order varied)."""
+    into batches, and the batch order is shuffled with `seed` (padding stays small, order varied).
+    Pair rows (two sequences each) are flattened: first, second, first, second, ... per batch."""
     rng = random.Random(seed)
     order = list(range(len(rows)))
     rng.shuffle(order)
     span = batch_size * window
     batches = []
     for start in range(0, len(order), span):
-        chunk = sorted(order[start:start + span], key=lambda i: len(rows[i]["input_ids"]))
+        chunk = sorted(order[start:start + span], key=lambda i: _length(rows[i]))
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
-    return [{"input_ids": [rows[i]["input_ids"] for i in b], "labels": [rows[i]["labels"] for i in b]}
-            for b in batches]
+
+    def seqs(b):
+        return [s for i in b for s in rows[i]["input_ids"]] if _is_pair(rows[b[0]]) else [rows[i]["input_ids"] for i in b]
+    return [{"input_ids": seqs(b), "labels": [rows[i]["labels"] for i in b]} for b in batches]

@@ -1,7 +1,8 @@
 """Model side of fine-tuning: load (optionally 4-bit), wrap with PEFT, save the adapter.
 
-LoRA and QLoRA are one path (QLoRA = `quantize: nf4`); the classifier and generative heads are
-one flag (`head`).
+LoRA and QLoRA are one path (QLoRA = `quantize: nf4`); the classifier, pair and generative heads
+are one flag (`head`). The pair head is a one-score sequence classifier applied to (question,
+answer) for each answer, joined by PairJudge into (p_tie, p1, p2).
 """
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 from .finetune_config import FinetuneConfig
 
 LABELS = 3  # classifier outputs are (tie, answer 1, answer 2) = verdicts 0, 1, 2
+PAIR_HEAD = "pair_head.pt"  # the pair head's tie parameter, beside the scorer's adapter
+
+
+class PairJudge(torch.nn.Module):
+    """Scores each (question, answer) with `scorer` (a 1-label sequence classifier) and turns the two
+    scores into (tie, first, second) logits with Davidson's tie model: [tie + (s1 + s2) / 2, s1, s2].
+    Swapping the answers swaps p1 and p2 exactly, so the judge has no position to prefer.
+    Inputs come flattened: rows 0, 2, 4, ... are first answers, 1, 3, 5, ... their second answers."""
+
+    def __init__(self, scorer, tie: float = 0.0):
+        super().__init__()
+        self.scorer = scorer
+        self.tie = torch.nn.Parameter(torch.tensor(float(tie)))
+
+    def forward(self, input_ids, attention_mask, labels=None):
+        from transformers.modeling_outputs import SequenceClassifierOutput
+
+        s = self.scorer(input_ids=input_ids, attention_mask=attention_mask).logits.squeeze(-1).float()
+        s1, s2 = s[0::2], s[1::2]
+        logits = torch.stack([self.tie + (s1 + s2) / 2, s1, s2], dim=-1)
+        loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
+        return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
 def load_tokenizer(cfg: FinetuneConfig):
@@ -47,8 +70,9 @@ def _disable_avx512bf16_repack(model) -> None:
 
 def load_model(cfg: FinetuneConfig, tokenizer):
     kwargs = {"dtype": torch.float32} | _quantization(cfg)  # bf16 runs as autocast over fp32 weights
-    if cfg.head == "classifier":
-        model = AutoModelForSequenceClassification.from_pretrained(cfg.resolved_model(), num_labels=LABELS, **kwargs)
+    if cfg.head in ("classifier", "pair"):
+        labels = LABELS if cfg.head == "classifier" else 1
+        model = AutoModelForSequenceClassification.from_pretrained(cfg.resolved_model(), num_labels=labels, **kwargs)
         model.config.pad_token_id = tokenizer.pad_token_id
     else:
         model = AutoModelForCausalLM.from_pretrained(cfg.resolved_model(), **kwargs)
@@ -57,11 +81,12 @@ def load_model(cfg: FinetuneConfig, tokenizer):
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
     elif cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    return _wrap(model, cfg)
+    model = _wrap(model, cfg)
+    return PairJudge(model) if cfg.head == "pair" else model
 
 
 def _wrap(model, cfg: FinetuneConfig):
-    task = TaskType.SEQ_CLS if cfg.head == "classifier" else TaskType.CAUSAL_LM
+    task = TaskType.CAUSAL_LM if cfg.head == "generative" else TaskType.SEQ_CLS
     if cfg.method == "full":
         return model
     if cfg.method == "prefix":
@@ -79,6 +104,9 @@ def trainable_share(model) -> tuple[int, int]:
 def save(model, tokenizer, cfg: FinetuneConfig, directory: Path, extra: dict | None = None) -> Path:
     """The adapter (or the full model for method=full) + tokenizer + judgeray.json (config, metrics)."""
     directory.mkdir(parents=True, exist_ok=True)
+    if isinstance(model, PairJudge):
+        torch.save({"tie": model.tie.detach().cpu()}, directory / PAIR_HEAD)
+        model = model.scorer
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     info = {"config": cfg.model_dump(), "base_model": cfg.resolved_model()} | (extra or {})
@@ -94,11 +122,14 @@ def load_trained(directory: str | Path, cfg: FinetuneConfig | None = None):
     info = json.loads((directory / "judgeray.json").read_text())
     cfg = cfg or FinetuneConfig(**info["config"])
     tokenizer = AutoTokenizer.from_pretrained(directory)
+    seq_cls = cfg.head != "generative"
     if cfg.method == "full":
-        auto = AutoModelForSequenceClassification if cfg.head == "classifier" else AutoModelForCausalLM
+        auto = AutoModelForSequenceClassification if seq_cls else AutoModelForCausalLM
     else:
-        auto = AutoPeftModelForSequenceClassification if cfg.head == "classifier" else AutoPeftModelForCausalLM
-    kwargs = {"num_labels": LABELS} if cfg.head == "classifier" else {}
+        auto = AutoPeftModelForSequenceClassification if seq_cls else AutoPeftModelForCausalLM
+    kwargs = {"num_labels": LABELS if cfg.head == "classifier" else 1} if seq_cls else {}
     model = auto.from_pretrained(directory, **kwargs)
+    if cfg.head == "pair":
+        model = PairJudge(model, float(torch.load(directory / PAIR_HEAD)["tie"]))
     model.eval()
     return model, tokenizer, info

@@ -121,3 +121,36 @@ def test_prefix_tuning_trains_only_the_prefix(models, head):
     moved = changed(before, model)
     assert any("prompt_encoder" in n for n in moved)
     assert all("prompt_encoder" in n or "classifier" in n for n in moved)
+
+
+def test_pair_head_is_position_free_trains_scorer_and_tie_and_round_trips(models, tmp_path):
+    from ray_jobs.engines.classifier import ClassifierJudge
+    from ray_jobs.finetune_features import micro_batches, pad, pair_features
+    from ray_jobs.finetune_model import PairJudge, save
+
+    c = cfg(models["bert"], head="pair", max_length=48, lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    tok = load_tokenizer(c)
+    model = load_model(c, tok)
+    assert isinstance(model, PairJudge)
+    ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two",
+                     answer1="four, because two and two make four", answer2="five", label=1)
+    rows = [pair_features(ex, o, tok, c.max_length) for o in ("ab", "ba")]
+    assert rows[0]["input_ids"] == rows[1]["input_ids"][::-1] and [r["labels"] for r in rows] == [1, 2]
+    assert all(len(s) <= 48 for r in rows for s in r["input_ids"])
+    batch = micro_batches(rows, 2)[0]  # flattened: first, second, first, second
+    assert len(batch["input_ids"]) == 4 and len(batch["labels"]) == 2
+    ids, mask = pad(batch["input_ids"], tok.pad_token_id)
+    model.train()
+    before = snapshot(model)
+    one_step(model, {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor(batch["labels"])})
+    moved = changed(before, model)
+    assert "tie" in moved and any("lora_" in n for n in moved) and any("classifier" in n for n in moved)
+    assert all("lora_" in n or "classifier" in n or n == "tie" for n in moved)
+    model.eval()
+    with torch.no_grad():
+        p = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1)
+    assert p[0].tolist() == pytest.approx(p[1, [0, 2, 1]].tolist(), abs=1e-6)  # swap = p1 <-> p2, nothing else
+    save(model, tok, c, tmp_path / "pair")
+    judge = ClassifierJudge(tmp_path / "pair")
+    (ab,), (ba,) = judge.probs([ex], "ab"), judge.probs([ex], "ba")
+    assert ab == pytest.approx(tuple(p[0].tolist()), abs=1e-5) and ba == pytest.approx(ab, abs=1e-6)

@@ -64,13 +64,15 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
 
 
 @pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
-                                   {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"}])
+                                   {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"},
+                                   {"head": "pair"}])
 def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra):
     from ray_jobs.finetune import run
     from ray_jobs.finetune_model import load_trained
 
-    model = models["bert"] if extra["head"] == "classifier" else models["llama"]
-    cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700, lr=1e-2, **extra)
+    model = models["llama"] if extra["head"] == "generative" else models["bert"]
+    cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700 if model == models["llama"] else 64,
+                 lr=1e-2, **extra)
     metrics = run(cfg)
     assert metrics["step"] == 3 and metrics["val_loss"] == metrics["val_loss"]  # not NaN
     loaded, tok, info = load_trained(cfg.adapter_dir())

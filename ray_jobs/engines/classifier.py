@@ -1,4 +1,5 @@
 """A sequence-classification judge (3 labels: tie, first, second) + optional adapter -> probabilities.
+Also the pair head (one score per answer, finetune_model.PairJudge), read from the same directory.
 
     judge = ClassifierJudge("results/finetune/minilm-cpu/adapter")
     probs = judge.probs(examples, order="ba")   # (p_tie, p1, p2) in the ORIGINAL answer frame
@@ -10,7 +11,7 @@ from pathlib import Path
 from judge_core.pipeline import example_of
 from judge_core.schema import probs_to_original_frame
 
-from ..finetune_features import classifier_input, pad
+from ..finetune_features import classifier_input, pad, pair_inputs
 from ..finetune_model import load_trained
 from .base import one_by_one
 
@@ -23,19 +24,26 @@ class ClassifierJudge:
         self.model.to(device)
         self.device, self.batch_size = device, batch_size
         self.max_length = max_length or self.info["config"]["max_length"]
+        self.pair = self.info["config"]["head"] == "pair"
         self._torch = torch
+
+    def _inputs(self, example, order: str) -> list[list[int]]:
+        """The sequences one example feeds the model: one (classifier) or two (pair head)."""
+        if self.pair:
+            return pair_inputs(example, order, self.tokenizer, self.max_length)
+        return [classifier_input(example, order, self.tokenizer, self.max_length)]
 
     def probs(self, examples: list, order: str = "ab") -> list[tuple[float, float, float]]:
         """Probabilities per example, batched in length order to keep padding small."""
         torch = self._torch
-        inputs = [classifier_input(ex, order, self.tokenizer, self.max_length) for ex in examples]
-        order_idx = sorted(range(len(inputs)), key=lambda i: len(inputs[i]))
+        inputs = [self._inputs(ex, order) for ex in examples]
+        order_idx = sorted(range(len(inputs)), key=lambda i: max(map(len, inputs[i])))
         out: list = [None] * len(inputs)
         pad_id = self.tokenizer.pad_token_id
         with torch.no_grad():
             for start in range(0, len(order_idx), self.batch_size):
                 chunk = order_idx[start:start + self.batch_size]
-                ids, mask = pad([inputs[i] for i in chunk], pad_id)
+                ids, mask = pad([seq for i in chunk for seq in inputs[i]], pad_id)
                 logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
                 for i, p in zip(chunk, torch.softmax(logits.float(), -1).cpu().tolist()):
                     out[i] = probs_to_original_frame(tuple(p), order)
