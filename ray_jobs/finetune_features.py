@@ -1,7 +1,8 @@
 """Token features for fine-tuning and classifier inference (needs a HF tokenizer, no torch).
 
 Truncation keeps the question and both answers visible: each keeps its beginning, shares of the
-token budget are set by judge_core.finetune_data.allocate.
+token budget are set by judge_core.finetune_data.allocate (generative prompts: exactly the
+engines' rule, engines.prompting.fit_prompt).
 """
 from __future__ import annotations
 
@@ -51,37 +52,19 @@ def classifier_features(example: PairExample, order: str, tok, max_length: int) 
             "labels": label_in_order(example, order)}
 
 
-def _prompt_ids(messages: list[dict], tok) -> list[int]:
-    if tok.chat_template:  # the template writes any bos itself
-        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return tok.encode(text, add_special_tokens=False)
-    return tok.encode("\n\n".join(m["content"] for m in messages) + "\n")
-
-
 def generative_features(example: PairExample, order: str, tok, max_length: int, template: str) -> dict:
     """Prompt (chat template applied) + verdict text + eos; loss only on the verdict tokens.
 
-    When the prompt is too long, question and answers are cut by allocate() (measured on the
-    rendered prompt with empty texts) and the prompt is rendered again.
+    The prompt is built by the engines' own rule (engines.prompting.fit_prompt): the same chat
+    template and, when too long, the same truncation as at judging time, so a fine-tuned judge is
+    trained on the prompts it will be asked.
     """
+    from .engines.prompting import fit_prompt
+
     sample = generative_sample(example, template, order)
     target = tok.encode(sample["target"], add_special_tokens=False) + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
-    prompt = _prompt_ids(sample["messages"], tok)
-    if len(prompt) + len(target) > max_length:
-        empty = example.model_copy(update={"question": "x", "answer1": "", "answer2": "", "reference": None,
-                                           "meta": {}})
-        overhead = len(_prompt_ids(generative_sample(empty, template, order)["messages"], tok))
-        if overhead + len(target) + 8 > max_length:
-            raise ValueError(f"template {template!r} alone takes {overhead} tokens; max_length {max_length} "
-                             "leaves no room for the question and answers")
-        texts = classifier_segments(example, "ab")
-        cut = fit_segments([tok.encode(t, add_special_tokens=False) for t in texts],
-                           max_length - len(target) - overhead)
-        q, a1, a2 = (tok.decode(ids) for ids in cut)
-        shorter = example.model_copy(update={"question": q or "…", "answer1": a1, "answer2": a2,
-                                             "reference": None, "meta": {}})
-        sample = generative_sample(shorter, template, order)
-        prompt = _prompt_ids(sample["messages"], tok)[: max_length - len(target)]  # decode/encode drift only
+    text, _ = fit_prompt(example, order, template, tok, max_length - len(target))
+    prompt = tok.encode(text, add_special_tokens=False)
     return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
 
 

@@ -78,6 +78,17 @@ def test_truncation_keeps_question_and_both_answers(models):
     assert text.rstrip().endswith("[1]" + llama.eos_token) and "Which answer is better?" in text
     with pytest.raises(ValueError, match="leaves no room"):
         generative_features(ex, "ab", llama, 100, "label")
+    # the engines' truncation rule, not a training-only one: cuts end in "…", the reference stays,
+    # and the prompt is exactly what the hf/vllm engines build for the same budget
+    from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt
+
+    ref = ex.model_copy(update={"reference": "the reference answer"})
+    gen = generative_features(ref, "ba", llama, 1024, "label")
+    prompt = [t for t, lab in zip(gen["input_ids"], gen["labels"]) if lab == IGNORE]
+    text = llama.decode(prompt)
+    assert ELLIPSIS in text and "the reference answer" in text and "good answer" in text
+    budget = 1024 - (len(gen["input_ids"]) - len(prompt))
+    assert prompt == llama.encode(fit_prompt(ref, "ba", "label", llama, budget)[0], add_special_tokens=False)
 
 
 def test_qlora_keeps_gradients_after_an_eval_pass(models):
