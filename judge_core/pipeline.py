@@ -10,11 +10,10 @@ probabilities back to the source's answer order, so a "ba" row is stored like an
 """
 from __future__ import annotations
 
+import json
 import math
 
 from . import prompts
-import json
-
 from .schema import ORDERS, Judgment, PairExample, PointExample, probs_to_original_frame, to_original_frame
 
 

@@ -10,16 +10,15 @@ optionally with "probs": [p_tie, p1, p2] (original frame). Pointwise benchmarks 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import prompts, protocols
 from .data import load, source
 from .data._io import BadRecordError, read_jsonl
+from .prompts.base import RATING, last_match
 from .schema import ORDERS, PairExample, PointExample
 
-_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,8 @@ class Prediction:
 def parse_rating(text: str) -> float | None:
     """The LAST [[k]] rating in a pointwise judge's text (Auto-J "Rating: [[5]]", MT-Bench single),
     whatever its scale (a predictions file may use any)."""
-    found = _RATING.findall(text)
-    return float(found[-1]) if found else None
+    m = last_match(RATING, text)
+    return float(m.group(1)) if m else None
 
 
 def _row(path: Path, line: int, r, template, pointwise: bool) -> tuple[int, str, Prediction]:

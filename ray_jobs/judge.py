@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - pa.compute
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from judge_core import protocols
@@ -224,7 +224,7 @@ def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, boots
         try:
             for batch in build_dataset(todo, cells[0].judge).iter_batches(batch_size=part_rows, batch_format="pyarrow"):
                 for key in dict.fromkeys(batch["cell"].to_pylist()):
-                    rows = batch.filter(pa.compute.equal(batch["cell"], key)).drop_columns(["cell"])
+                    rows = batch.filter(pc.equal(batch["cell"], key)).drop_columns(["cell"])
                     _write_part(by_key[key].dir, rows)
         except Exception as exc:  # noqa: BLE001 - what was written stays; a re-run resumes from it
             return results | {p.cell.key: exc for p in pending}

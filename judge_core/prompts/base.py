@@ -105,6 +105,9 @@ class Template:
         return Parsed(to_original_frame(parsed.verdict, order), parsed.reason, scores)
 
 
+RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")  # "[[7]]", "[[ 7.5 ]]": a pointwise judge's rating
+
+
 def last_match(pattern: re.Pattern, text: str) -> re.Match | None:
     """The LAST match: judges reason first and conclude last."""
     found = None

@@ -8,9 +8,7 @@ digits (Llama-2, Qwen2) every row fails with that reason: use generate mode ther
 """
 from __future__ import annotations
 
-import re
-
-from .base import LabelSpec, Parsed, Template, last_match, reference_text
+from .base import RATING, LabelSpec, Parsed, Template, last_match, reference_text
 
 SYSTEM = "You are a helpful assistant."
 _RATE = ("After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly "
@@ -36,7 +34,6 @@ SYSTEM_MULTI_MATH = ("Please act as an impartial judge and evaluate the quality 
                      "assistant's answer with the reference answer. Identify and correct any mistakes. Be as "
                      "objective as possible. " + _RATE + "\n\n")
 SCALE = (1, 10)
-_RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")
 
 
 def _single(ex) -> list[dict]:
@@ -67,7 +64,7 @@ def build(ex) -> list[dict]:
 
 
 def parse(text: str) -> Parsed:
-    m = last_match(_RATING, text)
+    m = last_match(RATING, text)
     if m is None:
         return Parsed(None, "no [[rating]]")
     rating = float(m.group(1))
