@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from judge_core import protocols
 from judge_core.data import load, source
+from judge_core.calibration import swap_averaged
 from judge_core.pipeline import expand, judgment_from_row, judgment_row, to_judgment
 from judge_core.scoring import score_judgments
 
@@ -286,8 +287,10 @@ def finish_cell(cell: Cell, cell_dir: Path, examples: list, rows: list[dict], bo
                                             examples=labelled)
         if metrics["probabilistic"]:
             metrics["calibration"] = calibration(judgments, labelled)
+            metrics["calibrated"] = calibrated(judgments, labelled)
         if metrics["probabilistic"] and set(cell.orders) == {"ab", "ba"}:
-            metrics["result_swapavg"] = score_judgments(cell.benchmark, cell.subset, swap_averaged(judgments, labelled),
+            allow_tie = any(ex.label == 0 for ex in labelled)
+            metrics["result_swapavg"] = score_judgments(cell.benchmark, cell.subset, swap_averaged(judgments, allow_tie),
                                                         bootstrap=bootstrap, examples=labelled)
     return metrics
 
@@ -297,23 +300,17 @@ def calibration(judgments: list, examples: list) -> dict:
     from judge_core import metrics as M
 
     gold = {ex.uid: ex.label for ex in examples}
-    pairs = [(gold[j.uid], j.probs) for j in judgments if j.uid in gold]
+    pairs = [(gold[j.uid], j.probs) for j in judgments if j.uid in gold and j.probs is not None]
     g, p = [x for x, _ in pairs], [y for _, y in pairs]
     return {"n": len(g), "log_loss": M.log_loss(g, p), "brier": M.brier(g, p), "ece": M.ece(g, p),
             "reliability": M.reliability(g, p)}
 
 
-def swap_averaged(judgments: list, examples: list) -> list:
-    """Both orders' probabilities averaged (original frame): the verdict no longer depends on position."""
-    from judge_core.pipeline import verdict_from_probs
+def calibrated(judgments: list, examples: list) -> dict:
+    """Temperature + tie multiplier fitted on half the examples (uid hash), judged on the other half,
+    over the swap-averaged probabilities (one triple per example)."""
+    from judge_core.calibration import calibrate_split
 
-    allow_tie = any(ex.label == 0 for ex in examples)
-    by_uid: dict[str, dict] = {}
-    for j in judgments:
-        by_uid.setdefault(j.uid, {})[j.order] = j
-    out = []
-    for pair in by_uid.values():
-        mean = tuple((x + y) / 2 for x, y in zip(pair["ab"].probs, pair["ba"].probs))
-        out += [j.model_copy(update={"probs": mean, "verdict": verdict_from_probs(mean, allow_tie)})
-                for j in pair.values()]
-    return out
+    gold = {ex.uid: ex.label for ex in examples}
+    probs = {j.uid: j.probs for j in swap_averaged(judgments, any(v == 0 for v in gold.values())) if j.probs is not None}
+    return calibrate_split(gold, probs)

@@ -23,6 +23,7 @@ from judge_core import prompts
 from judge_core.data import source
 
 from .engines.base import JudgeSpec
+from .ensemble import member_cells, run_ensemble_cells
 from .judge import Cell, orders_for, run_cells
 
 
@@ -57,6 +58,9 @@ class SweepConfig(BaseModel):
                 raise ValueError(f"{name} has no subset {subset!r}; subsets: {', '.join(src.subsets)}")
             if _pointwise(name) and not any(prompts.get(t).pointwise for t in every):
                 raise ValueError(f"{name} is pointwise: add a pointwise template (mtbench-single) to templates")
+        for j in self.judges:
+            if j.engine == "ensemble":
+                member_cells(j, {x.name: x for x in self.judges}, self.templates)
         return self
 
     def targets(self) -> list[tuple[str, str]]:
@@ -83,6 +87,20 @@ class SweepConfig(BaseModel):
     @property
     def results_dir(self) -> Path:
         return Path(self.output_dir) / self.name
+
+
+def _record(results: dict, out: Path, log) -> dict:
+    """{cell: "ok" | "failed: ..."}; a failed cell's traceback goes to its error.txt."""
+    status = {}
+    for key, result in results.items():
+        if isinstance(result, Exception):  # one failing cell must not stop the others
+            status[key] = f"failed: {type(result).__name__}: {result}"[:1000]
+            (out / key).mkdir(parents=True, exist_ok=True)
+            (out / key / "error.txt").write_text("".join(traceback.format_exception(result)))
+            log(f"[failed] {key}: {result}")
+        else:
+            status[key] = "ok"
+    return status
 
 
 def _pointwise(benchmark: str) -> bool:
@@ -128,17 +146,18 @@ def run_sweep(cfg: SweepConfig, log=print) -> dict:
     status, by_judge = {}, {}
     for cell in cfg.cells():
         by_judge.setdefault(cell.judge.name, []).append(cell)
-    for i, (name, cells) in enumerate(by_judge.items(), 1):
+    judges = {j.name: j for j in cfg.judges}
+    # ensembles read their members' results, so they come after every judge that runs a model
+    order = sorted(by_judge, key=lambda name: judges[name].engine == "ensemble")
+    for i, name in enumerate(order, 1):
+        cells = by_judge[name]
         log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
         start = time.perf_counter()
-        for key, result in run_cells(cells, out, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log).items():
-            if isinstance(result, Exception):  # one failing cell must not stop the others
-                status[key] = f"failed: {type(result).__name__}: {result}"[:1000]
-                (out / key).mkdir(parents=True, exist_ok=True)
-                (out / key / "error.txt").write_text("".join(traceback.format_exception(result)))
-                log(f"[failed] {key}: {result}")
-            else:
-                status[key] = "ok"
+        if judges[name].engine == "ensemble":
+            results = run_ensemble_cells(cells, out, judges, cfg.templates, cfg.bootstrap, log)
+        else:
+            results = run_cells(cells, out, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log)
+        status |= _record(results, out, log)
         log(f"   {time.perf_counter() - start:.1f} s")
     (out / "status.json").write_text(json.dumps(status, indent=1))
     from .report import write_report

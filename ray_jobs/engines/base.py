@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-EngineKind = Literal["hf", "vllm", "openai", "classifier", "baseline", "fake"]
+EngineKind = Literal["hf", "vllm", "openai", "classifier", "baseline", "fake", "ensemble"]
 PROMPTED = {"hf", "vllm", "openai", "fake"}  # engines that read a prompt template
 ENGINES = {"hf": "hf:HFEngine", "vllm": "vllm_engine:VLLMEngine", "openai": "openai_engine:OpenAIEngine",
            "classifier": "classifier:ClassifierEngine", "baseline": "baselines:BaselineEngine",
@@ -41,7 +41,9 @@ class JudgeSpec(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "JudgeSpec":
-        if self.engine != "fake" and not self.model:
+        if self.engine == "ensemble":
+            _check_ensemble(self)
+        elif self.engine != "fake" and not self.model:
             raise ValueError(f"judge {self.name}: engine {self.engine} needs a model")
         if self.mode == "label" and self.engine in ("classifier", "baseline"):
             raise ValueError(f"judge {self.name}: engine {self.engine} has no label mode (it gives probabilities)")
@@ -50,6 +52,16 @@ class JudgeSpec(BaseModel):
     @property
     def prompted(self) -> bool:
         return self.engine in PROMPTED
+
+
+def _check_ensemble(spec: JudgeSpec) -> None:
+    """An ensemble reads its members' stored judgments (ray_jobs/ensemble.py): options.members names
+    them ("judge" or "judge/template"), options.weights (optional) weighs them."""
+    members, weights = spec.options.get("members"), spec.options.get("weights")
+    if not isinstance(members, list) or len(members) < 2 or not all(isinstance(m, str) for m in members):
+        raise ValueError(f"judge {spec.name}: an ensemble needs options.members, a list of two or more judge names")
+    if weights is not None and (len(weights) != len(members) or any(w < 0 for w in weights) or not sum(weights)):
+        raise ValueError(f"judge {spec.name}: options.weights needs one non-negative weight per member, not all zero")
 
 
 def preflight(spec: JudgeSpec) -> None:

@@ -1,0 +1,81 @@
+"""Ensemble judges of a sweep: weighted means of other judges' stored, swap-averaged probabilities.
+
+    judges:
+      - {name: ens, engine: ensemble, options: {members: [minilm, qwen7b/label], weights: [1, 2]}}
+
+No model runs: each ensemble cell reads its members' finished cells of the same benchmark subset
+(results/<sweep>/<member>/<template or ->/<benchmark-subset>/parts), so run_sweep scores ensembles
+after every other judge. An ensemble cell is recomputed on every sweep (it costs a read), so it always
+reflects the members' current results.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from judge_core.calibration import ensemble
+from judge_core.data import load
+from judge_core.pipeline import expand, judgment_from_row, judgment_row
+
+from .engines.base import JudgeSpec
+from .judge import JUDGMENTS, Cell, _write_json, _write_part, finish_cell, read_parts
+
+
+def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[str]) -> dict[str, str]:
+    """{member: "judge/template-or--"} for an ensemble; a prompted member with several templates must
+    name one ("qwen/label")."""
+    out = {}
+    for member in spec.options["members"]:
+        name, _, template = member.partition("/")
+        if name not in judges or judges[name].engine == "ensemble":
+            raise ValueError(f"ensemble {spec.name}: member {name!r} is not a (non-ensemble) judge of this sweep")
+        judge = judges[name]
+        if judge.prompted and not template:
+            own = judge.templates or templates
+            if len(own) != 1:
+                raise ValueError(f"ensemble {spec.name}: member {name} has templates {own}; name one as {name}/<template>")
+            template = own[0]
+        out[member] = f"{name}/{template or '-'}"
+    return out
+
+
+def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap: int) -> dict:
+    """Score one ensemble cell from its members' finished cells; metrics.json's content."""
+    leaf = f"{cell.benchmark}-{cell.subset}"
+    stored, hashes = {}, {}
+    for member, key in members.items():
+        d = out_dir / key / leaf
+        if not (d / "metrics.json").exists():
+            raise FileNotFoundError(f"ensemble {cell.judge.name}: member {member} has no finished cell {key}/{leaf}")
+        hashes[member] = json.loads((d / "metrics.json").read_text())["hash"]
+        stored[member] = [judgment_from_row(r) for r in read_parts(d).to_pylist()]
+    examples, _ = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
+    examples = examples[:cell.limit] if cell.limit else examples
+    weights = dict(zip(members, cell.judge.options.get("weights") or [1.0] * len(members)))
+    allow_tie = any(getattr(ex, "label", None) == 0 for ex in examples)
+    judgments = ensemble(stored, weights, cell.judge.name, allow_tie)
+    cell_dir = out_dir / cell.key
+    shutil.rmtree(cell_dir, ignore_errors=True)  # recomputed from the members every time
+    cell_dir.mkdir(parents=True)
+    _write_json(cell_dir / "config.json", {"hash": cell.config_hash(), "members": hashes} | cell.config())
+    import pyarrow as pa
+
+    _write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
+                                               schema=JUDGMENTS))
+    metrics = finish_cell(cell, cell_dir, examples, expand(examples, cell.orders), bootstrap) | {"members": hashes}
+    _write_json(cell_dir / "metrics.json", metrics)
+    return metrics
+
+
+def run_ensemble_cells(cells: list[Cell], out_dir: Path, judges: dict[str, JudgeSpec], templates: list[str],
+                       bootstrap: int, log=print) -> dict:
+    """{cell key: metrics or the exception that failed that cell} (one failing cell leaves the others)."""
+    results = {}
+    for cell in cells:
+        try:
+            results[cell.key] = ensemble_cell(cell, out_dir, member_cells(cell.judge, judges, templates), bootstrap)
+            log(f"[ensemble] {cell.key}")
+        except Exception as exc:  # noqa: BLE001
+            results[cell.key] = exc
+    return results
