@@ -159,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("overrides", nargs="*", help="key=value overrides, e.g. limit=20 judges.0.batch_size=8")
     sw.set_defaults(func=cmd_sweep)
 
+    cp = sub.add_parser("compare", help="candidate models against a baseline with one judge (win/tie/loss, "
+                                         "Bradley-Terry, scores as % of the baseline); resumable; writes a report")
+    cp.add_argument("config", help="configs/compare/<name>.yaml")
+    cp.add_argument("overrides", nargs="*", help="key=value overrides, e.g. limit=10 name=try")
+    cp.set_defaults(func=cmd_compare)
+
     jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
     jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"))
     jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | features")
@@ -196,6 +202,15 @@ def cmd_sweep(args) -> int:
     failed = [k for k, v in status.items() if v != "ok"]
     print(f"{len(status) - len(failed)} of {len(status)} cells ok" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import load_compare, run_compare
+
+    cfg = load_compare(args.config, args.overrides)
+    run_compare(cfg)
+    print(f"{cfg.results_dir / 'compare.json'}\n{cfg.results_dir / 'report.md'}\n{cfg.results_dir / 'report.html'}")
+    return 0
 
 
 def cmd_judge(args) -> int:

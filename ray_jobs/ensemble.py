@@ -19,7 +19,7 @@ from judge_core.data import load
 from judge_core.pipeline import expand, judgment_from_row, judgment_row
 
 from .engines.base import JudgeSpec
-from .judge import JUDGMENTS, Cell, _write_json, _write_part, finish_cell, read_parts
+from .judge import JUDGMENTS, Cell, _write_json, _write_part, allow_tie, finish_cell, read_parts
 
 
 def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[str]) -> dict[str, str]:
@@ -53,8 +53,7 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
     examples, _ = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
     examples = examples[:cell.limit] if cell.limit else examples
     weights = dict(zip(members, cell.judge.options.get("weights") or [1.0] * len(members)))
-    allow_tie = any(getattr(ex, "label", None) == 0 for ex in examples)
-    judgments = ensemble(stored, weights, cell.judge.name, allow_tie)
+    judgments = ensemble(stored, weights, cell.judge.name, allow_tie(examples))
     cell_dir = out_dir / cell.key
     shutil.rmtree(cell_dir, ignore_errors=True)  # recomputed from the members every time
     cell_dir.mkdir(parents=True)

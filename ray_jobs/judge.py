@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from judge_core import protocols
-from judge_core.data import load, source
+from judge_core.data import LoadReport, load, source
 from judge_core.calibration import swap_averaged
 from judge_core.pipeline import expand, judgment_from_row, judgment_row, to_judgment
 from judge_core.scoring import score_judgments
@@ -57,14 +57,19 @@ class Cell:
     limit: int | None = None  # first N examples (quick runs); part of the hash
     root: str | None = None
     extra: dict = field(default_factory=dict)
+    examples: list | None = None  # given examples (judge compare) instead of loading the benchmark
 
     @property
     def key(self) -> str:
         return f"{self.judge.name}/{self.template or '-'}/{self.benchmark}-{self.subset}"
 
     def config(self) -> dict:
+        given = None
+        if self.examples is not None:  # the examples themselves are the data: hash their content
+            given = hashlib.sha256("\n".join(ex.model_dump_json() for ex in self.examples).encode()).hexdigest()[:16]
         return {"judge": self.judge.model_dump(), "template": self.template, "benchmark": self.benchmark,
-                "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION}
+                "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION} | \
+            ({"examples": given} if given else {})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
@@ -246,16 +251,24 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
     if state == "done":
         log(f"[skip] {cell.key}: finished with the same config")
         return json.loads((cell_dir / "metrics.json").read_text())
-    examples, report = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
+    if cell.examples is not None:
+        examples, report = cell.examples, LoadReport()
+    else:
+        examples, report = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
     examples = examples[:cell.limit] if cell.limit else examples
     rows = expand(examples, cell.orders)
     have = read_parts(cell_dir)
     done = set(zip(have["uid"].to_pylist(), have["order"].to_pylist())) if have is not None else set()
-    tag = {"cell": cell.key, "template": cell.template or "",
-           "allow_tie": any(getattr(ex, "label", None) == 0 for ex in examples)}
+    tag = {"cell": cell.key, "template": cell.template or "", "allow_tie": allow_tie(examples)}
     todo = [tag | r for r in rows if (r["uid"], r["order"]) not in done]
     log(f"[{state}] {cell.key}: {len(rows)} rows, {len(done)} already judged, {len(todo)} to judge")
     return Pending(cell, cell_dir, examples, rows, todo, report)
+
+
+def allow_tie(examples: list) -> bool:
+    """Label-mode verdicts may be ties when the gold has ties, or when there is no gold (comparisons)."""
+    labels = [getattr(ex, "label", None) for ex in examples]
+    return 0 in labels or all(v is None for v in labels)
 
 
 def _finish(p: Pending, bootstrap: int, seconds: float, rows_this_run: int) -> dict:

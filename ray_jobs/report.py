@@ -77,6 +77,25 @@ def leaderboard(bench: str, rows: list[dict]) -> tuple[list[str], list[list[str]
     return header, body
 
 
+def calibration_table(rows: list[dict]) -> tuple[list[str], list[list[str]]] | None:
+    """Temperature + tie multiplier fitted on half the examples, before -> after on the other half."""
+    header = ["judge", "template", "T", "tie ×", "n held-out", "log loss", "ECE", "accuracy"]
+    body = []
+    for row in rows:
+        cal = row["cell"].get("calibrated")
+        if row["swapavg"] or not cal or "skipped" in cal:
+            continue
+        b, a = cal["before"], cal["after"]
+        body.append([row["judge"], row["template"], f"{cal['temperature']:.3f}", f"{cal['tie_scale']:.3f}",
+                     str(cal["n_heldout"]), f"{_raw(b['log_loss'])} → {_raw(a['log_loss'])}",
+                     f"{_raw(b['ece'])} → {_raw(a['ece'])}", f"{_pct(b['accuracy'])} → {_pct(a['accuracy'])}"])
+    return (header, body) if body else None
+
+
+CALIBRATION_NOTE = ("Calibration: swap-averaged probabilities; temperature T and tie multiplier fitted by log loss on "
+                    "half the examples (uid hash), numbers before → after on the other half.")
+
+
 def _md_table(header, body) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
@@ -99,6 +118,8 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
         protocol = protocols.get(rows[0]["result"]["protocol"])
         out += [f"## {bench}", "", f"Protocol `{protocol.name}`: {protocol.description}.", "",
                 _md_table(*leaderboard(bench, rows)), ""]
+        cal = calibration_table(rows)
+        out += [CALIBRATION_NOTE, "", _md_table(*cal), ""] if cal else []
         out += [f"† {s}" for s in _sources(bench)] + [""]
     return "\n".join(out)
 
@@ -172,6 +193,8 @@ def _bench_html(bench: str, rows: list[dict]) -> str:
     if scale == 100:
         parts.append(f"<p class=note>{html.escape(key)} (%), 95% CI whiskers</p>" + bars_svg(bars))
     parts += [f"<p class=note>† {html.escape(s)}</p>" for s in _sources(bench)]
+    cal = calibration_table(rows)
+    parts += [f"<p class=note>{html.escape(CALIBRATION_NOTE)}</p>", _html_table(*cal)] if cal else []
     details = []
     for r in rows:
         if r["swapavg"]:

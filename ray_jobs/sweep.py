@@ -117,7 +117,7 @@ def _set(data: dict, dotted: str, value) -> None:
         data[last] = value
 
 
-def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
+def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
     """YAML + `key=value` overrides (values parsed as YAML; `judges.0.batch_size=8` reaches into lists)."""
     data = yaml.safe_load(Path(path).read_text())
     for item in overrides:
@@ -125,7 +125,11 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
         _set(data, key, yaml.safe_load(value))
-    return SweepConfig.model_validate(data)
+    return data
+
+
+def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
+    return SweepConfig.model_validate(read_config(path, overrides))
 
 
 def ensure_ray(cfg: SweepConfig) -> None:

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from judge_core.compare import (answer_record, bradley_terry, bradley_terry_ci, load_questions, mean_scores,
+from judge_core.compare import (answer_record, bradley_terry, bradley_terry_ci, conversation, load_questions, mean_scores,
                                 pair_examples, pair_outcome, point_examples, read_answers, score_ratio,
                                 win_rates, win_rates_ci)
 from judge_core.data._io import BadRecordError
@@ -80,3 +80,11 @@ def test_score_ratio_pairs_questions_and_mean_scores():
     m = mean_scores([("math", 1, 4.0), ("math", 2, 2.0), ("writing", 1, 9.0), ("writing", 2, None)], resamples=50)
     assert (m["n"], m["failures"], m["mean"]) == (3, 1, 5.0)
     assert m["turns"] == {"1": 6.5, "2": 2.0} and m["categories"] == {"math": 3.0, "writing": 9.0}
+
+
+def test_turn_two_conversation_carries_the_models_own_first_answer():
+    q = load_questions("mt-bench")[0]
+    assert conversation(q, [], 1) == [{"role": "user", "content": q.turns[0]}]
+    assert conversation(q, ["mine"], 2) == [{"role": "user", "content": q.turns[0]},
+                                            {"role": "assistant", "content": "mine"},
+                                            {"role": "user", "content": q.turns[1]}]

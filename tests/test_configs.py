@@ -54,3 +54,14 @@ def test_sweep_configs_validate_and_name_their_command():
     quick = load_sweep(ROOT / "configs" / "sweeps" / "quickstart-cpu.yaml", ["limit=5", "judges.3.batch_size=4"])
     assert quick.limit == 5 and quick.judges[3].batch_size == 4
     assert {j.engine for j in quick.judges} == {"baseline", "classifier", "hf", "vllm"}
+
+
+def test_compare_configs_validate_and_name_their_command():
+    from ray_jobs.compare import load_compare
+
+    files = sorted((ROOT / "configs" / "compare").glob("*.yaml"))
+    assert len(files) >= 2
+    for path in files:
+        cfg = load_compare(path, ["limit=3"])
+        assert f"judge compare configs/compare/{path.name}" in path.read_text(), path
+        assert cfg.limit == 3 and cfg.baseline in {m.name for m in cfg.models}

@@ -144,3 +144,35 @@ def test_one_actor_pool_serves_every_cell_of_a_judge(ray_local, tmp_path, shared
     again = run_cells(cells[:3], tmp_path / "res", bootstrap=0, log=lambda *_: None)
     assert starts.read_text().splitlines() == ["fake"]  # finished cells start no engine
     assert all(again[c.key] == out[c.key] for c in cells[:3])
+
+
+@pytest.mark.slow
+def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_path, shared_root):
+    import json
+
+    import numpy as np
+
+    from ray_jobs.sweep import SweepConfig, run_sweep
+
+    judges = [JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "first"], "weights": [3, 1]}),
+              JudgeSpec(name="fake", engine="fake", mode="label", batch_size=32),
+              JudgeSpec(name="first", engine="fake", mode="label", batch_size=32, options={"rule": "first"})]
+    cfg = SweepConfig(name="e", output_dir=str(tmp_path), judges=judges, templates=["label"],
+                      benchmarks=["llmbar/natural", "pandalm"], limit=60, bootstrap=0, root=str(shared_root))
+    status = run_sweep(cfg, log=lambda *_: None)  # the ensemble is listed first but runs last
+    assert set(status.values()) == {"ok"} and len(status) == 6
+
+    def probs(judge, leaf):
+        by_uid = {}
+        for r in read_parts(tmp_path / "e" / judge / ("label" if judge != "ens" else "-") / leaf).to_pylist():
+            by_uid.setdefault(r["uid"], []).append((r["p_tie"], r["p1"], r["p2"]))
+        return {u: np.mean(v, axis=0) for u, v in by_uid.items()}
+    fake, first, ens = (probs(j, "llmbar-natural") for j in ("fake", "first", "ens"))
+    assert len(ens) == 60 and all(np.allclose(ens[u], (3 * fake[u] + first[u]) / 4) for u in ens)
+    m = json.loads((tmp_path / "e" / "ens" / "-" / "llmbar-natural" / "metrics.json").read_text())
+    assert m["result"]["n"] == 60 and set(m["members"]) == {"fake", "first"}
+    cal = json.loads((tmp_path / "e" / "fake" / "label" / "pandalm-test" / "metrics.json").read_text())["calibrated"]
+    assert cal["n_fit"] + cal["n_heldout"] == 60 and cal["after"]["log_loss"] <= cal["before"]["log_loss"] + 0.05
+    assert "| ens |" in (tmp_path / "e" / "report.md").read_text()
+    with pytest.raises(ValueError, match="not a \\(non-ensemble\\) judge"):
+        SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1]])

@@ -10,7 +10,7 @@ import pytest
 
 from judge_core.data import load
 from judge_core.pipeline import expand, to_judgment
-from ray_jobs.judge import calibration
+from ray_jobs.judge import calibrated, calibration
 from ray_jobs.report import write_report
 from judge_core.scoring import score_judgments
 
@@ -27,7 +27,8 @@ def _cell(results: Path, judge: str, examples, probs: bool):
     js = [to_judgment(r, o, None, judge, allow_tie=False) for r, o in zip(rows, outs)]
     result = score_judgments("llmbar", "natural", js, examples=examples, bootstrap=50)
     metrics = {"cell": f"{judge}/-/llmbar-natural", "engine": "baseline", "mode": "generate", "errors": 0, "truncated": 0,
-               "result": result} | ({"calibration": calibration(js, examples)} if probs else {})
+               "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
+                                    if probs else {})
     path = results / judge / "-" / "llmbar-natural" / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(metrics))
@@ -71,8 +72,12 @@ def test_markdown_rows_carry_the_stored_metrics(report):
     assert "| † GPT-4 (LLMBar Vanilla prompt) (published) | - | - | 95.50 | 95.00 |" in md
     assert "Dataset/LLMBar/Natural/evaluators/GPT-4/Vanilla/statistics.json" in md
     assert "`x/-/llmbar-natural`: failed: OOM" in md
-    lines = [l for l in md.splitlines() if l.startswith("| first-longer") or l.startswith("| rule")]
-    assert len(lines) == 2
+    cal = a["calibrated"]
+    assert cal["n_fit"] + cal["n_heldout"] == 100 and cal["after"]["log_loss"] < cal["before"]["log_loss"]
+    assert (f"| first-longer | - | {cal['temperature']:.3f} | {cal['tie_scale']:.3f} | {cal['n_heldout']} | "
+            f"{cal['before']['log_loss']:.4f} → {cal['after']['log_loss']:.4f} |") in md
+    lines = [l for l in md.splitlines() if l.startswith("| first-longer |") or l.startswith("| rule")]
+    assert len(lines) == 3  # two leaderboard rows, one calibration row
 
 
 def test_html_is_one_self_contained_page(report):

@@ -37,6 +37,12 @@ def test_vllm_label_mode_equals_hf_and_generate_parses(tiny, shared_root):
     assert [o["raw"] for o in vg] == [o["raw"] for o in hg]  # greedy decoding agrees token for token
     j = to_judgment(rows[0], vg[0], "label", "v")
     assert j.verdict is None and j.error == "no [0]/[1]/[2] label"  # a random model writes no label
+    chats = [[{"role": "user", "content": "what is two plus two?"}],  # judge compare's answer generation
+             [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+             [{"role": "user", "content": "x " * 600}]]  # too long for 512 - 6 tokens: fails alone
+    va, ha = v.answer(chats), h.answer(chats)
+    assert [o["raw"] for o in va[:2]] == [o["raw"] for o in ha[:2]] and all(o["tokens_out"] == 6 for o in ha[:2])
+    assert "leaves no room" in va[2]["error"] and "leaves no room" in ha[2]["error"]
 
 
 def test_vllm_pointwise_label_score_equals_hf(tiny, shared_root):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from .base import JudgeSpec, one_by_one
-from .prompting import label_logprobs, label_output, prepare_rows
+from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
 def _dtype(torch, name: str, device: str):
@@ -96,8 +96,12 @@ class HFEngine:
 
     def _rows(self, rows, template) -> list[dict]:
         preps, outs = prepare_rows(rows, template, self.spec.mode, self.tok, self.max_len, self.max_new)
-        ready = sorted(preps, key=lambda i: len(preps[i]["ids"]))
         call = self._label if self.spec.mode == "label" else self._generate
+        return self._micro_batched(preps, outs, call, template)
+
+    def _micro_batched(self, preps: dict, outs: list, call, template) -> list[dict]:
+        """Fill outs[i] for every prepared row, in length-sorted micro-batches (little padding)."""
+        ready = sorted(preps, key=lambda i: len(preps[i]["ids"]))
         for start in range(0, len(ready), self.micro):
             chunk = ready[start:start + self.micro]
             t0 = time.perf_counter()
@@ -107,3 +111,12 @@ class HFEngine:
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:
         return one_by_one(self._rows, rows, template)
+
+    def _answer(self, conversations, _template) -> list[dict]:
+        preps = {i: {"ids": conversation_ids(c, self.tok, self.max_len, self.max_new), "truncated": False}
+                 for i, c in enumerate(conversations)}
+        return self._micro_batched(preps, [None] * len(conversations), self._generate, None)
+
+    def answer(self, conversations: list[list[dict]]) -> list[dict]:
+        """Greedy answers to chat conversations (judge compare): {raw, tokens_in, tokens_out} or {error}."""
+        return one_by_one(self._answer, conversations, None)

@@ -86,6 +86,21 @@ class OpenAIEngine:
         with ThreadPoolExecutor(self.concurrency) as pool:  # bounded: at most `concurrency` in flight
             return list(pool.map(lambda r: self._one(r, template), rows))
 
+    def _answer_one(self, messages: list[dict]) -> dict:
+        start = time.perf_counter()
+        try:
+            resp = self._post(self.body | {"messages": messages, "max_tokens": self.max_tokens})
+            usage = resp.get("usage") or {}
+            return {"raw": resp["choices"][0]["message"]["content"], "tokens_in": usage.get("prompt_tokens"),
+                    "tokens_out": usage.get("completion_tokens"), "seconds": time.perf_counter() - start}
+        except Exception as exc:  # noqa: BLE001 - a failed request fails its conversation, with the reason
+            return failed(f"{type(exc).__name__}: {exc}"[:500]) | {"seconds": time.perf_counter() - start}
+
+    def answer(self, conversations: list[list[dict]]) -> list[dict]:
+        """Answers to chat conversations (judge compare), bounded concurrency and retries as judging."""
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            return list(pool.map(self._answer_one, conversations))
+
 
 def _label_from_top(resp: dict, label: prompts.LabelSpec) -> dict[int, float]:
     """{label: log-probability} from the first generated token's top log-probabilities. A token

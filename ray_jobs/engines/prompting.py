@@ -168,3 +168,13 @@ def prepare(row: dict, template: str, mode: str, tok, max_len: int, max_new: int
         return {"ids": ids, "labels": tokens, "follow": follow, "truncated": cut}
     text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - max_new)
     return {"ids": tok.encode(text, add_special_tokens=False), "truncated": cut}
+
+
+def conversation_ids(messages: list[dict], tok, max_len: int, max_new: int) -> list[int]:
+    """Token ids of a conversation to answer (judge compare's answer generation) with the chat template;
+    a conversation longer than the context minus the answer's room is an error, never cut silently:
+    cutting a question changes what is asked."""
+    ids = tok.encode(chat_text(messages, tok), add_special_tokens=False)
+    if len(ids) > max_len - max_new:
+        raise ValueError(f"conversation of {len(ids)} tokens leaves no room for {max_new} new tokens in {max_len}")
+    return ids

@@ -19,7 +19,7 @@ import hashlib
 import os
 
 from .base import JudgeSpec, one_by_one
-from .prompting import label_logprobs, label_output, prepare_rows
+from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
 def _cuda() -> bool:
@@ -110,3 +110,17 @@ class VLLMEngine:
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:
         return one_by_one(self._rows, rows, template)
+
+    def _answer(self, conversations, _template) -> list[dict]:
+        from vllm import SamplingParams
+
+        ids = [conversation_ids(c, self.tok, self.max_len, self.max_new) for c in conversations]
+        params = SamplingParams(max_tokens=self.max_new, temperature=self.temperature, seed=self.seed)
+        results = self.llm.generate([{"prompt_token_ids": i} for i in ids], sampling_params=params,
+                                    lora_request=self.lora, use_tqdm=False)
+        return [{"raw": r.outputs[0].text, "tokens_in": len(i), "tokens_out": len(r.outputs[0].token_ids)}
+                for i, r in zip(ids, results)]
+
+    def answer(self, conversations: list[list[dict]]) -> list[dict]:
+        """Answers to chat conversations (judge compare), same decoding options as judging."""
+        return one_by_one(self._answer, conversations, None)

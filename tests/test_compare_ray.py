@@ -1,0 +1,75 @@
+"""judge compare end to end on Ray: a tiny Llama answers MT-Bench questions (two turns, the second
+seeing its own first answer), a rule judge compares and scores them; FastChat's aggregation, the
+reported gaps and the resume are checked against values computed here from the stored answers."""
+import json
+from collections import Counter
+
+import pytest
+
+from judge_core.compare import answer_record, read_answers
+from ray_jobs.compare import CompareConfig, run_compare
+
+
+@pytest.fixture(scope="module")
+def tiny_llama_dir(tmp_path_factory):
+    from ray_jobs.tiny_models import tiny_llama
+
+    return str(tiny_llama(tmp_path_factory.mktemp("tiny") / "llama"))
+
+
+def _length(a):
+    return len(a) if isinstance(a, str) else sum(map(len, a))
+
+
+def _upto(turns, turn):
+    return turns[0] if turn == 1 else turns[:turn]
+
+
+def _fake_score(answer):  # the fake engine's pointwise rule
+    return min(10, 1 + len(str(answer).split()) // 10)
+
+
+@pytest.mark.slow
+def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, tiny_llama_dir):
+    base_file = tmp_path / "base.jsonl"
+    base_turns = {"81": ["word " * 12, "w " * 40], "82": ["short", "x"], "83": ["y " * 200, "z " * 3]}  # no 84
+    base_file.write_text("".join(json.dumps(answer_record(q, "base", t)) + "\n" for q, t in base_turns.items()))
+    starts = tmp_path / "starts.txt"
+    gen = {"name": "tiny", "engine": "hf", "model": tiny_llama_dir, "batch_size": 4,
+           "options": {"max_new_tokens": 12, "max_model_len": 1024}}
+    cfg = CompareConfig(name="c", output_dir=str(tmp_path), questions="mt-bench", limit=4, baseline="base",
+                        models=[{"name": "base", "answers": str(base_file)}, {"name": "tiny", "generator": gen}],
+                        judge={"name": "fake", "engine": "fake", "mode": "label", "options": {"starts_file": str(starts)}},
+                        pointwise=True, bootstrap=50)
+    summary = run_compare(cfg)
+
+    tiny = read_answers(tmp_path / "c" / "answers" / "tiny.jsonl")
+    assert sorted(tiny) == ["81", "82", "83", "84"] and all(len(t) == 2 and all(t) for t in tiny.values())
+    assert summary["problems"] == {"base": {"84": "no answer in the file"}, "tiny": {}}
+
+    expected = Counter()
+    for q in base_turns:
+        for turn in (1, 2):
+            a, b = _length(_upto(tiny[q], turn)), _length(_upto(base_turns[q], turn))
+            expected["win" if a > b else "loss" if b > a else "tie"] += 1
+    got = summary["pairwise"]["tiny vs base"]["all"]
+    assert (got["win"], got["tie"], got["loss"], got["n"], got["conflicts"]) == \
+        (expected["win"], expected["tie"], expected["loss"], 6, 0)
+    assert got["win_rate_adjusted"] == pytest.approx((expected["win"] + 0.5 * expected["tie"]) / 6)
+    assert summary["bradley_terry"]["base"]["rating"] == pytest.approx(1000)
+
+    tiny_scores = [_fake_score(_upto(tiny[q], t)) for q in base_turns for t in (1, 2)]
+    base_scores = [_fake_score(_upto(base_turns[q], t)) for q in base_turns for t in (1, 2)]
+    ratio = summary["score_ratio"]["tiny"]
+    assert ratio["n"] == 6 and ratio["dropped"] == 2  # question 84's two turns: tiny only
+    assert ratio["ratio"] == pytest.approx(100 * sum(tiny_scores) / sum(base_scores))
+    assert summary["pointwise"]["tiny"]["n"] == 8 and summary["pointwise"]["base"]["n"] == 6
+    report = (tmp_path / "c" / "report.md").read_text()
+    assert "| tiny vs base | all | 6 |" in report and "84" in report
+    assert starts.read_text().count("fake") == 1  # one engine for every cell of the judge
+
+    logs = []
+    again = run_compare(cfg, log=logs.append)
+    assert "[skip] answers of tiny: generated with the same config" in logs
+    assert sum(line.startswith("[skip] fake/") for line in logs) == len(summary["cells"]) == 6
+    assert starts.read_text().count("fake") == 1 and again["pairwise"] == summary["pairwise"]
