@@ -98,26 +98,37 @@ def load_compare(path: str | Path, overrides: list[str] = ()) -> CompareConfig:
 
 # ---- answers ---------------------------------------------------------------------------------------
 class AnswerActor:
-    """One engine per actor; answers batches of conversations."""
+    """One engine per actor for the life of the pipeline. A batch of questions is answered turn by
+    turn inside the actor (turn k needs the model's own answer to turn k-1), so the model loads once
+    per generator, not once per turn."""
 
-    def __init__(self, spec: dict):
-        self.engine = build_engine(spec)
+    def __init__(self, spec: dict, turns: int):
+        self.engine, self.turns = build_engine(spec), turns
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = batch.to_pylist()
-        outs = self.engine.answer([json.loads(r["messages"]) for r in rows])
-        return pa.Table.from_pylist([{"question_id": r["question_id"], "raw": o.get("raw"), "error": o.get("error"),
-                                      "tokens_out": o.get("tokens_out")} for r, o in zip(rows, outs)])
+        rows = [{"question": Question.model_validate_json(r["question"]), "answers": json.loads(r["answers"]),
+                 "error": None} for r in batch.to_pylist()]
+        for turn in range(1, self.turns + 1):
+            todo = [r for r in rows if r["error"] is None and turn <= len(r["question"].turns) and len(r["answers"]) == turn - 1]
+            if not todo:
+                continue
+            for r, out in zip(todo, self.engine.answer([conversation(r["question"], r["answers"], turn) for r in todo])):
+                if out.get("error") is not None:
+                    r["error"] = f"turn {turn}: {out['error']}"
+                else:
+                    r["answers"].append(out["raw"])
+        return pa.Table.from_pylist([{"question_id": r["question"].question_id, "answers": json.dumps(r["answers"]),
+                                      "error": r["error"]} for r in rows])
 
 
-def _generate_turn(spec: JudgeSpec, rows: list[dict]) -> list[dict]:
+def answer_dataset(spec: JudgeSpec, rows: list[dict], turns: int):
+    """Rows {question_id, question (JSON), answers so far (JSON)} -> rows {question_id, answers, error}."""
     import ray.data
 
     ds = ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), math.ceil(len(rows) / spec.batch_size))))
-    ds = ds.map_batches(AnswerActor, fn_constructor_kwargs={"spec": spec.model_dump()},
-                        compute=ray.data.ActorPoolStrategy(size=spec.concurrency), num_gpus=spec.num_gpus,
-                        num_cpus=spec.num_cpus, batch_size=spec.batch_size, batch_format="pyarrow")
-    return ds.take_all()
+    return ds.map_batches(AnswerActor, fn_constructor_kwargs={"spec": spec.model_dump(), "turns": turns},
+                          compute=ray.data.ActorPoolStrategy(size=spec.concurrency), num_gpus=spec.num_gpus,
+                          num_cpus=spec.num_cpus, batch_size=spec.batch_size, batch_format="pyarrow")
 
 
 def _answers_hash(cfg: CompareConfig, model: ModelSpec, questions: list[Question], turns: int) -> str:
@@ -126,9 +137,10 @@ def _answers_hash(cfg: CompareConfig, model: ModelSpec, questions: list[Question
 
 
 def generate_answers(cfg: CompareConfig, model: ModelSpec, questions: list[Question], turns: int, log=print) -> dict:
-    """{question_id: turns} for a generator model, turn by turn (turn k sees the model's own earlier
-    answers); finished turns are kept in answers/<model>.partial.json, so a killed run resumes there.
-    A conversation that fails is recorded with its reason and left out of judging, never dropped silently."""
+    """{question_id: turns} for a generator model (turn k sees the model's own earlier answers), on one
+    Ray Data pipeline. Each arriving batch is saved to answers/<model>.partial.json, so a killed run
+    resumes with the questions not yet answered. A conversation that fails is recorded with its
+    reason and left out of judging, never dropped silently."""
     out = cfg.results_dir / "answers"
     out.mkdir(parents=True, exist_ok=True)
     final, partial = out / f"{model.name}.jsonl", out / f"{model.name}.partial.json"
@@ -140,20 +152,19 @@ def generate_answers(cfg: CompareConfig, model: ModelSpec, questions: list[Quest
         log(f"[skip] answers of {model.name}: generated with the same config")
         return state
     answers, errors = state["answers"], state["errors"]
-    for turn in range(1, turns + 1):
-        todo = [q for q in questions if turn <= len(q.turns) and q.question_id not in errors
-                and len(answers.get(q.question_id, [])) == turn - 1]
-        if not todo:
-            continue
-        log(f"[answers] {model.name}: turn {turn}, {len(todo)} conversations")
-        rows = [{"question_id": q.question_id, "messages": json.dumps(conversation(q, answers.get(q.question_id, []), turn))}
-                for q in todo]
-        for r in _generate_turn(model.generator.model_copy(update={"name": model.name}), rows):
-            if r["error"] is not None:
-                errors[r["question_id"]] = f"turn {turn}: {r['error']}"
-            else:
-                answers.setdefault(r["question_id"], []).append(r["raw"])
-        _write_state(partial, state)
+    todo = [q for q in questions if q.question_id not in errors
+            and len(answers.get(q.question_id, [])) < min(turns, len(q.turns))]
+    log(f"[answers] {model.name}: {len(todo)} of {len(questions)} questions to answer, {turns} turn(s)")
+    if todo:
+        rows = [{"question_id": q.question_id, "question": q.model_dump_json(),
+                 "answers": json.dumps(answers.get(q.question_id, []))} for q in todo]
+        spec = model.generator.model_copy(update={"name": model.name})
+        for batch in answer_dataset(spec, rows, turns).iter_batches(batch_size=spec.batch_size, batch_format="pyarrow"):
+            for r in batch.to_pylist():
+                answers[r["question_id"]] = json.loads(r["answers"])
+                if r["error"] is not None:
+                    errors[r["question_id"]] = r["error"]
+            _write_state(partial, state)
     write_answers(final, model.name, {q.question_id: answers[q.question_id] for q in questions
                                       if q.question_id in answers and q.question_id not in errors})
     _write_state(partial, state | {"done": True})

@@ -301,7 +301,7 @@ def finish_cell(cell: Cell, cell_dir: Path, examples: list, rows: list[dict], bo
         if metrics["probabilistic"]:
             metrics["calibration"] = calibration(judgments, labelled)
             metrics["calibrated"] = calibrated(judgments, labelled)
-        if metrics["probabilistic"] and set(cell.orders) == {"ab", "ba"}:
+        if metrics["probabilistic"] and set(cell.orders) == {"ab", "ba"} and cell.judge.engine != "ensemble":
             allow_tie = any(ex.label == 0 for ex in labelled)
             metrics["result_swapavg"] = score_judgments(cell.benchmark, cell.subset, swap_averaged(judgments, allow_tie),
                                                         bootstrap=bootstrap, examples=labelled)
