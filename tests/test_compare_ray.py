@@ -73,3 +73,15 @@ def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, ti
     assert "[skip] answers of tiny: generated with the same config" in logs
     assert sum(line.startswith("[skip] fake/") for line in logs) == len(summary["cells"]) == 6
     assert starts.read_text().count("fake") == 1 and again["pairwise"] == summary["pairwise"]
+
+    # killed mid-generation: the partial file holds two questions; a re-run answers only the other two
+    partial = tmp_path / "c" / "answers" / "tiny.partial.json"
+    state = json.loads(partial.read_text())
+    kept = {q: state["answers"][q] for q in ("81", "82")}
+    partial.write_text(json.dumps(state | {"answers": kept, "done": False}))
+    (tmp_path / "c" / "answers" / "tiny.jsonl").unlink()
+    logs = []
+    run_compare(cfg, log=logs.append)
+    assert "[answers] tiny: 2 of 4 questions to answer, 2 turn(s)" in logs
+    again = read_answers(tmp_path / "c" / "answers" / "tiny.jsonl")
+    assert sorted(again) == ["81", "82", "83", "84"] and {q: again[q] for q in kept} == kept

@@ -52,6 +52,11 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         if throttle:
             return 429, {"error": "slow down"}, [("Retry-After", "0.01")]
         time.sleep(0.02)
+        if body["messages"][0]["role"] == "user":  # a conversation to answer (judge compare), not a judge prompt
+            if "POISON" in body["messages"][-1]["content"]:
+                return 400, {"error": "context length exceeded"}
+            reply = f"reply to turn {sum(m['role'] == 'user' for m in body['messages'])}: {body['messages'][-1]['content']}"
+            return 200, {"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 5, "completion_tokens": 4}}
         user = body["messages"][1]["content"]
         if "POISON" in user:
             return 400, {"error": "context length exceeded"}
@@ -125,3 +130,15 @@ def test_errors_fail_their_row_only(server, monkeypatch):
     monkeypatch.setenv("JUDGE_TEST_KEY", "sk-test")
     outs = build_engine(_spec(server, max_retries=2)).judge(rows[:1], "label")
     assert "gave up after 3 attempts: HTTP 429" in outs[0]["error"]
+
+
+def test_answer_generation_for_compare(server):
+    chats = [[{"role": "user", "content": "hi"}],
+             [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+             [{"role": "user", "content": "POISON"}]]
+    outs = build_engine(_spec(server, max_tokens=64)).answer(chats)
+    assert [o.get("raw") for o in outs[:2]] == ["reply to turn 1: hi", "reply to turn 2: c"]
+    assert outs[1]["tokens_out"] == 4 and "HTTP 400" in outs[2]["error"] and outs[2]["raw"] is None
+    sent = [b for b in FakeOpenAI.state["bodies"] if b["messages"][0]["role"] == "user"]
+    assert len(sent) == 3 and all(b["max_tokens"] == 64 for b in sent)
+    assert any(b["messages"] == chats[1] for b in sent)  # the conversation goes as is, earlier turns included
