@@ -178,16 +178,22 @@ def _write_state(path: Path, state: dict) -> None:
 
 
 def collect_answers(cfg: CompareConfig, questions: list[Question], turns: int, log=print) -> tuple[dict, dict]:
-    """({model: {question_id: turns}}, {model: {question_id: reason}}) for every model."""
+    """({model: {question_id: turns}}, {model: {question_id: why it is left out}}): only questions a
+    model answered for every turn to be judged go to the judge; the others are reported."""
     answers, problems = {}, {}
     for m in cfg.models:
         if m.answers is not None:
-            got = read_answers(m.answers)
-            answers[m.name] = got
-            problems[m.name] = {q.question_id: "no answer in the file" for q in questions if q.question_id not in got}
+            got, errors = read_answers(m.answers), {}
         else:
             state = generate_answers(cfg, m, questions, turns, log)
-            answers[m.name], problems[m.name] = state["answers"], state["errors"]
+            got, errors = state["answers"], dict(state["errors"])
+        for q in questions:
+            need = min(turns, len(q.turns))
+            if q.question_id not in errors and len(got.get(q.question_id, [])) < need:
+                errors[q.question_id] = (f"{len(got[q.question_id])} of {need} turns answered" if q.question_id in got
+                                         else "no answer in the file")
+        answers[m.name] = {q: a for q, a in got.items() if q not in errors}
+        problems[m.name] = errors
     return answers, problems
 
 

@@ -14,6 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+
 from judge_core.calibration import ensemble
 from judge_core.data import load
 from judge_core.pipeline import expand, judgment_from_row, judgment_row
@@ -58,8 +60,6 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
     shutil.rmtree(cell_dir, ignore_errors=True)  # recomputed from the members every time
     cell_dir.mkdir(parents=True)
     _write_json(cell_dir / "config.json", {"hash": cell.config_hash(), "members": hashes} | cell.config())
-    import pyarrow as pa
-
     _write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
                                                schema=JUDGMENTS))
     metrics = finish_cell(cell, cell_dir, examples, expand(examples, cell.orders), bootstrap) | {"members": hashes}

@@ -25,8 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from judge_core import protocols
-from judge_core.data import LoadReport, load, source
 from judge_core.calibration import swap_averaged
+from judge_core.data import LoadReport, load, source
 from judge_core.pipeline import expand, judgment_from_row, judgment_row, to_judgment
 from judge_core.scoring import score_judgments
 
@@ -302,8 +302,7 @@ def finish_cell(cell: Cell, cell_dir: Path, examples: list, rows: list[dict], bo
             metrics["calibration"] = calibration(judgments, labelled)
             metrics["calibrated"] = calibrated(judgments, labelled)
         if metrics["probabilistic"] and set(cell.orders) == {"ab", "ba"} and cell.judge.engine != "ensemble":
-            allow_tie = any(ex.label == 0 for ex in labelled)
-            metrics["result_swapavg"] = score_judgments(cell.benchmark, cell.subset, swap_averaged(judgments, allow_tie),
+            metrics["result_swapavg"] = score_judgments(cell.benchmark, cell.subset, swap_averaged(judgments, allow_tie(labelled)),
                                                         bootstrap=bootstrap, examples=labelled)
     return metrics
 
@@ -325,5 +324,5 @@ def calibrated(judgments: list, examples: list) -> dict:
     from judge_core.calibration import calibrate_split
 
     gold = {ex.uid: ex.label for ex in examples}
-    probs = {j.uid: j.probs for j in swap_averaged(judgments, any(v == 0 for v in gold.values())) if j.probs is not None}
+    probs = {j.uid: j.probs for j in swap_averaged(judgments, allow_tie(examples)) if j.probs is not None}
     return calibrate_split(gold, probs)

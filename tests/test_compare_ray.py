@@ -7,7 +7,8 @@ from collections import Counter
 import pytest
 
 from judge_core.compare import answer_record, read_answers
-from ray_jobs.compare import CompareConfig, run_compare
+from judge_core.compare import load_questions
+from ray_jobs.compare import CompareConfig, collect_answers, plan_cells, run_compare
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,22 @@ def _upto(turns, turn):
 
 def _fake_score(answer):  # the fake engine's pointwise rule
     return min(10, 1 + len(str(answer).split()) // 10)
+
+
+def test_missing_or_short_answers_are_reported_and_not_judged(tmp_path):
+    files = {"a": {"81": ["x", "y"], "82": ["only one"]}, "b": {q: ["u", "v"] for q in ("81", "82", "83")}}
+    for name, rows in files.items():
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(answer_record(q, name, t)) + "\n" for q, t in rows.items()))
+    cfg = CompareConfig(name="x", output_dir=str(tmp_path), limit=3, baseline="b", judge={"name": "f", "engine": "fake"},
+                        models=[{"name": n, "answers": str(tmp_path / f"{n}.jsonl")} for n in files])
+    questions = load_questions("mt-bench")[:3]
+    answers, problems = collect_answers(cfg, questions, 2)
+    assert problems == {"a": {"82": "1 of 2 turns answered", "83": "no answer in the file"}, "b": {}}
+    assert [[e.meta["question_id"] for e in c.examples] for c in plan_cells(cfg, questions, answers, [1, 2])] == [["81"], ["81"]]
+    answers, problems = collect_answers(cfg, questions, 1)  # judging turn 1 only: one turn is enough
+    assert problems["a"] == {"83": "no answer in the file"} and sorted(answers["a"]) == ["81", "82"]
+    with pytest.raises(ValueError, match="exactly one of answers"):
+        CompareConfig(name="x", baseline="b", judge={"name": "f", "engine": "fake"}, models=[{"name": "b"}])
 
 
 @pytest.mark.slow
