@@ -165,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("overrides", nargs="*", help="key=value overrides, e.g. limit=10 name=try")
     cp.set_defaults(func=cmd_compare)
 
+    sv = sub.add_parser("serve", help="the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)")
+    sv.add_argument("config", help="configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)")
+    sv.add_argument("overrides", nargs="*", help="key=value overrides of the app's args, e.g. max_batch_size=32")
+    sv.set_defaults(func=cmd_serve)
+
     jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
     jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"))
     jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | features")
@@ -210,6 +215,13 @@ def cmd_compare(args) -> int:
     cfg = load_compare(args.config, args.overrides)
     run_compare(cfg)
     print(f"{cfg.results_dir / 'compare.json'}\n{cfg.results_dir / 'report.md'}\n{cfg.results_dir / 'report.html'}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve_main
+
+    serve_main(args.config, args.overrides)
     return 0
 
 

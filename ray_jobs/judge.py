@@ -92,12 +92,19 @@ class EngineActor:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        outs: list = [None] * len(rows)
-        for template in dict.fromkeys(r["template"] for r in rows):
-            idx = [i for i, r in enumerate(rows) if r["template"] == template]
-            for i, out in zip(idx, self.engine.judge([rows[i] for i in idx], template or None)):
-                outs[i] = out
-        return pa.Table.from_pylist([_engine_row(r, o) for r, o in zip(rows, outs)], schema=ENGINE_OUT)
+        return pa.Table.from_pylist([_engine_row(r, o) for r, o in zip(rows, judge_rows(self.engine, rows))],
+                                    schema=ENGINE_OUT)
+
+
+def judge_rows(engine, rows: list[dict]) -> list[dict]:
+    """Engine outputs for rows that each name their template ('' = none): one engine call per template.
+    Batch judging and the serving app both go through here, so both prompt the same way."""
+    outs: list = [None] * len(rows)
+    for template in dict.fromkeys(r["template"] for r in rows):
+        idx = [i for i, r in enumerate(rows) if r["template"] == template]
+        for i, out in zip(idx, engine.judge([rows[i] for i in idx], template or None)):
+            outs[i] = out
+    return outs
 
 
 def _engine_row(row: dict, out: dict) -> dict:

@@ -117,15 +117,19 @@ def _set(data: dict, dotted: str, value) -> None:
         data[last] = value
 
 
-def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
-    """YAML + `key=value` overrides (values parsed as YAML; `judges.0.batch_size=8` reaches into lists)."""
-    data = yaml.safe_load(Path(path).read_text())
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """`key=value` overrides (values parsed as YAML; `judges.0.batch_size=8` reaches into lists)."""
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep:
             raise ValueError(f"override {item!r} is not key=value")
         _set(data, key, yaml.safe_load(value))
     return data
+
+
+def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
+    """A YAML config with `key=value` overrides."""
+    return apply_overrides(yaml.safe_load(Path(path).read_text()), overrides)
 
 
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:

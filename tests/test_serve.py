@@ -1,0 +1,127 @@
+"""The serving app over real HTTP on a local Ray Serve: auth, malformed and oversized bodies, health,
+batching across concurrent requests, pointwise scores, and verdicts identical to batch judging."""
+import json
+import os
+import socket
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from judge_core.data import load
+from ray_jobs.engines.base import JudgeSpec
+from ray_jobs.judge import Cell, read_parts, run_cell
+from ray_jobs.serve import ServeConfig, build_app
+
+pytestmark = pytest.mark.slow
+KEY = "sk-serve-test"
+os.environ["JUDGE_SERVE_TEST_KEY"] = KEY  # before Ray starts: the replicas inherit it, as on a node
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_llama_dir(tmp_path_factory):
+    from ray_jobs.tiny_models import tiny_llama
+
+    return str(tiny_llama(tmp_path_factory.mktemp("tiny") / "llama"))
+
+
+@pytest.fixture(scope="module")
+def url(ray_local):
+    from ray import serve
+
+    port = _free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    cfg = {"judge": {"name": "fake", "engine": "fake", "mode": "label"}, "api_key_env": "JUDGE_SERVE_TEST_KEY",
+           "max_body_bytes": 20_000, "max_items": 8, "max_input_tokens": 300, "max_batch_size": 8,
+           "batch_wait_timeout_s": 0.2}
+    serve.run(build_app(cfg), name="fake", route_prefix="/")
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+
+
+AUTH = {"Authorization": f"Bearer {KEY}"}
+PAIR = {"question": "2+2?", "answer1": "four, since two and two make four", "answer2": "5"}
+
+
+def test_health_needs_no_key_and_everything_else_does(url):
+    assert requests.get(f"{url}/healthz").json() == {"status": "ok", "judge": "fake"}
+    r = requests.post(f"{url}/v1/judge", json=PAIR)
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+    assert requests.post(f"{url}/v1/judge", json=PAIR, headers={"Authorization": "Bearer nope"}).status_code == 403
+    assert requests.post(f"{url}/v1/judge", json=PAIR, headers={"Authorization": KEY}).status_code == 403  # no scheme
+    assert requests.get(f"{url}/v1/models").status_code == 401
+    models = requests.get(f"{url}/v1/models", headers=AUTH).json()
+    assert models["data"][0]["id"] == "fake" and models["data"][0]["templates"] == ["label", "mtbench-single"]
+
+
+def test_malformed_bodies_get_422_with_the_reason(url):
+    def post(body, **kw):
+        return requests.post(f"{url}/v1/judge", headers=AUTH, **({"data": body} if isinstance(body, str) else {"json": body}), **kw)
+    assert post("{not json").status_code == 422
+    r = post({"question": "q", "answer1": "a"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["answer2"]
+    assert post(PAIR | {"colour": "red"}).status_code == 422
+    assert post({"items": []}).status_code == 422
+    r = post({"question": ["t1", "t2"], "answer1": ["a"], "answer2": ["b", "c"]})
+    assert r.status_code == 422 and "turns" in json.dumps(r.json())
+    r = post(PAIR | {"template": "nope"})
+    assert r.status_code == 422 and "not served" in r.json()["detail"]
+
+
+def test_oversized_input_gets_413(url):
+    assert requests.post(f"{url}/v1/judge", headers=AUTH, json=PAIR | {"answer2": "x" * 30_000}).status_code == 413
+    r = requests.post(f"{url}/v1/judge", headers=AUTH, json={"items": [PAIR] * 9})
+    assert r.status_code == 413 and "at most 8" in r.json()["detail"]
+    r = requests.post(f"{url}/v1/judge", headers=AUTH, json=PAIR | {"answer2": "word " * 400})
+    assert r.status_code == 413 and "tokens" in r.json()["detail"]
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_verdict(url):
+    pairs = [{"question": f"q{i}", "answer1": "a " * (i % 5), "answer2": "b " * (i % 3)} for i in range(40)]
+
+    def call(p):
+        return requests.post(f"{url}/v1/judge", headers=AUTH, json=p, timeout=60).json()
+    with ThreadPoolExecutor(16) as pool:
+        got = list(pool.map(call, pairs))
+    for p, g in zip(pairs, got):  # the fake judge: the longer answer wins, equal is a tie
+        n1, n2 = len(p["answer1"]), len(p["answer2"])
+        assert g["verdict"] == (1 if n1 > n2 else 2 if n2 > n1 else 0) and g["error"] is None
+        assert max(g["probs"].values()) == pytest.approx(0.8 / 1.0)
+    sizes = requests.get(f"{url}/v1/models", headers=AUTH).json()["batch_sizes"]
+    assert max(sizes) > 1 and max(sizes) <= 8  # several requests per engine call, never over max_batch_size
+
+
+def test_both_orders_lists_and_scores(url):
+    r = requests.post(f"{url}/v1/judge", headers=AUTH, json={"items": [PAIR | {"both_orders": True}, PAIR]}).json()
+    both, single = r["results"]
+    assert both["verdict"] == 1 and both["swap_consistent"] is True and set(both["orders"]) == {"ab", "ba"}
+    assert both["orders"]["ba"]["verdict"] == 1  # stored in the original answer order
+    assert single["verdict"] == 1 and "swap_consistent" not in single
+    s = requests.post(f"{url}/v1/score", headers=AUTH, json={"question": "q", "answer": "w " * 35}).json()
+    assert s == {"score": 4.0, "raw": None, "error": None}  # the fake rule: 1 + words // 10
+
+
+def test_served_verdicts_equal_batch_judging(url, tmp_path, shared_root, tiny_llama_dir):
+    from ray import serve
+
+    spec = {"name": "tiny", "engine": "hf", "model": tiny_llama_dir, "mode": "label", "options": {"max_model_len": 512}}
+    serve.run(build_app({"judge": spec, "api_key_env": "JUDGE_SERVE_TEST_KEY", "max_input_tokens": 100_000}),
+              name="tiny", route_prefix="/tiny")
+    run_cell(Cell(JudgeSpec(**spec), "label", "pandalm", "test", limit=4, root=str(shared_root)), tmp_path, bootstrap=0)
+    stored = {(r["uid"], r["order"]): r for r in read_parts(tmp_path / "tiny" / "label" / "pandalm-test").to_pylist()}
+    examples, _ = load("pandalm", "test", root=shared_root)
+    for ex in examples[:4]:
+        body = {"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2, "both_orders": True}
+        got = requests.post(f"{url}/tiny/v1/judge", headers=AUTH, json=body, timeout=60).json()
+        for order in ("ab", "ba"):
+            s, g = stored[(ex.uid, order)], got["orders"][order]
+            assert g["verdict"] == s["verdict"]
+            assert [g["probs"]["tie"], g["probs"]["answer1"], g["probs"]["answer2"]] == \
+                pytest.approx([s["p_tie"], s["p1"], s["p2"]], abs=1e-5)
+    assert ServeConfig(judge=spec).allowed() == ["label", "mtbench-single"]
