@@ -85,6 +85,23 @@ class PointIn(BaseModel):
     template: str | None = None
 
 
+class ChatIn(BaseModel):
+    """An OpenAI chat-completions body, so the sweep's `openai` engine can point at this app (generate
+    mode). Decoding follows the judge's options (greedy, its max_new_tokens): sampling fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    messages: list[dict] = Field(min_length=1)
+    model: str | None = None
+
+    @model_validator(mode="after")
+    def _roles(self) -> "ChatIn":
+        for m in self.messages:
+            if m.get("role") not in ("system", "user", "assistant") or not isinstance(m.get("content"), str):
+                raise ValueError("each message needs a role (system, user, assistant) and a string content")
+        return self
+
+
 class Items(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -162,6 +179,8 @@ def token_counter(spec: JudgeSpec):
 
 
 def item_tokens(count, item: BaseModel) -> int:
+    if isinstance(item, ChatIn):
+        return sum(count(m["content"]) for m in item.messages)
     texts = [v for k, v in item.model_dump().items() if k in ("question", "answer", "answer1", "answer2", "reference") and v]
     return sum(count(t) for v in texts for t in ([v] if isinstance(v, str) else v))
 
@@ -193,14 +212,19 @@ def make_app(cfg: ServeConfig):
             preflight(self.cfg.judge)
             self.engine = build_engine(self.cfg.judge)
             self.count = token_counter(self.cfg.judge)
-            self.batched.set_max_batch_size(self.cfg.max_batch_size)
-            self.batched.set_batch_wait_timeout_s(self.cfg.batch_wait_timeout_s)
+            for method in (self.batched, self.batched_chat):
+                method.set_max_batch_size(self.cfg.max_batch_size)
+                method.set_batch_wait_timeout_s(self.cfg.batch_wait_timeout_s)
             self.batch_sizes: list[int] = []  # observed engine-call sizes (GET /v1/models shows them)
 
         @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
         async def batched(self, rows: list[dict]) -> list[dict]:
             self.batch_sizes.append(len(rows))
             return await asyncio.to_thread(judge_rows, self.engine, rows)  # keeps the event loop free
+
+        @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
+        async def batched_chat(self, conversations: list[list[dict]]) -> list[dict]:
+            return await asyncio.to_thread(self.engine.answer, conversations)
 
         def _auth(self, request: Request) -> None:
             header = request.headers.get("authorization", "")
@@ -221,7 +245,7 @@ def make_app(cfg: ServeConfig):
                 n = item_tokens(self.count, it)
                 if n > self.cfg.max_input_tokens:
                     raise HTTPError(413, f"item {i}: {n} tokens of input; at most {self.cfg.max_input_tokens}")
-                if it.template is not None and it.template not in self.cfg.allowed():
+                if isinstance(it, (PairIn, PointIn)) and it.template is not None and it.template not in self.cfg.allowed():
                     raise HTTPError(422, f"item {i}: template {it.template!r} not served; choose from {self.cfg.allowed()}")
             return items, single
 
@@ -255,6 +279,22 @@ def make_app(cfg: ServeConfig):
                                           lambda it: ("ab",))
             results = [{"score": j.scores[0] if j.scores else None, "raw": j.raw, "error": j.error} for j in judgments]
             return results[0] if single else {"results": results}
+
+        @app.post("/v1/chat/completions")
+        async def chat(self, request: Request):
+            if self.cfg.judge.engine not in ("hf", "vllm", "openai"):
+                self._auth(request)
+                raise HTTPError(404, f"judge {self.cfg.judge.name} ({self.cfg.judge.engine}) does not generate text")
+            (body,), _ = await self._read(request, ChatIn)
+            try:
+                out = await asyncio.wait_for(self.batched_chat(body.messages), self.cfg.timeout_s)
+            except asyncio.TimeoutError as exc:
+                raise HTTPError(504, f"no answer within {self.cfg.timeout_s} s") from exc
+            if out.get("error"):
+                raise HTTPError(400, out["error"])
+            return {"object": "chat.completion", "model": self.cfg.judge.name,
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": out["raw"]}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": out.get("tokens_in"), "completion_tokens": out.get("tokens_out")}}
 
         @app.get("/v1/models")
         async def models(self, request: Request):

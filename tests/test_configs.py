@@ -65,3 +65,23 @@ def test_compare_configs_validate_and_name_their_command():
         cfg = load_compare(path, ["limit=3"])
         assert f"judge compare configs/compare/{path.name}" in path.read_text(), path
         assert cfg.limit == 3 and cfg.baseline in {m.name for m in cfg.models}
+
+
+def test_serve_configs_validate_and_name_their_command():
+    from ray_jobs.serve import ServeConfig, read_serve_file
+
+    files = sorted((ROOT / "configs" / "serve").glob("*.yaml"))
+    assert len(files) >= 3
+    for path in files:
+        text = path.read_text()
+        data = yaml.safe_load(text)
+        app = data["applications"][0]
+        assert f"configs/serve/{path.name}" in text and app["route_prefix"] == "/"
+        if app["import_path"] == "ray_jobs.serve:build_app":
+            http, args = read_serve_file(path, ["max_batch_size=7"])
+            assert ServeConfig.model_validate(args).max_batch_size == 7 and "port" in http
+        else:  # Ray Serve LLM's OpenAI app: its own config type
+            from ray.serve.llm import LLMConfig
+
+            assert app["import_path"] == "ray.serve.llm:build_openai_app"
+            assert all(LLMConfig(**c).lora_config for c in app["args"]["llm_configs"])

@@ -110,7 +110,8 @@ def test_both_orders_lists_and_scores(url):
 def test_served_verdicts_equal_batch_judging(url, tmp_path, shared_root, tiny_llama_dir):
     from ray import serve
 
-    spec = {"name": "tiny", "engine": "hf", "model": tiny_llama_dir, "mode": "label", "options": {"max_model_len": 512}}
+    spec = {"name": "tiny", "engine": "hf", "model": tiny_llama_dir, "mode": "label",
+            "options": {"max_model_len": 512, "max_new_tokens": 8}}
     serve.run(build_app({"judge": spec, "api_key_env": "JUDGE_SERVE_TEST_KEY", "max_input_tokens": 100_000}),
               name="tiny", route_prefix="/tiny")
     run_cell(Cell(JudgeSpec(**spec), "label", "pandalm", "test", limit=4, root=str(shared_root)), tmp_path, bootstrap=0)
@@ -125,3 +126,19 @@ def test_served_verdicts_equal_batch_judging(url, tmp_path, shared_root, tiny_ll
             assert [g["probs"]["tie"], g["probs"]["answer1"], g["probs"]["answer2"]] == \
                 pytest.approx([s["p_tie"], s["p1"], s["p2"]], abs=1e-5)
     assert ServeConfig(judge=spec).allowed() == ["label", "mtbench-single"]
+
+    # the sweep's openai engine pointed at this app (generate mode) writes what the hf engine writes
+    from judge_core.pipeline import expand
+    from judge_core.schema import PairExample
+    from ray_jobs.engines.base import build_engine
+
+    short = [PairExample(benchmark="b", subset="s", index=i, question=f"what is {i} plus {i}?", answer1=str(2 * i),
+                         answer2="no idea") for i in range(3)]
+    rows = expand(short, ("ab", "ba"))
+    via_http = build_engine({"name": "o", "engine": "openai", "model": "tiny", "options": {
+        "base_url": f"{url}/tiny/v1", "api_key_env": "JUDGE_SERVE_TEST_KEY", "max_tokens": 8}}).judge(rows, "label")
+    direct = build_engine(spec | {"mode": "generate"}).judge(rows, "label")
+    assert [o["raw"] for o in via_http] == [o["raw"] for o in direct] and all(o.get("error") is None for o in via_http)
+    r = requests.post(f"{url}/tiny/v1/chat/completions", headers=AUTH, json={"messages": [{"role": "user", "content": "x " * 600}]})
+    assert r.status_code == 400 and "leaves no room" in r.json()["detail"]
+    assert requests.post(f"{url}/v1/chat/completions", headers=AUTH, json={"messages": [{"role": "user", "content": "hi"}]}).status_code == 404
