@@ -54,6 +54,12 @@ def drive(url: str, key: str, bodies: list[dict], concurrency: int) -> dict:
             "answered": sum(s == "ok" for _, s in results)}
 
 
+def _sizes(url: str, key: str) -> list[int]:
+    import requests
+
+    return requests.get(f"{url}/v1/models", headers={"Authorization": f"Bearer {key}"}).json()["batch_sizes"]
+
+
 def main() -> int:
     import ray
     from ray import serve
@@ -64,6 +70,7 @@ def main() -> int:
     p.add_argument("--n", type=int, default=256, help="requests per run (bounded)")
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
     p.add_argument("--batch", type=int, default=16, help="max_batch_size of the batched run")
+    p.add_argument("--max-len", type=int, default=512, help="prompt tokens (PandaLM pairs are cut to fit)")
     args = p.parse_args()
     key = os.environ.setdefault("JUDGE_API_KEY", "bench-key")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
@@ -77,18 +84,21 @@ def main() -> int:
     url, runs = f"http://127.0.0.1:{port}", {}
     for name, batch in (("unbatched", 1), ("batched", args.batch)):
         cfg = {"judge": {"name": "bench", "engine": "hf", "model": model, "mode": "label", "num_cpus": 1,
-                         "options": {"max_model_len": 512, "micro_batch": batch}},
+                         "options": {"max_model_len": args.max_len, "micro_batch": batch}},
                "max_batch_size": batch, "batch_wait_timeout_s": 0.005, "max_input_tokens": 100_000,
                "max_ongoing_requests": 4 * args.concurrency}
         serve.run(build_app(cfg), name="judge", route_prefix="/")
         drive(url, key, bodies[:8], 4)  # warm-up: model pages in, first batches
+        seen = len(_sizes(url, key))
         runs[name] = r = drive(url, key, bodies, args.concurrency)
-        print(f"{name:10} max_batch_size {batch:3d}: {r['rps']:.1f} req/s, p50 {1000 * r['p50']:.0f} ms, "
+        sizes = _sizes(url, key)[seen:]
+        print(f"{name:10} max_batch_size {batch:3d} (mean engine call {sum(sizes) / max(1, len(sizes)):.1f} rows): "
+              f"{r['rps']:.1f} req/s, p50 {1000 * r['p50']:.0f} ms, "
               f"p99 {1000 * r['p99']:.0f} ms, answered {r['answered']}/{args.n}, errors {r['errors']}, lost {r['lost']}")
     serve.shutdown()
     ray.shutdown()
     print(f"throughput batched / unbatched = {runs['batched']['rps'] / runs['unbatched']['rps']:.2f}x "
-          f"({args.n} requests, {args.concurrency} in flight)")
+          f"({args.n} requests, {args.concurrency} in flight, prompts <= {args.max_len} tokens)")
     return 0 if all(r["errors"] == 0 and r["lost"] == 0 for r in runs.values()) else 1
 
 
