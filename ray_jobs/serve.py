@@ -200,8 +200,7 @@ def make_app(cfg: ServeConfig):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
 
-    @serve.deployment(max_ongoing_requests=cfg.max_ongoing_requests,
-                      ray_actor_options={"num_cpus": cfg.judge.num_cpus, "num_gpus": cfg.judge.num_gpus})
+    @serve.deployment
     @serve.ingress(app)
     class JudgeServer:
         def __init__(self, config: dict):
@@ -314,10 +313,15 @@ def make_app(cfg: ServeConfig):
 def build_app(args: dict):
     """Serve's entry point (`import_path: ray_jobs.serve:build_app`): the bound application."""
     cfg = ServeConfig.model_validate(args)
-    server = make_app(cfg)
-    options = {"num_replicas": cfg.num_replicas} if cfg.autoscaling_config is None else \
+    return make_app(cfg).options(**deployment_options(cfg)).bind(cfg.model_dump())
+
+
+def deployment_options(cfg: ServeConfig) -> dict:
+    """Replicas (fixed or autoscaled) and each replica's resources, from the config."""
+    scale = {"num_replicas": cfg.num_replicas} if cfg.autoscaling_config is None else \
         {"autoscaling_config": cfg.autoscaling_config}
-    return server.options(**options).bind(cfg.model_dump())
+    return scale | {"max_ongoing_requests": cfg.max_ongoing_requests,
+                    "ray_actor_options": {"num_cpus": cfg.judge.num_cpus, "num_gpus": cfg.judge.num_gpus}}
 
 
 def read_serve_file(path, overrides: list[str] = ()) -> tuple[dict, dict]:

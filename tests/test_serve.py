@@ -11,7 +11,7 @@ import requests
 from judge_core.data import load
 from ray_jobs.engines.base import JudgeSpec
 from ray_jobs.judge import Cell, read_parts, run_cell
-from ray_jobs.serve import ServeConfig, build_app
+from ray_jobs.serve import ServeConfig, build_app, deployment_options
 
 pytestmark = pytest.mark.slow
 KEY = "sk-serve-test"
@@ -142,3 +142,43 @@ def test_served_verdicts_equal_batch_judging(url, tmp_path, shared_root, tiny_ll
     r = requests.post(f"{url}/tiny/v1/chat/completions", headers=AUTH, json={"messages": [{"role": "user", "content": "x " * 600}]})
     assert r.status_code == 400 and "leaves no room" in r.json()["detail"]
     assert requests.post(f"{url}/v1/chat/completions", headers=AUTH, json={"messages": [{"role": "user", "content": "hi"}]}).status_code == 404
+
+
+def test_classifier_pair_judge_served(url, tmp_path):
+    from ray import serve
+
+    from judge_core.schema import PairExample
+    from ray_jobs.engines.classifier import ClassifierJudge
+    from ray_jobs.finetune_config import FinetuneConfig
+    from ray_jobs.finetune_model import load_model, load_tokenizer, save
+    from ray_jobs.tiny_models import tiny_bert
+
+    c = FinetuneConfig(name="t", model=str(tiny_bert(tmp_path / "bert")), sources=["train-ultrafeedback"], head="pair",
+                       max_length=48, lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    tok = load_tokenizer(c)
+    save(load_model(c, tok), tok, c, tmp_path / "pair")  # what `judge finetune` writes
+    serve.run(build_app({"judge": {"name": "cls", "engine": "classifier", "model": str(tmp_path / "pair")},
+                         "api_key_env": "JUDGE_SERVE_TEST_KEY"}), name="cls", route_prefix="/cls")
+    ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two",
+                     answer1="four, because two and two make four", answer2="five")
+    got = requests.post(f"{url}/cls/v1/judge", headers=AUTH, timeout=60,
+                        json={"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2, "both_orders": True}).json()
+    want = ClassifierJudge(tmp_path / "pair").probs([ex], "ab")[0]
+    assert [got["probs"][k] for k in ("tie", "answer1", "answer2")] == pytest.approx(want, abs=1e-5)
+    assert got["swap_consistent"] is True  # the pair head has no position to prefer
+    assert requests.post(f"{url}/cls/v1/score", headers=AUTH, json={"question": "q", "answer": "a"}).status_code == 404
+
+
+def test_slow_engine_gets_504_and_replica_options_come_from_the_config(url):
+    from ray import serve
+
+    slow = {"judge": {"name": "slow", "engine": "fake", "mode": "label", "options": {"delay": 2.0}},
+            "api_key_env": "JUDGE_SERVE_TEST_KEY", "timeout_s": 0.5}
+    serve.run(build_app(slow), name="slow", route_prefix="/slow")
+    r = requests.post(f"{url}/slow/v1/judge", headers=AUTH, json=PAIR, timeout=30)
+    assert r.status_code == 504 and "0.5 s" in r.json()["detail"]
+    gpu = ServeConfig(judge={"name": "g", "engine": "hf", "model": "m", "num_gpus": 1},
+                      autoscaling_config={"min_replicas": 1, "max_replicas": 4}, max_ongoing_requests=32)
+    assert deployment_options(gpu) == {"autoscaling_config": {"min_replicas": 1, "max_replicas": 4}, "max_ongoing_requests": 32,
+                                       "ray_actor_options": {"num_cpus": 1, "num_gpus": 1}}
+    assert deployment_options(ServeConfig(judge=slow["judge"], num_replicas=3))["num_replicas"] == 3
