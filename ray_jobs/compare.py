@@ -28,7 +28,7 @@ from judge_core.pipeline import judgment_from_row
 from judge_core.schema import PairExample
 
 from .engines.base import JudgeSpec, build_engine
-from .judge import Cell, read_parts, run_cells
+from .judge import Cell, read_parts, run_cells, write_json
 
 
 class ModelSpec(BaseModel):
@@ -164,17 +164,11 @@ def generate_answers(cfg: CompareConfig, model: ModelSpec, questions: list[Quest
                 answers[r["question_id"]] = json.loads(r["answers"])
                 if r["error"] is not None:
                     errors[r["question_id"]] = r["error"]
-            _write_state(partial, state)
+            write_json(partial, state)
     write_answers(final, model.name, {q.question_id: answers[q.question_id] for q in questions
                                       if q.question_id in answers and q.question_id not in errors})
-    _write_state(partial, state | {"done": True})
+    write_json(partial, state | {"done": True})
     return state | {"done": True}
-
-
-def _write_state(path: Path, state: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, ensure_ascii=False))
-    tmp.replace(path)
 
 
 def collect_answers(cfg: CompareConfig, questions: list[Question], turns: int, log=print) -> tuple[dict, dict]:
@@ -281,12 +275,6 @@ def run_compare(cfg: CompareConfig, log=print) -> dict:
     if failed:
         raise RuntimeError(f"judging failed (a re-run resumes): {failed}")
     summary = summarise(cfg, cells, problems) | {"questions": len(questions), "turns": turns, "cells": [c.key for c in cells]}
-    (out / "compare.json").write_text(json.dumps(summary, indent=1, default=_json_nan))
+    write_json(out / "compare.json", summary)
     write_compare_report(out, summary)
     return summary
-
-
-def _json_nan(x):
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    raise TypeError(type(x))

@@ -21,7 +21,7 @@ from judge_core.data import load
 from judge_core.pipeline import expand, judgment_from_row, judgment_row
 
 from .engines.base import JudgeSpec
-from .judge import JUDGMENTS, Cell, _write_json, _write_part, allow_tie, finish_cell, read_parts
+from .judge import JUDGMENTS, Cell, write_json, write_part, allow_tie, finish_cell, read_parts
 
 
 def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[str]) -> dict[str, str]:
@@ -59,11 +59,11 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
     cell_dir = out_dir / cell.key
     shutil.rmtree(cell_dir, ignore_errors=True)  # recomputed from the members every time
     cell_dir.mkdir(parents=True)
-    _write_json(cell_dir / "config.json", {"hash": cell.config_hash(), "members": hashes} | cell.config())
-    _write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
+    write_json(cell_dir / "config.json", {"hash": cell.config_hash(), "members": hashes} | cell.config())
+    write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
                                                schema=JUDGMENTS))
     metrics = finish_cell(cell, cell_dir, examples, expand(examples, cell.orders), bootstrap) | {"members": hashes}
-    _write_json(cell_dir / "metrics.json", metrics)
+    write_json(cell_dir / "metrics.json", metrics)
     return metrics
 
 

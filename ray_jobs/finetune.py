@@ -109,7 +109,30 @@ def _save_checkpoint(model, optimizer, scheduler, step: int, metrics: dict, cfg:
                 torch.save(state, Path(tmp) / "trainer_state.pt")
                 save(getattr(model, "module", model), tok, cfg, Path(tmp) / "adapter", {"metrics": metrics, "step": step})
         keep = rank == 0 or cfg.deepspeed
+        if keep:
+            _write_manifest(Path(tmp), rank, ray.train.get_context().get_world_size() if cfg.deepspeed else 1)
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp) if keep else None)
+
+
+def _write_manifest(directory: Path, rank: int, ranks: int) -> None:
+    """manifest-rank<r>.json: every file this rank put in the checkpoint, with its size. Ray copies a
+    checkpoint into storage file by file, so a run killed mid-copy leaves a partial directory; only a
+    directory whose manifests all exist and match is a checkpoint to resume from (latest_checkpoint)."""
+    files = {str(f.relative_to(directory)): f.stat().st_size for f in sorted(directory.rglob("*")) if f.is_file()}
+    (directory / f"manifest-rank{rank}.json").write_text(json.dumps({"ranks": ranks, "files": files}))
+
+
+def checkpoint_complete(directory: Path) -> bool:
+    """Every rank's manifest is there and every file it lists has its size."""
+    try:
+        ranks = json.loads((directory / "manifest-rank0.json").read_text())["ranks"]
+        for r in range(ranks):
+            files = json.loads((directory / f"manifest-rank{r}.json").read_text())["files"]
+            if any(not (directory / f).is_file() or (directory / f).stat().st_size != size for f, size in files.items()):
+                return False
+        return True
+    except (OSError, ValueError, KeyError):  # a manifest not (fully) copied yet
+        return False
 
 
 def _restore(model, optimizer, scheduler, cfg: FinetuneConfig, resume_dir: str | None) -> int:
@@ -269,11 +292,12 @@ def train_loop(config: dict) -> None:
 
 # ---- driver ------------------------------------------------------------------------------------------
 def latest_checkpoint(cfg: FinetuneConfig) -> str | None:
-    """The checkpoint with the highest step under <storage_path>/<name> (None if there is none)."""
+    """The complete checkpoint (see checkpoint_complete) with the highest step under
+    <storage_path>/<name>; None if there is none."""
     found = []
-    for state in Path(cfg.storage_path, cfg.name).glob("checkpoint_*/trainer_state.pt"):
-        step = json.loads((state.parent / "adapter" / "judgeray.json").read_text())["step"]
-        found.append((step, state.parent.name, str(state.parent)))
+    for d in Path(cfg.storage_path, cfg.name).glob("checkpoint_*"):
+        if checkpoint_complete(d):
+            found.append((json.loads((d / "adapter" / "judgeray.json").read_text())["step"], d.name, str(d)))
     return max(found)[2] if found else None
 
 

@@ -157,7 +157,7 @@ def read_parts(cell_dir: Path) -> pa.Table | None:
     return pa.concat_tables([pq.read_table(p) for p in parts]) if parts else None
 
 
-def _write_part(cell_dir: Path, table: pa.Table) -> None:
+def write_part(cell_dir: Path, table: pa.Table) -> None:
     parts = cell_dir / "parts"
     parts.mkdir(parents=True, exist_ok=True)
     n = len(list(parts.glob("part-*.parquet")))
@@ -166,7 +166,7 @@ def _write_part(cell_dir: Path, table: pa.Table) -> None:
     os.replace(tmp, parts / f"part-{n:05d}.parquet")
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1, default=_json_default))
     os.replace(tmp, path)
@@ -188,7 +188,7 @@ def _prepare_dir(cell: Cell, cell_dir: Path) -> str:
             return "done" if (cell_dir / "metrics.json").exists() else "resume"
         os.replace(cell_dir, cell_dir.with_name(f"{cell_dir.name}.old-{old.get('hash')}"))
     cell_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(config_path, {"hash": cell.config_hash()} | cell.config())
+    write_json(config_path, {"hash": cell.config_hash()} | cell.config())
     return "new"
 
 
@@ -238,7 +238,7 @@ def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, boots
             for batch in build_dataset(todo, cells[0].judge).iter_batches(batch_size=part_rows, batch_format="pyarrow"):
                 for key in dict.fromkeys(batch["cell"].to_pylist()):
                     rows = batch.filter(pc.equal(batch["cell"], key)).drop_columns(["cell"])
-                    _write_part(by_key[key].dir, rows)
+                    write_part(by_key[key].dir, rows)
         except Exception as exc:  # noqa: BLE001 - what was written stays; a re-run resumes from it
             return results | {p.cell.key: exc for p in pending}
     seconds = time.perf_counter() - start
@@ -283,7 +283,7 @@ def _finish(p: Pending, bootstrap: int, seconds: float, rows_this_run: int) -> d
     metrics |= {"skipped_bad_rows": len(p.report.skipped), "skipped_reasons": [str(e) for e in p.report.skipped[:20]],
                 "filtered": p.report.filtered, "judge_seconds_this_run": seconds,
                 "judge_rows_this_run": rows_this_run, "rows_this_run": len(p.todo)}
-    _write_json(p.dir / "metrics.json", metrics)
+    write_json(p.dir / "metrics.json", metrics)
     return metrics
 
 

@@ -152,3 +152,25 @@ def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
     assert lora and any(float(p.abs().sum()) > 0 for p in lora)  # B starts at zero: it trained and was gathered
     resumed = run(cfg.model_copy(update={"resume_from": latest_checkpoint(cfg), "stop_after_steps": 6}))
     assert (resumed["resumed_from"], resumed["step"]) == (4, 6)
+
+
+def test_only_complete_checkpoints_are_resumed_from(tmp_path):
+    """A run killed while Ray copies a checkpoint leaves a partial directory: it must not be chosen."""
+    from ray_jobs.finetune import _write_manifest, checkpoint_complete, latest_checkpoint
+    from ray_jobs.finetune_config import FinetuneConfig
+
+    cfg = FinetuneConfig(name="t", model="m", sources=["train-ultrafeedback"], storage_path=str(tmp_path))
+    for step, name in ((2, "checkpoint_a"), (4, "checkpoint_b")):
+        d = tmp_path / "t" / name
+        (d / "adapter").mkdir(parents=True)
+        (d / "adapter" / "judgeray.json").write_text(json.dumps({"step": step}))
+        (d / "trainer_state.pt").write_bytes(b"x" * 100)
+        (d / "zero_rank1.pt").write_bytes(b"y" * 10)
+        _write_manifest(d, 0, 2)
+        (d / "manifest-rank1.json").write_text(json.dumps({"ranks": 2, "files": {"zero_rank1.pt": 10}}))
+    assert latest_checkpoint(cfg) == str(tmp_path / "t" / "checkpoint_b")
+    (tmp_path / "t" / "checkpoint_b" / "trainer_state.pt").write_bytes(b"x" * 40)  # cut mid-copy
+    assert not checkpoint_complete(tmp_path / "t" / "checkpoint_b")
+    assert latest_checkpoint(cfg) == str(tmp_path / "t" / "checkpoint_a")
+    (tmp_path / "t" / "checkpoint_a" / "manifest-rank1.json").unlink()  # another rank's files not there yet
+    assert latest_checkpoint(cfg) is None
