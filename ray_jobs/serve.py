@@ -12,6 +12,7 @@ requests are batched by @serve.batch (max_batch_size, batch_wait_timeout_s from 
 from __future__ import annotations
 
 import asyncio
+import collections
 import hmac
 import json
 import os
@@ -142,7 +143,7 @@ def to_examples(items: list[BaseModel]) -> list[PairExample | PointExample]:
     return out
 
 
-def pair_result(judgments: list, allow_probs: bool) -> dict:
+def pair_result(judgments: list) -> dict:
     """The answer for one pair: verdict (original answer order), probs (p_tie, p1, p2) where the
     engine gives them, raw text in generate mode, error; with both orders, each order's judgment,
     swap_consistent, and the combined verdict (averaged probabilities, else the agreed verdict, a
@@ -152,11 +153,13 @@ def pair_result(judgments: list, allow_probs: bool) -> dict:
     if len(by) == 1:
         return one["ab"]
     ab, ba = by["ab"], by["ba"]
-    if allow_probs and ab.probs is not None and ba.probs is not None:
+    if ab.probs is not None and ba.probs is not None:
         mean = tuple((x + y) / 2 for x, y in zip(ab.probs, ba.probs))
         verdict, probs = verdict_from_probs(mean), _probs(mean)
+    elif None in (ab.verdict, ba.verdict):
+        verdict, probs = None, None
     else:
-        verdict, probs = (ab.verdict if ab.verdict == ba.verdict else 0) if None not in (ab.verdict, ba.verdict) else None, None
+        verdict, probs = (ab.verdict if ab.verdict == ba.verdict else 0), None
     errors = [j.error for j in (ab, ba) if j.error]
     return {"verdict": verdict, "probs": probs, "swap_consistent": ab.verdict == ba.verdict and ab.verdict is not None,
             "orders": one, "error": "; ".join(errors) or None}
@@ -214,7 +217,7 @@ def make_app(cfg: ServeConfig):
             for method in (self.batched, self.batched_chat):
                 method.set_max_batch_size(self.cfg.max_batch_size)
                 method.set_batch_wait_timeout_s(self.cfg.batch_wait_timeout_s)
-            self.batch_sizes: list[int] = []  # observed engine-call sizes (GET /v1/models shows them)
+            self.batch_sizes = collections.deque(maxlen=1000)  # recent engine-call sizes (GET /v1/models)
 
         @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)
         async def batched(self, rows: list[dict]) -> list[dict]:
@@ -265,7 +268,7 @@ def make_app(cfg: ServeConfig):
             examples = to_examples(items)
             judgments = await self._judge(items, examples, lambda it: (it.template or self.cfg.template) if self.cfg.judge.prompted else None,
                                           lambda it: ("ab", "ba") if it.both_orders else ("ab",))
-            results = [pair_result([j for j in judgments if j.uid == ex.uid], True) for ex in examples]
+            results = [pair_result([j for j in judgments if j.uid == ex.uid]) for ex in examples]
             return results[0] if single else {"results": results}
 
         @app.post("/v1/score")
@@ -301,7 +304,7 @@ def make_app(cfg: ServeConfig):
             j = self.cfg.judge
             return {"object": "list", "data": [{"id": j.name, "object": "model", "engine": j.engine, "model": j.model,
                                                 "adapter": j.adapter, "mode": j.mode, "templates": self.cfg.allowed()}],
-                    "batch_sizes": self.batch_sizes[-1000:]}
+                    "batch_sizes": list(self.batch_sizes)}
 
         @app.get("/healthz")
         async def healthz(self):
