@@ -201,6 +201,22 @@ def test_mtbench_single_is_fastchats_prompt_verbatim(fastchat, question, answer,
     assert user == {"role": "user", "content": spec["prompt_template"].format(**fields)}
 
 
+@pytest.mark.parametrize("fastchat, question, answers, reference", [
+    ("pair-v2", "Q", ("A", "B"), None), ("pair-math-v1", "Q", ("A", "B"), "R"),
+    ("pair-v2-multi-turn", ["Q1", "Q2"], (["A1", "A2"], ["B1", "B2"]), None),
+    ("pair-math-v1-multi-turn", ["Q1", "Q2"], (["A1", "A2"], ["B1", "B2"]), ["R1", "R2"])])
+def test_mtbench_pair_is_fastchats_prompt_verbatim(fastchat, question, answers, reference):
+    spec = {json.loads(line)["name"]: json.loads(line) for line in FASTCHAT.read_text().splitlines()}[fastchat]
+    ex = PairExample(benchmark="b", subset="s", index=0, question=question, answer1=answers[0], answer2=answers[1],
+                     reference=reference)
+    fields = {"question": "Q", "answer_a": "A", "answer_b": "B", "ref_answer_1": "R" if reference == "R" else "R1",
+              "question_1": "Q1", "question_2": "Q2", "answer_a_1": "A1", "answer_a_2": "A2", "answer_b_1": "B1",
+              "answer_b_2": "B2", "ref_answer_2": "R2"}
+    system, user = get("mtbench-pair").render(ex)
+    assert system == {"role": "system", "content": spec["system_prompt"]}
+    assert user == {"role": "user", "content": spec["prompt_template"].format(**fields)}
+
+
 def test_pointwise_and_pairwise_templates_refuse_the_other_kind():
     with pytest.raises(ValueError, match="pointwise"):
         get("mtbench-single").render(EX)

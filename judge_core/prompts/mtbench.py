@@ -1,5 +1,6 @@
 """MT-Bench's pairwise judge prompts (FastChat judge_prompts.jsonl): pair-v2, pair-math-v1 when a
-reference answer is given, pair-v2-multi-turn for conversations (generalised from 2 to N turns).
+reference answer is given, pair-v2-multi-turn / pair-math-v1-multi-turn for conversations
+(generalised from 2 to N turns).
 
 Verdict = the LAST of [[A]] / [[B]] / [[C]] (tie).
 """
@@ -33,6 +34,12 @@ SYSTEM_MULTI = ("Please act as an impartial judge and evaluate the quality of th
                 "level of detail of their responses. You should focus on who provides a better answer to "
                 "the {which} user question. Begin your evaluation by comparing the responses of the two "
                 "assistants and provide a short explanation. " + _TAIL)
+SYSTEM_MULTI_MATH = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
+                     "AI assistants to the user questions. Your evaluation should consider correctness and "
+                     "helpfulness. You will be given reference answers, the assistant A's answers, the assistant "
+                     "B's answers. Your job is to determine which assistant provides correct and helpful answers "
+                     "to the {which} user question. Begin your evaluation by comparing both assistants' answers "
+                     "with the reference answers. Identify and correct any mistakes. " + _TAIL)
 _VERDICT = re.compile(r"\[\[([ABC])\]\]")
 _LETTER = {"A": 1, "B": 2, "C": 0}
 
@@ -62,7 +69,12 @@ def build(ex) -> list[dict]:
                                              "answer2": ex.answer2[0]}))
     which = "second" if len(ex.question) == 2 else "last"
     body = _conversation(ex, "A", ex.answer1) + "\n\n\n" + _conversation(ex, "B", ex.answer2)
-    return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
+    if ex.reference is None:
+        return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
+    refs = ex.reference if isinstance(ex.reference, list) else [ex.reference] * len(ex.question)
+    ref_turns = "".join(f"### User:\n{q}\n\n### Reference answer:\n{r}\n\n" for q, r in zip(ex.question, refs))
+    body = f"<|The Start of Reference Answer|>\n\n{ref_turns}<|The End of Reference Answer|>\n\n\n" + body
+    return [{"role": "system", "content": SYSTEM_MULTI_MATH.format(which=which)}, {"role": "user", "content": body}]
 
 
 def parse(text: str) -> Parsed:
@@ -73,7 +85,8 @@ def parse(text: str) -> Parsed:
 TEMPLATE = Template(
     name="mtbench-pair", build=build, parse=parse,
     markers=("[[A]]", "[[B]]", "[[C]]", "[User Question]", "[The Start of", "[The End of",
-             "<|The Start of", "<|The End of", "### User:", "### Assistant A:", "### Assistant B:"),
+             "<|The Start of", "<|The End of", "### User:", "### Assistant A:", "### Assistant B:",
+             "### Reference answer:"),
     label=LabelSpec(prefix="[[", words={1: "A", 2: "B", 0: "C"}, suffix="]]"),
-    description="MT-Bench pair-v2 (pair-math-v1 with a reference, multi-turn for conversations): [[A]]/[[B]]/[[C]]",
+    description="MT-Bench pair-v2 (pair-math-v1 with a reference, their multi-turn forms for conversations): [[A]]/[[B]]/[[C]]",
 )
