@@ -97,6 +97,10 @@ def load_compare(path: str | Path, overrides: list[str] = ()) -> CompareConfig:
 
 
 # ---- answers ---------------------------------------------------------------------------------------
+# fixed column types: a batch without any error must not come out as a null-typed column
+ANSWERS = pa.schema([("question_id", pa.string()), ("answers", pa.string()), ("error", pa.string())])
+
+
 class AnswerActor:
     """One engine per actor for the life of the pipeline. A batch of questions is answered turn by
     turn inside the actor (turn k needs the model's own answer to turn k-1), so the model loads once
@@ -118,7 +122,7 @@ class AnswerActor:
                 else:
                     r["answers"].append(out["raw"])
         return pa.Table.from_pylist([{"question_id": r["question"].question_id, "answers": json.dumps(r["answers"]),
-                                      "error": r["error"]} for r in rows])
+                                      "error": r["error"]} for r in rows], schema=ANSWERS)
 
 
 def answer_dataset(spec: JudgeSpec, rows: list[dict], turns: int):

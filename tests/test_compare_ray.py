@@ -102,3 +102,23 @@ def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, ti
     assert "[answers] tiny: 2 of 4 questions to answer, 2 turn(s)" in logs
     again = read_answers(tmp_path / "c" / "answers" / "tiny.jsonl")
     assert sorted(again) == ["81", "82", "83", "84"] and {q: again[q] for q in kept} == kept
+
+
+def test_answer_actor_answers_turn_by_turn_and_keeps_failures():
+    import pyarrow as pa
+
+    from ray_jobs.compare import ANSWERS, AnswerActor
+
+    class Echo:  # an engine stub: answers with the last user turn, fails on "POISON"
+        def answer(self, conversations):
+            return [{"error": "too long"} if "POISON" in c[-1]["content"] else {"raw": f"re {c[-1]['content']} ({len(c)})"}
+                    for c in conversations]
+    actor = object.__new__(AnswerActor)
+    actor.engine, actor.turns = Echo(), 2
+    qs = load_questions("mt-bench")[:2]
+    bad = qs[1].model_copy(update={"turns": [qs[1].turns[0], "POISON"]})
+    rows = [{"question_id": q.question_id, "question": q.model_dump_json(), "answers": "[]"} for q in (qs[0], bad)]
+    out = actor(pa.Table.from_pylist(rows)).to_pylist()
+    assert json.loads(out[0]["answers"]) == [f"re {qs[0].turns[0]} (1)", f"re {qs[0].turns[1]} (3)"] and out[0]["error"] is None
+    assert json.loads(out[1]["answers"]) == [f"re {bad.turns[0]} (1)"] and out[1]["error"] == "turn 2: too long"
+    assert actor(pa.Table.from_pylist(rows[:1])).schema == ANSWERS  # no error at all: still a string column
