@@ -33,6 +33,9 @@ def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[
         if name not in judges or judges[name].engine == "ensemble":
             raise ValueError(f"ensemble {spec.name}: member {name!r} is not a (non-ensemble) judge of this sweep")
         judge = judges[name]
+        if not _probabilistic(judge):
+            raise ValueError(f"ensemble {spec.name}: member {name} gives no probabilities to average "
+                             "(use label mode, a classifier, or the features baseline)")
         if judge.prompted and not template:
             own = judge.templates or templates
             if len(own) != 1:
@@ -40,6 +43,11 @@ def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[
             template = own[0]
         out[member] = f"{name}/{template or '-'}"
     return out
+
+
+def _probabilistic(judge: JudgeSpec) -> bool:
+    """Judges whose judgments carry (p_tie, p1, p2): label mode, classifiers, the features baseline."""
+    return judge.mode == "label" or judge.engine == "classifier" or (judge.engine == "baseline" and judge.model == "features")
 
 
 def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap: int) -> dict:

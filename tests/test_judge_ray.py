@@ -176,3 +176,6 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
     assert "| ens |" in (tmp_path / "e" / "report.md").read_text()
     with pytest.raises(ValueError, match="not a \\(non-ensemble\\) judge"):
         SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1]])
+    rule = JudgeSpec(name="first", engine="baseline", model="longer")
+    with pytest.raises(ValueError, match="member first gives no probabilities"):
+        SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1], rule])
