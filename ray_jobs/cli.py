@@ -111,6 +111,14 @@ def cmd_score(args) -> int:
     return 0
 
 
+def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_help: str) -> None:
+    """A verb that takes a YAML config and `key=value` overrides (finetune, sweep, compare, serve)."""
+    verb = sub.add_parser(name, help=help)
+    verb.add_argument("config", help=config_help)
+    verb.add_argument("overrides", nargs="*", help=f"key=value overrides, {overrides_help}")
+    verb.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.")
     sub = p.add_subparsers(dest="verb", required=True)
@@ -142,10 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--root")
     sc.add_argument("--json", action="store_true", help="one JSON object, fractions in [0,1]")
     sc.set_defaults(func=cmd_score)
-    ft = sub.add_parser("finetune", help="fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)")
-    ft.add_argument("config", help="configs/finetune/<name>.yaml")
-    ft.add_argument("overrides", nargs="*", help="key=value overrides, e.g. lr=1e-4 lora.rank=16")
-    ft.set_defaults(func=cmd_finetune)
+    _config_verb(sub, "finetune", cmd_finetune, "fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)",
+                 "configs/finetune/<name>.yaml", "e.g. lr=1e-4 lora.rank=16")
 
     fe = sub.add_parser("finetune-eval", help="judge benchmarks with a trained classifier adapter and score them")
     fe.add_argument("adapter", help="directory written by judge finetune")
@@ -154,21 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     fe.add_argument("--root")
     fe.add_argument("--bootstrap", type=int, default=1000)
     fe.set_defaults(func=cmd_finetune_eval)
-    sw = sub.add_parser("sweep", help="judges x templates x benchmarks on Ray Data; resumable; writes the report")
-    sw.add_argument("config", help="configs/sweeps/<name>.yaml")
-    sw.add_argument("overrides", nargs="*", help="key=value overrides, e.g. limit=20 judges.0.batch_size=8")
-    sw.set_defaults(func=cmd_sweep)
-
-    cp = sub.add_parser("compare", help="candidate models against a baseline with one judge (win/tie/loss, "
-                                         "Bradley-Terry, scores as % of the baseline); resumable; writes a report")
-    cp.add_argument("config", help="configs/compare/<name>.yaml")
-    cp.add_argument("overrides", nargs="*", help="key=value overrides, e.g. limit=10 name=try")
-    cp.set_defaults(func=cmd_compare)
-
-    sv = sub.add_parser("serve", help="the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)")
-    sv.add_argument("config", help="configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)")
-    sv.add_argument("overrides", nargs="*", help="key=value overrides of the app's args, e.g. max_batch_size=32")
-    sv.set_defaults(func=cmd_serve)
+    _config_verb(sub, "sweep", cmd_sweep, "judges x templates x benchmarks on Ray Data; resumable; writes the report",
+                 "configs/sweeps/<name>.yaml", "e.g. limit=20 judges.0.batch_size=8")
+    _config_verb(sub, "compare", cmd_compare, "candidate models against a baseline with one judge (win/tie/loss, "
+                 "Bradley-Terry, scores as % of the baseline); resumable; writes a report",
+                 "configs/compare/<name>.yaml", "e.g. limit=10 name=try")
+    _config_verb(sub, "serve", cmd_serve, "the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)",
+                 "configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)",
+                 "applied to the app's args, e.g. max_batch_size=32")
 
     jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
     jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"))

@@ -135,3 +135,11 @@ def answer_text(answer) -> str:
 def reference_text(example: PairExample) -> str | None:
     ref = example.reference
     return ref if ref is None or isinstance(ref, str) else answer_text(ref)
+
+
+def reference_conversation(example) -> str:
+    """MT-Bench's multi-turn reference block (pair-math-v1-multi-turn, single-math-v1-multi-turn): every
+    user turn with its reference answer; one reference string stands for every turn."""
+    refs = example.reference if isinstance(example.reference, list) else [example.reference] * len(example.question)
+    turns = "".join(f"### User:\n{q}\n\n### Reference answer:\n{r}\n\n" for q, r in zip(example.question, refs))
+    return f"<|The Start of Reference Answer|>\n\n{turns}<|The End of Reference Answer|>\n\n\n"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .base import LabelSpec, Parsed, Template, last_match, reference_text
+from .base import LabelSpec, Parsed, Template, last_match, reference_conversation, reference_text
 
 _TAIL = ("Avoid any position biases and ensure that the order in which the responses were presented "
          "does not influence your decision. Do not allow the length of the responses to influence your "
@@ -71,9 +71,7 @@ def build(ex) -> list[dict]:
     body = _conversation(ex, "A", ex.answer1) + "\n\n\n" + _conversation(ex, "B", ex.answer2)
     if ex.reference is None:
         return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
-    refs = ex.reference if isinstance(ex.reference, list) else [ex.reference] * len(ex.question)
-    ref_turns = "".join(f"### User:\n{q}\n\n### Reference answer:\n{r}\n\n" for q, r in zip(ex.question, refs))
-    body = f"<|The Start of Reference Answer|>\n\n{ref_turns}<|The End of Reference Answer|>\n\n\n" + body
+    body = reference_conversation(ex) + body
     return [{"role": "system", "content": SYSTEM_MULTI_MATH.format(which=which)}, {"role": "user", "content": body}]
 
 

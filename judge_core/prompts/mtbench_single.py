@@ -8,7 +8,7 @@ digits (Llama-2, Qwen2) every row fails with that reason: use generate mode ther
 """
 from __future__ import annotations
 
-from .base import RATING, LabelSpec, Parsed, Template, last_match, reference_text
+from .base import RATING, LabelSpec, Parsed, Template, last_match, reference_conversation, reference_text
 
 SYSTEM = "You are a helpful assistant."
 _RATE = ("After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly "
@@ -57,9 +57,7 @@ def build(ex) -> list[dict]:
             "<|The End of Assistant A's Conversation with User|>")
     if ex.reference is None:
         return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
-    refs = ex.reference if isinstance(ex.reference, list) else [ex.reference] * len(ex.question)
-    ref_turns = "".join(f"### User:\n{q}\n\n### Reference answer:\n{r}\n\n" for q, r in zip(ex.question, refs))
-    body = f"<|The Start of Reference Answer|>\n\n{ref_turns}<|The End of Reference Answer|>\n\n\n" + body
+    body = reference_conversation(ex) + body
     return [{"role": "system", "content": SYSTEM_MULTI_MATH.format(which=which)}, {"role": "user", "content": body}]
 
 
