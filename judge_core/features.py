@@ -1,7 +1,9 @@
-"""Answer-pair features for the feature baseline judge (the Kaggle Arena bucket/feature baseline).
+"""Answer-pair features for the feature baseline judge (the Kaggle Arena bucket/feature baseline)
+and for the pair head's feature terms (ray_jobs/finetune_model.PairJudge).
 
-Every feature is a difference "first minus second", so swapping the answers negates it: a model
-trained on both orders cannot prefer a position. Pure Python; the scikit-learn model lives in
+Every baseline feature is a difference "first minus second", so swapping the answers negates it: a
+model trained on both orders cannot prefer a position. The pair head takes each answer's features
+(its score) and symmetric ones (its tie term) instead. Pure Python; the scikit-learn model lives in
 ray_jobs/engines/baselines.py.
 """
 from __future__ import annotations
@@ -47,3 +49,20 @@ def pair_features(example: PairExample, order: str = "ab") -> list[float]:
     f1 = answer_features(answer_text(shown.answer1), q, ref)
     f2 = answer_features(answer_text(shown.answer2), q, ref)
     return [a - b for a, b in zip(f1, f2)] + [abs(a - b) for a, b in zip(f1[:2], f2[:2])]
+
+
+TIE_NAMES = tuple(f"gap_{n}" for n in NAMES) + ("answer_overlap",)
+
+
+def head_features(example: PairExample, order: str = "ab") -> tuple[list[float], list[float], list[float]]:
+    """(first answer's features, second answer's, tie features) as shown in `order`. The tie
+    features are symmetric: each feature's gap |f1 - f2| and the two answers' word overlap
+    (Jaccard), so near-identical answers can be called a tie whatever the order."""
+    shown = example if order == "ab" else example.swapped()
+    q = question_text(shown)
+    ref = None if shown.reference is None else answer_text(shown.reference)
+    a1, a2 = answer_text(shown.answer1), answer_text(shown.answer2)
+    f1, f2 = answer_features(a1, q, ref), answer_features(a2, q, ref)
+    w1, w2 = _words(a1), _words(a2)
+    jaccard = len(w1 & w2) / len(w1 | w2) if w1 | w2 else 1.0
+    return f1, f2, [abs(a - b) for a, b in zip(f1, f2)] + [jaccard]

@@ -24,26 +24,42 @@ from .finetune_features import IGNORE, classifier_features, generative_features,
 # ---- data (driver) ---------------------------------------------------------------------------------
 def features(examples, tok, cfg: FinetuneConfig, orders=("ab",)) -> list[dict]:
     if cfg.head in ("classifier", "pair"):
-        make = classifier_features if cfg.head == "classifier" else pair_features
-        return [make(ex, o, tok, cfg.max_length) for ex in examples for o in orders]
+        if cfg.head == "pair":
+            return [pair_features(ex, o, tok, cfg.max_length, cfg.pair_features) for ex in examples for o in orders]
+        return [classifier_features(ex, o, tok, cfg.max_length) for ex in examples for o in orders]
     return [generative_features(ex, o, tok, cfg.max_length, cfg.template) for ex in examples for o in orders]
 
 
+def feature_stats(rows: list[dict]) -> dict:
+    """Mean and standard deviation of the pair head's answer and tie features over training rows."""
+    import numpy as np
+
+    f = np.array([w for r in rows for w in r["features"]])
+    t = np.array([r["tie_features"] for r in rows])
+    return {"f_mean": f.mean(0).tolist(), "f_std": f.std(0).tolist(), "t_mean": t.mean(0).tolist(),
+            "t_std": t.std(0).tolist()}
+
+
 def build_datasets(cfg: FinetuneConfig):
-    """(train rows, val rows, report): length-grouped micro-batches, one per Ray Data row."""
+    """(train rows, val rows, report, feature stats or None): length-grouped micro-batches, one per
+    Ray Data row."""
     from .finetune_model import load_tokenizer
 
     train, val, report = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root,
                                             swap=cfg.swap_augment, reference_drop=cfg.reference_drop,
                                             clean=cfg.decontaminate, limit_per_source=cfg.limit_per_source)
     tok = load_tokenizer(cfg)
-    train_rows = micro_batches(features(train, tok, cfg), cfg.batch_size, cfg.seed)
+    train_examples = features(train, tok, cfg)
+    stats = feature_stats(train_examples) if cfg.pair_features else None
+    train_rows = micro_batches(train_examples, cfg.batch_size, cfg.seed)
     val_rows = micro_batches(features(val, tok, cfg, orders=("ab", "ba")), cfg.batch_size, cfg.seed)
-    return train_rows, val_rows, report
+    return train_rows, val_rows, report, stats
 
 
 # ---- worker ------------------------------------------------------------------------------------------
 def _collate(rows: dict, pad_id: int, device):
+    """(inputs for the model's forward, non-pad tokens, all tokens) of one micro-batch."""
+    import numpy as np
     import torch
 
     seqs, labels = rows["input_ids"][0], rows["labels"][0]
@@ -52,7 +68,11 @@ def _collate(rows: dict, pad_id: int, device):
         target = torch.as_tensor([int(x) for x in labels])
     else:
         target, _ = pad(labels, IGNORE)
-    return ids.to(device), mask.to(device), target.to(device), int(mask.sum()), ids.numel()
+    inputs = {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": target.to(device)}
+    for key in ("features", "tie_features"):  # the pair head's answer features
+        if key in rows:
+            inputs[key] = torch.as_tensor(np.stack(list(rows[key][0])), dtype=torch.float32).to(device)
+    return inputs, int(mask.sum()), ids.numel()
 
 
 def _autocast(cfg: FinetuneConfig, device):
@@ -186,9 +206,10 @@ def _validate(model, cfg, pad_id, device) -> dict:
     sums = torch.zeros(4, dtype=torch.float64)  # loss*n, n, correct, count
     with torch.no_grad():
         for rows in shard.iter_batches(batch_size=1, batch_format="numpy"):
-            ids, mask, target, _, _ = _collate(rows, pad_id, device)
+            inputs, _, _ = _collate(rows, pad_id, device)
             with _autocast(cfg, device):
-                out = model(input_ids=ids, attention_mask=mask, labels=target)
+                out = model(**inputs)
+            target = inputs["labels"]
             n = len(target)  # examples (a pair head reads two sequences per example)
             sums += torch.tensor([float(out.loss) * n, n, 0, 0], dtype=torch.float64)
             if cfg.head != "generative":
@@ -201,6 +222,14 @@ def _validate(model, cfg, pad_id, device) -> dict:
     if cfg.head != "generative" and sums[3]:
         out["val_accuracy"] = float(sums[2] / sums[3])
     return out
+
+
+def _param_groups(model, cfg: FinetuneConfig) -> list[dict]:
+    """The pair head's own weights (tie, feature terms) at head_lr, everything else at lr."""
+    trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    head = [p for n, p in trainable if not n.startswith("scorer.")] if cfg.head == "pair" and cfg.head_lr else []
+    groups = [{"params": [p for _, p in trainable if all(p is not h for h in head)]}]
+    return groups + ([{"params": head, "lr": cfg.head_lr}] if head else [])
 
 
 def train_loop(config: dict) -> None:
@@ -216,11 +245,10 @@ def train_loop(config: dict) -> None:
     if not cfg.use_gpu:  # Ray gives each worker OMP_NUM_THREADS=1; a CPU run wants its cores
         torch.set_num_threads(cfg.threads_per_worker or max(1, (os.cpu_count() or 1) // cfg.num_workers))
     tok = load_tokenizer(cfg)
-    model = load_model(cfg, tok)
+    model = load_model(cfg, tok, config.get("feature_stats"))
     device = ray.train.torch.get_device()
     trainable, total = trainable_share(model)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=cfg.lr,
-                                  weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     world = ray.train.get_context().get_world_size()
     steps_per_epoch = max(1, config["train_batches"] // world // cfg.grad_accum)
     total_steps = math.ceil(steps_per_epoch * cfg.epochs)
@@ -251,9 +279,9 @@ def train_loop(config: dict) -> None:
             micro += 1
             if micro <= done_micro:  # resuming: skip what the checkpoint already saw
                 continue
-            ids, mask, target, real, padded = _collate(rows, tok.pad_token_id, device)
+            inputs, real, padded = _collate(rows, tok.pad_token_id, device)
             with _autocast(cfg, device):
-                loss = model(input_ids=ids, attention_mask=mask, labels=target).loss
+                loss = model(**inputs).loss
             if cfg.deepspeed:
                 model.backward(loss)
                 model.step()
@@ -308,7 +336,7 @@ def run(cfg: FinetuneConfig) -> dict:
     import ray.train
     from ray.train.torch import TorchTrainer
 
-    train_rows, val_rows, report = build_datasets(cfg)
+    train_rows, val_rows, report, stats = build_datasets(cfg)
     print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
           f"filtered: {dict(report.filtered)}", flush=True)
     if not ray.is_initialized():
@@ -320,7 +348,7 @@ def run(cfg: FinetuneConfig) -> dict:
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows),
-                           "resume_dir": resume_dir},
+                           "resume_dir": resume_dir, "feature_stats": stats},
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu),
         run_config=ray.train.RunConfig(name=cfg.name, storage_path=str(Path(cfg.storage_path).resolve()),
                                        checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),

@@ -29,6 +29,11 @@ class FinetuneConfig(BaseModel):
     head: Literal["classifier", "generative", "pair"] = Field("classifier", description=
         "classifier: 3-way head over question + both answers; generative: the verdict text; pair: one "
         "score per (question, answer), tie by a learned margin (position-free by construction)")
+    pair_features: bool = Field(False, description=
+        "pair head: add a linear term in each answer's judge_core.features to its score and one in the "
+        "symmetric gaps + answer overlap to the tie logit (the encoder learns what they miss)")
+    head_lr: float | None = Field(None, gt=0, description="learning rate of the pair head's own weights (tie, "
+                                                           "feature terms); default: lr")
     method: Literal["lora", "full", "prefix"] = "lora"
     quantize: Literal["nf4"] | None = Field(None, description="nf4 = QLoRA (bitsandbytes 4-bit base)")
     lora: LoraSettings = LoraSettings()
@@ -68,6 +73,8 @@ class FinetuneConfig(BaseModel):
     def _consistent(self) -> "FinetuneConfig":
         if self.quantize and self.method != "lora":
             raise ValueError("quantize: nf4 is QLoRA: it needs method: lora")
+        if (self.pair_features or self.head_lr) and self.head != "pair":
+            raise ValueError("pair_features and head_lr belong to head: pair")
         return self
 
     def resolved_model(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 
+from judge_core.features import head_features
 from judge_core.finetune_data import classifier_segments, fit_segments, generative_sample, label_in_order
 from judge_core.schema import PairExample
 
@@ -43,8 +44,14 @@ def pair_inputs(example: PairExample, order: str, tok, max_length: int) -> list[
     return out
 
 
-def pair_features(example: PairExample, order: str, tok, max_length: int) -> dict:
-    return {"input_ids": pair_inputs(example, order, tok, max_length), "labels": label_in_order(example, order)}
+def pair_features(example: PairExample, order: str, tok, max_length: int, answer_features: bool = False) -> dict:
+    """Both windows and the label; with `answer_features`, judge_core.features.head_features too:
+    "features" (one vector per window) and "tie_features" (one per example)."""
+    row = {"input_ids": pair_inputs(example, order, tok, max_length), "labels": label_in_order(example, order)}
+    if answer_features:
+        f1, f2, tie = head_features(example, order)
+        row |= {"features": [f1, f2], "tie_features": tie}
+    return row
 
 
 def classifier_features(example: PairExample, order: str, tok, max_length: int) -> dict:
@@ -92,7 +99,8 @@ def _length(row: dict) -> int:
 def micro_batches(rows: list[dict], batch_size: int, seed: int = 0, window: int = 50) -> list[dict]:
     """Length-grouped batches: rows are sorted by length inside windows of `window` batches, cut
     into batches, and the batch order is shuffled with `seed` (padding stays small, order varied).
-    Pair rows (two sequences each) are flattened: first, second, first, second, ... per batch."""
+    Pair rows (two sequences each) are flattened: first, second, first, second, ... per batch, and
+    so are their per-window "features"; "labels" and "tie_features" stay one per example."""
     rng = random.Random(seed)
     order = list(range(len(rows)))
     rng.shuffle(order)
@@ -103,6 +111,11 @@ def micro_batches(rows: list[dict], batch_size: int, seed: int = 0, window: int 
         batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
 
-    def seqs(b):
-        return [s for i in b for s in rows[i]["input_ids"]] if _is_pair(rows[b[0]]) else [rows[i]["input_ids"] for i in b]
-    return [{"input_ids": seqs(b), "labels": [rows[i]["labels"] for i in b]} for b in batches]
+    def batch(b):
+        out = {key: [rows[i][key] for i in b] for key in rows[b[0]]}
+        if _is_pair(rows[b[0]]):  # one entry per window
+            for key in ("input_ids", "features"):
+                if key in out:
+                    out[key] = [w for windows in out[key] for w in windows]
+        return out
+    return [batch(b) for b in batches]

@@ -16,26 +16,53 @@ from transformers import AutoModelForCausalLM, AutoModelForSequenceClassificatio
 from .finetune_config import FinetuneConfig
 
 LABELS = 3  # classifier outputs are (tie, answer 1, answer 2) = verdicts 0, 1, 2
-PAIR_HEAD = "pair_head.pt"  # the pair head's tie parameter, beside the scorer's adapter
+PAIR_HEAD = "pair_head.pt"  # the pair head's own tensors (tie, feature weights and stats), beside the scorer's adapter
 
 
 class PairJudge(torch.nn.Module):
     """Scores each (question, answer) with `scorer` (a 1-label sequence classifier) and turns the two
     scores into (tie, first, second) logits with Davidson's tie model: [tie + (s1 + s2) / 2, s1, s2].
     Swapping the answers swaps p1 and p2 exactly, so the judge has no position to prefer.
-    Inputs come flattened: rows 0, 2, 4, ... are first answers, 1, 3, 5, ... their second answers."""
+    Inputs come flattened: rows 0, 2, 4, ... are first answers, 1, 3, 5, ... their second answers.
 
-    def __init__(self, scorer, tie: float = 0.0):
+    With `features` > 0 (config `pair_features`), each score also gets a linear term in its answer's
+    judge_core.features (length, formatting, overlap, refusal...) and the tie logit one in the
+    symmetric tie features (gaps, answer overlap): the encoder then learns what those miss. Inputs
+    are standardised with training-set statistics kept as buffers; the weights start at zero."""
+
+    def __init__(self, scorer, tie: float = 0.0, features: int = 0, tie_features: int = 0):
         super().__init__()
         self.scorer = scorer
         self.tie = torch.nn.Parameter(torch.tensor(float(tie)))
+        self.features, self.tie_features = features, tie_features
+        if features:
+            self.w = torch.nn.Parameter(torch.zeros(features))
+            self.v = torch.nn.Parameter(torch.zeros(tie_features))
+            for name, n in (("f", features), ("t", tie_features)):
+                self.register_buffer(f"{name}_mean", torch.zeros(n))
+                self.register_buffer(f"{name}_std", torch.ones(n))
 
-    def forward(self, input_ids, attention_mask, labels=None):
+    def set_feature_stats(self, stats: dict) -> None:
+        """{"f_mean", "f_std", "t_mean", "t_std"}: lists computed on the training rows."""
+        for name, value in stats.items():
+            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32).clamp_min(1e-6)
+                                      if name.endswith("std") else torch.as_tensor(value, dtype=torch.float32))
+
+    def head_state(self) -> dict:
+        return {k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("scorer.")}
+
+    def forward(self, input_ids, attention_mask, labels=None, features=None, tie_features=None):
         from transformers.modeling_outputs import SequenceClassifierOutput
 
         s = self.scorer(input_ids=input_ids, attention_mask=attention_mask).logits.squeeze(-1).float()
+        tie = self.tie.expand(len(s) // 2)
+        if self.features:
+            if features is None or tie_features is None:
+                raise ValueError("this pair judge was trained with answer features: pass features and tie_features")
+            s = s + ((features.float() - self.f_mean) / self.f_std) @ self.w
+            tie = tie + ((tie_features.float() - self.t_mean) / self.t_std) @ self.v
         s1, s2 = s[0::2], s[1::2]
-        logits = torch.stack([self.tie + (s1 + s2) / 2, s1, s2], dim=-1)
+        logits = torch.stack([tie + (s1 + s2) / 2, s1, s2], dim=-1)
         loss = torch.nn.functional.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
@@ -68,7 +95,7 @@ def _disable_avx512bf16_repack(model) -> None:
             module.support_avx512bf16_for_cpu = False
 
 
-def load_model(cfg: FinetuneConfig, tokenizer):
+def load_model(cfg: FinetuneConfig, tokenizer, feature_stats: dict | None = None):
     kwargs = {"dtype": torch.float32} | _quantization(cfg)  # bf16 runs as autocast over fp32 weights
     if cfg.head in ("classifier", "pair"):
         labels = LABELS if cfg.head == "classifier" else 1
@@ -82,7 +109,18 @@ def load_model(cfg: FinetuneConfig, tokenizer):
     elif cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     model = _wrap(model, cfg)
-    return PairJudge(model) if cfg.head == "pair" else model
+    if cfg.head != "pair":
+        return model
+    judge = PairJudge(model, **_pair_sizes(cfg))
+    if feature_stats:
+        judge.set_feature_stats(feature_stats)
+    return judge
+
+
+def _pair_sizes(cfg: FinetuneConfig) -> dict:
+    from judge_core.features import NAMES, TIE_NAMES
+
+    return {"features": len(NAMES), "tie_features": len(TIE_NAMES)} if cfg.pair_features else {}
 
 
 def _wrap(model, cfg: FinetuneConfig):
@@ -105,7 +143,7 @@ def save(model, tokenizer, cfg: FinetuneConfig, directory: Path, extra: dict | N
     """The adapter (or the full model for method=full) + tokenizer + judgeray.json (config, metrics)."""
     directory.mkdir(parents=True, exist_ok=True)
     if isinstance(model, PairJudge):
-        torch.save({"tie": model.tie.detach().cpu()}, directory / PAIR_HEAD)
+        torch.save(model.head_state(), directory / PAIR_HEAD)
         model = model.scorer
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -130,6 +168,11 @@ def load_trained(directory: str | Path, cfg: FinetuneConfig | None = None):
     kwargs = {"num_labels": LABELS if cfg.head == "classifier" else 1} if seq_cls else {}
     model = auto.from_pretrained(directory, **kwargs)
     if cfg.head == "pair":
-        model = PairJudge(model, float(torch.load(directory / PAIR_HEAD)["tie"]))
+        model = PairJudge(model, **_pair_sizes(cfg))
+        keys = model.load_state_dict(torch.load(directory / PAIR_HEAD), strict=False)  # the scorer is loaded
+        missing = [k for k in keys.missing_keys if not k.startswith("scorer.")]
+        if missing or keys.unexpected_keys:
+            raise ValueError(f"{directory / PAIR_HEAD} does not match its config (pair_features="
+                             f"{cfg.pair_features}): missing {missing}, unexpected {keys.unexpected_keys}")
     model.eval()
     return model, tokenizer, info

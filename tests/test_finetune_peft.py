@@ -134,32 +134,44 @@ def test_prefix_tuning_trains_only_the_prefix(models, head):
     assert all("prompt_encoder" in n or "classifier" in n for n in moved)
 
 
-def test_pair_head_is_position_free_trains_scorer_and_tie_and_round_trips(models, tmp_path):
+@pytest.mark.parametrize("answer_features", [False, True])
+def test_pair_head_is_position_free_trains_scorer_and_tie_and_round_trips(models, tmp_path, answer_features):
     from ray_jobs.engines.classifier import ClassifierJudge
+    from ray_jobs.finetune import feature_stats
     from ray_jobs.finetune_features import micro_batches, pad, pair_features
     from ray_jobs.finetune_model import PairJudge, save
 
-    c = cfg(models["bert"], head="pair", max_length=48, lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    c = cfg(models["bert"], head="pair", max_length=48, pair_features=answer_features,
+            lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
     tok = load_tokenizer(c)
-    model = load_model(c, tok)
-    assert isinstance(model, PairJudge)
     ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two",
                      answer1="four, because two and two make four", answer2="five", label=1)
-    rows = [pair_features(ex, o, tok, c.max_length) for o in ("ab", "ba")]
+    rows = [pair_features(ex, o, tok, c.max_length, answer_features) for o in ("ab", "ba")]
     assert rows[0]["input_ids"] == rows[1]["input_ids"][::-1] and [r["labels"] for r in rows] == [1, 2]
     assert all(len(s) <= 48 for r in rows for s in r["input_ids"])
+    stats = feature_stats(rows + [pair_features(ex.model_copy(update={"answer2": "4"}), "ab", tok, 48, True)]
+                          ) if answer_features else None
+    model = load_model(c, tok, stats)
+    assert isinstance(model, PairJudge)
     batch = micro_batches(rows, 2)[0]  # flattened: first, second, first, second
     assert len(batch["input_ids"]) == 4 and len(batch["labels"]) == 2
     ids, mask = pad(batch["input_ids"], tok.pad_token_id)
+    inputs = {"input_ids": ids, "attention_mask": mask}
+    if answer_features:  # one vector per window, one tie vector per example
+        window = {tuple(ids): f for r in rows for ids, f in zip(r["input_ids"], r["features"])}
+        assert batch["features"] == [window[tuple(ids)] for ids in batch["input_ids"]]
+        assert rows[0]["features"] == rows[1]["features"][::-1] and rows[0]["tie_features"] == rows[1]["tie_features"]
+        inputs |= {"features": torch.tensor(batch["features"]), "tie_features": torch.tensor(batch["tie_features"])}
     model.train()
     before = snapshot(model)
-    one_step(model, {"input_ids": ids, "attention_mask": mask, "labels": torch.tensor(batch["labels"])})
+    one_step(model, inputs | {"labels": torch.tensor(batch["labels"])})
     moved = changed(before, model)
-    assert "tie" in moved and any("lora_" in n for n in moved) and any("classifier" in n for n in moved)
-    assert all("lora_" in n or "classifier" in n or n == "tie" for n in moved)
+    head = {"tie", "w", "v"} if answer_features else {"tie"}
+    assert head <= moved and any("lora_" in n for n in moved) and any("classifier" in n for n in moved)
+    assert all("lora_" in n or "classifier" in n or n in head for n in moved)
     model.eval()
     with torch.no_grad():
-        p = torch.softmax(model(input_ids=ids, attention_mask=mask).logits, -1)
+        p = torch.softmax(model(**inputs).logits, -1)
     assert p[0].tolist() == pytest.approx(p[1, [0, 2, 1]].tolist(), abs=1e-6)  # swap = p1 <-> p2, nothing else
     save(model, tok, c, tmp_path / "pair")
     judge = ClassifierJudge(tmp_path / "pair")

@@ -1,5 +1,6 @@
 """Fine-tuning through Ray Train with 2 CPU workers on tiny models: learning, heads, QLoRA, resume."""
 import json
+import math
 import os
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
 
 @pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
                                    {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"},
-                                   {"head": "pair"}])
+                                   {"head": "pair", "pair_features": True, "head_lr": 0.05}])
 def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra):
     from ray_jobs.finetune import run
     from ray_jobs.finetune_model import load_trained
@@ -77,6 +78,13 @@ def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models,
     assert metrics["step"] == 3 and metrics["val_loss"] == metrics["val_loss"]  # not NaN
     loaded, tok, info = load_trained(cfg.adapter_dir())
     assert info["config"]["head"] == extra["head"] and tok.pad_token_id is not None
+    if extra.get("pair_features"):  # statistics came through train_loop_config, weights trained
+        # only the length differs between the toy's answers: its weight moved at head_lr (3 Adam steps
+        # of 0.05; lr=0.01 could not reach 0.1); the tie features are constant, so v has nothing to learn
+        assert float(loaded.w[0]) > 0.1 and loaded.w[1:].abs().sum() == 0 and loaded.v.abs().sum() == 0
+        chars = [math.log1p(len(a)) for a in ("good helpful correct answer", "bad wrong harmful answer")]
+        assert float(loaded.f_mean[0]) == pytest.approx(sum(chars) / 2, abs=1e-6)  # every pair has both
+        assert float(loaded.f_std[0]) == pytest.approx(abs(chars[0] - chars[1]) / 2, abs=1e-6)
     if extra == {"head": "generative"}:
         _adapter_in_hf_engine_matches_training_format(cfg, loaded, tok)
 

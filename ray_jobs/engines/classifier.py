@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from judge_core.features import head_features
 from judge_core.pipeline import example_of
 from judge_core.schema import probs_to_original_frame
 
@@ -25,6 +26,7 @@ class ClassifierJudge:
         self.device, self.batch_size = device, batch_size
         self.max_length = max_length or self.info["config"]["max_length"]
         self.pair = self.info["config"]["head"] == "pair"
+        self.answer_features = self.pair and self.info["config"].get("pair_features", False)
         self._torch = torch
 
     def _inputs(self, example, order: str) -> list[list[int]]:
@@ -32,6 +34,15 @@ class ClassifierJudge:
         if self.pair:
             return pair_inputs(example, order, self.tokenizer, self.max_length)
         return [classifier_input(example, order, self.tokenizer, self.max_length)]
+
+    def _features(self, examples: list, order: str, chunk: list[int]) -> dict:
+        """The pair head's answer features for the examples in `chunk` (none for other heads)."""
+        if not self.answer_features:
+            return {}
+        torch = self._torch
+        rows = [head_features(examples[i], order) for i in chunk]
+        return {"features": torch.tensor([f for f1, f2, _ in rows for f in (f1, f2)]).to(self.device),
+                "tie_features": torch.tensor([t for _, _, t in rows]).to(self.device)}
 
     def probs(self, examples: list, order: str = "ab") -> list[tuple[float, float, float]]:
         """Probabilities per example, batched in length order to keep padding small."""
@@ -44,7 +55,8 @@ class ClassifierJudge:
             for start in range(0, len(order_idx), self.batch_size):
                 chunk = order_idx[start:start + self.batch_size]
                 ids, mask = pad([seq for i in chunk for seq in inputs[i]], pad_id)
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device)).logits
+                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                                    **self._features(examples, order, chunk)).logits
                 for i, p in zip(chunk, torch.softmax(logits.float(), -1).cpu().tolist()):
                     out[i] = probs_to_original_frame(tuple(p), order)
         return out
