@@ -140,14 +140,23 @@ def test_openai_label_tokens_belong_to_the_label_they_spell():
         _label_from_top(resp([("x", -0.1)]), spec)
 
 
-def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path):
+@pytest.mark.parametrize("head", [{"head": "classifier"}, {"head": "pair", "pair_features": True}])
+def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path, head):
+    """The engine's probabilities = the judge's own, per order (the pair head scores an example once
+    and swaps p1/p2 for the other order: the same as scoring the swapped windows)."""
+    import torch
+
     from ray_jobs.engines.classifier import ClassifierJudge
     from ray_jobs.finetune_config import FinetuneConfig
     from ray_jobs.finetune_model import load_model, load_tokenizer, save
 
-    cfg = FinetuneConfig(name="c", model=tiny["bert"], sources=["train-ultrafeedback/train"], max_length=64)
+    cfg = FinetuneConfig(name="c", model=tiny["bert"], sources=["train-ultrafeedback/train"], max_length=64, **head)
     tok = load_tokenizer(cfg)
-    save(load_model(cfg, tok), tok, cfg, tmp_path / "adapter")
+    model = load_model(cfg, tok)
+    if cfg.pair_features:  # weights that make the features matter (they start at zero)
+        torch.manual_seed(0)
+        model.w.data, model.v.data = torch.randn_like(model.w), torch.randn_like(model.v)
+    save(model, tok, cfg, tmp_path / "adapter")
     engine = build_engine(JudgeSpec(name="c", engine="classifier", model=str(tmp_path / "adapter")))
     examples = [LONG, LONG.model_copy(update={"index": 1, "answer2": "another answer"})]
     rows = expand(examples, ("ab", "ba"))

@@ -72,6 +72,8 @@ class ClassifierEngine:
                                       device=opts.get("device", "cpu"), max_length=opts.get("max_length"))
 
     def _rows(self, rows, template):
+        if self.judge_.pair:
+            return self._pair_rows(rows)
         outs: list = [None] * len(rows)
         for order in ("ab", "ba"):
             idx = [i for i, r in enumerate(rows) if r["order"] == order]
@@ -80,6 +82,15 @@ class ClassifierEngine:
                 for i, p in zip(idx, probs):  # back to the presented frame: the engine contract
                     outs[i] = {"probs": probs_to_original_frame(p, order)}
         return outs
+
+    def _pair_rows(self, rows):
+        """A pair head is position-free by construction (its "ba" probabilities are its "ab" ones with
+        p1 and p2 swapped), so each example is scored once, whichever orders its rows ask for."""
+        first = {}
+        for row in rows:
+            first.setdefault(row["uid"], row)
+        probs = dict(zip(first, self.judge_.probs([example_of(r) for r in first.values()], "ab")))
+        return [{"probs": probs_to_original_frame(probs[row["uid"]], row["order"])} for row in rows]
 
     def judge(self, rows, template):
         return one_by_one(self._rows, rows, template)
