@@ -87,3 +87,24 @@ def test_build_training_set_on_real_sources(shared_root):
     limited, val, _ = build_training_set(["train-llmeval2"], val_fraction=0.1, root=shared_root, swap=False,
                                          limit_per_source=200, clean=False)
     assert 150 < len(limited) < 200 and len(limited) + len(val) == 200  # the sample is not the val side
+
+
+def test_head_features_per_answer_and_symmetric_tie_features():
+    import math
+
+    from judge_core.features import NAMES, TIE_NAMES, head_features, pair_features
+
+    ex = PairExample(benchmark="b", subset="s", index=0, question="Name two colours", label=1,
+                     answer1="Red and blue.", answer2="I'm sorry, I cannot help with colours")
+    f1, f2, tie = head_features(ex, "ab")
+    assert len(f1) == len(NAMES) and len(tie) == len(TIE_NAMES)
+    named = dict(zip(NAMES, f2))
+    assert f1[0] == pytest.approx(math.log1p(len("Red and blue."))) and named["refusal"] == 1.0
+    assert named["question_overlap"] == pytest.approx(1 / 3)  # "colours" of {name, two, colours}
+    # {red, and, blue} vs {i, m, sorry, cannot, help, with, colours}: nothing shared
+    assert tie[-1] == 0.0 and tie[:-1] == [abs(a - b) for a, b in zip(f1, f2)]
+    g1, g2, tie_ba = head_features(ex, "ba")  # the other order: answers trade places, tie features stay
+    assert (g1, g2, tie_ba) == (f2, f1, tie)
+    assert pair_features(ex)[:len(NAMES)] == [a - b for a, b in zip(f1, f2)]
+    same = ex.model_copy(update={"answer2": "Blue and red"})
+    assert head_features(same)[2][-1] == 1.0  # the same words: overlap 1
