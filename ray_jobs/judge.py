@@ -67,12 +67,31 @@ class Cell:
         given = None
         if self.examples is not None:  # the examples themselves are the data: hash their content
             given = hashlib.sha256("\n".join(ex.model_dump_json() for ex in self.examples).encode()).hexdigest()[:16]
+        artifacts = local_artifacts(self.judge)
         return {"judge": self.judge.model_dump(), "template": self.template, "benchmark": self.benchmark,
                 "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION} | \
-            ({"examples": given} if given else {})
+            ({"examples": given} if given else {}) | ({"artifacts": artifacts} if artifacts else {})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint(path: Path) -> str:
+    """Names, sizes and modification times of a local file or of the files under a directory: a
+    retrained adapter (or a re-fitted feature model) at the same path gets a new fingerprint. Cheap
+    for multi-GB model directories, which are not read."""
+    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+    stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name} {f.stat().st_size} {f.stat().st_mtime_ns}"
+                      for f in files)
+    return hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+
+def local_artifacts(judge: JudgeSpec) -> dict:
+    """Fingerprints of the judge's model and adapter where they are local paths, so stored judgments
+    of an older model are never taken for a retrained one's (hub ids are not checked; the feature
+    baseline's joblib is a deterministic function of the shared data and is not either)."""
+    paths = {"model": judge.model, "adapter": judge.adapter}
+    return {k: fingerprint(Path(v)) for k, v in paths.items() if v and Path(v).exists()}
 
 
 def orders_for(benchmark: str, orders: str) -> tuple[str, ...]:

@@ -42,6 +42,23 @@ def test_pointwise_templates_judge_pointwise_benchmarks_only():
         SweepConfig(name="s", benchmarks=["critiquellm-pointwise"], templates=["label"], judges=judges)
 
 
+def test_a_retrained_local_model_changes_the_cell_hash(tmp_path):
+    """Stored judgments belong to the model that made them: retraining an adapter in place (new
+    file sizes or times) gives its cells a new hash, so a re-run judges them again."""
+    import os
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_model.safetensors").write_bytes(b"1234")
+    cell = Cell(JudgeSpec(name="m", engine="classifier", model=str(adapter)), None, "llmbar", "natural")
+    first = cell.config_hash()
+    assert cell.config_hash() == first and "model" in cell.config()["artifacts"]
+    os.utime(adapter / "adapter_model.safetensors", ns=(0, 10**18))  # retrained: new time, same size
+    assert cell.config_hash() != first
+    hub = Cell(JudgeSpec(name="h", engine="hf", model="Qwen/Qwen2.5-7B-Instruct"), "label", "llmbar", "natural")
+    assert "artifacts" not in hub.config()  # a hub id is not a local path: nothing to fingerprint
+
+
 def test_spec_and_sweep_validation():
     with pytest.raises(ValueError, match="needs a model"):
         JudgeSpec(name="x", engine="hf")
