@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
     jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"))
-    jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | features")
+    jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | relevance | features")
     jj.add_argument("--adapter")
     jj.add_argument("--mode", choices=("generate", "label"), default="generate")
     jj.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES))

@@ -6,6 +6,7 @@ from judge_core.pipeline import expand, to_judgment
 from judge_core import prompts
 from judge_core.schema import PairExample, PointExample
 from ray_jobs.engines.base import JudgeSpec, build_engine
+from ray_jobs.engines.baselines import longer_verdict
 from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt, label_ids
 
 
@@ -183,3 +184,22 @@ def test_feature_judge_is_position_free_and_beats_chance(tmp_path, shared_root):
     longer = build_engine(JudgeSpec(name="l", engine="baseline", model="longer"))
     out = longer.judge(expand([LONG], ("ab", "ba")), None)
     assert [o["verdict"] for o in out] == [1, 2]  # presented frame: the long answer is shown second in "ba"
+
+
+@pytest.mark.slow  # ~15 s: embeds 92 LLMBar pairs
+def test_relevance_judge_prefers_the_answer_about_the_question(shared_root):
+    """Zero-shot MiniLM relevance: the on-topic answer wins in both orders though it is shorter; on
+    LLMBar GPTInst (off-instruction answers written to look good) it beats a coin where length fails."""
+    engine = build_engine(JudgeSpec(name="r", engine="baseline", model="relevance"))
+    ex = PairExample(benchmark="b", subset="s", index=0, question="How do I cook dry spaghetti?", label=1,
+                     answer1="Boil salted water, add the spaghetti and cook it for about nine minutes.",
+                     answer2="Stock markets rose today as investors weighed interest rates, earnings "
+                             "reports and the outlook for inflation over the coming quarter.")
+    rows = expand([ex], ("ab", "ba"))
+    assert [to_judgment(r, o, None, "r").verdict for r, o in zip(rows, engine.judge(rows, None))] == [1, 1]
+    examples, _ = load("llmbar", "gptinst", root=shared_root)
+    rows = expand(examples, ("ab",))
+    verdicts = [to_judgment(r, o, None, "r").verdict for r, o in zip(rows, engine.judge(rows, None))]
+    accuracy = sum(v == e.label for v, e in zip(verdicts, examples)) / len(examples)
+    longer = sum(longer_verdict(e) == e.label for e in examples) / len(examples)
+    assert accuracy > 0.7 and longer < 0.2  # measured: 80.43 vs 13.04

@@ -27,7 +27,7 @@ class JudgeSpec(BaseModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.+-]+$", description="directory-safe name used in results")
     engine: EngineKind
-    model: str | None = Field(None, description="path or HF id; baseline: 'longer' or 'features'; "
+    model: str | None = Field(None, description="path or HF id; baseline: 'longer', 'relevance' or 'features'; "
                                                 "openai: the served model name")
     adapter: str | None = Field(None, description="PEFT adapter directory (hf, vllm LoRA, classifier)")
     mode: Literal["generate", "label"] = Field("generate", description="label = one forward pass over "

