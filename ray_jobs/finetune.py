@@ -23,11 +23,13 @@ from .finetune_features import IGNORE, classifier_features, generative_features,
 
 # ---- data (driver) ---------------------------------------------------------------------------------
 def features(examples, tok, cfg: FinetuneConfig, orders=("ab",)) -> list[dict]:
-    if cfg.head in ("classifier", "pair"):
+    def make(ex, order):
         if cfg.head == "pair":
-            return [pair_features(ex, o, tok, cfg.max_length, cfg.pair_features) for ex in examples for o in orders]
-        return [classifier_features(ex, o, tok, cfg.max_length) for ex in examples for o in orders]
-    return [generative_features(ex, o, tok, cfg.max_length, cfg.template) for ex in examples for o in orders]
+            return pair_features(ex, order, tok, cfg.max_length, cfg.pair_features)
+        if cfg.head == "classifier":
+            return classifier_features(ex, order, tok, cfg.max_length)
+        return generative_features(ex, order, tok, cfg.max_length, cfg.template)
+    return [make(ex, o) for ex in examples for o in orders]
 
 
 def feature_stats(rows: list[dict]) -> dict:
@@ -227,9 +229,10 @@ def _validate(model, cfg, pad_id, device) -> dict:
 def _param_groups(model, cfg: FinetuneConfig) -> list[dict]:
     """The pair head's own weights (tie, feature terms) at head_lr, everything else at lr."""
     trainable = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-    head = [p for n, p in trainable if not n.startswith("scorer.")] if cfg.head == "pair" and cfg.head_lr else []
-    groups = [{"params": [p for _, p in trainable if all(p is not h for h in head)]}]
-    return groups + ([{"params": head, "lr": cfg.head_lr}] if head else [])
+    def own(name: str) -> bool:
+        return bool(cfg.head == "pair" and cfg.head_lr) and not name.startswith("scorer.")
+    head, rest = [p for n, p in trainable if own(n)], [p for n, p in trainable if not own(n)]
+    return [{"params": rest}] + ([{"params": head, "lr": cfg.head_lr}] if head else [])
 
 
 def train_loop(config: dict) -> None:

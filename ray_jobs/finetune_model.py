@@ -45,8 +45,10 @@ class PairJudge(torch.nn.Module):
     def set_feature_stats(self, stats: dict) -> None:
         """{"f_mean", "f_std", "t_mean", "t_std"}: lists computed on the training rows."""
         for name, value in stats.items():
-            getattr(self, name).copy_(torch.as_tensor(value, dtype=torch.float32).clamp_min(1e-6)
-                                      if name.endswith("std") else torch.as_tensor(value, dtype=torch.float32))
+            value = torch.as_tensor(value, dtype=torch.float32)
+            if name.endswith("std"):  # a feature constant in training (e.g. no references) stays unscaled
+                value = torch.where(value > 1e-6, value, torch.ones_like(value))
+            getattr(self, name).copy_(value)
 
     def head_state(self) -> dict:
         return {k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("scorer.")}
