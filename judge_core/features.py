@@ -41,13 +41,18 @@ def answer_features(answer: str, question: str, reference: str | None) -> list[f
             float(question.strip()[:80].lower() in answer.lower()), float(not answer.strip())]
 
 
-def pair_features(example: PairExample, order: str = "ab") -> list[float]:
-    """Feature differences (shown first minus shown second) for the `order` presentation."""
+def _shown(example: PairExample, order: str) -> tuple[str, str, list[float], list[float]]:
+    """(first answer, second answer, their features) as shown in `order`."""
     shown = example if order == "ab" else example.swapped()
     q = question_text(shown)
     ref = None if shown.reference is None else answer_text(shown.reference)
-    f1 = answer_features(answer_text(shown.answer1), q, ref)
-    f2 = answer_features(answer_text(shown.answer2), q, ref)
+    a1, a2 = answer_text(shown.answer1), answer_text(shown.answer2)
+    return a1, a2, answer_features(a1, q, ref), answer_features(a2, q, ref)
+
+
+def pair_features(example: PairExample, order: str = "ab") -> list[float]:
+    """Feature differences (shown first minus shown second) for the `order` presentation."""
+    _, _, f1, f2 = _shown(example, order)
     return [a - b for a, b in zip(f1, f2)] + [abs(a - b) for a, b in zip(f1[:2], f2[:2])]
 
 
@@ -58,11 +63,7 @@ def head_features(example: PairExample, order: str = "ab") -> tuple[list[float],
     """(first answer's features, second answer's, tie features) as shown in `order`. The tie
     features are symmetric: each feature's gap |f1 - f2| and the two answers' word overlap
     (Jaccard), so near-identical answers can be called a tie whatever the order."""
-    shown = example if order == "ab" else example.swapped()
-    q = question_text(shown)
-    ref = None if shown.reference is None else answer_text(shown.reference)
-    a1, a2 = answer_text(shown.answer1), answer_text(shown.answer2)
-    f1, f2 = answer_features(a1, q, ref), answer_features(a2, q, ref)
+    a1, a2, f1, f2 = _shown(example, order)
     w1, w2 = _words(a1), _words(a2)
     jaccard = len(w1 & w2) / len(w1 | w2) if w1 | w2 else 1.0
     return f1, f2, [abs(a - b) for a, b in zip(f1, f2)] + [jaccard]

@@ -77,9 +77,9 @@ class Cell:
 
 
 def fingerprint(path: Path) -> str:
-    """Names, sizes and modification times of a local file or of the files under a directory: a
-    retrained adapter (or a re-fitted feature model) at the same path gets a new fingerprint. Cheap
-    for multi-GB model directories, which are not read."""
+    """Names, sizes and modification times of a local file or of the files under a directory: an
+    adapter retrained at the same path gets a new fingerprint. Cheap for multi-GB model
+    directories, whose files are not read."""
     files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
     stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name} {f.stat().st_size} {f.stat().st_mtime_ns}"
                       for f in files)

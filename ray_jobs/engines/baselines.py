@@ -112,9 +112,12 @@ class BaselineEngine:
         if self.kind not in ("longer", "features", "relevance"):
             raise ValueError(f"baseline judge {spec.name}: model must be 'longer', 'features' or 'relevance', "
                              f"not {spec.model!r}")
-        self.model = self._features_model(spec) if self.kind == "features" else None
-        if self.kind == "relevance":
+        if self.kind == "features":
+            self.model = self._features_model(spec)
+        elif self.kind == "relevance":
             self.model = Relevance(spec.options.get("path"), spec.options.get("max_length", 256))
+        else:
+            self.model = None
 
     @staticmethod
     def _features_model(spec: JudgeSpec):
