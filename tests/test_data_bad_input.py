@@ -139,3 +139,36 @@ def test_load_fetches_missing_source(http_dir, tmp_path, monkeypatch, shared_roo
     examples, _ = load("pandalm", root=tmp_path / "empty", fetch=True)
     assert len(examples) == 999
     assert (tmp_path / "cache" / "pandalm" / "testset-v1.json").read_bytes() == real
+
+
+def test_errors_name_the_line_an_editor_shows(tmp_path):
+    """1-based lines where the record starts, and the example's index, never a 0-based 'row'."""
+    path = tmp_path / "llmbar" / "Natural" / "dataset.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps([GOOD, GOOD | {"label": 3}], indent=1))  # second record starts on line 8
+    with pytest.raises(BadRecordError) as err:
+        load("llmbar", "natural", root=tmp_path)
+    assert (err.value.line, err.value.index) == (8, 1)
+    assert f"{path}, line 8 (example 1), field 'label'" in str(err.value)
+    path.write_text('[\n {"input": "q",\n  oops]')
+    with pytest.raises(BadRecordError) as err:
+        load("llmbar", "natural", root=tmp_path)
+    assert "line 3" in str(err.value) and "row" not in str(err.value) and err.value.index is None
+
+
+def test_jsonl_errors_count_lines_with_blank_ones(tmp_path):
+    path = write_autoj(tmp_path, [AUTOJ_GOOD, "", '{"scenario": "chitchat", "label": 0,'])
+    with pytest.raises(BadRecordError) as err:
+        load("autoj", root=tmp_path)
+    assert (err.value.line, err.value.index) == (3, 1) and f"{path}, line 3 (example 1)" in str(err.value)
+
+
+def test_csv_errors_name_the_line_where_a_multi_line_record_starts(tmp_path):
+    path = tmp_path / "lmsys_arena_kaggle" / "small_train.csv"
+    path.parent.mkdir(parents=True)
+    header = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
+    path.write_text(header + '1,m1,m2,"[""q""\n\n]","[""a""]","[""b""]",1,0,0\n'
+                    + '2,m1,m2,"[""q""]","[""a""]","[""b""]",1,1,0\n')
+    with pytest.raises(BadRecordError) as err:
+        load("arena", "train", root=tmp_path)
+    assert (err.value.line, err.value.index) == (5, 1)  # the first record spans lines 2-4

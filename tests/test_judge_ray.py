@@ -196,3 +196,17 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
     rule = JudgeSpec(name="first", engine="baseline", model="longer")
     with pytest.raises(ValueError, match="member first gives no probabilities"):
         SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1], rule])
+
+
+@pytest.mark.parametrize("template", ["autoj", "judgelm", "label", "mtbench-pair", "llmbar", "pandalm"])
+def test_fake_engine_writes_a_verdict_every_template_parses(template):
+    """The fake judge writes each template's own verdict text (Auto-J's 'final decision', JudgeLM's
+    score pair...), so a generate-mode pipeline test works with any template."""
+    from judge_core.pipeline import to_judgment
+
+    examples, _ = load("llmbar", "natural")
+    rows = [r | {"template": template} for r in __import__("judge_core.pipeline", fromlist=["expand"]).expand(examples[:6], ("ab", "ba"))]
+    engine = build_engine(JudgeSpec(name="f", engine="fake", options={"rule": "longer"}))
+    judgments = [to_judgment(r, o, template, "f", allow_tie=False) for r, o in zip(rows, engine.judge(rows, template))]
+    assert [j.error for j in judgments] == [None] * len(rows)
+    assert all(j.verdict in (1, 2, 0) for j in judgments)
