@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._models import bench_llama  # noqa: E402
 from judge_core.data import load  # noqa: E402
 from judge_core.pipeline import expand  # noqa: E402
-from ray_jobs.engines.base import JudgeSpec, build_engine  # noqa: E402
+from ray_jobs.engines.base import build_engine  # noqa: E402
+from ray_jobs.spec import JudgeSpec  # noqa: E402
 
 
 def rate(engine, rows, template) -> float:

@@ -21,13 +21,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._models import bench_llama  # noqa: E402
 from judge_core.data import load  # noqa: E402
 from judge_core.pipeline import expand  # noqa: E402
-from ray_jobs.engines.base import JudgeSpec, build_engine  # noqa: E402
+from ray_jobs.engines.base import build_engine  # noqa: E402
+from ray_jobs.spec import JudgeSpec  # noqa: E402
 
 
 def main() -> None:
     import ray
 
-    from ray_jobs.judge import Cell, run_cell
+    from ray_jobs.batch import run_cell
+    from ray_jobs.store import Cell
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=400, help="examples of llmbar+pandalm (x1 order)")

@@ -17,8 +17,8 @@ import hashlib
 import math
 
 from . import metrics as M
-from .pipeline import verdict_from_probs
 from .schema import Judgment
+from .verdicts import average_orders, verdict_from_probs
 
 EPS = 1e-12
 
@@ -31,11 +31,9 @@ def swap_averaged(judgments: list[Judgment], allow_tie: bool) -> list[Judgment]:
         by_uid.setdefault(j.uid, []).append(j)
     out = []
     for group in by_uid.values():
-        if any(j.probs is None for j in group):
-            out += group
-            continue
-        mean = tuple(sum(p) / len(group) for p in zip(*(j.probs for j in group)))
-        out += [j.model_copy(update={"probs": mean, "verdict": verdict_from_probs(mean, allow_tie)}) for j in group]
+        mean = average_orders([j.probs for j in group])
+        out += group if mean is None else \
+            [j.model_copy(update={"probs": mean, "verdict": verdict_from_probs(mean, allow_tie)}) for j in group]
     return out
 
 

@@ -53,16 +53,18 @@ def load_questions(source: str, root=None) -> list[Question]:
 
 def _read_questions(path: Path, keep_reference: bool) -> list[Question]:
     out, seen = [], set()
-    for row, rec in read_jsonl(path):
+    for (line, _), rec in read_jsonl(path):
+        if isinstance(rec, BadRecordError):
+            raise rec
         try:
             turns = rec["turns"] if "turns" in rec else [rec["question"]]
             ref = rec.get("reference") if keep_reference else None
             q = Question(question_id=str(rec["question_id"]), category=str(rec.get("category", "")), turns=turns,
                          reference=[ref] if isinstance(ref, str) else ref)
         except (KeyError, TypeError, ValueError) as exc:
-            raise BadRecordError(path, row, None, f"not a question: {exc}") from exc
+            raise BadRecordError(path, line, None, f"not a question: {exc}") from exc
         if q.question_id in seen:
-            raise BadRecordError(path, row, "question_id", f"duplicate question_id {q.question_id}")
+            raise BadRecordError(path, line, "question_id", f"duplicate question_id {q.question_id}")
         seen.add(q.question_id)
         out.append(q)
     return out
@@ -71,13 +73,15 @@ def _read_questions(path: Path, keep_reference: bool) -> list[Question]:
 def read_answers(path: str | Path) -> dict[str, list[str]]:
     """{question_id: turns} from FastChat's model_answer JSONL ({question_id, model_id, choices: [{turns}]})."""
     out = {}
-    for row, rec in read_jsonl(Path(path)):
+    for (line, _), rec in read_jsonl(Path(path)):
+        if isinstance(rec, BadRecordError):
+            raise rec
         try:
             turns = rec["choices"][0]["turns"]
             if not isinstance(turns, list) or not all(isinstance(t, str) for t in turns):
                 raise TypeError("choices[0].turns must be a list of strings")
         except (KeyError, IndexError, TypeError) as exc:
-            raise BadRecordError(path, row, "choices", f"not an answer record: {exc}") from exc
+            raise BadRecordError(path, line, "choices", f"not an answer record: {exc}") from exc
         out[str(rec.get("question_id"))] = turns
     return out
 

@@ -91,40 +91,6 @@ def generative_sample(example: PairExample, template: str, order: str = "ab") ->
     return {"messages": tpl.render(example, order), "target": tpl.label.answer(shown.label)}
 
 
-def allocate(lengths: Sequence[int], budget: int) -> list[int]:
-    """How many tokens each segment keeps so all fit in `budget`, none is crowded out:
-    segments shorter than an equal share keep everything, the rest share what is left equally."""
-    caps = [0] * len(lengths)
-    remaining = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    left = max(0, budget)
-    while remaining:
-        share = left // len(remaining)
-        i = remaining[0]
-        if lengths[i] <= share:
-            caps[i] = lengths[i]
-            left -= lengths[i]
-            remaining.pop(0)
-        else:
-            for j, k in enumerate(remaining):  # the first `extra` longest get one more token
-                caps[k] = share + (1 if j >= len(remaining) - left % len(remaining) else 0)
-            break
-    return caps
-
-
-def classifier_segments(example: PairExample, order: str = "ab") -> list[str]:
-    """The three texts a sequence-classification judge reads: question, first and second answer,
-    each multi-turn conversation flattened turn by turn."""
-    shown = example if order == "ab" else example.swapped()
-    return [prompts.base.question_text(shown), prompts.base.answer_text(shown.answer1),
-            prompts.base.answer_text(shown.answer2)]
-
-
-def fit_segments(token_lists: Sequence[Sequence[int]], budget: int) -> list[list[int]]:
-    """Cut each segment's tokens to its allocate() cap (keeping its beginning)."""
-    caps = allocate([len(t) for t in token_lists], budget)
-    return [list(t[:c]) for t, c in zip(token_lists, caps)]
-
-
 def label_in_order(example: PairExample, order: str) -> int:
     return example.label if order == "ab" else example.swapped().label
 

@@ -15,6 +15,7 @@ import math
 
 from . import prompts
 from .schema import ORDERS, Judgment, PairExample, PointExample, probs_to_original_frame, to_original_frame
+from .verdicts import verdict_from_probs
 
 
 def expand(examples: list[PairExample | PointExample], orders: tuple[str, ...]) -> list[dict]:
@@ -42,23 +43,6 @@ def render(row: dict, template: str) -> list[dict]:
     return prompts.get(template).render(example_of(row), row["order"])
 
 
-def verdict_from_probs(probs, allow_tie: bool = True) -> int | None:
-    """The likeliest verdict of (p_tie, p1, p2); without ties only 1 and 2 compete.
-    Exact equality between 1 and 2 is a tie when ties are allowed, else answer 1 (stated, not hidden)."""
-    if probs is None:
-        return None
-    p_tie, p1, p2 = probs
-    if allow_tie and p_tie > max(p1, p2):
-        return 0
-    if p1 == p2:
-        return 0 if allow_tie else 1
-    return 1 if p1 > p2 else 2
-
-
-def _present(value) -> bool:
-    return value is not None and not (isinstance(value, float) and math.isnan(value))
-
-
 def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_tie: bool = True) -> Judgment:
     """A Judgment in the ORIGINAL frame from one engine output in the presented frame.
 
@@ -68,26 +52,31 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
     that does not parse is a failure with the parser's reason.
     """
     order = row["order"]
-    raw, error = out.get("raw"), out.get("error")
-    probs = tuple(out["probs"]) if _present(out.get("probs")) else None
-    verdict, scores = None, None
-    if error is None and raw is not None:
-        if template is None:
-            raise ValueError("raw text needs a template to parse it")
-        parsed = prompts.get(template).verdict(raw, order)
-        verdict, scores, error = parsed.verdict, parsed.scores, parsed.reason
-    elif error is None and _present(out.get("score")):
-        scores = (float(out["score"]),)
-    elif error is None and out.get("verdict") is not None:  # a rule judge's verdict, presented frame
-        verdict = to_original_frame(out["verdict"], order)
-    elif error is None and probs is not None:
-        verdict = to_original_frame(verdict_from_probs(probs, allow_tie), order)
-    elif error is None:
-        error = "engine returned neither text nor probabilities"
-    return Judgment(uid=row["uid"], judge=judge, template=template or "", order=order, raw=raw, verdict=verdict,
-                    probs=_normalised(probs_to_original_frame(probs, order)), scores=scores,
+    probs = tuple(out["probs"]) if out.get("probs") is not None else None
+    verdict, scores, error = _outcome(out, probs, template, order, allow_tie)
+    return Judgment(uid=row["uid"], judge=judge, template=template or "", order=order, raw=out.get("raw"),
+                    verdict=verdict, probs=_normalised(probs_to_original_frame(probs, order)), scores=scores,
                     tokens_in=out.get("tokens_in"), tokens_out=out.get("tokens_out"),
                     seconds=out.get("seconds"), error=error)
+
+
+def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool):
+    """(verdict, scores, error) in the original frame, from the first of: the engine's error, its
+    text, a rating, a rule judge's verdict, probabilities."""
+    if out.get("error") is not None:
+        return None, None, out["error"]
+    if out.get("raw") is not None:
+        if template is None:
+            raise ValueError("raw text needs a template to parse it")
+        parsed = prompts.get(template).verdict(out["raw"], order)
+        return parsed.verdict, parsed.scores, parsed.reason
+    if out.get("score") is not None and not math.isnan(out["score"]):  # NaN: a model that computed nothing
+        return None, (float(out["score"]),), None
+    if out.get("verdict") is not None:
+        return to_original_frame(out["verdict"], order), None, None
+    if probs is not None:
+        return to_original_frame(verdict_from_probs(probs, allow_tie), order), None, None
+    return None, None, "engine returned neither text nor probabilities"
 
 
 def _normalised(probs):
@@ -95,18 +84,3 @@ def _normalised(probs):
         return None
     total = sum(probs)
     return tuple(p / total for p in probs)
-
-
-def judgment_row(j: Judgment) -> dict:
-    """A flat row for Parquet: probabilities as three columns (NaN when absent)."""
-    row = j.model_dump(exclude={"probs", "scores"})
-    p = j.probs or (math.nan,) * 3
-    return row | {"p_tie": p[0], "p1": p[1], "p2": p[2], "scores": list(j.scores) if j.scores else None}
-
-
-def judgment_from_row(row: dict) -> Judgment:
-    probs = (row["p_tie"], row["p1"], row["p2"])
-    fields = {k: v for k, v in row.items() if k in Judgment.model_fields and k not in ("probs", "scores")}
-    scores = row.get("scores")
-    return Judgment(**fields, probs=None if any(map(math.isnan, probs)) else probs,
-                    scores=tuple(scores) if scores is not None and len(scores) else None)

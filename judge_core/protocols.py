@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Literal, Sequence
 
 from . import metrics as M
+from .verdicts import average_orders, combine_orders, verdict_from_probs
 
 OnParseFailure = Literal["wrong", "tie", "drop"]
 
@@ -66,11 +67,7 @@ def apply_policy(records: list[ProtocolRecord], policy: OnParseFailure) -> list[
 # ---- pairwise protocols ---------------------------------------------------------------------------
 def _combined(r: ProtocolRecord) -> int | None:
     """Both orders: agreeing verdicts stand, disagreeing ones become a tie; one order: that verdict."""
-    if not r.has_ba:
-        return r.ab
-    if r.ab is None or r.ba is None:
-        return None
-    return r.ab if r.ab == r.ba else 0
+    return combine_orders(r.ab, r.ba) if r.has_ba else r.ab
 
 
 def pandalm(records: list[ProtocolRecord]) -> dict:
@@ -129,15 +126,13 @@ def judgelm(records: list[ProtocolRecord]) -> dict:
 
 def _arena_probs(r: ProtocolRecord):
     """Swap-averaged probabilities when both orders have them, else the one there is."""
-    if r.probs_ab and r.probs_ba:
-        return tuple((x + y) / 2 for x, y in zip(r.probs_ab, r.probs_ba))
-    return r.probs_ab or r.probs_ba
+    return average_orders([r.probs_ab, r.probs_ba]) or r.probs_ab or r.probs_ba
 
 
 def arena(records: list[ProtocolRecord]) -> dict:
     gold = [r.gold for r in records]
     probs = [_arena_probs(r) for r in records]
-    pred = [M.LABELS[list(p).index(max(p))] if p else _combined(r) for p, r in zip(probs, records)]
+    pred = [verdict_from_probs(p) if p else _combined(r) for p, r in zip(probs, records)]
     out = {"accuracy": M.accuracy(gold, pred), "log_loss": None, "missing_probs": sum(p is None for p in probs)}
     if out["missing_probs"] == 0:
         out |= {"log_loss": M.log_loss(gold, probs), "brier": M.brier(gold, probs), "ece": M.ece(gold, probs)}

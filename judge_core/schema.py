@@ -138,3 +138,9 @@ def probs_to_original_frame(probs, order: str):
         return probs
     p_tie, p1, p2 = probs
     return (p_tie, p2, p1)
+
+
+def probs_presented(probs, order: str):
+    """(p_tie, p1, p2) of the source's answer order as the `order` presentation shows them (the
+    same swap as probs_to_original_frame: it is its own inverse)."""
+    return probs_to_original_frame(probs, order)

@@ -18,7 +18,7 @@ from .data import load, source
 from .data._io import BadRecordError, read_jsonl
 from .prompts.base import RATING, last_match
 from .schema import ORDERS, PairExample, PointExample
-
+from .verdicts import verdict_from_probs
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ def parse_rating(text: str) -> float | None:
 
 
 def _row(path: Path, line: int, r, template, pointwise: bool) -> tuple[int, str, Prediction]:
+    """(index, order, prediction) of one predictions line; a BadRecordError names the line and field."""
     def bad(field, reason):
         return BadRecordError(path, line, field, reason)
 
@@ -48,31 +49,42 @@ def _row(path: Path, line: int, r, template, pointwise: bool) -> tuple[int, str,
         raise bad("index", f"expected a non-negative integer, got {index!r}")
     if order not in ORDERS:
         raise bad("order", f"expected 'ab' or 'ba', got {order!r}")
+    pred = _point(r, bad) if pointwise else _pair(r, order, _probs(r, bad), template, bad)
+    return index, order, pred
+
+
+def _probs(r: dict, bad) -> tuple[float, float, float] | None:
     probs = r.get("probs")
-    if probs is not None:
-        if (not isinstance(probs, list) or len(probs) != 3
-                or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in probs)
-                or abs(sum(probs) - 1) > 1e-3):
-            raise bad("probs", f"expected [p_tie, p1, p2] summing to 1, got {probs!r:.60}")
-        probs = tuple(float(p) for p in probs)
-    if pointwise:
-        if "score" in r:
-            if not isinstance(r["score"], (int, float)) or isinstance(r["score"], bool):
-                raise bad("score", f"expected a number, got {r['score']!r:.40}")
-            return index, order, Prediction(score=float(r["score"]))
-        if isinstance(r.get("output"), str):
-            return index, order, Prediction(score=parse_rating(r["output"]))
-        raise bad("score", "a pointwise row needs 'score' or 'output'")
+    if probs is None:
+        return None
+    if (not isinstance(probs, list) or len(probs) != 3 or abs(sum(probs) - 1) > 1e-3
+            or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in probs)):
+        raise bad("probs", f"expected [p_tie, p1, p2] summing to 1, got {probs!r:.60}")
+    return tuple(float(p) for p in probs)
+
+
+def _point(r: dict, bad) -> Prediction:
+    if "score" in r:
+        if not isinstance(r["score"], (int, float)) or isinstance(r["score"], bool):
+            raise bad("score", f"expected a number, got {r['score']!r:.40}")
+        return Prediction(score=float(r["score"]))
+    if isinstance(r.get("output"), str):
+        return Prediction(score=parse_rating(r["output"]))
+    raise bad("score", "a pointwise row needs 'score' or 'output'")
+
+
+def _pair(r: dict, order: str, probs, template, bad) -> Prediction:
+    """A verdict given, parsed from the judge's text, or the likeliest of its probabilities."""
     if "verdict" in r:
         if r["verdict"] not in (0, 1, 2, None) or isinstance(r["verdict"], bool):
             raise bad("verdict", f"expected 0, 1, 2 or null, got {r['verdict']!r}")
-        return index, order, Prediction(verdict=r["verdict"], probs=probs)
+        return Prediction(verdict=r["verdict"], probs=probs)
     if isinstance(r.get("output"), str):
         if template is None:
             raise bad("output", "raw outputs need --template to parse them")
-        return index, order, Prediction(verdict=template.verdict(r["output"], order).verdict, probs=probs)
+        return Prediction(verdict=template.verdict(r["output"], order).verdict, probs=probs)
     if probs is not None:
-        return index, order, Prediction(verdict=max((1, 2, 0), key=lambda v: probs[v]), probs=probs)
+        return Prediction(verdict=verdict_from_probs(probs), probs=probs)
     raise bad("verdict", "a row needs 'verdict', 'output' or 'probs'")
 
 
@@ -80,7 +92,7 @@ def read_predictions(path: Path, template: str | None = None, pointwise: bool = 
     """{(index, order): Prediction}; duplicates are an error naming the line and index."""
     tpl = prompts.get(template) if template else None
     out: dict[tuple[int, str], Prediction] = {}
-    for line, r in read_jsonl(Path(path)):
+    for (line, _), r in read_jsonl(Path(path)):
         index, order, pred = _row(Path(path), line, r, tpl, pointwise)
         if (index, order) in out:
             raise BadRecordError(path, line, "index", f"duplicate prediction for index {index} order {order}")

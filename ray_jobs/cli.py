@@ -1,11 +1,12 @@
-"""The `judge` command.
+"""The `judge` command: one add_<verb>() per verb, each with the function it runs.
 
     judge data list
     judge data show llmbar --subset neighbor
     judge score --benchmark autoj --predictions preds.jsonl --template autoj --json
+    judge sweep configs/sweeps/quickstart-cpu.yaml limit=10
 
-Only judge_core is imported here at module level: `judge data` and `judge score` never start
-Ray or import torch.
+Only judge_core (and the report's number formats) is imported at module level: `judge data` and
+`judge score` never start Ray or import torch; each other verb imports its package when it runs.
 """
 from __future__ import annotations
 
@@ -13,18 +14,22 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from collections import Counter
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from judge_core import data as D
 from judge_core import prompts, protocols, scoring
 
+from .report.format import fmt, pct
 
-def _pct(value) -> str:
-    return "-" if scoring.is_missing(value) else f"{100 * value:.2f}"
+ROOT_HELP = "data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)"
 
 
+# ---- judge data ----------------------------------------------------------------------------------------
 def _label_counts(examples) -> str:
     if examples and hasattr(examples[0], "label"):
         counts = Counter(e.label for e in examples)
@@ -34,21 +39,23 @@ def _label_counts(examples) -> str:
     return "scores " + " ".join(f"{k:g}:{v}" for k, v in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
 
 
+def _list_line(name: str, src, sub: str, root) -> str:
+    try:
+        examples, report = D.load(name, sub, root=root, on_bad_record="skip")
+    except FileNotFoundError:
+        remote = src.subsets[sub].remote
+        return f"{name:24} {src.kind:9} {sub:32} {'-':>6}  not present" + (f" (fetchable: {remote.url})" if remote else "")
+    extra = "".join(f"; filtered {n} ({why})" for why, n in report.filtered.items())
+    extra += f"; skipped {len(report.skipped)} bad rows" if report.skipped else ""
+    return f"{name:24} {src.kind:9} {sub:32} {len(examples):6d}  {_label_counts(examples)}{extra}"
+
+
 def cmd_data_list(args) -> int:
     print(f"data root: {D.data_root(args.root)}")
     print(f"{'source':24} {'kind':9} {'subset':32} {'rows':>6}  labels / filtered")
     for name, src in D.SOURCES.items():
         for sub in src.subsets:
-            try:
-                examples, report = D.load(name, sub, root=args.root, on_bad_record="skip")
-            except FileNotFoundError:
-                remote = src.subsets[sub].remote
-                print(f"{name:24} {src.kind:9} {sub:32} {'-':>6}  not present"
-                      + (f" (fetchable: {remote.url})" if remote else ""))
-                continue
-            extra = "".join(f"; filtered {n} ({why})" for why, n in report.filtered.items())
-            extra += f"; skipped {len(report.skipped)} bad rows" if report.skipped else ""
-            print(f"{name:24} {src.kind:9} {sub:32} {len(examples):6d}  {_label_counts(examples)}{extra}")
+            print(_list_line(name, src, sub, args.root))
     return 0
 
 
@@ -76,28 +83,38 @@ def cmd_data_show(args) -> int:
     return 0
 
 
-RAW = {"log_loss", "brier", "cohen_kappa", "pearson", "spearman", "kendall"}  # not fractions: print as is
+def add_data(sub) -> None:
+    data = sub.add_parser("data", help="list and inspect benchmark and training sources")
+    verbs = data.add_subparsers(dest="data_verb", required=True)
+    ls = verbs.add_parser("list", help="every source with its row count and label distribution")
+    ls.add_argument("--root", help=ROOT_HELP)
+    ls.set_defaults(func=cmd_data_list)
+    show = verbs.add_parser("show", help="one source: counts, labels, filters and one example")
+    show.add_argument("name", choices=sorted(D.SOURCES), help="the source")
+    show.add_argument("--subset", help="one subset (default: all of them)")
+    show.add_argument("--root", help=ROOT_HELP)
+    show.add_argument("--on-bad-record", choices=("error", "skip"), default="error",
+                      help="stop at the first bad record, or leave bad records out and list them")
+    show.add_argument("--fetch", action="store_true", help="download a missing file from its pinned URL")
+    show.add_argument("--example", type=int, default=0, help="which row to print")
+    show.add_argument("--chars", type=int, default=3000, help="print at most this much of the example")
+    show.set_defaults(func=cmd_data_show)
 
 
-def _fmt(key: str, value) -> str:
-    if key in RAW and not scoring.is_missing(value):
-        return f"{value:.4f}"
-    return _pct(value)
-
-
+# ---- judge score ---------------------------------------------------------------------------------------
 def _print_result(r: dict) -> None:
-    print("(percentages; kappa, correlations and log loss as they are)")
+    print("(percentages; kappa, correlations, log loss, Brier and ECE as they are)")
     print(f"{r['benchmark']}/{r['subset']} under protocol {r['protocol']}: n={r['n']} of {r['n_total']}, "
           f"parse failures={r['parse_failures']} (counted as {r['on_parse_failure']})")
     ci = r.get("ci95", {})
     for key, value in r.items():
         if isinstance(value, float) or value is None and key in protocols.get(r["protocol"]).headline:
-            low_high = f"   95% CI {_fmt(key, ci[key][0])} .. {_fmt(key, ci[key][1])}" if key in ci else ""
-            print(f"  {key:18} {_fmt(key, value):>8}{low_high}")
+            low_high = f"   95% CI {fmt(key, ci[key][0])} .. {fmt(key, ci[key][1])}" if key in ci else ""
+            print(f"  {key:18} {fmt(key, value):>8}{low_high}")
     if "groups" in r:
         print(f"  {'group':24} {'agreement':>10} {'consistency':>12} {'single':>8}")
         for g, m in r["groups"].items():
-            print(f"  {g:24} {_pct(m['agreement']):>10} {_pct(m['consistency']):>12} {_pct(m['single_accuracy']):>8}")
+            print(f"  {g:24} {pct(m['agreement']):>10} {pct(m['consistency']):>12} {pct(m['single_accuracy']):>8}")
 
 
 def cmd_score(args) -> int:
@@ -111,101 +128,43 @@ def cmd_score(args) -> int:
     return 0
 
 
-def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_help: str) -> None:
-    """A verb that takes a YAML config and `key=value` overrides (finetune, sweep, compare, serve)."""
-    verb = sub.add_parser(name, help=help)
-    verb.add_argument("config", help=config_help)
-    verb.add_argument("overrides", nargs="*", help=f"key=value overrides, {overrides_help}")
-    verb.set_defaults(func=func)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.")
-    sub = p.add_subparsers(dest="verb", required=True)
-
-    data = sub.add_parser("data", help="list and inspect benchmark and training sources")
-    data_sub = data.add_subparsers(dest="data_verb", required=True)
-    ls = data_sub.add_parser("list", help="every source with its row count and label distribution")
-    ls.add_argument("--root", help="data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)")
-    ls.set_defaults(func=cmd_data_list)
-    show = data_sub.add_parser("show", help="one source: counts, labels, filters and one example")
-    show.add_argument("name", choices=sorted(D.SOURCES))
-    show.add_argument("--subset")
-    show.add_argument("--root")
-    show.add_argument("--on-bad-record", choices=("error", "skip"), default="error")
-    show.add_argument("--fetch", action="store_true", help="download a missing file from its pinned URL")
-    show.add_argument("--example", type=int, default=0, help="which row to print")
-    show.add_argument("--chars", type=int, default=3000, help="print at most this much of the example")
-    show.set_defaults(func=cmd_data_show)
-
+def add_score(sub) -> None:
     sc = sub.add_parser("score", help="re-score a JSONL of judgments under a paper's protocol")
-    sc.add_argument("--benchmark", required=True, choices=sorted(n for n, s in D.SOURCES.items() if s.protocol))
-    sc.add_argument("--subset")
-    sc.add_argument("--predictions", required=True)
+    sc.add_argument("--benchmark", required=True, choices=sorted(n for n, s in D.SOURCES.items() if s.protocol),
+                    help="the benchmark the judgments are of")
+    sc.add_argument("--subset", help="its subset (needed when it has several)")
+    sc.add_argument("--predictions", required=True, help="JSONL: {index, order, verdict | output | probs | score}")
     sc.add_argument("--template", choices=sorted(prompts.TEMPLATES), help="parser for rows with raw 'output'")
     sc.add_argument("--protocol", choices=sorted(protocols.PROTOCOLS), help="default: the benchmark's paper")
     sc.add_argument("--on-parse-failure", choices=("wrong", "tie", "drop"), help="default: the protocol's paper")
     sc.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0 = none)")
-    sc.add_argument("--seed", type=int, default=0)
-    sc.add_argument("--root")
+    sc.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    sc.add_argument("--root", help=ROOT_HELP)
     sc.add_argument("--json", action="store_true", help="one JSON object, fractions in [0,1]")
     sc.set_defaults(func=cmd_score)
-    _config_verb(sub, "finetune", cmd_finetune, "fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)",
-                 "configs/finetune/<name>.yaml", "e.g. lr=1e-4 lora.rank=16")
-
-    fe = sub.add_parser("finetune-eval", help="judge benchmarks with a trained classifier adapter and score them")
-    fe.add_argument("adapter", help="directory written by judge finetune")
-    fe.add_argument("benchmarks", nargs="+", help="benchmark or benchmark/subset")
-    fe.add_argument("--out", help="predictions + metrics directory (default: <adapter>/../eval)")
-    fe.add_argument("--root")
-    fe.add_argument("--bootstrap", type=int, default=1000)
-    fe.set_defaults(func=cmd_finetune_eval)
-    _config_verb(sub, "sweep", cmd_sweep, "judges x templates x benchmarks on Ray Data; resumable; writes the report",
-                 "configs/sweeps/<name>.yaml", "e.g. limit=20 judges.0.batch_size=8")
-    _config_verb(sub, "compare", cmd_compare, "candidate models against a baseline with one judge (win/tie/loss, "
-                 "Bradley-Terry, scores as % of the baseline); resumable; writes a report",
-                 "configs/compare/<name>.yaml", "e.g. limit=10 name=try")
-    _config_verb(sub, "serve", cmd_serve, "the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)",
-                 "configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)",
-                 "applied to the app's args, e.g. max_batch_size=32")
-
-    jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
-    jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"))
-    jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | relevance | features")
-    jj.add_argument("--adapter")
-    jj.add_argument("--mode", choices=("generate", "label"), default="generate")
-    jj.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES))
-    jj.add_argument("--benchmark", required=True, help="name or name/subset")
-    jj.add_argument("--orders", choices=("both", "ab", "protocol"), default="both")
-    jj.add_argument("--limit", type=int)
-    jj.add_argument("--option", action="append", default=[], help="engine option key=value (repeatable)")
-    jj.add_argument("--concurrency", type=int, default=1)
-    jj.add_argument("--num-gpus", type=float, default=0)
-    jj.add_argument("--batch-size", type=int, default=16)
-    jj.add_argument("--name", help="judge name in results (default: from the model)")
-    jj.add_argument("--out", default="results/judge", help="results directory")
-    jj.add_argument("--root")
-    jj.set_defaults(func=cmd_judge)
-
-    rp = sub.add_parser("report", help="Markdown + self-contained HTML report of a results directory")
-    rp.add_argument("results", help="results/<sweep>")
-    rp.set_defaults(func=cmd_report)
-
-    tf = sub.add_parser("train-features", help="fit the scikit-learn feature baseline judge (joblib)")
-    tf.add_argument("--out", required=True, help="joblib path")
-    tf.add_argument("--sources", nargs="+", help="training sources (default: every shared training source)")
-    tf.add_argument("--root")
-    tf.set_defaults(func=cmd_train_features)
-    return p
 
 
-def cmd_sweep(args) -> int:
-    from .sweep import load_sweep, run_sweep
+# ---- verbs that take a YAML config ---------------------------------------------------------------------
+def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_help: str) -> None:
+    """A verb that takes a YAML config and `key=value` overrides (finetune, sweep, compare, serve).
+    argparse formats help with %: a literal % in these texts must be written %%."""
+    verb = sub.add_parser(name, help=help, description=help.replace("%%", "%"))  # a description is not %-formatted
+    verb.add_argument("config", help=config_help)
+    verb.add_argument("overrides", nargs="*", help=f"key=value overrides (values as YAML), {overrides_help}")
+    verb.set_defaults(func=func)
 
-    status = run_sweep(load_sweep(args.config, args.overrides))
+
+def _cells_ok(status: dict) -> int:
+    """Print "N of M cells ok" (and which failed); the exit status: 1 when any failed."""
     failed = [k for k, v in status.items() if v != "ok"]
     print(f"{len(status) - len(failed)} of {len(status)} cells ok" + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
+
+
+def cmd_sweep(args) -> int:
+    from .batch import load_sweep, run_sweep
+
+    return _cells_ok(run_sweep(load_sweep(args.config, args.overrides)))
 
 
 def cmd_compare(args) -> int:
@@ -224,18 +183,32 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def cmd_finetune(args) -> int:
+    from .finetune.recipe import main as finetune_main  # imports Ray and torch only for this verb
+
+    return finetune_main(args.config, args.overrides)
+
+
+def add_config_verbs(sub) -> None:
+    _config_verb(sub, "sweep", cmd_sweep, "judges x templates x benchmarks on Ray Data; resumable; writes the report",
+                 "configs/sweeps/<name>.yaml", "e.g. limit=20 judges.0.batch_size=8")
+    _config_verb(sub, "compare", cmd_compare, "candidate models against a baseline with one judge (win/tie/loss, "
+                 "Bradley-Terry, scores as %% of the baseline); resumable; writes a report",
+                 "configs/compare/<name>.yaml", "e.g. limit=10 name=try")
+    _config_verb(sub, "finetune", cmd_finetune, "fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)",
+                 "configs/finetune/<name>.yaml", "e.g. lr=1e-4 lora.rank=16")
+    _config_verb(sub, "serve", cmd_serve, "the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)",
+                 "configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)",
+                 "applied to the app's args, e.g. max_batch_size=32")
+
+
+# ---- judge judge: one cell from flags ------------------------------------------------------------------
 def cmd_judge(args) -> int:
-    import re
+    from .batch import SweepConfig, run_sweep
+    from .config import apply_overrides
+    from .spec import JudgeSpec
 
-    import yaml
-
-    from .engines.base import JudgeSpec
-    from .sweep import SweepConfig, run_sweep
-
-    options = {}
-    for item in args.option:
-        key, _, value = item.partition("=")
-        options[key] = yaml.safe_load(value)
+    options = apply_overrides({}, args.option)
     name = args.name or re.sub(r"[^A-Za-z0-9_.+-]", "_", args.model.rstrip("/").split("/")[-1])
     spec = JudgeSpec(name=name, engine=args.engine, model=args.model, adapter=args.adapter, mode=args.mode,
                      options=options, concurrency=args.concurrency, num_gpus=args.num_gpus, batch_size=args.batch_size)
@@ -243,10 +216,33 @@ def cmd_judge(args) -> int:
     cfg = SweepConfig(name=out.split("/")[-1], output_dir=str(Path(out).parent), judges=[spec],
                       templates=[args.template], benchmarks=[args.benchmark], orders=args.orders, limit=args.limit,
                       root=args.root)
-    status = run_sweep(cfg)
-    return 0 if all(v == "ok" for v in status.values()) else 1
+    return _cells_ok(run_sweep(cfg))
 
 
+def add_judge(sub) -> None:
+    jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
+    jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"),
+                    help="what runs the judge (see the README's engine table)")
+    jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | relevance | features")
+    jj.add_argument("--adapter", help="a PEFT adapter directory on top of the model")
+    jj.add_argument("--mode", choices=("generate", "label"), default="generate",
+                    help="generate a verdict text, or read the label tokens' probabilities in one forward pass")
+    jj.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES), help="prompt template")
+    jj.add_argument("--benchmark", required=True, help="name or name/subset")
+    jj.add_argument("--orders", choices=("both", "ab", "protocol"), default="both",
+                    help="answer orders to judge (protocol: the ones the benchmark's paper judged)")
+    jj.add_argument("--limit", type=int, help="the first N examples only")
+    jj.add_argument("--option", action="append", default=[], help="engine option key=value (repeatable)")
+    jj.add_argument("--concurrency", type=int, default=1, help="engine actors")
+    jj.add_argument("--num-gpus", type=float, default=0, help="GPUs per engine actor")
+    jj.add_argument("--batch-size", type=int, default=16, help="rows per engine call")
+    jj.add_argument("--name", help="judge name in results (default: from the model)")
+    jj.add_argument("--out", default="results/judge", help="results directory")
+    jj.add_argument("--root", help=ROOT_HELP)
+    jj.set_defaults(func=cmd_judge)
+
+
+# ---- judge report, train-features, finetune-eval -------------------------------------------------------
 def cmd_report(args) -> int:
     from .report import write_report
 
@@ -265,21 +261,41 @@ def cmd_train_features(args) -> int:
 
 
 def cmd_finetune_eval(args) -> int:
-    from .finetune_eval import evaluate
+    from .finetune.eval import evaluate
 
     out = args.out or Path(args.adapter).parent / "eval"
     results = evaluate(args.adapter, args.benchmarks, out, root=args.root, bootstrap=args.bootstrap)
     for key, r in results.items():
         head = protocols.get(r["protocol"]).headline
-        print(f"{key:42} " + "  ".join(f"{k} {_fmt(k, r.get(k))}" for k in head))
+        print(f"{key:42} " + "  ".join(f"{k} {fmt(k, r.get(k))}" for k in head))
     print(f"predictions and metrics.json in {out}")
     return 0
 
 
-def cmd_finetune(args) -> int:
-    from .finetune import main as finetune_main  # imports Ray and torch only for this verb
+def add_tools(sub) -> None:
+    rp = sub.add_parser("report", help="Markdown + self-contained HTML report of a results directory")
+    rp.add_argument("results", help="results/<sweep>")
+    rp.set_defaults(func=cmd_report)
+    tf = sub.add_parser("train-features", help="fit the scikit-learn feature baseline judge (joblib)")
+    tf.add_argument("--out", required=True, help="joblib path")
+    tf.add_argument("--sources", nargs="+", help="training sources (default: every shared training source)")
+    tf.add_argument("--root", help=ROOT_HELP)
+    tf.set_defaults(func=cmd_train_features)
+    fe = sub.add_parser("finetune-eval", help="judge benchmarks with a trained classifier adapter and score them")
+    fe.add_argument("adapter", help="directory written by judge finetune")
+    fe.add_argument("benchmarks", nargs="+", help="benchmark or benchmark/subset")
+    fe.add_argument("--out", help="predictions + metrics directory (default: <adapter>/../eval)")
+    fe.add_argument("--root", help=ROOT_HELP)
+    fe.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0 = none)")
+    fe.set_defaults(func=cmd_finetune_eval)
 
-    return finetune_main(args)
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for add in (add_data, add_score, add_judge, add_config_verbs, add_tools):
+        add(sub)
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,8 +306,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")
         return 0
     except (ValueError, KeyError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
-        print(f"judge: error: {e.args[0] if isinstance(e, KeyError) and e.args else e}", file=sys.stderr)
+        print(f"judge: error: {_message(e)}", file=sys.stderr)
         return 2
+
+
+def _message(e: Exception) -> str:
+    if isinstance(e, ValidationError):  # pydantic's reasons, without its multi-line frame
+        return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg'].removeprefix('Value error, ')}"
+                         for err in e.errors())
+    return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
 
 
 if __name__ == "__main__":

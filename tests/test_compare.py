@@ -5,9 +5,21 @@ import math
 
 import pytest
 
-from judge_core.compare import (answer_record, bradley_terry, bradley_terry_ci, conversation, load_questions, mean_scores,
-                                pair_examples, pair_outcome, point_examples, read_answers, score_ratio,
-                                win_rates, win_rates_ci)
+from judge_core.compare import (
+    answer_record,
+    bradley_terry,
+    bradley_terry_ci,
+    conversation,
+    load_questions,
+    mean_scores,
+    pair_examples,
+    pair_outcome,
+    point_examples,
+    read_answers,
+    score_ratio,
+    win_rates,
+    win_rates_ci,
+)
 from judge_core.data._io import BadRecordError
 
 
@@ -25,10 +37,10 @@ def test_alignbench_questions_are_one_turn_with_reference():
     assert len(qs) == 683 and qs[0].turns == [qs[0].turns[0]] and qs[0].reference and qs[0].category == "专业能力"
 
 
-def test_answers_round_trip_and_bad_rows_name_file_and_row(tmp_path):
+def test_answers_round_trip_and_bad_rows_name_file_and_line(tmp_path):
     path = tmp_path / "a.jsonl"
     path.write_text(json.dumps(answer_record("81", "m", ["x", "y"])) + "\n" + '{"question_id": 82, "choices": []}\n')
-    with pytest.raises(BadRecordError, match=r"a.jsonl, row 1"):
+    with pytest.raises(BadRecordError, match=r"a.jsonl, line 2"):
         read_answers(path)
     path.write_text(json.dumps(answer_record("81", "m", ["x", "y"])) + "\n")
     assert read_answers(path) == {"81": ["x", "y"]}

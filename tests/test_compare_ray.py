@@ -6,8 +6,7 @@ from collections import Counter
 
 import pytest
 
-from judge_core.compare import answer_record, read_answers
-from judge_core.compare import load_questions
+from judge_core.compare import answer_record, load_questions, read_answers
 from ray_jobs.compare import CompareConfig, collect_answers, plan_cells, run_compare
 
 

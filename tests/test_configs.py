@@ -23,7 +23,7 @@ def test_cluster_has_cpu_head_and_gpu_workers():
 def test_finetune_configs_validate_and_name_their_command():
     import json
 
-    from ray_jobs.finetune_config import load_config
+    from ray_jobs.finetune.config import load_config
 
     files = sorted((ROOT / "configs" / "finetune").glob("*.yaml"))
     assert len(files) >= 3
@@ -37,7 +37,7 @@ def test_finetune_configs_validate_and_name_their_command():
 
 
 def test_sweep_configs_validate_and_name_their_command():
-    from ray_jobs.sweep import load_sweep
+    from ray_jobs.batch import load_sweep
 
     files = sorted((ROOT / "configs" / "sweeps").glob("*.yaml"))
     assert len(files) >= 2

@@ -36,24 +36,24 @@ AUTOJ_GOOD = json.dumps({"scenario": "chitchat", "label": 2, "prompt": "hi", "re
     (GOOD | {"output_1": 5}, "output_1", "expected str"),
     (GOOD | {"input": ""}, "question", "question is empty"),
 ])
-def test_bad_row_names_file_row_and_field(tmp_path, row, field, reason):
-    path = write_llmbar(tmp_path, [GOOD, row, GOOD])
+def test_bad_row_names_file_line_example_and_field(tmp_path, row, field, reason):
+    path = write_llmbar(tmp_path, [GOOD, row, GOOD])  # one line of JSON: every record starts on line 1
     with pytest.raises(BadRecordError) as err:
         load("llmbar", "natural", root=tmp_path)
-    assert (err.value.path, err.value.row, err.value.field) == (str(path), 1, field)
-    assert reason in str(err.value) and f"{path}, row 1" in str(err.value)
+    assert (err.value.path, err.value.line, err.value.index, err.value.field) == (str(path), 1, 1, field)
+    assert reason in str(err.value) and f"{path}, line 1 (example 1)" in str(err.value)
 
 
 def test_skip_counts_bad_rows(tmp_path):
     write_llmbar(tmp_path, [GOOD, GOOD | {"label": 0}, "not an object", GOOD])
     examples, report = load("llmbar", "natural", root=tmp_path, on_bad_record="skip")
     assert [e.index for e in examples] == [0, 3]
-    assert [e.row for e in report.skipped] == [1, 2]
+    assert [e.index for e in report.skipped] == [1, 2]
 
 
 def test_malformed_jsonl_line(tmp_path):
     path = write_autoj(tmp_path, [AUTOJ_GOOD, '{"scenario": "chitchat", "label": 0,', AUTOJ_GOOD])
-    with pytest.raises(BadRecordError, match=r"row 1: line 2 is not valid JSON"):
+    with pytest.raises(BadRecordError, match=r"line 2 \(example 1\): not valid JSON"):
         load("autoj", root=tmp_path)
     examples, report = load("autoj", root=tmp_path, on_bad_record="skip")
     assert [e.index for e in examples] == [0, 2] and len(report.skipped) == 1
@@ -76,7 +76,7 @@ def test_arena_winner_must_be_one_hot(tmp_path):
                     + '3,m1,m2,"not json","[""a""]","[""b""]",0,0,1\n')
     examples, report = load("arena", "train", root=tmp_path, on_bad_record="skip")
     assert len(examples) == 1 and examples[0].answer2 == [""] and examples[0].label == 1
-    assert [(e.row, e.field) for e in report.skipped] == [(1, "winner_*"), (2, "prompt")]
+    assert [(e.line, e.index, e.field) for e in report.skipped] == [(3, 1, "winner_*"), (4, 2, "prompt")]
 
 
 def test_data_root_precedence(tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ def test_judgelm_with_reference_uses_its_scores(tmp_path):
 
 def test_judgelm_bad_score(tmp_path):
     write_jsonl(tmp_path / "judgelm" / "judgelm_val_5k_gpt4.jsonl", [judgelm_row(8, 6), judgelm_row(8, 6) | {"score": [8]}])
-    with pytest.raises(BadRecordError, match="row 1, field 'score': expected two numbers"):
+    with pytest.raises(BadRecordError, match=r"line 2 \(example 1\), field 'score': expected two numbers"):
         load("judgelm-val", root=tmp_path)
 
 
@@ -62,7 +62,7 @@ def test_autoj_pairwise_training_format_round_trip(tmp_path):
     got = examples[0]
     assert (got.question, got.answer1, got.answer2) == (ex.question, ex.answer1, ex.answer2)
     assert got.label == 2 and got.meta["scenario"] == "post_summarization"  # Auto-J 1 = response 2
-    assert report.skipped[0].row == 1 and "no Auto-J [Query]/[Response] block" in str(report.skipped[0])
+    assert report.skipped[0].index == 1 and "no Auto-J [Query]/[Response] block" in str(report.skipped[0])
 
 
 def test_autoj_single_training_data(shared_root):

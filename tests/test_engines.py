@@ -1,13 +1,14 @@
 """Engines without Ray: truncation keeps every text visible, label tokens, classifier frame, feature judge."""
 import pytest
 
+from judge_core import prompts
 from judge_core.data import load
 from judge_core.pipeline import expand, to_judgment
-from judge_core import prompts
-from judge_core.schema import PairExample, PointExample
-from ray_jobs.engines.base import JudgeSpec, build_engine
+from judge_core.schema import PairExample, PointExample, probs_to_original_frame
+from ray_jobs.engines.base import build_engine
 from ray_jobs.engines.baselines import longer_verdict
 from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt, label_ids
+from ray_jobs.spec import JudgeSpec
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +149,8 @@ def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path, head):
     import torch
 
     from ray_jobs.engines.classifier import ClassifierJudge
-    from ray_jobs.finetune_config import FinetuneConfig
-    from ray_jobs.finetune_model import load_model, load_tokenizer, save
+    from ray_jobs.finetune.config import FinetuneConfig
+    from ray_jobs.finetune.model import load_model, load_tokenizer, save
 
     cfg = FinetuneConfig(name="c", model=tiny["bert"], sources=["train-ultrafeedback/train"], max_length=64, **head)
     tok = load_tokenizer(cfg)
@@ -162,8 +163,8 @@ def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path, head):
     examples = [LONG, LONG.model_copy(update={"index": 1, "answer2": "another answer"})]
     rows = expand(examples, ("ab", "ba"))
     judgments = [to_judgment(r, o, None, "c") for r, o in zip(rows, engine.judge(rows, None))]
-    direct = ClassifierJudge(tmp_path / "adapter")
-    want = [p for ex in examples for p in (direct.probs([ex], "ab")[0], direct.probs([ex], "ba")[0])]
+    direct = ClassifierJudge(tmp_path / "adapter")  # presented frame: "ba" comes back with p1, p2 swapped
+    want = [p for ex in examples for p in (direct.probs([ex], "ab")[0], probs_to_original_frame(direct.probs([ex], "ba")[0], "ba"))]
     for j, p in zip(judgments, want):
         assert j.probs == pytest.approx(p, abs=1e-5)
 

@@ -4,10 +4,16 @@ from collections import Counter
 import pytest
 
 from judge_core import prompts
-from judge_core.finetune_data import (allocate, build_training_set, classifier_segments, drop_reference,
-                                      fit_segments, generative_sample, split_by_uid, swap_augment,
-                                      uid_fraction)
+from judge_core.finetune_data import (
+    build_training_set,
+    drop_reference,
+    generative_sample,
+    split_by_uid,
+    swap_augment,
+    uid_fraction,
+)
 from judge_core.schema import PairExample
+from judge_core.truncation import allocate, fit_segments, pair_segments
 
 
 def ex(i, label=1, reference=None):
@@ -72,8 +78,8 @@ def test_fit_segments_keeps_every_segment_visible():
     assert [len(c) for c in cut] == [30, 3, 31] and cut[0][:3] == [0, 1, 2]
 
 
-def test_classifier_segments_follow_order():
-    assert classifier_segments(ex(3), "ba") == ["q3", "b3", "a3"]
+def test_pair_segments_follow_order():
+    assert pair_segments(ex(3), "ba") == ["q3", "b3", "a3"]
 
 
 def test_build_training_set_on_real_sources(shared_root):

@@ -3,10 +3,10 @@ import pytest
 import torch
 
 from judge_core.schema import PairExample
-from ray_jobs.finetune_config import FinetuneConfig, load_config
-from ray_jobs.finetune_features import IGNORE, classifier_input, generative_features
-from ray_jobs.finetune_model import load_model, load_tokenizer
-
+from ray_jobs.engines.encoder import classifier_input
+from ray_jobs.finetune.config import FinetuneConfig, load_config
+from ray_jobs.finetune.model import load_model, load_tokenizer
+from ray_jobs.finetune.tokenize import IGNORE, generative_row
 from ray_jobs.tiny_models import tiny_bert, tiny_llama
 
 
@@ -55,7 +55,7 @@ def test_generative_lora_loss_only_on_verdict(models):
     tok = load_tokenizer(c)
     ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two?", answer1="four",
                      answer2="five", label=1)
-    feats = generative_features(ex, "ba", tok, 512, "label")
+    feats = generative_row(ex, "ba", tok, 512, "label")
     supervised = [t for t in feats["labels"] if t != IGNORE]
     assert tok.decode(supervised) == "[2]" + tok.eos_token  # swapped: the better answer is shown second
     model = load_model(c, tok)
@@ -72,18 +72,18 @@ def test_truncation_keeps_question_and_both_answers(models):
     assert len(ids) == 64 and ids.count(tok.sep_token_id) == 3
     assert "good answer" in tok.decode(ids)
     llama = load_tokenizer(cfg(models["llama"]))
-    gen = generative_features(ex, "ab", llama, 1024, "label")
+    gen = generative_row(ex, "ab", llama, 1024, "label")
     text = llama.decode(gen["input_ids"])
     assert len(gen["input_ids"]) <= 1024 and "good answer" in text and text.count("fox") > 20
     assert text.rstrip().endswith("[1]" + llama.eos_token) and "Which answer is better?" in text
     with pytest.raises(ValueError, match="leaves no room"):
-        generative_features(ex, "ab", llama, 100, "label")
+        generative_row(ex, "ab", llama, 100, "label")
     # the engines' truncation rule, not a training-only one: cuts end in "…", the reference stays,
     # and the prompt is exactly what the hf/vllm engines build for the same budget
     from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt
 
     ref = ex.model_copy(update={"reference": "the reference answer"})
-    gen = generative_features(ref, "ba", llama, 1024, "label")
+    gen = generative_row(ref, "ba", llama, 1024, "label")
     prompt = [t for t, lab in zip(gen["input_ids"], gen["labels"]) if lab == IGNORE]
     text = llama.decode(prompt)
     assert ELLIPSIS in text and "the reference answer" in text and "good answer" in text
@@ -137,19 +137,19 @@ def test_prefix_tuning_trains_only_the_prefix(models, head):
 @pytest.mark.parametrize("answer_features", [False, True])
 def test_pair_head_is_position_free_trains_scorer_and_tie_and_round_trips(models, tmp_path, answer_features):
     from ray_jobs.engines.classifier import ClassifierJudge
-    from ray_jobs.finetune import feature_stats
-    from ray_jobs.finetune_features import micro_batches, pad, pair_features
-    from ray_jobs.finetune_model import PairJudge, save
+    from ray_jobs.engines.encoder import PairJudge, pad
+    from ray_jobs.finetune.model import save
+    from ray_jobs.finetune.tokenize import feature_stats, micro_batches, pair_row
 
     c = cfg(models["bert"], head="pair", max_length=48, pair_features=answer_features,
             lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
     tok = load_tokenizer(c)
     ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two",
                      answer1="four, because two and two make four", answer2="five", label=1)
-    rows = [pair_features(ex, o, tok, c.max_length, answer_features) for o in ("ab", "ba")]
+    rows = [pair_row(ex, o, tok, c.max_length, answer_features) for o in ("ab", "ba")]
     assert rows[0]["input_ids"] == rows[1]["input_ids"][::-1] and [r["labels"] for r in rows] == [1, 2]
     assert all(len(s) <= 48 for r in rows for s in r["input_ids"])
-    stats = feature_stats(rows + [pair_features(ex.model_copy(update={"answer2": "4"}), "ab", tok, 48, True)]
+    stats = feature_stats(rows + [pair_row(ex.model_copy(update={"answer2": "4"}), "ab", tok, 48, True)]
                           ) if answer_features else None
     model = load_model(c, tok, stats)
     assert isinstance(model, PairJudge)
@@ -176,4 +176,5 @@ def test_pair_head_is_position_free_trains_scorer_and_tie_and_round_trips(models
     save(model, tok, c, tmp_path / "pair")
     judge = ClassifierJudge(tmp_path / "pair")
     (ab,), (ba,) = judge.probs([ex], "ab"), judge.probs([ex], "ba")
-    assert ab == pytest.approx(tuple(p[0].tolist()), abs=1e-5) and ba == pytest.approx(ab, abs=1e-6)
+    assert ab == pytest.approx(tuple(p[0].tolist()), abs=1e-5)
+    assert ba == pytest.approx((ab[0], ab[2], ab[1]), abs=1e-6)  # presented frame: the swapped answers' scores

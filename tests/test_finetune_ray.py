@@ -34,7 +34,7 @@ def models(tmp_path_factory):
 
 
 def config(tmp_path, toy_root, model, **kw):
-    from ray_jobs.finetune_config import FinetuneConfig
+    from ray_jobs.finetune.config import FinetuneConfig
 
     base = dict(name="t", model=model, sources=["train-ultrafeedback/train"], data_root=str(toy_root), val_fraction=0.2,
                 batch_size=8, num_workers=2, threads_per_worker=1, storage_path=str(tmp_path / "runs"),
@@ -43,9 +43,9 @@ def config(tmp_path, toy_root, model, **kw):
 
 
 def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_path, toy_root, models):
-    from judge_core.finetune_data import build_training_set
+    from judge_core.finetune_data import build_training_set, label_in_order
     from ray_jobs.engines.classifier import ClassifierJudge
-    from ray_jobs.finetune import run
+    from ray_jobs.finetune.recipe import run
 
     # the tiny BERT is randomly initialised, so LoRA over its frozen random weights learns
     # unreliably: the toy task trains all weights (LoRA training is covered by the other tests)
@@ -59,8 +59,8 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
     # the saved adapter, loaded as an inference engine, gives the accuracy measured in training
     _, val, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
     judge = ClassifierJudge(cfg.adapter_dir())
-    hits = [max(range(3), key=lambda k: p[k]) == ex.label for order in ("ab", "ba") for ex, p in
-            zip(val, judge.probs(val, order))]
+    hits = [max(range(3), key=lambda k: p[k]) == label_in_order(ex, order) for order in ("ab", "ba") for ex, p in
+            zip(val, judge.probs(val, order))]  # the judge answers in the presented frame
     assert sum(hits) / len(hits) == pytest.approx(metrics["val_accuracy"], abs=1e-9)
 
 
@@ -68,8 +68,8 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
                                    {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"},
                                    {"head": "pair", "pair_features": True, "head_lr": 0.05}])
 def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra):
-    from ray_jobs.finetune import run
-    from ray_jobs.finetune_model import load_trained
+    from ray_jobs.engines.encoder import load_trained
+    from ray_jobs.finetune.recipe import run
 
     model = models["llama"] if extra["head"] == "generative" else models["bert"]
     cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700 if model == models["llama"] else 64,
@@ -98,15 +98,16 @@ def _adapter_in_hf_engine_matches_training_format(cfg, trained, tok):
     from judge_core import prompts
     from judge_core.finetune_data import build_training_set
     from judge_core.pipeline import expand
-    from ray_jobs.engines.base import JudgeSpec, build_engine
-    from ray_jobs.finetune_features import IGNORE, generative_features
+    from ray_jobs.engines.base import build_engine
+    from ray_jobs.finetune.tokenize import IGNORE, generative_row
+    from ray_jobs.spec import JudgeSpec
 
     _, val, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
     engine = build_engine(JudgeSpec(name="ft", engine="hf", model=cfg.model, adapter=str(cfg.adapter_dir()), mode="label"))
     spec = prompts.get(cfg.template).label
     rows = expand(val[:4], ("ab", "ba"))
     for i, (row, out) in enumerate(zip(rows, engine.judge(rows, cfg.template))):
-        feats = generative_features(val[i // 2], row["order"], tok, cfg.max_length, cfg.template)
+        feats = generative_row(val[i // 2], row["order"], tok, cfg.max_length, cfg.template)
         first = feats["labels"].index(next(t for t in feats["labels"] if t != IGNORE))  # the verdict's first token
         word_at = first + len(tok.encode(spec.prefix, add_special_tokens=False))  # after the label prefix
         with torch.no_grad():
@@ -117,11 +118,12 @@ def _adapter_in_hf_engine_matches_training_format(cfg, trained, tok):
 
 
 def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_root, models):
-    from ray_jobs.finetune import latest_checkpoint, run
+    from ray_jobs.finetune.checkpoint import latest_checkpoint
+    from ray_jobs.finetune.recipe import run
 
     cfg = config(tmp_path, toy_root, models["bert"], epochs=1, checkpoint_every=2, num_workers=1)
-    script = ("import sys, json; from ray_jobs.finetune_config import FinetuneConfig; "
-              "from ray_jobs.finetune import run; run(FinetuneConfig(**json.loads(sys.argv[1])))")
+    script = ("import sys, json; from ray_jobs.finetune.config import FinetuneConfig; "
+              "from ray_jobs.finetune.recipe import run; run(FinetuneConfig(**json.loads(sys.argv[1])))")
     env = os.environ | {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     proc = subprocess.Popen([sys.executable, "-c", script, cfg.model_dump_json()], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -146,8 +148,9 @@ def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
     """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles):
     trains, saves a gathered adapter that loads, and resumes from its checkpoint."""
     pytest.importorskip("deepspeed")
-    from ray_jobs.finetune import latest_checkpoint, run
-    from ray_jobs.finetune_model import load_trained
+    from ray_jobs.engines.encoder import load_trained
+    from ray_jobs.finetune.checkpoint import latest_checkpoint
+    from ray_jobs.finetune.recipe import run
 
     root = Path(__file__).resolve().parents[1]
     model = models["llama"] if extra.get("head") == "generative" else models["bert"]
@@ -164,8 +167,8 @@ def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
 
 def test_only_complete_checkpoints_are_resumed_from(tmp_path):
     """A run killed while Ray copies a checkpoint leaves a partial directory: it must not be chosen."""
-    from ray_jobs.finetune import _write_manifest, checkpoint_complete, latest_checkpoint
-    from ray_jobs.finetune_config import FinetuneConfig
+    from ray_jobs.finetune.checkpoint import checkpoint_complete, latest_checkpoint, write_manifest
+    from ray_jobs.finetune.config import FinetuneConfig
 
     cfg = FinetuneConfig(name="t", model="m", sources=["train-ultrafeedback"], storage_path=str(tmp_path))
     for step, name in ((2, "checkpoint_a"), (4, "checkpoint_b")):
@@ -174,7 +177,7 @@ def test_only_complete_checkpoints_are_resumed_from(tmp_path):
         (d / "adapter" / "judgeray.json").write_text(json.dumps({"step": step}))
         (d / "trainer_state.pt").write_bytes(b"x" * 100)
         (d / "zero_rank1.pt").write_bytes(b"y" * 10)
-        _write_manifest(d, 0, 2)
+        write_manifest(d, 0, 2)
         (d / "manifest-rank1.json").write_text(json.dumps({"ranks": 2, "files": {"zero_rank1.pt": 10}}))
     assert latest_checkpoint(cfg) == str(tmp_path / "t" / "checkpoint_b")
     (tmp_path / "t" / "checkpoint_b" / "trainer_state.pt").write_bytes(b"x" * 40)  # cut mid-copy

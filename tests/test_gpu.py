@@ -8,8 +8,8 @@ pytestmark = [pytest.mark.gpu, pytest.mark.slow,
 
 
 def test_qlora_generative_on_cuda(tmp_path):
-    from ray_jobs.finetune_config import FinetuneConfig
-    from ray_jobs.finetune_model import load_model, load_tokenizer
+    from ray_jobs.finetune.config import FinetuneConfig
+    from ray_jobs.finetune.model import load_model, load_tokenizer
     from ray_jobs.tiny_models import tiny_llama
 
     cfg = FinetuneConfig(name="g", model=str(tiny_llama(tmp_path / "llama")), head="generative", quantize="nf4",
@@ -28,8 +28,8 @@ def test_ray_train_nccl_zero2(tmp_path):
 
     import ray
 
-    from ray_jobs.finetune import run
-    from ray_jobs.finetune_config import FinetuneConfig
+    from ray_jobs.finetune.config import FinetuneConfig
+    from ray_jobs.finetune.recipe import run
     from ray_jobs.tiny_models import tiny_bert
 
     root = tmp_path / "data" / "train" / "ultrafeedback_sample"

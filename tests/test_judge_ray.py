@@ -3,9 +3,11 @@
 import pytest
 
 from judge_core.data import load
-from ray_jobs.engines.base import JudgeSpec, build_engine
-from ray_jobs.judge import Cell, engine_stage, orders_for, read_parts, run_cell
-from ray_jobs.sweep import SweepConfig
+from ray_jobs.batch import SweepConfig, orders_for, run_cell
+from ray_jobs.batch.stages import engine_stage
+from ray_jobs.engines.base import build_engine
+from ray_jobs.spec import JudgeSpec
+from ray_jobs.store import Cell, read_parts
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ def test_spec_and_sweep_validation():
         SweepConfig(name="s", benchmarks=["pandalm"], templates=["nope"], judges=[])
     with pytest.raises(ValueError, match="no subset"):
         SweepConfig(name="s", benchmarks=["llmbar/nope"], judges=[])
-    from ray_jobs.engines.base import preflight
+    from ray_jobs.spec import preflight
 
     with pytest.raises(FileNotFoundError, match="no judgeray.json"):
         preflight(JudgeSpec(name="m", engine="classifier", model="results/nowhere"))
@@ -137,7 +139,7 @@ def test_hf_engine_label_and_generate_through_ray(ray_local, tmp_path, shared_ro
 @pytest.mark.slow
 def test_one_actor_pool_serves_every_cell_of_a_judge(ray_local, tmp_path, shared_root):
     from judge_core.data import load as load_data
-    from ray_jobs.judge import run_cells
+    from ray_jobs.batch import run_cells
 
     starts = tmp_path / "starts.txt"
     spec = JudgeSpec(name="fake", engine="fake", mode="label", batch_size=8, options={"starts_file": str(starts)})
@@ -169,7 +171,7 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
 
     import numpy as np
 
-    from ray_jobs.sweep import SweepConfig, run_sweep
+    from ray_jobs.batch import SweepConfig, run_sweep
 
     judges = [JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "first"], "weights": [3, 1]}),
               JudgeSpec(name="fake", engine="fake", mode="label", batch_size=32),

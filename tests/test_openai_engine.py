@@ -9,7 +9,8 @@ import pytest
 
 from judge_core.pipeline import expand, to_judgment
 from judge_core.schema import PairExample
-from ray_jobs.engines.base import JudgeSpec, build_engine
+from ray_jobs.engines.base import build_engine
+from ray_jobs.spec import JudgeSpec
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):

@@ -175,12 +175,15 @@ def test_label_specs():
     assert get("autoj").label is None and get("judgelm").label is None
 
 
-@pytest.mark.parametrize("name", [n for n, t in TEMPLATES.items() if t.label])
-def test_label_answer_parses_back(name):
-    spec = get(name).label
-    for verdict in spec.words:
-        parsed = get(name).parse(spec.answer(verdict))
-        assert (parsed.scores == (verdict,)) if get(name).pointwise else (parsed.verdict == verdict)
+@pytest.mark.parametrize("name", sorted(TEMPLATES))
+def test_every_templates_answer_parses_back(name):
+    """Template.answer(v) is what a judge writes for v (label words, or Auto-J's final decision and
+    JudgeLM's score pair where there are none): the template's own parser reads v back."""
+    tpl = get(name)
+    assert tpl.verdicts == tuple(tpl.label.words if tpl.label else tpl.written)
+    for verdict in tpl.verdicts:
+        parsed = tpl.parse(tpl.answer(verdict))
+        assert (parsed.scores == (verdict,)) if tpl.pointwise else (parsed.verdict == verdict)
 
 
 POINT = PointExample(benchmark="b", subset="s", index=0, question="What is 2+2?", answer="four", score=4, scale=(1, 5))

@@ -107,7 +107,7 @@ def test_pointwise_from_scores_and_ratings(tmp_path, shared_root):
     ([{"index": i, "order": "ab", "verdict": 1} for i in range(100)] + [{"index": 100, "order": "ab", "verdict": 1}],
      "indices not in the benchmark: 100"),
     ([{"index": 0, "order": "ab", "verdict": 1}, {"index": 0, "order": "ab", "verdict": 2}],
-     r"row 1, field 'index': duplicate prediction for index 0 order ab"),
+     r"line 2, field 'index': duplicate prediction for index 0 order ab"),
     ([{"index": 0, "order": "xy", "verdict": 1}], "field 'order'"),
     ([{"index": "0", "verdict": 1}], "field 'index'"),
     ([{"index": 0, "verdict": 5}], "field 'verdict'"),

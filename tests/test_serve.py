@@ -9,9 +9,10 @@ import pytest
 import requests
 
 from judge_core.data import load
-from ray_jobs.engines.base import JudgeSpec
-from ray_jobs.judge import Cell, read_parts, run_cell
+from ray_jobs.batch import run_cell
 from ray_jobs.serve import ServeConfig, build_app, deployment_options
+from ray_jobs.spec import JudgeSpec
+from ray_jobs.store import Cell, read_parts
 
 pytestmark = pytest.mark.slow
 KEY = "sk-serve-test"
@@ -149,8 +150,8 @@ def test_classifier_pair_judge_served(url, tmp_path):
 
     from judge_core.schema import PairExample
     from ray_jobs.engines.classifier import ClassifierJudge
-    from ray_jobs.finetune_config import FinetuneConfig
-    from ray_jobs.finetune_model import load_model, load_tokenizer, save
+    from ray_jobs.finetune.config import FinetuneConfig
+    from ray_jobs.finetune.model import load_model, load_tokenizer, save
     from ray_jobs.tiny_models import tiny_bert
 
     c = FinetuneConfig(name="t", model=str(tiny_bert(tmp_path / "bert")), sources=["train-ultrafeedback"], head="pair",

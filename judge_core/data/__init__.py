@@ -17,7 +17,7 @@ from . import arena, autoj, critiquellm, judgelm, llmbar, pandalm, train  # noqa
 from ._io import BadRecordError, LoadReport, OnBadRecord, data_root, fetch
 from .registry import SOURCES, Source, Subset
 
-__all__ = ["load", "load_all", "locate", "source", "SOURCES", "Source", "LoadReport", "BadRecordError",
+__all__ = ["load", "load_all", "locate", "source", "targets", "SOURCES", "Source", "LoadReport", "BadRecordError",
            "data_root", "decontaminate", "normalise_text"]
 
 
@@ -26,6 +26,15 @@ def source(name: str) -> Source:
         return SOURCES[name]
     except KeyError:
         raise KeyError(f"unknown source {name!r}; known: {', '.join(sorted(SOURCES))}") from None
+
+
+def targets(names: list[str]) -> list[tuple[str, str]]:
+    """(source, subset) pairs: "llmbar/natural" names one subset, "llmbar" every subset of it."""
+    out = []
+    for name in names:
+        bench, _, subset = name.partition("/")
+        out += [(bench, subset)] if subset else [(bench, s) for s in source(bench).subsets]
+    return out
 
 
 def cache_dir() -> Path:
@@ -55,7 +64,7 @@ def load(name: str, subset: str | None = None, root=None, on_bad_record: OnBadRe
          fetch: bool = False) -> tuple[list, LoadReport]:
     """Examples of one source (all its subsets when `subset` is None) and what was skipped or filtered.
 
-    on_bad_record="error" raises BadRecordError naming file, row and field at the first bad row;
+    on_bad_record="error" raises BadRecordError naming file, line, example and field at the first bad row;
     "skip" leaves bad rows out and lists each one in report.skipped.
     """
     src = source(name)

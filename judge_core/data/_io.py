@@ -1,6 +1,8 @@
 """File access for loaders: data root, readers that know their line numbers, bad-record policy, fetch.
 
-Every record a loader reads comes with its location, so an error can name file, row and field.
+Every record a loader reads comes with where it is (`At`: the 1-based line where it starts, as an
+editor numbers lines, and its 0-based index among the file's records, which is the example's
+`index`), so an error can name file, line, example and field.
 """
 from __future__ import annotations
 
@@ -8,22 +10,35 @@ import csv
 import hashlib
 import json
 import os
+import re
 import sys
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal
+from typing import Any, Callable, Iterator, Literal, NamedTuple
 
 OnBadRecord = Literal["error", "skip"]
 
 
-class BadRecordError(ValueError):
-    """A source row that cannot become an example; the message names file, row and field."""
+class At(NamedTuple):
+    """Where a record is: the 1-based line where it starts, and its 0-based index among the records."""
+    line: int
+    index: int
 
-    def __init__(self, path: Path | str, row: int, field_name: str | None, reason: str):
-        self.path, self.row, self.field, self.reason = str(path), row, field_name, reason
-        where = f"{path}, row {row}" + (f", field {field_name!r}" if field_name else "")
-        super().__init__(f"{where}: {reason}")
+
+class BadRecordError(ValueError):
+    """A record that cannot be used; the message names the file, the 1-based line where the record
+    starts, the example's index where there is one, and the field."""
+
+    def __init__(self, path: Path | str, line: int | None, field_name: str | None, reason: str,
+                 index: int | None = None):
+        self.path, self.line, self.index, self.field, self.reason = str(path), line, index, field_name, reason
+        where = str(path) + (f", line {line}" if line else "") + (f" (example {index})" if index is not None else "")
+        super().__init__(f"{where}{f', field {field_name!r}' if field_name else ''}: {reason}")
+
+    @classmethod
+    def at(cls, path, at: At, field_name: str | None, reason: str) -> "BadRecordError":
+        return cls(path, at.line, field_name, reason, at.index)
 
 
 @dataclass
@@ -50,67 +65,93 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path("data")
 
 
-def read_json_list(path: Path) -> Iterator[tuple[int, Any]]:
-    """Rows of a JSON array, numbered from 0 (the row number is the array position)."""
+def read_json_list(path: Path) -> Iterator[tuple[At, Any]]:
+    """Records of a JSON array, each with the line where it starts; the index is the array position."""
+    text = path.read_text(encoding="utf-8")
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
+        rows = json.loads(text)
     except json.JSONDecodeError as e:
-        raise BadRecordError(path, 0, None, f"not valid JSON (line {e.lineno}: {e.msg})") from e
+        raise BadRecordError(path, e.lineno, None, f"not valid JSON ({e.msg})") from e
     if not isinstance(rows, list):
-        raise BadRecordError(path, 0, None, "expected a JSON array of records")
-    yield from enumerate(rows)
+        raise BadRecordError(path, None, None, "expected a JSON array of records")
+    yield from ((At(line, i), r) for i, (line, r) in enumerate(zip(_element_lines(text), rows)))
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Rows of a JSON-lines file, numbered from 0 by line; a malformed line is a BadRecordError.
+_BETWEEN = re.compile(r"[\s,]*")
 
-    Blank lines are skipped and do not count as rows, as in the sources' own readers.
+
+def _element_lines(text: str) -> Iterator[int]:
+    """The line where each element of a (valid) top-level JSON array starts."""
+    decoder, pos, line, counted = json.JSONDecoder(), text.index("[") + 1, 1, 0
+    while True:
+        pos = _BETWEEN.match(text, pos).end()
+        if pos >= len(text) or text[pos] == "]":
+            return
+        line, counted = line + text.count("\n", counted, pos), pos
+        yield line
+        pos = decoder.raw_decode(text, pos)[1]
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[At, Any]]:
+    """Records of a JSON-lines file with their line; a malformed line yields a BadRecordError.
+
+    Blank lines are skipped and do not count as records, as in the sources' own readers.
     """
     with path.open(encoding="utf-8") as f:
-        row = 0
+        index = 0
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
-                yield row, json.loads(line)
+                yield At(lineno, index), json.loads(line)
             except json.JSONDecodeError as e:
-                yield row, BadRecordError(path, row, None, f"line {lineno} is not valid JSON ({e.msg})")
-            row += 1
+                yield At(lineno, index), BadRecordError(path, lineno, None, f"not valid JSON ({e.msg})", index)
+            index += 1
 
 
-def read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """Rows of a CSV with a header; quoted multi-line fields and very large fields allowed."""
+def read_csv(path: Path) -> Iterator[tuple[At, dict[str, str]]]:
+    """Records of a CSV with a header, each with the line where it starts (a quoted field may span
+    lines); very large fields allowed."""
     csv.field_size_limit(sys.maxsize)
     with path.open(encoding="utf-8", newline="") as f:
-        yield from enumerate(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        reader.fieldnames  # noqa: B018 - reads the header line
+        before = reader.line_num
+        for index, record in enumerate(reader):
+            yield At(before + 1, index), record
+            before = reader.line_num
 
 
-def collect(rows: Iterator[tuple[int, Any]], path: Path, make: Callable[[int, Any], Any],
+def collect(rows: Iterator[tuple[At, Any]], path: Path, make: Callable[[int, Any], Any],
             on_bad_record: OnBadRecord, report: LoadReport) -> list:
-    """Turn numbered rows into examples with `make(row, record)`; bad rows raise or are counted.
+    """Turn located records into examples with `make(index, record)`; bad records raise or are counted.
 
-    `make` may return None for a row removed by a documented filter (it must call report.filter_out).
+    `make` may return None for a record removed by a documented filter (it must call report.filter_out).
     """
     out = []
-    for row, record in rows:
+    for at, record in rows:
         try:
-            if isinstance(record, BadRecordError):
-                raise record
-            example = make(row, record)
+            example = _make(path, at, record, make)
         except BadRecordError as e:
             if on_bad_record == "error":
                 raise
             report.skipped.append(e)
             continue
-        except (KeyError, TypeError, ValueError) as e:
-            err = BadRecordError(path, row, _field_of(e), _reason_of(e))
-            if on_bad_record == "error":
-                raise err from e
-            report.skipped.append(err)
-            continue
         if example is not None:
             out.append(example)
     return out
+
+
+def _make(path: Path, at: At, record, make: Callable[[int, Any], Any]):
+    """make(index, record), with any error it raises named by file, line, example and field."""
+    if isinstance(record, BadRecordError):
+        raise record
+    try:
+        return make(at.index, record)
+    except BadRecordError:
+        raise
+    except (KeyError, TypeError, ValueError) as e:
+        raise BadRecordError.at(path, at, _field_of(e), _reason_of(e)) from e
 
 
 def _field_of(e: Exception) -> str | None:

@@ -8,7 +8,7 @@ import re
 
 from ..schema import PairExample, PointExample
 from ._io import label_from, need, read_jsonl
-from .registry import Source, Subset, github, register, rows_reader
+from .registry import Source, pinned_file, register, rows_reader
 
 AUTOJ_TO_PROJECT = {0: 1, 1: 2, 2: 0}
 _REPO, _COMMIT = "GAIR-NLP/auto-j", "2ae17a3965d933232e9cd50302aa0f176249c83b"
@@ -88,21 +88,19 @@ def _single_train_example(row: int, r: dict, source: Source, subset: str) -> Poi
 register(Source(
     name="autoj", kind="benchmark", protocol="autoj", read=rows_reader(read_jsonl, _test_example),
     description="Auto-J pairwise test set, 58 scenarios in 8 groups (labels mapped 0->1, 1->2, 2->tie)",
-    subsets={"test": Subset("autoj/testdata_pairwise.jsonl", github(
-        _REPO, _COMMIT, "data/test/testdata_pairwise.jsonl",
-        "56f32fad71d9b6b33bc4d51794c324981e26355bcbf3ce4908d7f8ddcc61f80e"))},
+    subsets=pinned_file("test", "autoj/testdata_pairwise.jsonl", _REPO, _COMMIT, "data/test/testdata_pairwise.jsonl",
+                        "56f32fad71d9b6b33bc4d51794c324981e26355bcbf3ce4908d7f8ddcc61f80e"),
 ))
 register(Source(
     name="train-autoj-pairwise", kind="train", read=rows_reader(read_jsonl, _pair_train_example),
     description="Auto-J pairwise training format (usermsg, target_output, gt_label 0/1/2); "
                 "the 3,436-row file is not in ../shared/data",
-    subsets={"train": Subset("autoj/pairwise_traindata.jsonl", github(
-        _REPO, _COMMIT, "data/training/pairwise_traindata.jsonl", None))},
+    subsets=pinned_file("train", "autoj/pairwise_traindata.jsonl", _REPO, _COMMIT, "data/training/pairwise_traindata.jsonl",
+                        None),
 ))
 register(Source(
     name="train-autoj-single", kind="train", read=rows_reader(read_jsonl, _single_train_example),
     description="Auto-J single-response critiques with GPT-4 ratings 1-10 (pointwise)",
-    subsets={"train": Subset("autoj/single_traindata.jsonl", github(
-        _REPO, _COMMIT, "data/single_traindata.jsonl",
-        "024ad63c3d35b2f9525c68ec2fac3883ad6b17af77e5197538e91a1c0c590555"))},
+    subsets=pinned_file("train", "autoj/single_traindata.jsonl", _REPO, _COMMIT, "data/single_traindata.jsonl",
+                        "024ad63c3d35b2f9525c68ec2fac3883ad6b17af77e5197538e91a1c0c590555"),
 ))

@@ -6,8 +6,7 @@ them under <data root>/judgelm/ or let the loader fetch them. Reference answers 
 from __future__ import annotations
 
 from ..schema import PairExample
-from ._io import FieldError, need, read_jsonl
-from ._io import Remote
+from ._io import FieldError, Remote, need, read_jsonl
 from .registry import Source, Subset, register, rows_reader
 
 _HF = "https://huggingface.co/datasets/BAAI/JudgeLM-100K/resolve/main/"

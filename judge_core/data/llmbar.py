@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..schema import PairExample
 from ._io import label_from, need, read_json_list
-from .registry import Source, Subset, github, register, rows_reader
+from .registry import Source, Subset, github, pinned_file, register, rows_reader
 
 _REPO, _COMMIT = "princeton-nlp/LLMBar", "900616bff90b6c6c8e1681f7d079250637c55992"
 _SUBSETS = {  # name: (path under the data root, path in the LLMBar repo, sha256)
@@ -40,7 +40,6 @@ register(Source(
 register(Source(
     name="mtbench", kind="benchmark", protocol="llmbar", read=rows_reader(read_json_list, _example),
     description="MT-Bench human judgments, LLMBar's processed 200-item turn-1 set (no ties)",
-    subsets={"human": Subset("mt_bench/llmbar_processed/dataset.json", github(
-        _REPO, _COMMIT, "Dataset/Processed/MT-Bench/dataset.json",
-        "c152249bc095d152485954bd2abd9ea79528ee5e4c045bfe9ef78755b03c20d8"))},
+    subsets=pinned_file("human", "mt_bench/llmbar_processed/dataset.json", _REPO, _COMMIT, "Dataset/Processed/MT-Bench/dataset.json",
+                        "c152249bc095d152485954bd2abd9ea79528ee5e4c045bfe9ef78755b03c20d8"),
 ))

@@ -5,7 +5,7 @@ from collections import Counter
 
 from ..schema import PairExample
 from ._io import label_from, need, read_json_list
-from .registry import Source, Subset, github, register, rows_reader
+from .registry import Source, pinned_file, register, rows_reader
 
 ANNOTATORS = ("annotator1", "annotator2", "annotator3")
 _LABELS = {0: 0, 1: 1, 2: 2}  # PandaLM already uses 0 tie / 1 / 2
@@ -44,7 +44,6 @@ def _example(row: int, r: dict, source: Source, subset: str) -> PairExample:
 SOURCE = register(Source(
     name="pandalm", kind="benchmark", protocol="pandalm", read=rows_reader(read_json_list, _example),
     description="PandaLM human-annotated test set (gold = majority of 3 annotators)",
-    subsets={"test": Subset("pandalm/testset-v1.json", github(
-        "WeOpenML/PandaLM", "3871806e72b4832f815ecafd24d3503c73403f48", "data/testset-v1.json",
-        "cc154f9067c7382d7ea86f8f246511a5e1ac87e1fddd845c5938d789505b07a4"))},
+    subsets=pinned_file("test", "pandalm/testset-v1.json", "WeOpenML/PandaLM", "3871806e72b4832f815ecafd24d3503c73403f48",
+                        "data/testset-v1.json", "cc154f9067c7382d7ea86f8f246511a5e1ac87e1fddd845c5938d789505b07a4"),
 ))

@@ -44,6 +44,11 @@ def github(repo: str, commit: str, path: str, sha256: str | None) -> Remote:
     return Remote(f"https://raw.githubusercontent.com/{repo}/{commit}/{path}", sha256)
 
 
+def pinned_file(subset: str, local: str, repo: str, commit: str, remote: str, sha256: str | None) -> dict[str, Subset]:
+    """{subset: its file under the data root, pinned at a commit of a public GitHub repository}."""
+    return {subset: Subset(local, github(repo, commit, remote, sha256))}
+
+
 def rows_reader(read_rows: Callable, make: Callable) -> Reader:
     """A Reader from a row iterator (read_json_list, read_jsonl, read_csv) and
     `make(row, record, source, subset) -> example`."""

@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from ..schema import PairExample
-from ._io import LoadReport, FieldError, collect, label_from, need, read_json_list, read_jsonl
+from ._io import FieldError, LoadReport, collect, label_from, need, read_json_list, read_jsonl
 from .registry import Source, Subset, github, register
 
 SEED = 0

@@ -52,4 +52,6 @@ TEMPLATE = Template(
     markers=("final decision is", "[BEGIN DATA]", "[END DATA]", "[Query]:", "[Response 1]:",
              "[Response 2]:"),
     description="Auto-J pairwise_tie protocol: critique, then 'So, the final decision is Response 1/2/Tie'",
+    written={1: "So, the final decision is Response 1", 2: "So, the final decision is Response 2",
+             0: "So, the final decision is Tie"},
 )

@@ -67,9 +67,12 @@ class Template:
     label: LabelSpec | None = None
     description: str = ""
     pointwise: bool = False  # renders a PointExample, parses a score
+    written: dict[int, str] | None = None  # templates without label words: a verdict as the judge writes it
     _pattern: re.Pattern = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
+        if (self.label is None) == (self.written is None):
+            raise ValueError(f"template {self.name}: give label words or written verdicts, one of the two")
         strings = sorted(set(self.markers) | set(CHAT_CONTROL), key=len, reverse=True)
         object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, strings)), re.I))
 
@@ -94,6 +97,16 @@ class Template:
             **{a: self.neutralise(getattr(shown, a)) for a in answers},
             "meta": {k: self.neutralise(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()}})
         return self.build(safe)
+
+    @property
+    def verdicts(self) -> tuple[int, ...]:
+        """The verdicts (pointwise: ratings) this template lets a judge give."""
+        return tuple(self.label.words if self.label else self.written)
+
+    def answer(self, verdict: int) -> str:
+        """The shortest text a judge could write for `verdict` that the parser reads back as it
+        (the label-mode words where there are some). The fake engine and tests write with it."""
+        return self.label.answer(verdict) if self.label else self.written[verdict]
 
     def verdict(self, text: str, order: str = "ab") -> Parsed:
         """Parse `text` produced for the `order` presentation; the verdict comes back in the
@@ -143,3 +156,21 @@ def reference_conversation(example) -> str:
     refs = example.reference if isinstance(example.reference, list) else [example.reference] * len(example.question)
     turns = "".join(f"### User:\n{q}\n\n### Reference answer:\n{r}\n\n" for q, r in zip(example.question, refs))
     return f"<|The Start of Reference Answer|>\n\n{turns}<|The End of Reference Answer|>\n\n\n"
+
+
+def conversation_block(example, name: str, answers: list[str]) -> str:
+    """FastChat's multi-turn block: every user turn with assistant `name`'s answer to it."""
+    turns = "".join(f"### User:\n{q}\n\n### Assistant {name}:\n{a}\n\n" for q, a in zip(example.question, answers))
+    return (f"<|The Start of Assistant {name}'s Conversation with User|>\n\n{turns}"
+            f"<|The End of Assistant {name}'s Conversation with User|>")
+
+
+def multi_turn_messages(example, body: str, system: str, system_math: str) -> Messages:
+    """FastChat's multi-turn judge messages (pair and single alike): the system prompt names the turn
+    to judge ("second" of two, else "last"); with a reference, the math prompt and the reference
+    conversation before the body."""
+    which = "second" if len(example.question) == 2 else "last"
+    if example.reference is None:
+        return [{"role": "system", "content": system.format(which=which)}, {"role": "user", "content": body}]
+    return [{"role": "system", "content": system_math.format(which=which)},
+            {"role": "user", "content": reference_conversation(example) + body}]

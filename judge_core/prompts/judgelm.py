@@ -46,4 +46,5 @@ TEMPLATE = Template(
     markers=("[Question]", "[Reference Answer]", "[The Start of Assistant", "[The End of Assistant",
              "[System]"),
     description="JudgeLM: 'score1 score2' on the first line, then an explanation",
+    written={1: "8 6", 2: "6 8", 0: "7 7"},
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .base import LabelSpec, Parsed, Template, last_match, reference_conversation, reference_text
+from .base import LabelSpec, Parsed, Template, conversation_block, last_match, multi_turn_messages, reference_text
 
 _TAIL = ("Avoid any position biases and ensure that the order in which the responses were presented "
          "does not influence your decision. Do not allow the length of the responses to influence your "
@@ -55,24 +55,14 @@ def _single(ex) -> list[dict]:
             {"role": "user", "content": body}]
 
 
-def _conversation(ex, name: str, answers: list[str]) -> str:
-    turns = "".join(f"### User:\n{q}\n\n### Assistant {name}:\n{a}\n\n" for q, a in zip(ex.question, answers))
-    return (f"<|The Start of Assistant {name}'s Conversation with User|>\n\n{turns}"
-            f"<|The End of Assistant {name}'s Conversation with User|>")
-
-
 def build(ex) -> list[dict]:
     if isinstance(ex.question, str):
         return _single(ex)
     if len(ex.question) == 1:
         return _single(ex.model_copy(update={"question": ex.question[0], "answer1": ex.answer1[0],
                                              "answer2": ex.answer2[0]}))
-    which = "second" if len(ex.question) == 2 else "last"
-    body = _conversation(ex, "A", ex.answer1) + "\n\n\n" + _conversation(ex, "B", ex.answer2)
-    if ex.reference is None:
-        return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
-    body = reference_conversation(ex) + body
-    return [{"role": "system", "content": SYSTEM_MULTI_MATH.format(which=which)}, {"role": "user", "content": body}]
+    body = conversation_block(ex, "A", ex.answer1) + "\n\n\n" + conversation_block(ex, "B", ex.answer2)
+    return multi_turn_messages(ex, body, SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
 def parse(text: str) -> Parsed:

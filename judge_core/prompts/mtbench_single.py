@@ -8,7 +8,8 @@ digits (Llama-2, Qwen2) every row fails with that reason: use generate mode ther
 """
 from __future__ import annotations
 
-from .base import RATING, LabelSpec, Parsed, Template, last_match, reference_conversation, reference_text
+from .base import (RATING, LabelSpec, Parsed, Template, conversation_block, last_match, multi_turn_messages,
+                   reference_text)
 
 SYSTEM = "You are a helpful assistant."
 _RATE = ("After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly "
@@ -51,14 +52,7 @@ def build(ex) -> list[dict]:
     if len(ex.question) == 1:
         ref = ex.reference[0] if isinstance(ex.reference, list) else ex.reference
         return _single(ex.model_copy(update={"question": ex.question[0], "answer": ex.answer[0], "reference": ref}))
-    which = "second" if len(ex.question) == 2 else "last"
-    turns = "".join(f"### User:\n{q}\n\n### Assistant A:\n{a}\n\n" for q, a in zip(ex.question, ex.answer))
-    body = (f"<|The Start of Assistant A's Conversation with User|>\n\n{turns}"
-            "<|The End of Assistant A's Conversation with User|>")
-    if ex.reference is None:
-        return [{"role": "system", "content": SYSTEM_MULTI.format(which=which)}, {"role": "user", "content": body}]
-    body = reference_conversation(ex) + body
-    return [{"role": "system", "content": SYSTEM_MULTI_MATH.format(which=which)}, {"role": "user", "content": body}]
+    return multi_turn_messages(ex, conversation_block(ex, "A", ex.answer), SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
 def parse(text: str) -> Parsed:

@@ -24,7 +24,8 @@ from judge_core.pipeline import presented
 from judge_core.prompts.base import answer_text, question_text
 from judge_core.schema import PairExample
 
-from .base import JudgeSpec, one_by_one
+from ..spec import JudgeSpec
+from .base import one_by_one
 
 DEFAULT_TRAIN = ("train-llmeval2", "train-alpaca-eval", "train-hh-harmless", "train-vicuna80", "train-ultrafeedback")
 
@@ -115,7 +116,7 @@ class BaselineEngine:
         if self.kind == "features":
             self.model = self._features_model(spec)
         elif self.kind == "relevance":
-            self.model = Relevance(spec.options.get("path"), spec.options.get("max_length", 256))
+            self.model = Relevance(spec.opts.path, spec.opts.max_length)
         else:
             self.model = None
 
@@ -123,13 +124,12 @@ class BaselineEngine:
     def _features_model(spec: JudgeSpec):
         import joblib
 
-        path = spec.options.get("path")
-        if not path:
+        o = spec.opts
+        if not o.path:
             raise ValueError(f"baseline judge {spec.name}: options.path (the joblib file) is required")
-        if not Path(path).is_file():
-            train_features(spec.options.get("train", DEFAULT_TRAIN), path, spec.options.get("seed", 0),
-                           spec.options.get("root"))
-        return joblib.load(path)
+        if not Path(o.path).is_file():
+            train_features(o.train or DEFAULT_TRAIN, o.path, o.seed, o.root)
+        return joblib.load(o.path)
 
     def _rows(self, rows, template):
         shown = [presented(r) for r in rows]

@@ -1,8 +1,10 @@
-"""A sequence-classification judge (3 labels: tie, first, second) + optional adapter -> probabilities.
-Also the pair head (one score per answer, finetune_model.PairJudge), read from the same directory.
+"""A trained encoder judge (`judge finetune`: 3-way classifier head or pair head) -> probabilities.
 
     judge = ClassifierJudge("results/finetune/minilm-cpu/adapter")
-    probs = judge.probs(examples, order="ba")   # (p_tie, p1, p2) in the ORIGINAL answer frame
+    probs = judge.probs(examples, order="ba")   # (p_tie, p1, p2) of the answers as presented
+
+options (spec.ClassifierOptions): batch_size, device, max_length (default: the length it was trained
+with). Like every engine it answers in the presented frame; judge_core.pipeline maps to the original.
 """
 from __future__ import annotations
 
@@ -10,11 +12,10 @@ from pathlib import Path
 
 from judge_core.features import head_features
 from judge_core.pipeline import example_of
-from judge_core.schema import probs_to_original_frame
+from judge_core.schema import probs_presented
 
-from ..finetune_features import classifier_input, pad, pair_inputs
-from ..finetune_model import load_trained
 from .base import one_by_one
+from .encoder import classifier_input, load_trained, pad, pair_inputs
 
 
 class ClassifierJudge:
@@ -45,31 +46,30 @@ class ClassifierJudge:
                 "tie_features": torch.tensor([t for _, _, t in rows]).to(self.device)}
 
     def probs(self, examples: list, order: str = "ab") -> list[tuple[float, float, float]]:
-        """Probabilities per example, batched in length order to keep padding small."""
+        """(p_tie, p1, p2) per example as presented in `order`, batched in length order (little padding)."""
         torch = self._torch
         inputs = [self._inputs(ex, order) for ex in examples]
         order_idx = sorted(range(len(inputs)), key=lambda i: max(map(len, inputs[i])))
         out: list = [None] * len(inputs)
-        pad_id = self.tokenizer.pad_token_id
         with torch.no_grad():
             for start in range(0, len(order_idx), self.batch_size):
                 chunk = order_idx[start:start + self.batch_size]
-                ids, mask = pad([seq for i in chunk for seq in inputs[i]], pad_id)
+                ids, mask = pad([seq for i in chunk for seq in inputs[i]], self.tokenizer.pad_token_id)
                 logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                                     **self._features(examples, order, chunk)).logits
                 for i, p in zip(chunk, torch.softmax(logits.float(), -1).cpu().tolist()):
-                    out[i] = probs_to_original_frame(tuple(p), order)
+                    out[i] = tuple(p)
         return out
 
 
 class ClassifierEngine:
-    """The sweep's engine for a trained classifier judge (spec.adapter or spec.model: the directory
-    written by `judge finetune`). options: batch_size, device, max_length."""
+    """The sweep's engine for a trained encoder judge (spec.adapter or spec.model: the directory
+    written by `judge finetune`)."""
 
     def __init__(self, spec):
-        opts = spec.options
-        self.judge_ = ClassifierJudge(spec.adapter or spec.model, batch_size=opts.get("batch_size", 32),
-                                      device=opts.get("device", "cpu"), max_length=opts.get("max_length"))
+        o = spec.opts
+        self.judge_ = ClassifierJudge(spec.adapter or spec.model, batch_size=o.batch_size, device=o.device,
+                                      max_length=o.max_length)
 
     def _rows(self, rows, template):
         if self.judge_.pair:
@@ -77,10 +77,8 @@ class ClassifierEngine:
         outs: list = [None] * len(rows)
         for order in ("ab", "ba"):
             idx = [i for i, r in enumerate(rows) if r["order"] == order]
-            if idx:
-                probs = self.judge_.probs([example_of(rows[i]) for i in idx], order)
-                for i, p in zip(idx, probs):  # back to the presented frame: the engine contract
-                    outs[i] = {"probs": probs_to_original_frame(p, order)}
+            for i, p in zip(idx, self.judge_.probs([example_of(rows[i]) for i in idx], order) if idx else []):
+                outs[i] = {"probs": p}
         return outs
 
     def _pair_rows(self, rows):
@@ -90,7 +88,7 @@ class ClassifierEngine:
         for row in rows:
             first.setdefault(row["uid"], row)
         probs = dict(zip(first, self.judge_.probs([example_of(r) for r in first.values()], "ab")))
-        return [{"probs": probs_to_original_frame(probs[row["uid"]], row["order"])} for row in rows]
+        return [{"probs": probs_presented(probs[row["uid"]], row["order"])} for row in rows]
 
     def judge(self, rows, template):
         return one_by_one(self._rows, rows, template)

@@ -1,9 +1,10 @@
 """A model-free engine for pipeline tests: it renders the real prompt and answers by a fixed rule.
 
-options: rule ("longer": the longer shown answer wins, equal = tie; "first": always answer 1;
-a pointwise template gets the rating min(10, 1 + words // 10)),
-fail_uids (rows that raise, to test isolation), delay (seconds per row, to test stopping mid-run),
-starts_file (a line is appended each time an engine is built, to count model loads).
+options (spec.FakeOptions): rule ("longer": the longer shown answer wins, equal = tie; "first":
+always answer 1; a pointwise template gets the rating min(10, 1 + words // 10)), fail_uids (rows
+that raise, to test isolation), delay (seconds per row, to test stopping mid-run), starts_file (a
+line is appended each time an engine is built, to count model loads). Generate mode writes the
+template's own verdict text (Template.answer), so every template's parser reads it.
 """
 from __future__ import annotations
 
@@ -12,47 +13,40 @@ import time
 from judge_core import prompts
 from judge_core.pipeline import presented, render
 
-from .base import JudgeSpec, one_by_one
+from ..spec import JudgeSpec
+from .base import one_by_one
 from .baselines import longer_verdict
 
 
 class FakeEngine:
     def __init__(self, spec: JudgeSpec):
-        self.spec, self.opts = spec, spec.options
-        if self.opts.get("starts_file"):
-            with open(self.opts["starts_file"], "a") as f:
+        self.spec, self.opts = spec, spec.opts
+        if self.opts.starts_file:
+            with open(self.opts.starts_file, "a") as f:
                 f.write(f"{spec.name}\n")
 
-    def _verdict(self, row, pointwise: bool) -> int:
+    def _verdict(self, row, tpl: prompts.Template) -> int:
         ex = presented(row)
-        if pointwise:
-            return min(10, 1 + len(str(ex.answer).split()) // 10)
-        if self.opts.get("rule", "longer") == "first":
-            return 1
-        return longer_verdict(ex)
+        if tpl.pointwise:
+            v = min(10, 1 + len(str(ex.answer).split()) // 10)
+        else:
+            v = 1 if self.opts.rule == "first" else longer_verdict(ex)
+        return v if v in tpl.verdicts else 1  # a template without ties: the fake judge says answer 1
 
-    def _rows(self, rows, template):
+    def _one(self, row, template: str) -> dict:
+        if row["uid"] in self.opts.fail_uids:
+            raise RuntimeError(f"fake failure on {row['uid']}")
+        time.sleep(self.opts.delay)
         tpl = prompts.get(template)
-        spec = tpl.label
-        outs = []
-        for row in rows:
-            if row["uid"] in self.opts.get("fail_uids", ()):
-                raise RuntimeError(f"fake failure on {row['uid']}")
-            time.sleep(self.opts.get("delay", 0.0))
-            messages = render(row, template)
-            v = self._verdict(row, tpl.pointwise)
-            if v not in spec.words:  # a template without tie: the fake judge says answer 1
-                v = 1
-            tokens = sum(len(m["content"].split()) for m in messages)
-            if self.spec.mode == "label" and tpl.pointwise:
-                outs.append({"score": float(v), "tokens_in": tokens, "tokens_out": 0})
-            elif self.spec.mode == "label":
-                probs = [0.1, 0.1, 0.1]
-                probs[v] = 0.8
-                outs.append({"probs": tuple(probs), "tokens_in": tokens, "tokens_out": 0})
-            else:
-                outs.append({"raw": spec.answer(v), "tokens_in": tokens, "tokens_out": 1})
-        return outs
+        v = self._verdict(row, tpl)
+        tokens = {"tokens_in": sum(len(m["content"].split()) for m in render(row, template))}
+        if self.spec.mode == "generate":
+            return tokens | {"raw": tpl.answer(v), "tokens_out": 1}
+        if tpl.pointwise:
+            return tokens | {"score": float(v), "tokens_out": 0}
+        probs = [0.1, 0.1, 0.1]
+        probs[v] = 0.8
+        return tokens | {"probs": tuple(probs), "tokens_out": 0}
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:
-        return one_by_one(self._rows, rows, template)
+        return one_by_one(lambda rs, t: [self._one(r, t) for r in rs], rows, template)

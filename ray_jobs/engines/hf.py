@@ -1,8 +1,9 @@
 """transformers causal-LM judge on CPU or CUDA, optional PEFT adapter; generate or label mode.
 
-options: dtype ("auto" | "bfloat16" | "float16" | "float32"; default bf16 on CUDA, fp32 on CPU),
-max_model_len (default: the model's max_position_embeddings, at most 8192), max_new_tokens (generate,
-default 512), min_new_tokens (default 0), micro_batch (rows per forward, default 8), device ("cuda" when available, else "cpu").
+options (spec.HFOptions): dtype (default bf16 on CUDA, fp32 on CPU), max_model_len (default: the
+model's max_position_embeddings, at most 8192), max_new_tokens (generate, default 512),
+min_new_tokens (default 0), micro_batch (rows per forward, default 8), device (default cuda when
+available, else cpu).
 
 Rows are sorted by prompt length and cut into micro-batches, so padding stays small. Decoding is
 greedy: the same prompt gives the same verdict on any number of actors.
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 import time
 
-from .base import JudgeSpec, one_by_one
+from ..spec import JudgeSpec
+from .base import one_by_one
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
@@ -40,14 +42,11 @@ class HFEngine:
     def __init__(self, spec: JudgeSpec):
         import torch
 
-        self.torch, self.spec, opts = torch, spec, spec.options
-        self.device = opts.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = _dtype(torch, opts.get("dtype", "auto"), self.device)
-        self.model, self.tok = load_causal_lm(spec.model, spec.adapter, dtype, self.device)
-        self.max_len = int(opts.get("max_model_len") or min(8192, getattr(self.model.config, "max_position_embeddings", 4096)))
-        self.max_new = int(opts.get("max_new_tokens", 512))
-        self.micro = int(opts.get("micro_batch", 8))
-        self.min_new = int(opts.get("min_new_tokens", 0))  # benchmarks force a critique's length
+        self.torch, self.spec, opts = torch, spec, spec.opts
+        self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model, self.tok = load_causal_lm(spec.model, spec.adapter, _dtype(torch, opts.dtype, self.device), self.device)
+        self.max_len = opts.max_model_len or min(8192, getattr(self.model.config, "max_position_embeddings", 4096))
+        self.max_new, self.min_new, self.micro = opts.max_new_tokens, opts.min_new_tokens, opts.micro_batch
 
     # ---- model calls -----------------------------------------------------------------------------
     def _left_pad(self, seqs):

@@ -1,10 +1,11 @@
 """Any OpenAI-compatible chat endpoint (a vLLM server, our serve app, a hosted API) as a judge.
 
-options: base_url (default $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1), api_key_env (name of the
-environment variable holding the key, default OPENAI_API_KEY; never put a key in a config),
-max_concurrency (requests in flight per actor, default 8), max_retries (default 5), backoff (first
-wait in seconds, default 1, doubled each retry; Retry-After is honoured), timeout (seconds, default
-120), max_tokens (generate, default 512), temperature (default 0), seed (default 0), extra_body.
+options (spec.OpenAIOptions): base_url (default $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1),
+api_key_env (name of the environment variable holding the key, default OPENAI_API_KEY; never put a
+key in a config), max_concurrency (requests in flight per actor, default 8), max_retries (default 5),
+backoff (first wait in seconds, default 1, doubled each retry; Retry-After is honoured), timeout
+(seconds, default 120), max_new_tokens (generate, default 512; sent as the API's max_tokens, and
+`max_tokens` is accepted as its name), temperature (default 0), seed (default 0), extra_body.
 
 Label mode asks for one token with `logprobs`/`top_logprobs` after an assistant pre-fill
 (`continue_final_message`, a vLLM extension: hosted APIs that lack it should use generate mode).
@@ -20,7 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from judge_core import prompts
 from judge_core.pipeline import render
 
-from .base import JudgeSpec, failed
+from ..spec import JudgeSpec
+from .base import failed
 from .prompting import label_output
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
@@ -30,15 +32,14 @@ class OpenAIEngine:
     def __init__(self, spec: JudgeSpec):
         import requests
 
-        o = spec.options
+        o = spec.opts
         self.spec, self.session = spec, requests.Session()
-        self.url = (o.get("base_url") or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
-        key = os.environ.get(o.get("api_key_env", "OPENAI_API_KEY"))
+        self.url = (o.base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
+        key = os.environ.get(o.api_key_env)
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.concurrency, self.retries = int(o.get("max_concurrency", 8)), int(o.get("max_retries", 5))
-        self.backoff, self.timeout = float(o.get("backoff", 1.0)), float(o.get("timeout", 120))
-        self.body = {"model": spec.model, "temperature": o.get("temperature", 0), "seed": o.get("seed", 0)} | o.get("extra_body", {})
-        self.max_tokens = int(o.get("max_tokens", 512))
+        self.concurrency, self.retries, self.backoff, self.timeout = o.max_concurrency, o.max_retries, o.backoff, o.timeout
+        self.body = {"model": spec.model, "temperature": o.temperature, "seed": o.seed} | o.extra_body
+        self.max_tokens = o.max_new_tokens
 
     def _post(self, body: dict) -> dict:
         import requests
@@ -60,46 +61,45 @@ class OpenAIEngine:
                 time.sleep(wait)
         raise RuntimeError(f"gave up after {self.retries + 1} attempts: {error}")
 
-    def _one(self, row: dict, template: str) -> dict:
+    def _label(self, messages: list[dict], template: str) -> dict:
+        """One token after the label pre-fill, read from its top log-probabilities."""
+        label = prompts.get(template).label
+        if label is None:
+            raise ValueError(f"template {template!r} has no label words: use mode generate")
+        resp = self._post(self.body | {"messages": messages + [{"role": "assistant", "content": label.prefix}],
+                                       "max_tokens": 1, "logprobs": True, "top_logprobs": 20,
+                                       "continue_final_message": True, "add_generation_prompt": False})
+        return _usage(resp) | label_output(_label_from_top(resp, label), template)
+
+    def _generate(self, messages: list[dict], _template=None) -> dict:
+        resp = self._post(self.body | {"messages": messages, "max_tokens": self.max_tokens})
+        return _usage(resp) | {"raw": resp["choices"][0]["message"]["content"]}
+
+    def _timed(self, call, messages_of, item, template) -> dict:
+        """call(messages, template) for one row or conversation; a failed request fails it alone, with the reason."""
         start = time.perf_counter()
         try:
-            messages = render(row, template)
-            label = prompts.get(template).label
-            if self.spec.mode == "label":
-                if label is None:
-                    raise ValueError(f"template {template!r} has no label words: use mode generate")
-                body = self.body | {"messages": messages + [{"role": "assistant", "content": label.prefix}],
-                                    "max_tokens": 1, "logprobs": True, "top_logprobs": 20,
-                                    "continue_final_message": True, "add_generation_prompt": False}
-                resp = self._post(body)
-                out = label_output(_label_from_top(resp, label), template)
-            else:
-                resp = self._post(self.body | {"messages": messages, "max_tokens": self.max_tokens})
-                out = {"raw": resp["choices"][0]["message"]["content"]}
-            usage = resp.get("usage") or {}
-            return out | {"tokens_in": usage.get("prompt_tokens"), "tokens_out": usage.get("completion_tokens"),
-                          "seconds": time.perf_counter() - start}
-        except Exception as exc:  # noqa: BLE001 - a failed request fails its row, with the reason
-            return failed(f"{type(exc).__name__}: {exc}"[:500]) | {"seconds": time.perf_counter() - start}
+            out = call(messages_of(item), template)
+        except Exception as exc:  # noqa: BLE001
+            out = failed(f"{type(exc).__name__}: {exc}"[:500])
+        return out | {"seconds": time.perf_counter() - start}
+
+    def _map(self, call, messages_of, items: list, template) -> list[dict]:
+        with ThreadPoolExecutor(self.concurrency) as pool:  # bounded: at most `concurrency` in flight
+            return list(pool.map(lambda item: self._timed(call, messages_of, item, template), items))
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:
-        with ThreadPoolExecutor(self.concurrency) as pool:  # bounded: at most `concurrency` in flight
-            return list(pool.map(lambda r: self._one(r, template), rows))
-
-    def _answer_one(self, messages: list[dict]) -> dict:
-        start = time.perf_counter()
-        try:
-            resp = self._post(self.body | {"messages": messages, "max_tokens": self.max_tokens})
-            usage = resp.get("usage") or {}
-            return {"raw": resp["choices"][0]["message"]["content"], "tokens_in": usage.get("prompt_tokens"),
-                    "tokens_out": usage.get("completion_tokens"), "seconds": time.perf_counter() - start}
-        except Exception as exc:  # noqa: BLE001 - a failed request fails its conversation, with the reason
-            return failed(f"{type(exc).__name__}: {exc}"[:500]) | {"seconds": time.perf_counter() - start}
+        call = self._label if self.spec.mode == "label" else self._generate
+        return self._map(call, lambda row: render(row, template), rows, template)
 
     def answer(self, conversations: list[list[dict]]) -> list[dict]:
         """Answers to chat conversations (judge compare), bounded concurrency and retries as judging."""
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            return list(pool.map(self._answer_one, conversations))
+        return self._map(self._generate, lambda messages: messages, conversations, None)
+
+
+def _usage(resp: dict) -> dict:
+    usage = resp.get("usage") or {}
+    return {"tokens_in": usage.get("prompt_tokens"), "tokens_out": usage.get("completion_tokens")}
 
 
 def _label_from_top(resp: dict, label: prompts.LabelSpec) -> dict[int, float]:

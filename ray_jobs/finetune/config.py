@@ -8,8 +8,9 @@ import importlib
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..config import read_config
 
 
 class LoraSettings(BaseModel):
@@ -87,19 +88,6 @@ class FinetuneConfig(BaseModel):
         return Path(self.output_dir or Path(self.storage_path) / self.name / "adapter")
 
 
-def _set(tree: dict, dotted: str, value) -> None:
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-        tree = tree.setdefault(key, {})
-    tree[leaf] = value
-
-
 def load_config(path: str | Path, overrides: list[str] = ()) -> FinetuneConfig:
     """A YAML file plus `key=value` overrides (values parsed as YAML: numbers, lists, null)."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r} is not key=value")
-        _set(raw, key.strip(), yaml.safe_load(value))
-    return FinetuneConfig(**raw)
+    return FinetuneConfig(**read_config(path, overrides))

@@ -1,49 +1,38 @@
-"""Judge benchmarks with a trained classifier and score them under each paper's protocol.
+"""Judge benchmarks with a trained encoder judge and score them under each paper's protocol.
 
     .venv/bin/judge finetune-eval results/finetune/minilm-cpu/adapter pandalm autoj llmbar/natural mtbench
 
 Two judges per benchmark: "single" (each order judged on its own) and "swapavg" (the two orders'
-probabilities averaged, the classifier's evaluation rule). On benchmarks without ties the verdict is
-the likelier of the two answers, as their prompts force a choice. Predictions are written as
-`judge score` input, so every number can be re-scored.
+probabilities averaged, the classifier's evaluation rule). Verdicts come from judge_core.verdicts
+(on benchmarks without ties the likelier of the two answers, as their prompts force a choice).
+Predictions are written as `judge score` input, so every number can be re-scored.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from judge_core.data import load, source
+from judge_core.data import load, targets
+from judge_core.schema import probs_to_original_frame
 from judge_core.scoring import score
-
-
-def _verdict(p, allow_tie: bool) -> int:
-    candidates = (1, 2, 0) if allow_tie else (1, 2)
-    return max(candidates, key=lambda v: p[v])
+from judge_core.verdicts import average_orders, ties_allowed, verdict_from_probs
 
 
 def predictions(judge, examples) -> dict[str, list[dict]]:
-    p_ab, p_ba = judge.probs(examples, "ab"), judge.probs(examples, "ba")
-    allow_tie = any(ex.label == 0 for ex in examples)
+    """{"single": rows, "swapavg": rows} of `judge score` predictions, original answer frame."""
+    p_ab, p_ba = ([probs_to_original_frame(p, order) for p in judge.probs(examples, order)] for order in ("ab", "ba"))
+    allow_tie = ties_allowed(examples)
     single, avg = [], []
     for ex, a, b in zip(examples, p_ab, p_ba):
-        mean = tuple((x + y) / 2 for x, y in zip(a, b))
+        mean = average_orders([a, b])
         for order, p in (("ab", a), ("ba", b)):
-            single.append({"index": ex.index, "order": order, "verdict": _verdict(p, allow_tie), "probs": list(p)})
-            avg.append({"index": ex.index, "order": order, "verdict": _verdict(mean, allow_tie), "probs": list(mean)})
+            single.append({"index": ex.index, "order": order, "verdict": verdict_from_probs(p, allow_tie), "probs": list(p)})
+            avg.append({"index": ex.index, "order": order, "verdict": verdict_from_probs(mean, allow_tie), "probs": list(mean)})
     return {"single": single, "swapavg": avg}
 
 
-def targets(names: list[str]) -> list[tuple[str, str]]:
-    """"llmbar/natural" -> one subset; "llmbar" -> all of its subsets."""
-    out = []
-    for name in names:
-        bench, _, subset = name.partition("/")
-        out += [(bench, subset)] if subset else [(bench, s) for s in source(bench).subsets]
-    return out
-
-
 def evaluate(adapter: str | Path, benchmarks: list[str], out_dir: str | Path, root=None, bootstrap: int = 1000) -> dict:
-    from .engines.classifier import ClassifierJudge
+    from ..engines.classifier import ClassifierJudge
 
     judge = ClassifierJudge(adapter)
     out_dir = Path(out_dir)

@@ -14,62 +14,57 @@ import json
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
-
 from judge_core.calibration import ensemble
 from judge_core.data import load
-from judge_core.pipeline import expand, judgment_from_row, judgment_row
+from judge_core.pipeline import expand
+from judge_core.verdicts import ties_allowed
 
-from .engines.base import JudgeSpec
-from .judge import JUDGMENTS, Cell, write_json, write_part, allow_tie, finish_cell, read_parts
+from ..spec import JudgeSpec
+from ..store import Cell, leaf, read_judgments, write_json, write_judgments
+from .cells import finish_cell
 
 
 def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[str]) -> dict[str, str]:
     """{member: "judge/template-or--"} for an ensemble; a prompted member with several templates must
     name one ("qwen/label")."""
-    out = {}
-    for member in spec.options["members"]:
-        name, _, template = member.partition("/")
-        if name not in judges or judges[name].engine == "ensemble":
-            raise ValueError(f"ensemble {spec.name}: member {name!r} is not a (non-ensemble) judge of this sweep")
-        judge = judges[name]
-        if not _probabilistic(judge):
-            raise ValueError(f"ensemble {spec.name}: member {name} gives no probabilities to average "
-                             "(use label mode, a classifier, or the features baseline)")
-        if judge.prompted and not template:
-            own = judge.templates or templates
-            if len(own) != 1:
-                raise ValueError(f"ensemble {spec.name}: member {name} has templates {own}; name one as {name}/<template>")
-            template = own[0]
-        out[member] = f"{name}/{template or '-'}"
-    return out
+    return {member: _member_key(spec, member, judges, templates) for member in spec.opts.members}
 
 
-def _probabilistic(judge: JudgeSpec) -> bool:
-    """Judges whose judgments carry (p_tie, p1, p2): label mode, classifiers, the features baseline."""
-    return judge.mode == "label" or judge.engine == "classifier" or (judge.engine == "baseline" and judge.model == "features")
+def _member_key(spec: JudgeSpec, member: str, judges: dict[str, JudgeSpec], templates: list[str]) -> str:
+    name, _, template = member.partition("/")
+    if name not in judges or judges[name].engine == "ensemble":
+        raise ValueError(f"ensemble {spec.name}: member {name!r} is not a (non-ensemble) judge of this sweep")
+    judge = judges[name]
+    if not judge.probabilistic:
+        raise ValueError(f"ensemble {spec.name}: member {name} gives no probabilities to average "
+                         "(use label mode, a classifier, or the features baseline)")
+    if judge.prompted and not template:
+        own = judge.templates or templates
+        if len(own) != 1:
+            raise ValueError(f"ensemble {spec.name}: member {name} has templates {own}; name one as {name}/<template>")
+        template = own[0]
+    return f"{name}/{template or '-'}"
 
 
 def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap: int) -> dict:
     """Score one ensemble cell from its members' finished cells; metrics.json's content."""
-    leaf = f"{cell.benchmark}-{cell.subset}"
     stored, hashes = {}, {}
     for member, key in members.items():
-        d = out_dir / key / leaf
+        d = out_dir / key / leaf(cell.benchmark, cell.subset)
         if not (d / "metrics.json").exists():
-            raise FileNotFoundError(f"ensemble {cell.judge.name}: member {member} has no finished cell {key}/{leaf}")
+            raise FileNotFoundError(f"ensemble {cell.judge.name}: member {member} has no finished cell "
+                                    f"{key}/{leaf(cell.benchmark, cell.subset)}")
         hashes[member] = json.loads((d / "metrics.json").read_text())["hash"]
-        stored[member] = [judgment_from_row(r) for r in read_parts(d).to_pylist()]
+        stored[member] = read_judgments(d)
     examples, _ = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
     examples = examples[:cell.limit] if cell.limit else examples
-    weights = dict(zip(members, cell.judge.options.get("weights") or [1.0] * len(members)))
-    judgments = ensemble(stored, weights, cell.judge.name, allow_tie(examples))
+    weights = dict(zip(members, cell.judge.opts.weights or [1.0] * len(members)))
+    judgments = ensemble(stored, weights, cell.judge.name, ties_allowed(examples))
     cell_dir = out_dir / cell.key
     shutil.rmtree(cell_dir, ignore_errors=True)  # recomputed from the members every time
     cell_dir.mkdir(parents=True)
     write_json(cell_dir / "config.json", {"hash": cell.config_hash(), "members": hashes} | cell.config())
-    write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
-                                               schema=JUDGMENTS))
+    write_judgments(cell_dir, judgments)
     metrics = finish_cell(cell, cell_dir, examples, expand(examples, cell.orders), bootstrap) | {"members": hashes}
     write_json(cell_dir / "metrics.json", metrics)
     return metrics

@@ -1,0 +1,57 @@
+"""A finished cell's metrics.json: the paper's protocol, the swap-averaged row, calibration.
+
+    metrics = cell_metrics(cell, judgments, truncated=3, examples=examples, bootstrap=1000)
+
+Scoring is judge_core's (scoring.score_judgments under the benchmark's protocol, calibration); this
+module only decides what a cell reports: counts, the protocol's result, and for probabilistic judges
+the calibration table, the held-out recalibration, and the swap-averaged result when both orders ran.
+"""
+from __future__ import annotations
+
+from judge_core import metrics as M
+from judge_core.calibration import calibrate_split, swap_averaged
+from judge_core.scoring import score_judgments
+from judge_core.verdicts import ties_allowed
+
+from ..store import Cell
+
+
+def cell_metrics(cell: Cell, judgments: list, truncated: int, examples: list, bootstrap: int) -> dict:
+    metrics = {"cell": cell.key, "hash": cell.config_hash(), "rows": len(judgments), "engine": cell.judge.engine,
+               "mode": cell.judge.mode, "orders": list(cell.orders),
+               "errors": sum(j.error is not None and j.raw is None for j in judgments), "truncated": truncated,
+               "tokens_in": sum(j.tokens_in or 0 for j in judgments),
+               "tokens_out": sum(j.tokens_out or 0 for j in judgments),
+               "probabilistic": all(j.probs is not None for j in judgments)}
+    labelled = [ex for ex in examples if getattr(ex, "label", getattr(ex, "score", None)) is not None]
+    return metrics | (_scored(cell, judgments, labelled, metrics["probabilistic"], bootstrap) if labelled else {})
+
+
+def _scored(cell: Cell, judgments: list, labelled: list, probabilistic: bool, bootstrap: int) -> dict:
+    """The protocol's result and, for probabilistic judges, calibration and the swap-averaged result."""
+    def score(js):
+        return score_judgments(cell.benchmark, cell.subset, js, bootstrap=bootstrap, examples=labelled)
+
+    out = {"result": score(judgments)}
+    if probabilistic:
+        out |= {"calibration": calibration(judgments, labelled), "calibrated": calibrated(judgments, labelled)}
+        if set(cell.orders) == {"ab", "ba"} and cell.judge.engine != "ensemble":  # an ensemble is averaged already
+            out["result_swapavg"] = score(swap_averaged(judgments, ties_allowed(labelled)))
+    return out
+
+
+def calibration(judgments: list, examples: list) -> dict:
+    """Log loss, Brier, ECE and the reliability table over every judged order (original frame)."""
+    gold = {ex.uid: ex.label for ex in examples}
+    pairs = [(gold[j.uid], j.probs) for j in judgments if j.uid in gold and j.probs is not None]
+    g, p = [x for x, _ in pairs], [y for _, y in pairs]
+    return {"n": len(g), "log_loss": M.log_loss(g, p), "brier": M.brier(g, p), "ece": M.ece(g, p),
+            "reliability": M.reliability(g, p)}
+
+
+def calibrated(judgments: list, examples: list) -> dict:
+    """Temperature + tie multiplier fitted on half the examples (uid hash), judged on the other half,
+    over the swap-averaged probabilities (one triple per example)."""
+    gold = {ex.uid: ex.label for ex in examples}
+    probs = {j.uid: j.probs for j in swap_averaged(judgments, ties_allowed(examples)) if j.probs is not None}
+    return calibrate_split(gold, probs)

@@ -1,0 +1,128 @@
+"""Compare candidate models against a baseline with one judge (MT-Bench's pairwise-baseline and
+single modes); answers read from files or generated on Ray Data; resumable; Markdown + HTML report.
+
+    judge compare configs/compare/mtbench-cpu.yaml
+    judge compare configs/compare/mtbench-cpu.yaml limit=5 name=try
+
+Results under <output_dir>/<name>/: answers/ (compare/answers.py), the judge's cells as in a sweep
+(<judge>/<template>/compare-<subset>/, judged by batch.run_cells: one pipeline, resumable),
+compare.json, report.md/html. A re-run skips answers already generated and judgments already stored.
+"""
+from __future__ import annotations
+
+import json
+
+from judge_core.compare import (
+    Question,
+    bradley_terry_ci,
+    load_questions,
+    mean_scores,
+    pair_examples,
+    pair_outcome,
+    point_examples,
+    score_ratio,
+    win_rates_ci,
+)
+from judge_core.schema import PairExample
+
+from ..batch.cells import run_cells
+from ..config import ensure_ray
+from ..report import write_compare_report
+from ..store import Cell, read_judgments, write_json
+from .answers import collect_answers
+from .config import CompareConfig
+
+
+def _pairs(cfg: CompareConfig) -> list[tuple[str, str]]:
+    names = [m.name for m in cfg.models]
+    others = [n for n in names if n != cfg.baseline]
+    pairs = [(n, cfg.baseline) for n in others]
+    if cfg.pairing == "all":
+        pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
+    return pairs
+
+
+def plan_cells(cfg: CompareConfig, questions: list[Question], answers: dict, turns: list[int]) -> list[Cell]:
+    """The judge's cells: one per (pair, turn) both orders, and one per (model, turn) pointwise."""
+    cells = []
+    for turn in turns:
+        if cfg.pairwise:
+            for a, b in _pairs(cfg):
+                exs = pair_examples(questions, answers[a], answers[b], a, b, turn)
+                if exs:
+                    cells.append(Cell(cfg.judge, cfg.pair_template if cfg.judge.prompted else None, "compare",
+                                      exs[0].subset, ("ab", "ba"), root=cfg.root, examples=exs))
+        if cfg.pointwise:
+            for m in cfg.models:
+                exs = point_examples(questions, answers[m.name], m.name, turn)
+                if exs:
+                    cells.append(Cell(cfg.judge, cfg.point_template, "compare", exs[0].subset, ("ab",),
+                                      root=cfg.root, examples=exs))
+    return cells
+
+
+def _outcomes(cfg: CompareConfig, cells: list[Cell]) -> tuple[list, dict, dict]:
+    """(battles, {pair: [(turn, outcome)]}, {model: {(question, turn): (category, score)}}) from the
+    judge's stored judgments (FastChat's rule for the two orders of a pair)."""
+    battles, per_pair, scores = [], {}, {}
+    for cell in cells:
+        got = {(j.uid, j.order): j for j in read_judgments(cfg.results_dir / cell.key)}
+        for ex in cell.examples:
+            m = ex.meta
+            if isinstance(ex, PairExample):
+                outcome = pair_outcome(got[(ex.uid, "ab")].verdict, got[(ex.uid, "ba")].verdict)
+                per_pair.setdefault(f"{m['model1']} vs {m['model2']}", []).append((m["turn"], outcome))
+                battles.append((m["question_id"], m["model1"], m["model2"], outcome))
+            else:
+                j = got[(ex.uid, "ab")]
+                scores.setdefault(m["model"], {})[(m["question_id"], m["turn"])] = (m["category"], j.scores[0] if j.scores else None)
+    return battles, per_pair, scores
+
+
+def _pairwise(cfg: CompareConfig, battles: list, per_pair: dict) -> dict:
+    def rates(outcomes):
+        return win_rates_ci(outcomes, cfg.bootstrap, cfg.seed)
+
+    out = {"pairwise": {pair: {"all": rates([o for _, o in rows])} |
+                        {f"turn{t}": rates([o for tt, o in rows if tt == t]) for t in sorted({t for t, _ in rows})}
+                        for pair, rows in per_pair.items()}}
+    try:
+        out["bradley_terry"] = bradley_terry_ci(battles, cfg.baseline, cfg.bootstrap, cfg.seed)
+    except ValueError as exc:
+        out["bradley_terry"] = {"skipped": str(exc)}
+    return out
+
+
+def _pointwise(cfg: CompareConfig, scores: dict) -> dict:
+    base = {k: s for k, (_, s) in scores.get(cfg.baseline, {}).items()}
+    return {"pointwise": {m: mean_scores([(c, t, s) for (_, t), (c, s) in v.items()], cfg.bootstrap, cfg.seed)
+                          for m, v in scores.items()},
+            "score_ratio": {m: score_ratio({k: s for k, (_, s) in v.items()}, base, cfg.bootstrap, cfg.seed)
+                            for m, v in scores.items() if m != cfg.baseline}}
+
+
+def summarise(cfg: CompareConfig, cells: list[Cell], problems: dict) -> dict:
+    """compare.json: pairwise outcomes, win rates and Bradley-Terry; pointwise means and ratios."""
+    battles, per_pair, scores = _outcomes(cfg, cells)
+    summary = {"baseline": cfg.baseline, "judge": cfg.judge.name, "problems": problems}
+    return summary | (_pairwise(cfg, battles, per_pair) if per_pair else {}) | (_pointwise(cfg, scores) if scores else {})
+
+
+def run_compare(cfg: CompareConfig, log=print) -> dict:
+    """Answers (read or generated) -> the judge's cells on one Ray Data pipeline -> compare.json + report."""
+    ensure_ray(cfg.ray_init)
+    out = cfg.results_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "compare.yaml.json").write_text(json.dumps(cfg.model_dump(), indent=1))
+    questions = load_questions(cfg.questions, cfg.root)[:cfg.limit]
+    turns = cfg.turns or list(range(1, max(len(q.turns) for q in questions) + 1))
+    answers, problems = collect_answers(cfg, questions, max(turns), log)
+    cells = plan_cells(cfg, questions, answers, turns)
+    failed = {k: f"{type(v).__name__}: {v}" for k, v in run_cells(cells, out, bootstrap=0, log=log).items()
+              if isinstance(v, Exception)}
+    if failed:
+        raise RuntimeError(f"judging failed (a re-run resumes): {failed}")
+    summary = summarise(cfg, cells, problems) | {"questions": len(questions), "turns": turns, "cells": [c.key for c in cells]}
+    write_json(out / "compare.json", summary)
+    write_compare_report(out, summary)
+    return summary

@@ -1,0 +1,171 @@
+"""The sweep report: Markdown and one self-contained HTML page (inline CSS and SVG, no scripts).
+
+    judge report results/quickstart-cpu
+
+Per benchmark subset: a leaderboard under the paper's protocol (headline metrics with 95% CIs),
+parse failures, engine errors, truncated prompts, position bias (prefer-first / prefer-second,
+consistency), calibration (ECE, reliability diagram) for probabilistic judges, confusion matrices,
+and the published numbers of known judges, each marked as published and citing its source.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+
+from judge_core import protocols
+from judge_core.published import published_for
+
+from ..spec import CAPABILITIES
+from ..store import finished_cells
+from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
+
+BIAS = ("prefer_first", "prefer_second", "consistency")
+LOWER_IS_BETTER = frozenset({"log_loss"})
+
+
+def collect(results_dir: Path) -> dict[str, list[dict]]:
+    """{benchmark-subset: [row]}: one row per scored cell, plus one per swap-averaged variant."""
+    table: dict[str, list[dict]] = {}
+    for m in finished_cells(results_dir):
+        judge, template, _ = m["cell"].split("/")
+        mode = m["mode"] if CAPABILITIES[m["engine"]].prompted else m["engine"]
+        for key, label in (("result", ""), ("result_swapavg", " (swap-avg)")):
+            if key in m:
+                r = m[key]
+                table.setdefault(f"{r['benchmark']}/{r['subset']}", []).append(
+                    {"judge": judge + label, "template": template, "mode": mode, "result": r, "cell": m,
+                     "swapavg": bool(label)})
+    return table
+
+
+def _sort_key(row: dict, headline: tuple[str, ...]):
+    v = row["result"].get(headline[0])
+    v = -math.inf if missing(v) else v
+    return -v if headline[0] in LOWER_IS_BETTER else v
+
+
+def leaderboard(bench: str, rows: list[dict]) -> tuple[list[str], list[list[str]]]:
+    """(header, body) of one benchmark subset's table, measured rows first, then published ones."""
+    protocol = rows[0]["result"]["protocol"]
+    headline = protocols.get(protocol).headline
+    header = ["judge", "template", "mode", *headline, "n", "parse fail", "errors", "truncated", *BIAS, "ECE"]
+    body = []
+    for row in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True):
+        r, cell = row["result"], row["cell"]
+        ece = cell.get("calibration", {}).get("ece") if not row["swapavg"] else None
+        body.append([row["judge"], row["template"], row["mode"], *[with_ci(r, k) for k in headline], str(r["n"]),
+                     str(r["parse_failures"]), str(cell["errors"]), str(cell["truncated"]),
+                     *[pct(r.get(k)) for k in BIAS], fmt("ece", ece)])
+    name, subset = bench.split("/")
+    for p in published_for(name, subset):
+        body.append([f"† {p.judge} (published)", "-", "-", *[f"{p.metrics[k]:.2f}" if k in p.metrics else "-" for k in headline],
+                     *["-"] * (5 + len(BIAS))])
+    return header, body
+
+
+def calibration_table(rows: list[dict]) -> tuple[list[str], list[list[str]]] | None:
+    """Temperature + tie multiplier fitted on half the examples, before -> after on the other half."""
+    header = ["judge", "template", "T", "tie ×", "n held-out", "log loss", "ECE", "accuracy"]
+    body = []
+    for row in rows:
+        cal = row["cell"].get("calibrated")
+        if row["swapavg"] or not cal or "skipped" in cal:
+            continue
+        b, a = cal["before"], cal["after"]
+        body.append([row["judge"], row["template"], f"{cal['temperature']:.3f}", f"{cal['tie_scale']:.3f}",
+                     str(cal["n_heldout"]), *[f"{fmt(k, b[k])} → {fmt(k, a[k])}" for k in ("log_loss", "ece", "accuracy")]])
+    return (header, body) if body else None
+
+
+CALIBRATION_NOTE = ("Calibration: swap-averaged probabilities; temperature T and tie multiplier fitted by log loss on "
+                    "half the examples (uid hash), numbers before → after on the other half.")
+
+
+def _sources(bench: str) -> list[str]:
+    name, subset = bench.split("/")
+    return sorted({p.source for p in published_for(name, subset)})
+
+
+def markdown(results_dir: Path, table: dict, status: dict) -> str:
+    out = [f"# Judge report: {results_dir.name}", "",
+           "Percentages unless noted (log loss, correlations as they are); 95% bootstrap CIs in brackets. "
+           "Rows marked † are published numbers of known judges, NOT measured here. "
+           "prefer_first / prefer_second: share of examples whose verdict followed the position in both orders.", ""]
+    failed = {k: v for k, v in status.items() if v != "ok"}
+    if failed:
+        out += ["**Failed cells**", ""] + [f"- `{k}`: {v}" for k, v in failed.items()] + [""]
+    for bench, rows in sorted(table.items()):
+        protocol = protocols.get(rows[0]["result"]["protocol"])
+        out += [f"## {bench}", "", f"Protocol `{protocol.name}`: {protocol.description}.", "",
+                md_table(*leaderboard(bench, rows)), ""]
+        cal = calibration_table(rows)
+        out += [CALIBRATION_NOTE, "", md_table(*cal), ""] if cal else []
+        out += [f"† {s}" for s in _sources(bench)] + [""]
+    return "\n".join(out)
+
+
+# ---- HTML -------------------------------------------------------------------------------------------
+def _confusion_html(conf: dict) -> str:
+    cols = list(next(iter(conf.values())))
+    head = "<tr><th>gold \\ verdict</th>" + "".join(f"<th>{c}</th>" for c in cols) + "</tr>"
+    return "<table>" + head + "".join(f"<tr><td>{g}</td>" + "".join(f"<td>{row[c]}</td>" for c in cols) + "</tr>"
+                                      for g, row in conf.items()) + "</table>"
+
+
+def _bars(bench: str, rows: list[dict], key: str, headline: tuple[str, ...]) -> str:
+    """The headline metric of every row and published judge as bars (0-100) with CI whiskers."""
+    def scaled(r):
+        return (100 * r["result"][key] if r["result"].get(key) is not None else math.nan,
+                tuple(100 * x for x in r["result"]["ci95"][key]) if key in r["result"].get("ci95", {}) else None)
+    bars = [(r["judge"], *scaled(r)) for r in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True)]
+    bars += [(f"† {p.judge}", p.metrics[key], None) for p in published_for(*bench.split("/")) if key in p.metrics]
+    return f"<p class=note>{html.escape(key)} (%), 95% CI whiskers</p>" + bars_svg(bars)
+
+
+def _details(row: dict) -> str:
+    """A measured row's confusion matrix and reliability diagram, folded."""
+    inner = []
+    if "confusion_ab" in row["result"]:
+        inner.append("<div><b>confusion (original order)</b>" + _confusion_html(row["result"]["confusion_ab"]) + "</div>")
+    cal = row["cell"].get("calibration")
+    if cal:
+        inner.append(f"<div><b>reliability</b> (ECE {fmt('ece', cal['ece'])}, log loss {fmt('log_loss', cal['log_loss'])})<br>"
+                     + reliability_svg(cal["reliability"]) + "</div>")
+    return (f"<details><summary>{html.escape(row['judge'])} / {html.escape(row['template'])}</summary>"
+            f"<div class=cells>{''.join(inner)}</div></details>")
+
+
+def _bench_html(bench: str, rows: list[dict]) -> str:
+    protocol = protocols.get(rows[0]["result"]["protocol"])
+    key = protocol.headline[0]
+    parts = [f"<h2>{html.escape(bench)}</h2><p class=note>Protocol <b>{protocol.name}</b>: {html.escape(protocol.description)}.</p>",
+             html_table(*leaderboard(bench, rows))]
+    if key not in RAW:  # a percentage: bars on a 0-100 axis
+        parts.append(_bars(bench, rows, key, protocol.headline))
+    parts += [f"<p class=note>† {html.escape(s)}</p>" for s in _sources(bench)]
+    cal = calibration_table(rows)
+    parts += [f"<p class=note>{html.escape(CALIBRATION_NOTE)}</p>", html_table(*cal)] if cal else []
+    return "".join(parts + [_details(r) for r in rows if not r["swapavg"]])
+
+
+def html_page(results_dir: Path, table: dict, status: dict) -> str:
+    failed = {k: v for k, v in status.items() if v != "ok"}
+    fail_html = ("<h3>Failed cells</h3><ul>" + "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
+                                                       for k, v in failed.items()) + "</ul>") if failed else ""
+    body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items()))
+    title = f"Judge report: {results_dir.name}"
+    return page(title, f"<h1>{html.escape(title)}</h1><p class=note>Percentages unless noted; 95% bootstrap CIs in "
+                "brackets. Rows in grey italics marked † are published numbers, not measured here.</p>" + fail_html + body)
+
+
+def write_report(results_dir: str | Path) -> dict[str, Path]:
+    results_dir = Path(results_dir)
+    status_path = results_dir / "status.json"
+    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    table = collect(results_dir)
+    paths = {"md": results_dir / "report.md", "html": results_dir / "report.html"}
+    paths["md"].write_text(markdown(results_dir, table, status))
+    paths["html"].write_text(html_page(results_dir, table, status))
+    return paths

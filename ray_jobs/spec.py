@@ -1,0 +1,202 @@
+"""A judge: its engine, model, how it answers, its Ray resources; typed options per engine.
+
+    spec = JudgeSpec(name="qwen", engine="vllm", model="Qwen/Qwen2.5-7B-Instruct", mode="label",
+                     options={"max_model_len": 8192})
+    spec.opts.max_model_len          # 8192, validated by VLLMOptions
+    CAPABILITIES["vllm"].label_mode  # True
+
+`options` stays the dict the user wrote, so a cell's config hash is what it always was; it is
+validated on construction against the engine's options model (`extra="forbid"`): an unknown option
+is an error naming it and the options the engine has.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .config import DirName
+
+EngineKind = Literal["hf", "vllm", "openai", "classifier", "baseline", "fake", "ensemble"]
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HFOptions(_Options):
+    """transformers causal LM (ray_jobs/engines/hf.py)."""
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="auto = bf16 on CUDA, fp32 on CPU")
+    max_model_len: int | None = Field(None, ge=16, description="default: the model's max_position_embeddings, at most 8192")
+    max_new_tokens: int = Field(512, ge=1, description="generate mode: the longest critique")
+    min_new_tokens: int = Field(0, ge=0, description="benchmarks that force a critique's length")
+    micro_batch: int = Field(8, ge=1, description="rows per forward pass (length-sorted)")
+    device: str | None = Field(None, description="default: cuda when available, else cpu")
+
+
+class VLLMOptions(_Options):
+    """vllm.LLM (ray_jobs/engines/vllm_engine.py)."""
+    tensor_parallel_size: int = Field(1, ge=1)
+    dtype: str = "auto"
+    max_model_len: int | None = Field(None, ge=16, description="default: the model's")
+    max_new_tokens: int = Field(512, ge=1)
+    temperature: float = Field(0.0, ge=0, description="> 0 samples, seeded per row by uid and order")
+    seed: int = 0
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
+    max_lora_rank: int = Field(64, ge=1)
+    enforce_eager: bool | None = Field(None, description="default: True on CPU")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="any other vllm.LLM argument")
+
+
+class OpenAIOptions(_Options):
+    """Any OpenAI-compatible endpoint (ray_jobs/engines/openai_engine.py)."""
+    base_url: str | None = Field(None, description="default: $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1")
+    api_key_env: str = Field("OPENAI_API_KEY", description="the variable holding the key; never the key itself")
+    max_concurrency: int = Field(8, ge=1, description="requests in flight per actor")
+    max_retries: int = Field(5, ge=0)
+    backoff: float = Field(1.0, ge=0, description="first wait in seconds, doubled each retry")
+    timeout: float = Field(120, gt=0)
+    max_new_tokens: int = Field(512, ge=1, validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
+                                description="the API's max_tokens (that name is accepted too)")
+    temperature: float = Field(0.0, ge=0)
+    seed: int = 0
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClassifierOptions(_Options):
+    """A `judge finetune` classifier or pair-head directory (ray_jobs/engines/classifier.py)."""
+    batch_size: int = Field(32, ge=1, description="examples per forward pass")
+    device: str = "cpu"
+    max_length: int | None = Field(None, ge=16, description="default: the length it was trained with")
+
+
+class BaselineOptions(_Options):
+    """Reference judges (ray_jobs/engines/baselines.py)."""
+    path: str | None = Field(None, description="features: the joblib file (trained on first use); relevance: an encoder")
+    train: list[str] | None = Field(None, description="features: training sources (default: every shared one)")
+    seed: int = 0
+    root: str | None = Field(None, description="features: data root of the training sources")
+    max_length: int = Field(256, ge=8, description="relevance: encoder tokens per text")
+
+
+class FakeOptions(_Options):
+    """The model-free test engine (ray_jobs/engines/fake.py)."""
+    rule: Literal["longer", "first"] = "longer"
+    fail_uids: list[str] = Field(default_factory=list, description="rows that raise (isolation tests)")
+    delay: float = Field(0.0, ge=0, description="seconds per row (stop-mid-run tests)")
+    starts_file: str | None = Field(None, description="a line is appended per engine start")
+
+
+class EnsembleOptions(_Options):
+    """Weighted mean of other judges' stored probabilities (ray_jobs/batch/ensemble.py)."""
+    members: list[str] = Field(min_length=2, description="judges of the sweep, 'judge' or 'judge/template'")
+    weights: list[float] | None = Field(None, description="one non-negative weight per member (default equal)")
+
+    @model_validator(mode="after")
+    def _weights(self) -> "EnsembleOptions":
+        w = self.weights
+        if w is not None and (len(w) != len(self.members) or any(x < 0 for x in w) or not sum(w)):
+            raise ValueError("weights needs one non-negative weight per member, not all zero")
+        return self
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What an engine can do; every 'which engines can...' question is answered here."""
+    options: type[_Options]
+    builder: str | None  # "module:Class" under ray_jobs.engines; None: nothing to build (ensemble)
+    prompted: bool = False  # reads a prompt template
+    label_mode: bool = False  # has mode: label
+    generates: bool = False  # answers chat conversations (compare generators, /v1/chat/completions)
+    tokenizer: bool = False  # has its own tokenizer (serving's token limits)
+    probabilities: Callable[["JudgeSpec"], bool] = lambda spec: spec.mode == "label"
+
+
+CAPABILITIES: dict[str, Capability] = {
+    "hf": Capability(HFOptions, "hf:HFEngine", prompted=True, label_mode=True, generates=True, tokenizer=True),
+    "vllm": Capability(VLLMOptions, "vllm_engine:VLLMEngine", prompted=True, label_mode=True, generates=True,
+                       tokenizer=True),
+    "openai": Capability(OpenAIOptions, "openai_engine:OpenAIEngine", prompted=True, label_mode=True, generates=True),
+    "fake": Capability(FakeOptions, "fake:FakeEngine", prompted=True, label_mode=True),
+    "classifier": Capability(ClassifierOptions, "classifier:ClassifierEngine", tokenizer=True,
+                             probabilities=lambda spec: True),
+    "baseline": Capability(BaselineOptions, "baselines:BaselineEngine",
+                           probabilities=lambda spec: spec.model == "features"),
+    "ensemble": Capability(EnsembleOptions, None, probabilities=lambda spec: True),
+}
+
+
+class JudgeSpec(BaseModel):
+    """One judge: an engine, its model, how it answers, and the Ray resources of its actors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DirName = Field(description="directory-safe name used in results")
+    engine: EngineKind
+    model: str | None = Field(None, description="path or HF id; baseline: 'longer', 'relevance' or 'features'; "
+                                                "openai: the served model name")
+    adapter: str | None = Field(None, description="PEFT adapter directory (hf, vllm LoRA, classifier)")
+    mode: Literal["generate", "label"] = Field("generate", description="label = one forward pass over "
+                                                                       "the template's label tokens")
+    templates: list[str] | None = Field(None, description="templates for this judge (default: the sweep's)")
+    options: dict[str, Any] = Field(default_factory=dict, description="engine settings; see the engine's options model")
+    concurrency: int = Field(1, ge=1, description="engine actors")
+    num_gpus: float = Field(0, ge=0, description="GPUs per actor")
+    num_cpus: float = Field(1, ge=0, description="CPUs per actor")
+    batch_size: int = Field(16, ge=1, description="rows per map_batches call")
+
+    @model_validator(mode="after")
+    def _check(self) -> "JudgeSpec":
+        cap = self.capability
+        if self.engine not in ("fake", "ensemble") and not self.model:
+            raise ValueError(f"judge {self.name}: engine {self.engine} needs a model")
+        if self.mode == "label" and not cap.label_mode:
+            raise ValueError(f"judge {self.name}: engine {self.engine} has no label mode (it gives probabilities)")
+        self.opts  # noqa: B018 - validates the options now, not when an actor starts
+        return self
+
+    @property
+    def capability(self) -> Capability:
+        return CAPABILITIES[self.engine]
+
+    @property
+    def opts(self):
+        """The options, validated by the engine's options model."""
+        model = self.capability.options
+        try:
+            return model.model_validate(self.options)
+        except ValidationError as exc:
+            raise ValueError(f"judge {self.name}: {_options_error(exc, self.engine, model)}") from None
+
+    @property
+    def prompted(self) -> bool:
+        return self.capability.prompted
+
+    @property
+    def probabilistic(self) -> bool:
+        """Its judgments carry (p_tie, p1, p2): label mode, classifiers, the features baseline, ensembles."""
+        return self.capability.probabilities(self)
+
+
+def _options_error(exc: ValidationError, engine: str, model: type[_Options]) -> str:
+    allowed = ", ".join(model.model_fields)
+    reasons = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            reasons.append(f"unknown option {where!r} for engine {engine}; its options: {allowed}")
+        else:
+            reasons.append(f"option {where or '-'}: {err['msg']}")
+    return "; ".join(reasons)
+
+
+def preflight(spec: JudgeSpec) -> None:
+    """Fail fast, before any actor starts, on local paths that must exist (a hub id is not checked)."""
+    if spec.engine == "classifier" and not (Path(spec.adapter or spec.model) / "judgeray.json").is_file():
+        raise FileNotFoundError(f"judge {spec.name}: {spec.adapter or spec.model} is not a directory written by "
+                                "`judge finetune` (no judgeray.json); train it first")
+    if spec.adapter and spec.engine != "classifier" and not Path(spec.adapter).is_dir():
+        raise FileNotFoundError(f"judge {spec.name}: adapter directory {spec.adapter} not found")

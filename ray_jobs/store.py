@@ -1,0 +1,167 @@
+"""Where judgments live: the results layout, a cell's config hash, Parquet parts, the judgment schema.
+
+    results/<run>/<judge>/<template or ->/<benchmark>-<subset>/
+        config.json          {"hash": ..., judge, template, benchmark, subset, orders, limit, schema, ...}
+        parts/part-NNNNN.parquet   one row per judgment (JUDGMENTS), written whole or not at all
+        metrics.json         written last: a finished cell
+
+This module is also the one place where an absent number meets Parquet: a missing probability is
+written as null and read back as None (parts written before this module existed hold NaN there,
+which reads back as None too).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from judge_core.schema import Judgment
+
+from .spec import JudgeSpec
+
+SCHEMA_VERSION = 1  # part of every cell's hash: bump when stored judgments change meaning
+
+JUDGMENTS = pa.schema([("uid", pa.string()), ("judge", pa.string()), ("template", pa.string()),
+                       ("order", pa.string()), ("raw", pa.string()), ("verdict", pa.int8()),
+                       ("p_tie", pa.float64()), ("p1", pa.float64()), ("p2", pa.float64()),
+                       ("scores", pa.list_(pa.float64())), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
+                       ("seconds", pa.float64()), ("truncated", pa.bool_()), ("error", pa.string())])
+TAGGED = pa.schema([("cell", pa.string())] + list(JUDGMENTS))  # a judgment and the cell it belongs to
+PROBS = ("p_tie", "p1", "p2")
+
+
+# ---- addresses ----------------------------------------------------------------------------------------
+def leaf(benchmark: str, subset: str) -> str:
+    return f"{benchmark}-{subset}"
+
+
+def cell_key(judge: str, template: str | None, benchmark: str, subset: str) -> str:
+    """judge/template/benchmark-subset, the cell's path under a run's results directory."""
+    return f"{judge}/{template or '-'}/{leaf(benchmark, subset)}"
+
+
+@dataclass
+class Cell:
+    """One (judge, template, benchmark subset): the unit that is judged, stored, resumed and scored."""
+    judge: JudgeSpec
+    template: str | None
+    benchmark: str
+    subset: str
+    orders: tuple[str, ...] = ("ab", "ba")
+    limit: int | None = None  # first N examples (quick runs); part of the hash
+    root: str | None = None
+    examples: list | None = None  # given examples (judge compare) instead of loading the benchmark
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.judge.name, self.template, self.benchmark, self.subset)
+
+    def config(self) -> dict:
+        """What the stored judgments depend on; its hash decides whether they can be reused."""
+        given = None
+        if self.examples is not None:  # the examples themselves are the data: hash their content
+            given = hashlib.sha256("\n".join(ex.model_dump_json() for ex in self.examples).encode()).hexdigest()[:16]
+        artifacts = local_artifacts(self.judge)
+        return {"judge": self.judge.model_dump(), "template": self.template, "benchmark": self.benchmark,
+                "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION} | \
+            ({"examples": given} if given else {}) | ({"artifacts": artifacts} if artifacts else {})
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fingerprint(path: Path) -> str:
+    """Names, sizes and modification times of a local file or of the files under a directory: an
+    adapter retrained at the same path gets a new fingerprint. Cheap for multi-GB model
+    directories, whose files are not read."""
+    files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
+    stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name} {f.stat().st_size} {f.stat().st_mtime_ns}"
+                      for f in files)
+    return hashlib.sha256(stamp.encode()).hexdigest()[:16]
+
+
+def local_artifacts(judge: JudgeSpec) -> dict:
+    """Fingerprints of the judge's model and adapter where they are local paths, so stored judgments
+    of an older model are never taken for a retrained one's (hub ids are not checked; the feature
+    baseline's joblib is a deterministic function of the shared data and is not either)."""
+    paths = {"model": judge.model, "adapter": judge.adapter}
+    return {k: fingerprint(Path(v)) for k, v in paths.items() if v and Path(v).exists()}
+
+
+# ---- a cell on disk -----------------------------------------------------------------------------------
+def prepare_dir(cell: Cell, cell_dir: Path) -> str:
+    """'done' (finished with this config), 'resume' or 'new'. A cell judged under another config is
+    moved aside to <cell>.old-<hash>, never deleted."""
+    config_path = cell_dir / "config.json"
+    if config_path.exists():
+        old = json.loads(config_path.read_text())
+        if old.get("hash") == cell.config_hash():
+            return "done" if (cell_dir / "metrics.json").exists() else "resume"
+        os.replace(cell_dir, cell_dir.with_name(f"{cell_dir.name}.old-{old.get('hash')}"))
+    cell_dir.mkdir(parents=True, exist_ok=True)
+    write_json(config_path, {"hash": cell.config_hash()} | cell.config())
+    return "new"
+
+
+def read_parts(cell_dir: Path) -> pa.Table | None:
+    parts = sorted((cell_dir / "parts").glob("part-*.parquet"))
+    return pa.concat_tables([pq.read_table(p) for p in parts]) if parts else None
+
+
+def write_part(cell_dir: Path, table: pa.Table) -> None:
+    """The next part, written to a temporary name and renamed: a killed run leaves only whole parts."""
+    parts = cell_dir / "parts"
+    parts.mkdir(parents=True, exist_ok=True)
+    n = len(list(parts.glob("part-*.parquet")))
+    tmp = parts / f".part-{n:05d}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, parts / f"part-{n:05d}.parquet")
+
+
+def read_judgments(cell_dir: Path) -> list[Judgment]:
+    table = read_parts(cell_dir)
+    return [] if table is None else [judgment_from_row(r) for r in table.to_pylist()]
+
+
+def write_judgments(cell_dir: Path, judgments: list[Judgment]) -> None:
+    write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
+                                              schema=JUDGMENTS))
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Atomically: a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    os.replace(tmp, path)
+
+
+def finished_cells(results_dir: Path) -> Iterator[dict]:
+    """metrics.json of every finished cell of a run, in path order."""
+    for path in sorted(Path(results_dir).glob("*/*/*/metrics.json")):
+        yield json.loads(path.read_text())
+
+
+# ---- one judgment as a flat row -----------------------------------------------------------------------
+def judgment_row(j: Judgment) -> dict:
+    """A flat row for Parquet: probabilities as three columns (null when absent)."""
+    row = j.model_dump(exclude={"probs", "scores"})
+    return row | dict(zip(PROBS, j.probs or (None,) * 3)) | {"scores": list(j.scores) if j.scores else None}
+
+
+def judgment_from_row(row: dict) -> Judgment:
+    probs = tuple(row[k] for k in PROBS)
+    fields = {k: v for k, v in row.items() if k in Judgment.model_fields and k not in ("probs", "scores")}
+    scores = row.get("scores")
+    return Judgment(**fields, probs=None if any(_absent(p) for p in probs) else probs,
+                    scores=tuple(scores) if scores is not None and len(scores) else None)
+
+
+def _absent(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))  # NaN: parts written before 2026-12
