@@ -9,7 +9,6 @@ optionally with "probs": [p_tie, p1, p2] (original frame). Pointwise benchmarks 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,7 +180,3 @@ def score_judgments(benchmark: str, subset: str, judgments: list, protocol: str 
     _check_coverage(f"{benchmark}/{subset} judgments", examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), None, bootstrap, seed)
     return {"benchmark": benchmark, "subset": subset} | result
-
-
-def is_missing(value) -> bool:
-    return value is None or isinstance(value, float) and math.isnan(value)

@@ -1,0 +1,52 @@
+"""The layout holds: ray_jobs imports point down only, judge_core imports no ray_jobs, no function
+grows past 60 lines (read from the source with ast; nothing is imported or run)."""
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# cli -> the verbs -> batch (used by compare and serve) -> report -> the shared layer -> config
+RANK = {"cli": 0, "compare": 1, "serve": 1, "finetune": 1, "batch": 2, "report": 3, "engines": 4, "store": 4,
+        "spec": 5, "config": 6, "tiny_models": 6}
+
+
+def _imports(path: Path) -> set[str]:
+    """Absolute names of the modules `path` imports (relative imports resolved)."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    package = parts[:-1]
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            out |= {f"{module}.{a.name}" for a in node.names} if module == "ray_jobs" else {module}
+    return out
+
+
+def _unit(module: str) -> str:
+    return module.split(".")[1]
+
+
+def test_ray_jobs_imports_point_down_only():
+    upward = []
+    for path in sorted((ROOT / "ray_jobs").rglob("*.py")):
+        if path.parent == ROOT / "ray_jobs" and path.stem == "__init__":
+            continue
+        unit = path.relative_to(ROOT / "ray_jobs").parts[0].removesuffix(".py")
+        for module in _imports(path):
+            if module.startswith("ray_jobs.") and _unit(module) != unit and RANK[_unit(module)] <= RANK[unit]:
+                upward.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert upward == []
+
+
+def test_judge_core_imports_no_ray_jobs():
+    assert [p.name for p in (ROOT / "judge_core").rglob("*.py") if any(m.startswith("ray_jobs") for m in _imports(p))] == []
+
+
+def test_no_function_over_60_lines():
+    long = [f"{p.relative_to(ROOT)}:{node.lineno} {node.name}"
+            for top in ("judge_core", "ray_jobs") for p in (ROOT / top).rglob("*.py")
+            for node in ast.walk(ast.parse(p.read_text()))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    assert long == []
