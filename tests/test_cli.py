@@ -19,7 +19,7 @@ def test_help_formats_for_every_verb():
     found = {" ".join(path): p.format_help() for path, p in _parsers(build_parser())}
     assert {"judge", "judge sweep", "judge compare", "judge serve", "judge finetune", "judge data list",
             "judge data show", "judge score", "judge judge", "judge report", "judge train-features",
-            "judge finetune-eval"} <= set(found)
+            "judge finetune-eval", "judge models list", "judge models pull"} <= set(found)
     assert "% of the baseline" in found["judge compare"] and not any("%%" in text for text in found.values())
 
 

@@ -22,8 +22,8 @@ from judge_core import prompts
 from judge_core.data import source, targets
 
 from ..config import DirName, ensure_ray, read_config
-from ..spec import JudgeSpec
-from ..store import Cell
+from ..spec import JudgeSpec, preflight
+from ..store import LEFT_OUT, Cell
 from .cells import orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
 
@@ -109,6 +109,19 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     return SweepConfig.model_validate(read_config(path, overrides))
 
 
+def _missing(judge: JudgeSpec, missing: dict) -> str | None:
+    """Why a judge cannot run at all (its local model or adapter is missing; for an ensemble, a
+    member was left out), else None. Known PyPI models are pulled here (spec.preflight)."""
+    if judge.engine == "ensemble":
+        gone = [m for m in judge.opts.members if missing.get(m.partition("/")[0])]
+        return f"member {gone[0].partition('/')[0]} was left out" if gone else None
+    try:
+        preflight(judge)
+    except FileNotFoundError as exc:
+        return str(exc)
+    return None
+
+
 def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
     """{cell key: metrics or the exception that failed it} for one judge's cells."""
     if cells[0].judge.engine == "ensemble":
@@ -124,11 +137,16 @@ def run_sweep(cfg: SweepConfig, log=print) -> dict:
     out = cfg.results_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(cfg.model_dump(), indent=1))
-    status, by_judge = {}, {}
+    status, by_judge, missing = {}, {}, {}
     for cell in cfg.cells():
         by_judge.setdefault(cell.judge.name, []).append(cell)
     for i, (name, cells) in enumerate(by_judge.items(), 1):
         log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
+        missing[name] = _missing(cells[0].judge, missing)
+        if missing[name]:
+            log(f"[left out] {name}: {missing[name]}")
+            status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in cells}
+            continue
         start = time.perf_counter()
         status |= _record(_run_judge(cfg, cells, log), out, log)
         log(f"   {time.perf_counter() - start:.1f} s")

@@ -18,7 +18,7 @@ from judge_core import protocols
 from judge_core.published import published_for
 
 from ..spec import CAPABILITIES
-from ..store import finished_cells
+from ..store import finished_cells, status_groups
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
@@ -88,14 +88,21 @@ def _sources(bench: str) -> list[str]:
     return sorted({p.source for p in published_for(name, subset)})
 
 
+def _not_ok(status: dict) -> list[tuple[str, dict]]:
+    """(title, {what: why}) for judges left out (one line per judge) and for failed cells."""
+    _, left, failed = status_groups(status)
+    judges = {k.split("/")[0]: why for k, why in left.items()}
+    return [(t, items) for t, items in (("Left out (model or adapter missing; not run, not failed)", judges),
+                                        ("Failed cells", failed)) if items]
+
+
 def markdown(results_dir: Path, table: dict, status: dict) -> str:
     out = [f"# Judge report: {results_dir.name}", "",
            "Percentages unless noted (log loss, correlations as they are); 95% bootstrap CIs in brackets. "
            "Rows marked † are published numbers of known judges, NOT measured here. "
            "prefer_first / prefer_second: share of examples whose verdict followed the position in both orders.", ""]
-    failed = {k: v for k, v in status.items() if v != "ok"}
-    if failed:
-        out += ["**Failed cells**", ""] + [f"- `{k}`: {v}" for k, v in failed.items()] + [""]
+    for title, items in _not_ok(status):
+        out += [f"**{title}**", ""] + [f"- `{k}`: {v}" for k, v in items.items()] + [""]
     for bench, rows in sorted(table.items()):
         protocol = protocols.get(rows[0]["result"]["protocol"])
         out += [f"## {bench}", "", f"Protocol `{protocol.name}`: {protocol.description}.", "",
@@ -151,9 +158,9 @@ def _bench_html(bench: str, rows: list[dict]) -> str:
 
 
 def html_page(results_dir: Path, table: dict, status: dict) -> str:
-    failed = {k: v for k, v in status.items() if v != "ok"}
-    fail_html = ("<h3>Failed cells</h3><ul>" + "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>"
-                                                       for k, v in failed.items()) + "</ul>") if failed else ""
+    fail_html = "".join(f"<h3>{html.escape(title)}</h3><ul>" + "".join(
+        f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in items.items()) + "</ul>"
+        for title, items in _not_ok(status))
     body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items()))
     title = f"Judge report: {results_dir.name}"
     return page(title, f"<h1>{html.escape(title)}</h1><p class=note>Percentages unless noted; 95% bootstrap CIs in "
