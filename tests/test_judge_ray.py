@@ -200,6 +200,29 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
         SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1], rule])
 
 
+def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_path, shared_root, capsys):
+    """A classifier not trained yet (and an ensemble that needs it) are left out with the reason; the
+    sweep runs the rest, the report lists them, and `judge sweep` does not fail."""
+    import json
+
+    from ray_jobs.batch import SweepConfig, run_sweep
+    from ray_jobs.cli import _cells_ok
+
+    judges = [JudgeSpec(name="fake", engine="fake", mode="label"),
+              JudgeSpec(name="minilm", engine="classifier", model=str(tmp_path / "not-trained")),
+              JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "minilm"]})]
+    cfg = SweepConfig(name="m", output_dir=str(tmp_path), judges=judges, templates=["label"],
+                      benchmarks=["llmbar/manual"], limit=4, bootstrap=0, root=str(shared_root))
+    status = run_sweep(cfg, log=lambda *_: None)
+    assert status["fake/label/llmbar-manual"] == "ok"
+    assert status["minilm/-/llmbar-manual"].startswith("left out: ") and "train it first" in status["minilm/-/llmbar-manual"]
+    assert status["ens/-/llmbar-manual"] == "left out: member minilm was left out"
+    assert _cells_ok(status) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
+    report = (tmp_path / "m" / "report.md").read_text()
+    assert "**Left out (model or adapter missing; not run, not failed)**" in report and "Failed cells" not in report
+    assert json.loads((tmp_path / "m" / "status.json").read_text()) == status
+
+
 @pytest.mark.parametrize("template", ["autoj", "judgelm", "label", "mtbench-pair", "llmbar", "pandalm"])
 def test_fake_engine_writes_a_verdict_every_template_parses(template):
     """The fake judge writes each template's own verdict text (Auto-J's 'final decision', JudgeLM's
