@@ -35,6 +35,8 @@ class HFOptions(_Options):
     min_new_tokens: int = Field(0, ge=0, description="benchmarks that force a critique's length")
     micro_batch: int = Field(8, ge=1, description="rows per forward pass (length-sorted)")
     device: str | None = Field(None, description="default: cuda when available, else cpu")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
+                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
 
 
 class VLLMOptions(_Options):
@@ -49,6 +51,8 @@ class VLLMOptions(_Options):
     max_lora_rank: int = Field(64, ge=1)
     enforce_eager: bool | None = Field(None, description="default: True on CPU")
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="any other vllm.LLM argument")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
+                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
 
 
 class OpenAIOptions(_Options):
@@ -71,6 +75,8 @@ class ClassifierOptions(_Options):
     batch_size: int = Field(32, ge=1, description="examples per forward pass")
     device: str = "cpu"
     max_length: int | None = Field(None, ge=16, description="default: the length it was trained with")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
+                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
 
 
 class BaselineOptions(_Options):
@@ -80,6 +86,8 @@ class BaselineOptions(_Options):
     seed: int = 0
     root: str | None = Field(None, description="features: data root of the training sources")
     max_length: int = Field(256, ge=8, description="relevance: encoder tokens per text")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
+                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
 
 
 class FakeOptions(_Options):

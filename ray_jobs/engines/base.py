@@ -25,6 +25,17 @@ def build_engine(spec: JudgeSpec | dict):
     return getattr(importlib.import_module(f"ray_jobs.engines.{module}"), cls)(spec)
 
 
+def use_cpu_threads(spec: JudgeSpec) -> None:
+    """On a CPU, let torch use `threads` (default: the machine's cores shared by the judge's actors).
+    Ray starts every actor with OMP_NUM_THREADS=1, so without this an engine computes on one core."""
+    import os
+
+    import torch
+
+    if not torch.cuda.is_available():
+        torch.set_num_threads(spec.opts.threads or max(1, (os.cpu_count() or 1) // spec.concurrency))
+
+
 def failed(error: str) -> dict:
     return {"raw": None, "probs": None, "error": error}
 

@@ -25,7 +25,7 @@ from judge_core.prompts.base import answer_text, question_text
 from judge_core.schema import PairExample
 
 from ..spec import JudgeSpec
-from .base import one_by_one
+from .base import one_by_one, use_cpu_threads
 
 DEFAULT_TRAIN = ("train-llmeval2", "train-alpaca-eval", "train-hh-harmless", "train-vicuna80", "train-ultrafeedback")
 
@@ -116,6 +116,7 @@ class BaselineEngine:
         if self.kind == "features":
             self.model = self._features_model(spec)
         elif self.kind == "relevance":
+            use_cpu_threads(spec)
             self.model = Relevance(spec.opts.path, spec.opts.max_length)
         else:
             self.model = None

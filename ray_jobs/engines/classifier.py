@@ -14,7 +14,7 @@ from judge_core.features import head_features
 from judge_core.pipeline import example_of
 from judge_core.schema import probs_presented
 
-from .base import one_by_one
+from .base import one_by_one, use_cpu_threads
 from .encoder import classifier_input, load_trained, pad, pair_inputs
 
 
@@ -68,6 +68,7 @@ class ClassifierEngine:
 
     def __init__(self, spec):
         o = spec.opts
+        use_cpu_threads(spec)
         self.judge_ = ClassifierJudge(spec.adapter or spec.model, batch_size=o.batch_size, device=o.device,
                                       max_length=o.max_length)
 

@@ -43,10 +43,10 @@ class FakeEngine:
         if self.spec.mode == "generate":
             return tokens | {"raw": tpl.answer(v), "tokens_out": 1}
         if tpl.pointwise:
-            return tokens | {"score": float(v), "tokens_out": 0}
+            return tokens | {"score": float(v), "tokens_out": 1}
         probs = [0.1, 0.1, 0.1]
         probs[v] = 0.8
-        return tokens | {"probs": tuple(probs), "tokens_out": 0}
+        return tokens | {"probs": tuple(probs), "tokens_out": 1}
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:
         return one_by_one(lambda rs, t: [self._one(r, t) for r in rs], rows, template)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from ..spec import JudgeSpec
-from .base import one_by_one
+from .base import one_by_one, use_cpu_threads
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
@@ -43,6 +43,7 @@ class HFEngine:
         import torch
 
         self.torch, self.spec, opts = torch, spec, spec.opts
+        use_cpu_threads(spec)
         self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model, self.tok = load_causal_lm(spec.model, spec.adapter, _dtype(torch, opts.dtype, self.device), self.device)
         self.max_len = opts.max_model_len or min(8192, getattr(self.model.config, "max_position_embeddings", 4096))
@@ -69,7 +70,7 @@ class HFEngine:
                 p = preps[i]
                 second[i] |= {v: float(row[f]) for v, f in p["follow"].items() if p["labels"][v] == t}
         return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second[i]),
-                             template) | {"tokens_in": len(p["ids"]), "tokens_out": 0} for i, p in enumerate(preps)]
+                             template) | {"tokens_in": len(p["ids"]), "tokens_out": 1} for i, p in enumerate(preps)]
 
     def _next_logprobs(self, seqs: list[list[int]]):
         """Full-vocabulary log-probabilities of the next token after each sequence (one position computed)."""

