@@ -1,0 +1,67 @@
+"""The prompt experiment's tables from a sweep's results: what each (judge, template, mode) costs and
+how it judges, pooled over benchmark subsets.
+
+    .venv/bin/python scripts/prompt_table.py results/prompts-cpu            # Markdown on stdout
+
+Table 1, cost: parse failures (% of judged rows), mean output tokens, seconds per judged row (the
+engine's own time, Ray start-up excluded), rows. Table 2, quality: each subset's headline metric
+under its paper's protocol with its 95% bootstrap CI (swap-averaged rows are left out).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from judge_core import protocols  # noqa: E402
+from ray_jobs.report.format import md_table, with_ci  # noqa: E402
+from ray_jobs.spec import CAPABILITIES  # noqa: E402
+
+
+def cells(results: Path) -> list[dict]:
+    out = []
+    for path in sorted(results.glob("*/*/*/metrics.json")):
+        m = json.loads(path.read_text())
+        if "result" not in m:
+            continue
+        seconds = sum(s or 0 for p in (path.parent / "parts").glob("*.parquet") for s in pq.read_table(p)["seconds"].to_pylist())
+        judge, template, leaf = m["cell"].split("/")
+        mode = m["mode"] if CAPABILITIES[m["engine"]].prompted else m["engine"]
+        out.append({"row": (judge, template, mode), "leaf": leaf, "m": m, "seconds": seconds})
+    return out
+
+
+def cost_table(found: list[dict]) -> str:
+    rows = {}
+    for c in found:
+        r = rows.setdefault(c["row"], {"rows": 0, "fail": 0, "out": 0, "s": 0.0})
+        r["rows"] += c["m"]["rows"]
+        r["fail"] += c["m"]["result"]["parse_failures"]
+        r["out"] += c["m"]["tokens_out"]
+        r["s"] += c["seconds"]
+    body = [[*key, f"{100 * r['fail'] / r['rows']:.1f}", f"{r['out'] / r['rows']:.1f}", f"{r['s'] / r['rows']:.2f}",
+             str(r["rows"])] for key, r in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))]
+    return md_table(["judge", "template", "mode", "parse fail %", "tokens out", "s / row", "rows"], body)
+
+
+def quality_table(found: list[dict]) -> str:
+    leaves = sorted({c["leaf"] for c in found})
+    by = {(c["row"], c["leaf"]): c["m"]["result"] for c in found}
+    body = []
+    for key in sorted({c["row"] for c in found}, key=lambda k: (k[0], k[2], k[1])):
+        row = list(key)
+        for leaf in leaves:
+            r = by.get((key, leaf))
+            row.append(with_ci(r, protocols.get(r["protocol"]).headline[0]) if r else "")
+        body.append(row)
+    heads = [f"{leaf} ({protocols.get(next(c['m']['result']['protocol'] for c in found if c['leaf'] == leaf)).headline[0]})"
+             for leaf in leaves]
+    return md_table(["judge", "template", "mode", *heads], body)
+
+
+if __name__ == "__main__":
+    found = cells(Path(sys.argv[1]))
+    print(cost_table(found), "", quality_table(found), sep="\n")
