@@ -18,7 +18,7 @@ from judge_core.compare import Question, conversation, read_answers, write_answe
 
 from ..batch.stages import engine_stage, rows_dataset
 from ..engines.base import build_engine
-from ..spec import JudgeSpec
+from ..spec import JudgeSpec, preflight
 from ..store import write_json
 from .config import CompareConfig, ModelSpec
 
@@ -92,6 +92,7 @@ def _generate(model: ModelSpec, todo: list[Question], turns: int, state: dict, p
     rows = [{"question_id": q.question_id, "question": q.model_dump_json(),
              "answers": json.dumps(state["answers"].get(q.question_id, []))} for q in todo]
     spec = model.generator.model_copy(update={"name": model.name})
+    preflight(spec)  # a models/NAME generator is pulled here, once
     for batch in answer_dataset(spec, rows, turns).iter_batches(batch_size=spec.batch_size, batch_format="pyarrow"):
         for r in batch.to_pylist():
             state["answers"][r["question_id"]] = json.loads(r["answers"])

@@ -22,6 +22,7 @@ from judge_core.finetune_data import build_training_set
 
 from ..config import ensure_ray
 from ..engines.encoder import pad
+from ..models import ensure
 from .backend import DDP, make_backend
 from .checkpoint import latest_checkpoint, restore, save_checkpoint
 from .config import FinetuneConfig, load_config
@@ -241,6 +242,7 @@ def run(cfg: FinetuneConfig) -> dict:
     import ray.train
     from ray.train.torch import TorchTrainer
 
+    ensure(cfg.model)  # a models/NAME base is pulled here, once
     train_rows, val_rows, report, stats = build_datasets(cfg)
     print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
           f"filtered: {dict(report.filtered)}", flush=True)
