@@ -67,12 +67,15 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
 @pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
                                    {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"},
                                    {"head": "pair", "pair_features": True, "head_lr": 0.05}])
-def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra):
+def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra, monkeypatch):
     from ray_jobs.engines.encoder import load_trained
     from ray_jobs.finetune.recipe import run
 
     model = models["llama"] if extra["head"] == "generative" else models["bert"]
-    cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700 if model == models["llama"] else 64,
+    if extra == {"head": "generative"}:  # a relative base (models/NAME): Ray Train workers run elsewhere
+        monkeypatch.chdir(Path(model).parent)
+        model = Path(model).name
+    cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700 if extra["head"] == "generative" else 64,
                  lr=1e-2, **extra)
     metrics = run(cfg)
     assert metrics["step"] == 3 and metrics["val_loss"] == metrics["val_loss"]  # not NaN

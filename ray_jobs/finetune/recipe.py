@@ -243,6 +243,8 @@ def run(cfg: FinetuneConfig) -> dict:
     from ray.train.torch import TorchTrainer
 
     ensure(cfg.model)  # a models/NAME base is pulled here, once
+    if Path(cfg.model).exists():  # Ray Train workers run in their own directory: a relative base is lost there
+        cfg = cfg.model_copy(update={"model": str(Path(cfg.model).resolve())})
     train_rows, val_rows, report, stats = build_datasets(cfg)
     print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
           f"filtered: {dict(report.filtered)}", flush=True)
