@@ -28,6 +28,10 @@ PARSE_CASES = {
         ("Answer 1 cites [2] sources but overall [1]", 1),
         ("[3]", None), ("1", None), ("[ 1 ]", None), ("", None),
         ("[1] ... wait, no: [0]", 0),
+        # SmolLM2 echoing the instruction's options is no verdict (the last label, [2], was taken)
+        ("[1] if Answer 1 is better, [2] if Answer 2 is better", None),
+        ("[1] if Answer 1 is better, [2] if Answer 2 is better, [0] if they are equally good.", None),
+        ("Labels: [1] if Answer 1 is better, [2] if Answer 2 is better. Verdict: [2]", 2),
     ],
     "judgelm": [
         ("8 9\nAssistant 2 is better.", 2),

@@ -1,7 +1,8 @@
 """The short label prompt: the judge answers with exactly one of [1], [2] or [0] (tie).
 
 Built for label mode: the assistant turn is pre-filled with "[" and one forward pass reads the
-probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the LAST [0]/[1]/[2] counts.
+probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the LAST [0]/[1]/[2] counts,
+except a label followed by "if" (the instruction's options echoed back).
 """
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ SYSTEM = ("You are a fair judge of answers written by AI assistants. Judge which
           "order of the answers and their length must not affect your judgment.")
 INSTRUCTION = ("Which answer is better? Reply with exactly one label and nothing else: [1] if "
                "Answer 1 is better, [2] if Answer 2 is better, [0] if they are equally good.")
-_VERDICT = re.compile(r"\[([012])\]")
+# "[2] if Answer 2 is better" is the instruction's option list echoed back (small models do), not a verdict
+_VERDICT = re.compile(r"\[([012])\](?!\s+if\b)")
 
 
 def build(ex) -> list[dict]:
