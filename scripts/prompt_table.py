@@ -4,8 +4,10 @@ how it judges, pooled over benchmark subsets.
     .venv/bin/python scripts/prompt_table.py results/prompts-cpu            # Markdown on stdout
 
 Table 1, cost: parse failures (% of judged rows), mean output tokens, seconds per judged row (the
-engine's own time, Ray start-up excluded), rows. Table 2, quality: each subset's headline metric
-under its paper's protocol with its 95% bootstrap CI (swap-averaged rows are left out).
+engine's own time, Ray start-up excluded), the share of pairwise examples where the judge picked
+whichever answer was shown first in both orders (pure position bias; a content judge is near 0),
+rows. Table 2, quality: each subset's headline metric under its paper's protocol with its 95%
+bootstrap CI; a label-mode judge also gets a swap-avg row (both orders' probabilities averaged).
 """
 from __future__ import annotations
 
@@ -31,20 +33,26 @@ def cells(results: Path) -> list[dict]:
         judge, template, leaf = m["cell"].split("/")
         mode = m["mode"] if CAPABILITIES[m["engine"]].prompted else m["engine"]
         out.append({"row": (judge, template, mode), "leaf": leaf, "m": m, "seconds": seconds})
+        if m.get("result_swapavg"):  # label mode: the two orders' probabilities averaged, position cancelled
+            out.append({"row": (judge, template, mode + " swap-avg"), "leaf": leaf, "m": m | {"result": m["result_swapavg"]},
+                        "seconds": 0.0, "swapavg": True})
     return out
 
 
 def cost_table(found: list[dict]) -> str:
     rows = {}
-    for c in found:
-        r = rows.setdefault(c["row"], {"rows": 0, "fail": 0, "out": 0, "s": 0.0})
+    for c in (c for c in found if not c.get("swapavg")):
+        r = rows.setdefault(c["row"], {"rows": 0, "fail": 0, "out": 0, "s": 0.0, "first": 0.0, "pairs": 0})
         r["rows"] += c["m"]["rows"]
+        if "prefer_first" in c["m"]["result"]:  # pairwise: picked the first-shown answer in both orders
+            r["first"] += c["m"]["result"]["prefer_first"] * c["m"]["rows"]
+            r["pairs"] += c["m"]["rows"]
         r["fail"] += c["m"]["result"]["parse_failures"]
         r["out"] += c["m"]["tokens_out"]
         r["s"] += c["seconds"]
     body = [[*key, f"{100 * r['fail'] / r['rows']:.1f}", f"{r['out'] / r['rows']:.1f}", f"{r['s'] / r['rows']:.2f}",
-             str(r["rows"])] for key, r in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))]
-    return md_table(["judge", "template", "mode", "parse fail %", "tokens out", "s / row", "rows"], body)
+             f"{100 * r['first'] / r['pairs']:.1f}" if r["pairs"] else "-", str(r["rows"])] for key, r in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))]
+    return md_table(["judge", "template", "mode", "parse fail %", "tokens out", "s / row", "first in both orders %", "rows"], body)
 
 
 def quality_table(found: list[dict]) -> str:
