@@ -55,6 +55,13 @@ def cost_table(found: list[dict]) -> str:
     return md_table(["judge", "template", "mode", "parse fail %", "tokens out", "s / row", "first in both orders %", "rows"], body)
 
 
+SHORT = {"arena-train": "Arena", "autoj-test": "Auto-J", "critiquellm-pairwise-reference-based": "CritiqueLLM pair ref",
+         "critiquellm-pairwise-reference-free": "CritiqueLLM pair free", "critiquellm-pointwise-reference-based":
+         "CritiqueLLM point ref", "critiquellm-pointwise-reference-free": "CritiqueLLM point free",
+         "llmbar-gptinst": "GPTInst", "llmbar-gptout": "GPTOut", "llmbar-manual": "Manual", "llmbar-natural": "Natural",
+         "llmbar-neighbor": "Neighbor", "mtbench-human": "MT-Bench", "pandalm-test": "PandaLM"}
+
+
 def quality_table(found: list[dict]) -> str:
     leaves = sorted({c["leaf"] for c in found})
     by = {(c["row"], c["leaf"]): c["m"]["result"] for c in found}
@@ -65,7 +72,7 @@ def quality_table(found: list[dict]) -> str:
             r = by.get((key, leaf))
             row.append(with_ci(r, protocols.get(r["protocol"]).headline[0]) if r else "")
         body.append(row)
-    heads = [f"{leaf} ({protocols.get(next(c['m']['result']['protocol'] for c in found if c['leaf'] == leaf)).headline[0]})"
+    heads = [f"{SHORT.get(leaf, leaf)} ({protocols.get(next(c['m']['result']['protocol'] for c in found if c['leaf'] == leaf)).headline[0]})"
              for leaf in leaves]
     return md_table(["judge", "template", "mode", *heads], body)
 
