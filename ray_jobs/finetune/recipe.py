@@ -243,6 +243,9 @@ def run(cfg: FinetuneConfig) -> dict:
     from ray.train.torch import TorchTrainer
 
     ensure(cfg.model)  # a models/NAME base is pulled here, once
+    if cfg.bf16 and not cfg.use_gpu:
+        print("[finetune] note: bf16 on CPU: backward matmuls may fall to a one-thread fallback gemm "
+              "(SmolLM2 here: 5x slower than bf16=false)", flush=True)
     if Path(cfg.model).exists():  # Ray Train workers run in their own directory: a relative base is lost there
         cfg = cfg.model_copy(update={"model": str(Path(cfg.model).resolve())})
     train_rows, val_rows, report, stats = build_datasets(cfg)
