@@ -36,7 +36,9 @@ def test_vllm_label_mode_equals_hf_and_generate_parses(model, shared_root):
     h.spec = h.spec.model_copy(update={"mode": "generate"})
     vg, hg = v.judge(rows[:2], "label"), h.judge(rows[:2], "label")
     assert [o["raw"] for o in vg] == [o["raw"] for o in hg]  # greedy decoding agrees token for token
-    assert [to_judgment(r, o, "label", "v").error for r, o in zip(rows[:2], vg)] == [None, None]  # it writes a label
+    # SmolLM2 starts echoing the instruction's option list: "[1] if Answer" is no verdict (it was read as [1])
+    assert [o["raw"] for o in vg] == ["[1] if Answer "] * 2
+    assert [to_judgment(r, o, "label", "v").error for r, o in zip(rows[:2], vg)] == ["no [0]/[1]/[2] label"] * 2
     chats = [[{"role": "user", "content": "what is two plus two?"}],  # judge compare's answer generation
              [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
              [{"role": "user", "content": "x " * 600}]]  # too long for 512 - 6 tokens: fails alone
