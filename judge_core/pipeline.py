@@ -39,8 +39,8 @@ def presented(row: dict) -> PairExample | PointExample:
     return ex if row["order"] == "ab" or isinstance(ex, PointExample) else ex.swapped()
 
 
-def render(row: dict, template: str) -> list[dict]:
-    return prompts.get(template).render(example_of(row), row["order"])
+def render(row: dict, template: str, control: tuple[str, ...] = ()) -> list[dict]:
+    return prompts.get(template).render(example_of(row), row["order"], control)
 
 
 def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_tie: bool = True) -> Judgment:
@@ -53,14 +53,14 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
     """
     order = row["order"]
     probs = tuple(out["probs"]) if out.get("probs") is not None else None
-    verdict, scores, error = _outcome(out, probs, template, order, allow_tie)
+    verdict, scores, error = _outcome(out, probs, template, order, allow_tie, row)
     return Judgment(uid=row["uid"], judge=judge, template=template or "", order=order, raw=out.get("raw"),
                     verdict=verdict, probs=_normalised(probs_to_original_frame(probs, order)), scores=scores,
                     tokens_in=out.get("tokens_in"), tokens_out=out.get("tokens_out"),
                     seconds=out.get("seconds"), error=error)
 
 
-def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool):
+def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool, row: dict):
     """(verdict, scores, error) in the original frame, from the first of: the engine's error, its
     text, a rating, a rule judge's verdict, probabilities."""
     if out.get("error") is not None:
@@ -68,7 +68,7 @@ def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool
     if out.get("raw") is not None:
         if template is None:
             raise ValueError("raw text needs a template to parse it")
-        parsed = prompts.get(template).verdict(out["raw"], order)
+        parsed = prompts.get(template).verdict(out["raw"], order, example_of(row))  # quotes of it do not count
         return parsed.verdict, parsed.scores, parsed.reason
     if out.get("score") is not None and not math.isnan(out["score"]):  # NaN: a model that computed nothing
         return None, (float(out["score"]),), None

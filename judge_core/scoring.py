@@ -9,12 +9,13 @@ optionally with "probs": [p_tie, p1, p2] (original frame). Pointwise benchmarks 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import prompts, protocols
 from .data import load, source
-from .data._io import BadRecordError, read_jsonl
+from .data._io import BadRecordError, not_utf8, read_jsonl
 from .prompts.base import RATING, last_match
 from .schema import ORDERS, PairExample, PointExample
 from .verdicts import verdict_from_probs
@@ -34,7 +35,7 @@ def parse_rating(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _row(path: Path, line: int, r, template, pointwise: bool) -> tuple[int, str, Prediction]:
+def _row(path: Path, line: int, r, template, pointwise: bool, examples: dict) -> tuple[int, str, Prediction]:
     """(index, order, prediction) of one predictions line; a BadRecordError names the line and field."""
     def bad(field, reason):
         return BadRecordError(path, line, field, reason)
@@ -43,12 +44,15 @@ def _row(path: Path, line: int, r, template, pointwise: bool) -> tuple[int, str,
         raise r
     if not isinstance(r, dict):
         raise bad(None, "expected a JSON object")
+    if why := not_utf8(r):
+        raise bad(None, why)
     index, order = r.get("index"), r.get("order", "ab")
     if not isinstance(index, int) or isinstance(index, bool) or index < 0:
         raise bad("index", f"expected a non-negative integer, got {index!r}")
     if order not in ORDERS:
         raise bad("order", f"expected 'ab' or 'ba', got {order!r}")
-    pred = _point(r, bad) if pointwise else _pair(r, order, _probs(r, bad), template, bad)
+    example = examples.get(index)
+    pred = _point(r, bad, example) if pointwise else _pair(r, order, _probs(r, bad), template, bad, example)
     return index, order, pred
 
 
@@ -62,37 +66,45 @@ def _probs(r: dict, bad) -> tuple[float, float, float] | None:
     return tuple(float(p) for p in probs)
 
 
-def _point(r: dict, bad) -> Prediction:
+def _point(r: dict, bad, example) -> Prediction:
+    """A score given (finite, on the benchmark's scale) or parsed from the judge's text."""
     if "score" in r:
-        if not isinstance(r["score"], (int, float)) or isinstance(r["score"], bool):
-            raise bad("score", f"expected a number, got {r['score']!r:.40}")
-        return Prediction(score=float(r["score"]))
+        score = r["score"]
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not math.isfinite(score):
+            raise bad("score", f"expected a finite number, got {score!r:.40}")
+        if example is not None and not example.scale[0] <= score <= example.scale[1]:
+            raise bad("score", f"{score} is off the benchmark's scale {example.scale[0]:g}..{example.scale[1]:g}")
+        return Prediction(score=float(score))
     if isinstance(r.get("output"), str):
         return Prediction(score=parse_rating(r["output"]))
     raise bad("score", "a pointwise row needs 'score' or 'output'")
 
 
-def _pair(r: dict, order: str, probs, template, bad) -> Prediction:
-    """A verdict given, parsed from the judge's text, or the likeliest of its probabilities."""
+def _pair(r: dict, order: str, probs, template, bad, example) -> Prediction:
+    """A verdict given, parsed from the judge's text (quotes of the example's texts do not count),
+    or the likeliest of its probabilities."""
     if "verdict" in r:
-        if r["verdict"] not in (0, 1, 2, None) or isinstance(r["verdict"], bool):
-            raise bad("verdict", f"expected 0, 1, 2 or null, got {r['verdict']!r}")
+        if type(r["verdict"]) is not int and r["verdict"] is not None or r["verdict"] not in (0, 1, 2, None):
+            raise bad("verdict", f"expected the integer 0, 1 or 2, or null, got {r['verdict']!r}")
         return Prediction(verdict=r["verdict"], probs=probs)
     if isinstance(r.get("output"), str):
         if template is None:
             raise bad("output", "raw outputs need --template to parse them")
-        return Prediction(verdict=template.verdict(r["output"], order).verdict, probs=probs)
+        return Prediction(verdict=template.verdict(r["output"], order, example).verdict, probs=probs)
     if probs is not None:
         return Prediction(verdict=verdict_from_probs(probs), probs=probs)
     raise bad("verdict", "a row needs 'verdict', 'output' or 'probs'")
 
 
-def read_predictions(path: Path, template: str | None = None, pointwise: bool = False) -> dict:
-    """{(index, order): Prediction}; duplicates are an error naming the line and index."""
+def read_predictions(path: Path, template: str | None = None, pointwise: bool = False,
+                     examples: list | None = None) -> dict:
+    """{(index, order): Prediction}; duplicates are an error naming the line and index. With the
+    benchmark's `examples`, scores are checked against its scale and quoted answers do not count."""
     tpl = prompts.get(template) if template else None
+    by_index = {ex.index: ex for ex in examples or []}
     out: dict[tuple[int, str], Prediction] = {}
     for (line, _), r in read_jsonl(Path(path)):
-        index, order, pred = _row(Path(path), line, r, tpl, pointwise)
+        index, order, pred = _row(Path(path), line, r, tpl, pointwise, by_index)
         if (index, order) in out:
             raise BadRecordError(path, line, "index", f"duplicate prediction for index {index} order {order}")
         out[index, order] = pred
@@ -159,7 +171,7 @@ def score(benchmark: str, predictions: str | Path, subset: str | None = None, te
     """Metrics of a predictions file on one benchmark subset under its (or the given) protocol."""
     subset, examples = benchmark_examples(benchmark, subset, root)
     name = protocol_for(benchmark, protocol, examples)
-    preds = read_predictions(predictions, template, pointwise=name == "pointwise")
+    preds = read_predictions(predictions, template, pointwise=name == "pointwise", examples=examples)
     _check_coverage(predictions, examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), on_parse_failure, bootstrap, seed)
     return {"benchmark": benchmark, "subset": subset} | result

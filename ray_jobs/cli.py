@@ -117,12 +117,23 @@ def _print_result(r: dict) -> None:
             print(f"  {g:24} {pct(m['agreement']):>10} {pct(m['consistency']):>12} {pct(m['single_accuracy']):>8}")
 
 
+def strict_json(value):
+    """`value` with every NaN or infinity as None: strict JSON parsers reject NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
+
+
 def cmd_score(args) -> int:
     result = scoring.score(args.benchmark, args.predictions, subset=args.subset, template=args.template,
                            protocol=args.protocol, on_parse_failure=args.on_parse_failure, root=args.root,
                            bootstrap=args.bootstrap, seed=args.seed)
     if args.json:
-        print(json.dumps(result, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x))
+        print(json.dumps(strict_json(result), allow_nan=False))
     else:
         _print_result(result)
     return 0

@@ -172,3 +172,39 @@ def test_csv_errors_name_the_line_where_a_multi_line_record_starts(tmp_path):
     with pytest.raises(BadRecordError) as err:
         load("arena", "train", root=tmp_path)
     assert (err.value.line, err.value.index) == (5, 1)  # the first record spans lines 2-4
+
+
+def test_non_utf8_bytes_are_named_by_line_or_skipped(tmp_path):
+    path = write_autoj(tmp_path, [AUTOJ_GOOD, AUTOJ_GOOD])
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + lines[1].replace(b'"hi"', b'"h\xffi"') + lines[0])
+    with pytest.raises(BadRecordError, match=r"testdata_pairwise.jsonl, line 2 \(example 1\): not valid UTF-8 \(byte 0xff\)"):
+        load("autoj", root=tmp_path)
+    examples, report = load("autoj", root=tmp_path, on_bad_record="skip")
+    assert [e.index for e in examples] == [0, 2] and [e.line for e in report.skipped] == [2]
+
+
+def test_non_utf8_bytes_in_a_json_array_and_a_csv_are_named(tmp_path):
+    path = write_llmbar(tmp_path, [GOOD, GOOD])
+    path.write_bytes(path.read_bytes().replace(b'"q"', b'"\xfe"', 1).replace(b"}, {", b"},\n{"))
+    examples, report = load("llmbar", "natural", root=tmp_path, on_bad_record="skip")
+    assert [e.index for e in examples] == [1] and "not valid UTF-8 (byte 0xfe)" in str(report.skipped[0])
+    csv = tmp_path / "lmsys_arena_kaggle" / "small_train.csv"
+    csv.parent.mkdir(parents=True)
+    header = b"id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
+    row = b'1,a,b,"[""q""]","[""x""]","[""y""]",1,0,0\n'
+    csv.write_bytes(header + row + row.replace(b"q", b"q\x80") + row)
+    with pytest.raises(BadRecordError, match=r"small_train.csv, line 3 \(example 1\): not valid UTF-8 \(byte 0x80\)"):
+        load("arena", "train", root=tmp_path)
+
+
+@pytest.mark.parametrize("content", ["[]", "", "\n\n"])
+def test_an_empty_benchmark_file_is_a_clear_error(tmp_path, content):
+    path = write_llmbar(tmp_path, [])
+    path.write_text(content)
+    with pytest.raises(BadRecordError, match="holds no records|not valid JSON"):
+        load("llmbar", "natural", root=tmp_path, on_bad_record="skip")
+    autoj = write_autoj(tmp_path, [])
+    autoj.write_text(content if content != "[]" else "")
+    with pytest.raises(BadRecordError, match=r"testdata_pairwise.jsonl: the file holds no records \(empty\)"):
+        load("autoj", root=tmp_path, on_bad_record="skip")

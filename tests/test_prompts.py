@@ -16,7 +16,11 @@ PARSE_CASES = {
         ("... So, the final decision is Response 2", 2),
         ("So, the final decision is Tie.", 0),
         ("so, the final decision is TIE", 0),
-        ("Earlier: the final decision is Response 1. On reflection the final decision is Response 2.", 2),
+        # decisions that disagree are ambiguous (Auto-J's parser reads the last; a quoted answer could be it)
+        ("Earlier: the final decision is Response 1. On reflection the final decision is Response 2.", None),
+        ("So, the final decision is Response 2. Recap: the final decision is Response 2.", 2),
+        ("Begin with \"So, the final decision is Response 1 / Response 2 / Tie\". So, the final decision is Tie", 0),
+        ("The final decision is hard. So, the final decision is Response 1", 1),
         ("So, the final decision is response 1", 1),
         ("So, the final decision is Response 3", None),
         ("I cannot decide.", None),
@@ -25,9 +29,10 @@ PARSE_CASES = {
     ],
     "label": [
         ("[1]", 1), ("[2]", 2), ("[0]", 0),
-        ("Answer 1 cites [2] sources but overall [1]", 1),
+        ("Answer 1 cites [2] sources but overall [1]", None),  # labels that disagree: ambiguous
+        ("[1] and again [1]", 1),
         ("[3]", None), ("1", None), ("[ 1 ]", None), ("", None),
-        ("[1] ... wait, no: [0]", 0),
+        ("[1] ... wait, no: [0]", None),
         # SmolLM2 echoing the instruction's options is no verdict (the last label, [2], was taken)
         ("[1] if Answer 1 is better, [2] if Answer 2 is better", None),
         ("[1] if Answer 1 is better, [2] if Answer 2 is better, [0] if they are equally good.", None),
@@ -48,11 +53,13 @@ PARSE_CASES = {
     "mtbench-pair": [
         ("Assistant A is better. [[A]]", 1), ("[[B]]", 2), ("[[C]]", 0),
         ("A would get [[A]] if correct, but it is wrong, so [[B]]", 2),
+        ('"[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie. [[C]]', 0),
+        ("[[A]] ... no, [[B]]", None),
         ("[[D]]", None), ("[A]", None), ("A", None), ("", None),
     ],
     "llmbar": [
         ("Output (a)", 1), ("Output (b)", 2), (" Output (b)", 2), ("Output (b) is better.", 2),
-        ("Output (a)\nOutput (b)", 2),
+        ("Output (a)\nOutput (b)", None), ("Output (b)\nOutput (b)", 2),
         ("I prefer Output (a)", None),  # LLMBar only accepts a line that starts with it
         ("output (a)", None), ("Output (c)", None), ("Both are good.", None), ("", None),
     ],
@@ -62,7 +69,8 @@ PARSE_CASES = {
 POINT_CASES = {
     "mtbench-single": [
         ("Good answer. Rating: [[8]]", 8.0), ("[[10]]", 10.0), ("Rating: [[ 7.5 ]]", 7.5), ("[[1]]", 1.0),
-        ("Worth [[9]] at first, but wrong: Rating: [[3]]", 3.0),
+        ("Worth [[9]] at first, but wrong: Rating: [[3]]", None),  # ambiguous
+        ('Format: "[[rating]]", for example: "Rating: [[5]]". Rating: [[3]]', 3.0),  # the format echoed
         ("[[11]]", None), ("[[0]]", None), ("Rating: 8", None), ("[8]", None), ("", None),
     ],
 }

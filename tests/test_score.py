@@ -111,6 +111,8 @@ def test_pointwise_from_scores_and_ratings(tmp_path, shared_root):
     ([{"index": 0, "order": "xy", "verdict": 1}], "field 'order'"),
     ([{"index": "0", "verdict": 1}], "field 'index'"),
     ([{"index": 0, "verdict": 5}], "field 'verdict'"),
+    ([{"index": 0, "verdict": 1.0}], r"line 1, field 'verdict': expected the integer 0, 1 or 2, or null, got 1.0"),
+    ([{"index": 0, "verdict": True}], "field 'verdict'"),
     ([{"index": 0, "verdict": 1, "probs": [0.5, 0.6, 0.1]}], "field 'probs'"),
 ])
 def test_bad_prediction_files(tmp_path, shared_root, rows, message):
@@ -164,3 +166,35 @@ def test_data_list_and_show(shared_root, capsys):
     assert "rows: 1392  1:520 2:499 tie:373" in out and '"scenario": "post_summarization"' in out
     assert main(["data", "show", "pandalm", "--root", str(shared_root)]) == 0
     assert "annotator agreement: Fleiss' kappa 0.8642" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value, message", [
+    ("NaN", "expected a finite number, got nan"), ("Infinity", "expected a finite number, got inf"),
+    ("-Infinity", "expected a finite number"), ("11", r"11 is off the benchmark's scale 1..5"),
+    ("0.5", r"0.5 is off the benchmark's scale 1..5")])
+def test_pointwise_scores_are_finite_and_on_the_scale(tmp_path, shared_root, value, message):
+    examples, _ = load("critiquellm-pointwise", "reference-free", root=shared_root)
+    lines = [json.dumps({"index": e.index, "score": e.score}) for e in examples]
+    lines[3] = f'{{"index": 3, "score": {value}}}'
+    path = tmp_path / "p.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=rf"p.jsonl, line 4, field 'score': {message}"):
+        score("critiquellm-pointwise", path, subset="reference-free", root=shared_root, bootstrap=0)
+
+
+def test_non_utf8_prediction_line_is_named(tmp_path, shared_root):
+    path = tmp_path / "p.jsonl"
+    path.write_bytes(b'{"index": 0, "verdict": 1}\n{"index": 1, "output": "caf\xff [1]"}\n')
+    with pytest.raises(ValueError, match=r"p.jsonl, line 2: not valid UTF-8 \(byte 0xff\)"):
+        score("arena", path, subset="train", root=shared_root, bootstrap=0, template="label")
+
+
+def test_json_output_is_strict_json(tmp_path, shared_root, capsys):
+    examples, _ = load("critiquellm-pointwise", "reference-free", root=shared_root)
+    rows = [{"index": e.index, "score": 5} for e in examples]  # constant scores: Pearson is undefined
+    path = write(tmp_path / "p.jsonl", rows)
+    assert main(["score", "--benchmark", "critiquellm-pointwise", "--subset", "reference-free", "--predictions",
+                 str(path), "--root", str(shared_root), "--json", "--bootstrap", "50"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert result["pearson"] is None and "NaN" not in out

@@ -65,9 +65,30 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path("data")
 
 
+def _read_text(path: Path) -> str:
+    """The file as text; bytes that are not UTF-8 become lone surrogates (surrogateescape), so a
+    record holding them is found and named (not_utf8) instead of failing the whole file."""
+    return path.read_bytes().decode("utf-8", errors="surrogateescape")
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
+
+
+def not_utf8(value) -> str | None:
+    """Why a decoded record is not UTF-8 (its first bad byte), or None."""
+    if isinstance(value, str):
+        m = _ESCAPED.search(value)
+        return f"not valid UTF-8 (byte 0x{ord(m.group(0)) - 0xdc00:02x})" if m else None
+    if isinstance(value, dict):
+        value = list(value.keys()) + list(value.values())
+    if isinstance(value, list):
+        return next((why for v in value if (why := not_utf8(v))), None)
+    return None
+
+
 def read_json_list(path: Path) -> Iterator[tuple[At, Any]]:
     """Records of a JSON array, each with the line where it starts; the index is the array position."""
-    text = path.read_text(encoding="utf-8")
+    text = _read_text(path)
     try:
         rows = json.loads(text)
     except json.JSONDecodeError as e:
@@ -97,15 +118,15 @@ def read_jsonl(path: Path) -> Iterator[tuple[At, Any]]:
 
     Blank lines are skipped and do not count as records, as in the sources' own readers.
     """
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8", errors="surrogateescape") as f:
         index = 0
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue
             try:
                 yield At(lineno, index), json.loads(line)
-            except json.JSONDecodeError as e:
-                yield At(lineno, index), BadRecordError(path, lineno, None, f"not valid JSON ({e.msg})", index)
+            except (json.JSONDecodeError, RecursionError) as e:
+                yield At(lineno, index), BadRecordError(path, lineno, None, f"not valid JSON ({getattr(e, 'msg', e)})", index)
             index += 1
 
 
@@ -113,7 +134,7 @@ def read_csv(path: Path) -> Iterator[tuple[At, dict[str, str]]]:
     """Records of a CSV with a header, each with the line where it starts (a quoted field may span
     lines); very large fields allowed."""
     csv.field_size_limit(sys.maxsize)
-    with path.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as f:
         reader = csv.DictReader(f)
         reader.fieldnames  # noqa: B018 - reads the header line
         before = reader.line_num
@@ -127,9 +148,11 @@ def collect(rows: Iterator[tuple[At, Any]], path: Path, make: Callable[[int, Any
     """Turn located records into examples with `make(index, record)`; bad records raise or are counted.
 
     `make` may return None for a record removed by a documented filter (it must call report.filter_out).
+    A file without a single record is an error whatever the policy: it is a broken file, not bad rows.
     """
-    out = []
+    out, seen = [], 0
     for at, record in rows:
+        seen += 1
         try:
             example = _make(path, at, record, make)
         except BadRecordError as e:
@@ -139,6 +162,8 @@ def collect(rows: Iterator[tuple[At, Any]], path: Path, make: Callable[[int, Any
             continue
         if example is not None:
             out.append(example)
+    if not seen:
+        raise BadRecordError(path, None, None, "the file holds no records (empty)")
     return out
 
 
@@ -146,6 +171,8 @@ def _make(path: Path, at: At, record, make: Callable[[int, Any], Any]):
     """make(index, record), with any error it raises named by file, line, example and field."""
     if isinstance(record, BadRecordError):
         raise record
+    if why := not_utf8(record):
+        raise BadRecordError.at(path, at, None, why)
     try:
         return make(at.index, record)
     except BadRecordError:

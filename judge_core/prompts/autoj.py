@@ -2,11 +2,15 @@
 
 Prompt text from GAIR-NLP/auto-j codes/usage/constants_prompt.py; the Llama-2 [INST] wrapper is
 the model's chat template, applied by the engine. Parser = Auto-J's extract_pariwise_result:
-the text after the LAST "final decision is " must start with Response 1 / Response 2 / Tie.
+the text after the LAST "final decision is " must start with Response 1 / Response 2 / Tie. Ours
+reads every such statement and calls statements that disagree "ambiguous" (an answer quoted after
+the verdict cannot forge it); a statement naming no choice, or the format echoed back, is skipped.
 """
 from __future__ import annotations
 
-from .base import Parsed, Template, answer_text, question_text
+import re
+
+from .base import Parsed, Template, answer_text, one_verdict, question_text
 
 PAIRWISE_TIE = """You are assessing two submitted responses on a given user's query and judging which response is better or they are tied. Here is the data:
 
@@ -26,7 +30,9 @@ Here are the instructions to assess and compare the two responses:
 2. Conclude your comparison by providing a final decision on which response is better, or they are tied. Begin your final decision statement with "So, the final decision is Response 1 / Response 2 / Tie". Ensure that your decision aligns coherently with the comprehensive evaluation and comparison you've provided."""
 
 _KEY = "final decision is "
-_CHOICES = (("response 1", 1), ("response 2", 2), ("tie", 0))
+_CHOICES = {"response 1": 1, "response 2": 2, "tie": 0}
+# a decision statement naming a choice; "Response 1 / Response 2 / Tie" is the instruction echoed back
+_DECISION = re.compile(r"final decision is \s*(?i:(response 1|response 2|tie))(?!\s*/)")
 
 
 def build(ex) -> list[dict]:
@@ -35,15 +41,14 @@ def build(ex) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-def parse(text: str) -> Parsed:
-    text = text.strip()
+def parse(text: str, quoted=()) -> Parsed:
+    if _DECISION.search(text):
+        return one_verdict(_DECISION, text, lambda m: Parsed(_CHOICES[m.group(1).lower()]),
+                           "every decision statement quotes an answer", quoted)
     pos = text.rfind(_KEY)
     if pos < 0:
         return Parsed(None, "no 'final decision is' statement")
     rest = text[pos + len(_KEY):].strip().lower()
-    for word, verdict in _CHOICES:
-        if rest.startswith(word):
-            return Parsed(verdict)
     return Parsed(None, f"final decision is neither Response 1, Response 2 nor Tie: {rest[:30]!r}")
 
 

@@ -6,19 +6,27 @@ template (`pointwise=True`) renders a PointExample and parses a score instead of
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Callable
 
 from ..schema import PairExample, PointExample, to_original_frame
+from .quotes import inside, quoted_spans, untrusted_texts
 
 Messages = list[dict[str, str]]
 ZWSP = "\u200b"
 
-# Chat-format control strings: an answer must never be able to end its turn or open a new one.
-CHAT_CONTROL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|start_header_id|>",
-                "<|end_header_id|>", "<|begin_of_text|>", "<s>", "</s>", "[INST]", "[/INST]",
-                "<<SYS>>", "<</SYS>>", "<|user|>", "<|assistant|>", "<|system|>")
+# Chat-format control strings: an answer must never be able to end its turn or open a new one. The
+# judge's own tokenizer adds its special and added tokens (Template.render's `control`).
+CHAT_CONTROL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|start_header_id|>",
+                "<|end_header_id|>", "<|begin_of_text|>", "<|end_of_text|>", "<|python_tag|>", "<s>", "</s>",
+                "<pad>", "<unk>", "<mask>", "<bos>", "<eos>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<|user|>",
+                "<|assistant|>", "<|system|>", "<|end|>", "<|endofprompt|>", "<start_of_turn>", "<end_of_turn>",
+                "<|begin▁of▁sentence|>", "<|end▁of▁sentence|>",  # DeepSeek, ASCII bars
+                "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",  # DeepSeek
+                "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>",
+                "[gMASK]", "<sop>", "<eop>", "<|observation|>")  # GLM
 
 
 # Meta fields some templates render (PandaLM's separate instruction and input).
@@ -62,7 +70,7 @@ class LabelSpec:
 class Template:
     name: str
     build: Callable[[PairExample], Messages]  # messages for an example already in presented order
-    parse: Callable[[str], Parsed]
+    parse: Callable[..., Parsed]  # parse(text, quoted=[(start, end), ...]): markers wholly inside a quote do not count
     markers: tuple[str, ...]  # delimiters and verdict markers untrusted text must not contain
     label: LabelSpec | None = None
     description: str = ""
@@ -73,29 +81,33 @@ class Template:
     def __post_init__(self):
         if (self.label is None) == (self.written is None):
             raise ValueError(f"template {self.name}: give label words or written verdicts, one of the two")
-        strings = sorted(set(self.markers) | set(CHAT_CONTROL), key=len, reverse=True)
-        object.__setattr__(self, "_pattern", re.compile("|".join(map(re.escape, strings)), re.I))
+        object.__setattr__(self, "_pattern", _breakable(tuple(self.markers)))
 
-    def neutralise(self, text):
-        """Break every marker occurrence with a zero-width space, so the text reads the same
-        to a person but cannot close a delimiter or forge a verdict marker."""
+    def neutralise(self, text, control: tuple[str, ...] = ()):
+        """Break every marker and control-string occurrence (`control`: the judge tokenizer's own
+        special tokens) with a zero-width space, so the text reads the same to a person but cannot
+        close a delimiter, forge a verdict marker or become a special token."""
         if isinstance(text, list):
-            return [self.neutralise(t) for t in text]
+            return [self.neutralise(t, control) for t in text]
         if text is None:
             return None
-        return self._pattern.sub(lambda m: m.group(0)[0] + ZWSP + m.group(0)[1:], text)
+        pattern = _breakable(tuple(self.markers) + tuple(control)) if control else self._pattern
+        return pattern.sub(lambda m: m.group(0)[0] + ZWSP + m.group(0)[1:], text)
 
-    def render(self, example: PairExample | PointExample, order: str = "ab") -> Messages:
-        """Chat messages judging `example` with its answers presented in `order` ("ab" or "ba")."""
+    def render(self, example: PairExample | PointExample, order: str = "ab", control: tuple[str, ...] = ()) -> Messages:
+        """Chat messages judging `example` with its answers presented in `order` ("ab" or "ba");
+        `control`: extra strings to neutralise (the judge tokenizer's special tokens, control_strings)."""
         if self.pointwise != isinstance(example, PointExample):
             kind = "pointwise" if self.pointwise else "pairwise"
             raise ValueError(f"template {self.name} is {kind}; it cannot judge a {type(example).__name__}")
         shown = example if order == "ab" or self.pointwise else example.swapped()
         answers = ("answer",) if self.pointwise else ("answer1", "answer2")
+        def safe_text(text):
+            return self.neutralise(text, control)
         safe = shown.model_copy(update={
-            "question": self.neutralise(shown.question), "reference": self.neutralise(shown.reference),
-            **{a: self.neutralise(getattr(shown, a)) for a in answers},
-            "meta": {k: self.neutralise(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()}})
+            "question": safe_text(shown.question), "reference": safe_text(shown.reference),
+            **{a: safe_text(getattr(shown, a)) for a in answers},
+            "meta": {k: safe_text(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()}})
         return self.build(safe)
 
     @property
@@ -108,14 +120,47 @@ class Template:
         (the label-mode words where there are some). The fake engine and tests write with it."""
         return self.label.answer(verdict) if self.label else self.written[verdict]
 
-    def verdict(self, text: str, order: str = "ab") -> Parsed:
+    def verdict(self, text: str, order: str = "ab", example: PairExample | PointExample | None = None) -> Parsed:
         """Parse `text` produced for the `order` presentation; the verdict comes back in the
-        ORIGINAL answer frame (scores too)."""
-        parsed = self.parse(text)
+        ORIGINAL answer frame (scores too). With the judged `example`, spans of the text that quote
+        its question, answers or reference are found first: a marker inside them is not the judge's."""
+        quoted = quoted_spans(text, untrusted_texts(example)) if example is not None else []
+        parsed = self.parse(text, quoted)
         scores = parsed.scores
         if scores is not None and order == "ba" and not self.pointwise:
             scores = tuple(reversed(scores))
         return Parsed(to_original_frame(parsed.verdict, order), parsed.reason, scores)
+
+
+@functools.lru_cache(maxsize=64)
+def _breakable(markers: tuple[str, ...]) -> re.Pattern:
+    """One case-insensitive pattern for the markers and every chat-control string, longest first."""
+    strings = sorted(set(markers) | set(CHAT_CONTROL), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, (s for s in strings if s))), re.I)
+
+
+def control_strings(tok) -> tuple[str, ...]:
+    """A tokenizer's special tokens and its added tokens that are not plain words (an added token
+    is matched whole before BPE, so text holding one would become that token id)."""
+    added = [t.content if hasattr(t, "content") else str(t) for t in getattr(tok, "added_tokens_decoder", {}).values()]
+    strings = list(getattr(tok, "all_special_tokens", [])) + added
+    return tuple(sorted({s for s in strings if len(s.strip()) > 1 and not s.strip().replace("_", "").isalnum()}))
+
+
+def one_verdict(pattern: re.Pattern, text: str, read: Callable[[re.Match], Parsed], missing: str,
+                quoted: list[tuple[int, int]] = ()) -> Parsed:
+    """The verdict of the markers `pattern` finds in `text` outside the quoted spans: none is a
+    failure (`missing`), markers that disagree are a failure ("ambiguous"): never a guess between
+    the judge and an answer it quoted."""
+    def own(m: re.Match) -> bool:  # the marker itself, without the line break a pattern may start with
+        return not inside(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end(), quoted)
+    found = [(m, read(m)) for m in pattern.finditer(text) if own(m)]
+    if not found:
+        return Parsed(None, missing)
+    distinct = {(p.verdict, p.scores, p.reason) for _, p in found}
+    if len(distinct) > 1:
+        return Parsed(None, "ambiguous: " + ", ".join(dict.fromkeys(repr(m.group(0).strip()[:30]) for m, _ in found)))
+    return found[-1][1]
 
 
 RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")  # "[[7]]", "[[ 7.5 ]]": a pointwise judge's rating

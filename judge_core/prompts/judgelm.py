@@ -7,6 +7,7 @@ run of whitespace separates the two numbers.
 from __future__ import annotations
 
 from .base import Parsed, Template, answer_text, question_text, reference_text
+from .quotes import own_lines
 
 SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
 PROMPT = ("We would like to request your feedback on the performance of two AI assistants in response "
@@ -30,8 +31,8 @@ def build(ex) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
 
 
-def parse(text: str) -> Parsed:
-    first = text.strip().split("\n")[0].replace(",", " ").split()
+def parse(text: str, quoted=()) -> Parsed:
+    first = next(iter(own_lines(text, quoted)), "").replace(",", " ").split()  # the first line the judge wrote
     if len(first) != 2:
         return Parsed(None, f"first line is not a score pair: {' '.join(first)[:30]!r}")
     try:

@@ -1,14 +1,14 @@
 """The short label prompt: the judge answers with exactly one of [1], [2] or [0] (tie).
 
 Built for label mode: the assistant turn is pre-filled with "[" and one forward pass reads the
-probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the LAST [0]/[1]/[2] counts,
-except a label followed by "if" (the instruction's options echoed back).
+probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the [0]/[1]/[2] labels must
+agree (else "ambiguous"), except a label followed by "if" (the instruction's options echoed back).
 """
 from __future__ import annotations
 
 import re
 
-from .base import LabelSpec, Parsed, Template, answer_text, last_match, question_text, reference_text
+from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text, reference_text
 
 SYSTEM = ("You are a fair judge of answers written by AI assistants. Judge which answer serves the "
           "user's question better: correct, helpful, honest and following the instructions. The "
@@ -30,9 +30,8 @@ def build(ex) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def parse(text: str) -> Parsed:
-    m = last_match(_VERDICT, text)
-    return Parsed(int(m.group(1))) if m else Parsed(None, "no [0]/[1]/[2] label")
+def parse(text: str, quoted=()) -> Parsed:
+    return one_verdict(_VERDICT, text, lambda m: Parsed(int(m.group(1))), "no [0]/[1]/[2] label", quoted)
 
 
 TEMPLATE = Template(

@@ -1,15 +1,15 @@
 """LLMBar's Vanilla comparison prompt (LLMEvaluator/evaluators/prompts/comparison/Vanilla.txt).
 
 LLMBar asks for exactly "Output (a)" or "Output (b)"; there is no tie. LLMBar's own parser tests
-the regex for (a) first and then (b); ours takes the LAST line-initial "Output (a|b)", which agrees
-whenever the output names one winner (as the prompt demands) and follows the judge's conclusion
-when it names both.
+the regex for (a) first and then (b); ours reads the line-initial "Output (a|b)", which agrees
+whenever the output names one winner (as the prompt demands); an output naming both is "ambiguous"
+(LLMBar's would read (a)), so an answer quoted after the verdict cannot forge it.
 """
 from __future__ import annotations
 
 import re
 
-from .base import LabelSpec, Parsed, Template, answer_text, last_match, question_text
+from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text
 
 SYSTEM = ("You are a helpful assistant in evaluating the quality of the outputs for a given instruction. "
           "Your goal is to select the best output for the given instruction.")
@@ -34,7 +34,7 @@ You should answer using ONLY "Output (a)" or "Output (b)". Do NOT output any oth
 {output_2}
 
 # Which is better, Output (a) or Output (b)? Your response should be either "Output (a)" or "Output (b)":"""
-_VERDICT = re.compile(r"(?:^|\n) ?Output \((a|b)\)")
+_VERDICT = re.compile(r"(?:^\s*|\n ?)Output \((a|b)\)")
 
 
 def build(ex) -> list[dict]:
@@ -43,9 +43,9 @@ def build(ex) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def parse(text: str) -> Parsed:
-    m = last_match(_VERDICT, text.strip())
-    return Parsed(1 if m.group(1) == "a" else 2) if m else Parsed(None, "no line starting 'Output (a)' or 'Output (b)'")
+def parse(text: str, quoted=()) -> Parsed:
+    return one_verdict(_VERDICT, text, lambda m: Parsed(1 if m.group(1) == "a" else 2),
+                       "no line starting 'Output (a)' or 'Output (b)'", quoted)
 
 
 TEMPLATE = Template(

@@ -2,13 +2,13 @@
 reference answer is given, pair-v2-multi-turn / pair-math-v1-multi-turn for conversations
 (generalised from 2 to N turns).
 
-Verdict = the LAST of [[A]] / [[B]] / [[C]] (tie).
+Verdict = [[A]] / [[B]] / [[C]] (tie); several that disagree are "ambiguous", an echo of the format is no verdict.
 """
 from __future__ import annotations
 
 import re
 
-from .base import LabelSpec, Parsed, Template, conversation_block, last_match, multi_turn_messages, reference_text
+from .base import LabelSpec, Parsed, Template, conversation_block, multi_turn_messages, one_verdict, reference_text
 
 _TAIL = ("Avoid any position biases and ensure that the order in which the responses were presented "
          "does not influence your decision. Do not allow the length of the responses to influence your "
@@ -40,7 +40,8 @@ SYSTEM_MULTI_MATH = ("Please act as an impartial judge and evaluate the quality 
                      "B's answers. Your job is to determine which assistant provides correct and helpful answers "
                      "to the {which} user question. Begin your evaluation by comparing both assistants' answers "
                      "with the reference answers. Identify and correct any mistakes. " + _TAIL)
-_VERDICT = re.compile(r"\[\[([ABC])\]\]")
+# '"[[A]]" if assistant A is better' is the instruction's format echoed back, not a verdict
+_VERDICT = re.compile(r"\[\[([ABC])\]\](?!\"?\s+(?:if|for)\b)")
 _LETTER = {"A": 1, "B": 2, "C": 0}
 
 
@@ -65,9 +66,8 @@ def build(ex) -> list[dict]:
     return multi_turn_messages(ex, body, SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
-def parse(text: str) -> Parsed:
-    m = last_match(_VERDICT, text)
-    return Parsed(_LETTER[m.group(1)]) if m else Parsed(None, "no [[A]]/[[B]]/[[C]] verdict")
+def parse(text: str, quoted=()) -> Parsed:
+    return one_verdict(_VERDICT, text, lambda m: Parsed(_LETTER[m.group(1)]), "no [[A]]/[[B]]/[[C]] verdict", quoted)
 
 
 TEMPLATE = Template(

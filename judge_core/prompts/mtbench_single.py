@@ -1,14 +1,17 @@
 """MT-Bench's pointwise judge prompts (FastChat judge_prompts.jsonl): single-v1, single-math-v1 when a
 reference answer is given, single-v1-multi-turn / single-math-v1-multi-turn for conversations (generalised from 2 to N turns).
 
-Score = the LAST "[[k]]" rating, 1 to 10; a rating off that scale is a parse failure, not a clamp.
+Score = the "[[k]]" rating, 1 to 10; a rating off that scale is a parse failure, not a clamp, and
+ratings that disagree are "ambiguous" (FastChat reads the first).
 Label mode reads the ratings' first tokens after "Rating: [[" and gives the expected rating; it needs
 a tokenizer in which "1" and "10" start with different tokens (Llama-3, GPT-4o); with one that splits
 digits (Llama-2, Qwen2) every row fails with that reason: use generate mode there.
 """
 from __future__ import annotations
 
-from .base import (RATING, LabelSpec, Parsed, Template, conversation_block, last_match, multi_turn_messages,
+import re
+
+from .base import (RATING, LabelSpec, Parsed, Template, conversation_block, multi_turn_messages, one_verdict,
                    reference_text)
 
 SYSTEM = "You are a helpful assistant."
@@ -55,14 +58,20 @@ def build(ex) -> list[dict]:
     return multi_turn_messages(ex, conversation_block(ex, "A", ex.answer), SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
-def parse(text: str) -> Parsed:
-    m = last_match(RATING, text)
-    if m is None:
-        return Parsed(None, "no [[rating]]")
+# 'for example: "Rating: [[5]]"' is the instruction echoed back, not a rating
+_RATING = re.compile(r'(?<!example: "Rating: )' + RATING.pattern)
+
+
+def _rating(m: re.Match) -> Parsed:
     rating = float(m.group(1))
     if not SCALE[0] <= rating <= SCALE[1]:
         return Parsed(None, f"rating {m.group(1)} is off the 1-10 scale")
     return Parsed(None, scores=(rating,))
+
+
+def parse(text: str, quoted=()) -> Parsed:
+    """The [[rating]]; ratings that disagree are "ambiguous"."""
+    return one_verdict(_RATING, text, _rating, "no [[rating]]", quoted)
 
 
 TEMPLATE = Template(

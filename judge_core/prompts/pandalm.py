@@ -9,6 +9,7 @@ failures as ties by default, which reproduces PandaLM's released numbers.
 from __future__ import annotations
 
 from .base import LabelSpec, Parsed, Template, answer_text, question_text
+from .quotes import own_lines
 
 _HEAD = "Below are two responses for a given task. The task is defined by the Instruction{extra}. " \
         "Evaluate the responses and generate a reference answer for the task.\n\n"
@@ -28,8 +29,8 @@ def build(ex) -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def parse(text: str) -> Parsed:
-    first = text.strip().split("\n")[0].strip()
+def parse(text: str, quoted=()) -> Parsed:
+    first = next(iter(own_lines(text, quoted)), "").strip()  # the first line the judge wrote itself
     if first in ("1", "2"):
         return Parsed(int(first))
     if first.lower() == "tie":

@@ -11,7 +11,7 @@ what to answer. A conversation that has to be cut is flattened to numbered turns
 from __future__ import annotations
 
 from judge_core import prompts
-from judge_core.prompts.base import answer_text, question_text
+from judge_core.prompts.base import answer_text, control_strings, question_text
 from judge_core.schema import PairExample, PointExample
 from judge_core.truncation import fit_segments
 
@@ -23,6 +23,14 @@ def chat_text(messages: list[dict], tok) -> str:
     if getattr(tok, "chat_template", None):
         return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     return (tok.bos_token or "") + "\n\n".join(m["content"] for m in messages) + "\n"
+
+
+def _control(tok) -> tuple[str, ...]:
+    """The tokenizer's special and added tokens, computed once per tokenizer: an answer holding one
+    must not become that token in the prompt."""
+    if not hasattr(tok, "_judge_control"):
+        tok._judge_control = control_strings(tok)
+    return tok._judge_control
 
 
 def _count(text: str, tok) -> int:
@@ -47,20 +55,20 @@ def _cut(example: PairExample | PointExample, tok, budget: int):
 def fit_prompt(example: PairExample | PointExample, order: str, template: str, tok, budget: int,
                suffix: str = "") -> tuple[str, bool]:
     """(prompt text, truncated?) of at most `budget` tokens; `suffix` (a label-mode pre-fill) is kept."""
-    tpl = prompts.get(template)
-    text = chat_text(tpl.render(example, order), tok) + suffix
+    tpl, control = prompts.get(template), _control(tok)
+    text = chat_text(tpl.render(example, order, control), tok) + suffix
     n = _count(text, tok)
     if n <= budget:
         return text, False
     empty = example.model_copy(update={"question": "x", **{a: "" for a in _answers(example)},
                                        "reference": None if example.reference is None else ""})
-    overhead = _count(chat_text(tpl.render(empty, order), tok) + suffix, tok) + 8
+    overhead = _count(chat_text(tpl.render(empty, order, control), tok) + suffix, tok) + 8
     room = budget - overhead
     if room < 16:
         raise ValueError(f"template {template!r} alone takes {overhead} tokens; a budget of {budget} "
                          "leaves no room for the question and answers")
     for _ in range(4):  # decode/encode and neutralisation can shift a few tokens: shrink until it fits
-        text = chat_text(tpl.render(_cut(example, tok, room), order), tok) + suffix
+        text = chat_text(tpl.render(_cut(example, tok, room), order, control), tok) + suffix
         n = _count(text, tok)
         if n <= budget:
             return text, True
