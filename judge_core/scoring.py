@@ -35,7 +35,7 @@ def parse_rating(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _row(path: Path, line: int, r, template, pointwise: bool, examples: dict) -> tuple[int, str, Prediction]:
+def _row(path: Path, line: int, r, template, pointwise: bool, examples: dict | None = None) -> tuple[int, str, Prediction]:
     """(index, order, prediction) of one predictions line; a BadRecordError names the line and field."""
     def bad(field, reason):
         return BadRecordError(path, line, field, reason)
@@ -51,7 +51,7 @@ def _row(path: Path, line: int, r, template, pointwise: bool, examples: dict) ->
         raise bad("index", f"expected a non-negative integer, got {index!r}")
     if order not in ORDERS:
         raise bad("order", f"expected 'ab' or 'ba', got {order!r}")
-    example = examples.get(index)
+    example = (examples or {}).get(index)
     pred = _point(r, bad, example) if pointwise else _pair(r, order, _probs(r, bad), template, bad, example)
     return index, order, pred
 
@@ -145,14 +145,17 @@ def records_for(examples: list, preds: dict) -> list[protocols.ProtocolRecord]:
     return out
 
 
-def benchmark_examples(benchmark: str, subset: str | None = None, root=None) -> tuple[str, list]:
+def benchmark_examples(benchmark: str, subset: str | None = None, root=None, report: dict | None = None,
+                       accept_modified: bool = False) -> tuple[str, list]:
     """(subset, labelled examples) of one benchmark subset; a benchmark with several subsets needs one."""
     src = source(benchmark)
     if subset is None:
         if len(src.subsets) > 1:
             raise ValueError(f"{benchmark} has several subsets; choose one with --subset: {', '.join(src.subsets)}")
         subset = next(iter(src.subsets))
-    examples, _ = load(benchmark, subset, root=root)
+    examples, loaded = load(benchmark, subset, root=root, accept_modified=accept_modified)
+    if report is not None:
+        report["data_modified"] = loaded.modified
     return subset, [ex for ex in examples if not isinstance(ex, PairExample) or ex.label is not None]
 
 
@@ -167,14 +170,18 @@ def protocol_for(benchmark: str, protocol: str | None, examples: list) -> str:
 
 def score(benchmark: str, predictions: str | Path, subset: str | None = None, template: str | None = None,
           protocol: str | None = None, on_parse_failure: str | None = None, root=None,
-          bootstrap: int = 1000, seed: int = 0) -> dict:
-    """Metrics of a predictions file on one benchmark subset under its (or the given) protocol."""
-    subset, examples = benchmark_examples(benchmark, subset, root)
+          bootstrap: int = 1000, seed: int = 0, accept_modified: bool = False) -> dict:
+    """Metrics of a predictions file on one benchmark subset under its (or the given) protocol; a
+    benchmark file that differs from its pinned sha256 is refused unless accept_modified (then the
+    result's data_modified names it)."""
+    data: dict = {}
+    subset, examples = benchmark_examples(benchmark, subset, root, data, accept_modified)
     name = protocol_for(benchmark, protocol, examples)
     preds = read_predictions(predictions, template, pointwise=name == "pointwise", examples=examples)
     _check_coverage(predictions, examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), on_parse_failure, bootstrap, seed)
-    return {"benchmark": benchmark, "subset": subset} | result
+    return {"benchmark": benchmark, "subset": subset} | result | ({"data_modified": data["data_modified"]}
+                                                                   if data["data_modified"] else {})
 
 
 def score_judgments(benchmark: str, subset: str, judgments: list, protocol: str | None = None, root=None,

@@ -27,6 +27,8 @@ from judge_core import prompts, protocols, scoring
 from .report.format import fmt, pct
 
 ROOT_HELP = "data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)"
+MODIFIED_HELP = ("use benchmark files that differ from their pinned sha256 (default: refused, naming both digests); "
+                 "the result is marked")
 
 
 # ---- judge data ----------------------------------------------------------------------------------------
@@ -106,6 +108,8 @@ def _print_result(r: dict) -> None:
     print("(percentages; kappa, correlations, log loss, Brier and ECE as they are)")
     print(f"{r['benchmark']}/{r['subset']} under protocol {r['protocol']}: n={r['n']} of {r['n_total']}, "
           f"parse failures={r['parse_failures']} (counted as {r['on_parse_failure']})")
+    for path, digest in r.get("data_modified", {}).items():
+        print(f"  MODIFIED DATA: {path} (sha256 {digest}) differs from its pinned source")
     ci = r.get("ci95", {})
     for key, value in r.items():
         if isinstance(value, float) or value is None and key in protocols.get(r["protocol"]).headline:
@@ -131,7 +135,7 @@ def strict_json(value):
 def cmd_score(args) -> int:
     result = scoring.score(args.benchmark, args.predictions, subset=args.subset, template=args.template,
                            protocol=args.protocol, on_parse_failure=args.on_parse_failure, root=args.root,
-                           bootstrap=args.bootstrap, seed=args.seed)
+                           bootstrap=args.bootstrap, seed=args.seed, accept_modified=args.accept_modified_data)
     if args.json:
         print(json.dumps(strict_json(result), allow_nan=False))
     else:
@@ -152,6 +156,7 @@ def add_score(sub) -> None:
     sc.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
     sc.add_argument("--root", help=ROOT_HELP)
     sc.add_argument("--json", action="store_true", help="one JSON object, fractions in [0,1]")
+    sc.add_argument("--accept-modified-data", action="store_true", help=MODIFIED_HELP)
     sc.set_defaults(func=cmd_score)
 
 
@@ -166,13 +171,18 @@ def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_he
 
 
 def _cells_ok(status: dict) -> int:
-    """Print "N of M cells ok" (which were left out, which failed); the exit status: 1 when any failed."""
-    from .store import status_groups
+    """Print "N of M cells ok" (which were left out, which lost rows or judged modified data, which
+    failed); the exit status: 1 when any failed. A bad record fails its cell unless on_bad_record is
+    skip, so a run that lost rows exits 0 only when skipping was asked for (and says so here)."""
+    from .store import data_notes, status_groups
 
     ok, left, failed = status_groups(status)
     judges = sorted({k.split("/")[0] for k in left})
+    notes = data_notes(status)
     print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
+          + (f"; {len(notes)} with data notes (report.md)" if notes else "") + (f"; failed: {', '.join(failed)}" if failed else ""))
+    for key, note in notes.items():
+        print(f"  [data] {key}: {note}")
     return 1 if failed else 0
 
 
@@ -230,7 +240,7 @@ def cmd_judge(args) -> int:
     out = args.out.rstrip("/")
     cfg = SweepConfig(name=out.split("/")[-1], output_dir=str(Path(out).parent), judges=[spec],
                       templates=[args.template], benchmarks=[args.benchmark], orders=args.orders, limit=args.limit,
-                      root=args.root)
+                      root=args.root, on_bad_record=args.on_bad_record, accept_modified_data=args.accept_modified_data)
     return _cells_ok(run_sweep(cfg))
 
 
@@ -247,6 +257,9 @@ def add_judge(sub) -> None:
     jj.add_argument("--orders", choices=("both", "ab", "protocol"), default="both",
                     help="answer orders to judge (protocol: the ones the benchmark's paper judged)")
     jj.add_argument("--limit", type=int, help="the first N examples only")
+    jj.add_argument("--on-bad-record", choices=("error", "skip"), default="error",
+                    help="a bad benchmark record fails the cell (naming file and line), or is skipped and reported")
+    jj.add_argument("--accept-modified-data", action="store_true", help=MODIFIED_HELP)
     jj.add_argument("--option", action="append", default=[], help="engine option key=value (repeatable)")
     jj.add_argument("--concurrency", type=int, default=1, help="engine actors")
     jj.add_argument("--num-gpus", type=float, default=0, help="GPUs per engine actor")

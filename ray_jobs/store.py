@@ -11,11 +11,16 @@ which reads back as None too).
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
 import os
-from dataclasses import dataclass
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -58,23 +63,31 @@ class Cell:
     limit: int | None = None  # first N examples (quick runs); part of the hash
     root: str | None = None
     examples: list | None = None  # given examples (judge compare) instead of loading the benchmark
+    on_bad_record: str = "error"  # loading: a bad record fails the cell, or is skipped and reported
+    accept_modified: bool = False  # a benchmark file that differs from its pinned sha256 is judged, and marked
+    loaded: list | None = field(default=None, repr=False)  # the examples judged, once loaded (their digest is hashed)
 
     @property
     def key(self) -> str:
         return cell_key(self.judge.name, self.template, self.benchmark, self.subset)
 
     def config(self) -> dict:
-        """What the stored judgments depend on; its hash decides whether they can be reused."""
-        given = None
-        if self.examples is not None:  # the examples themselves are the data: hash their content
-            given = hashlib.sha256("\n".join(ex.model_dump_json() for ex in self.examples).encode()).hexdigest()[:16]
+        """What the stored judgments depend on; its hash decides whether they can be reused. The
+        examples' content is part of it: judgments of a file that was cut, edited or fixed since are
+        never reused for it."""
+        data = self.examples if self.examples is not None else self.loaded
         artifacts = local_artifacts(self.judge)
         return {"judge": self.judge.model_dump(), "template": self.template, "benchmark": self.benchmark,
                 "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION} | \
-            ({"examples": given} if given else {}) | ({"artifacts": artifacts} if artifacts else {})
+            ({"examples": examples_digest(data)} if data is not None else {}) | ({"artifacts": artifacts} if artifacts else {})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def examples_digest(examples: list) -> str:
+    """The content of the examples a cell judges (every field, in order)."""
+    return hashlib.sha256("\n".join(ex.model_dump_json() for ex in examples).encode()).hexdigest()[:16]
 
 
 def fingerprint(path: Path) -> str:
@@ -110,16 +123,27 @@ def prepare_dir(cell: Cell, cell_dir: Path) -> str:
     return "new"
 
 
-def read_parts(cell_dir: Path) -> pa.Table | None:
-    parts = sorted((cell_dir / "parts").glob("part-*.parquet"))
-    return pa.concat_tables([pq.read_table(p) for p in parts]) if parts else None
+def read_parts(cell_dir: Path, log=print) -> pa.Table | None:
+    """Every stored judgment of a cell. A part that cannot be read (truncated, empty, not Parquet,
+    another schema) is moved aside to parts/unreadable/ and its rows count as not judged: they are
+    judged again, never lost and never a reason to fail the cell."""
+    tables = []
+    for path in sorted((cell_dir / "parts").glob("part-*.parquet")):
+        try:
+            tables.append(pq.read_table(path).cast(JUDGMENTS))
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            aside = path.parent / "unreadable" / path.name
+            aside.parent.mkdir(exist_ok=True)
+            os.replace(path, aside)
+            log(f"[moved aside] {path}: unreadable ({type(exc).__name__}: {str(exc)[:120]}); its rows are judged again")
+    return pa.concat_tables(tables) if tables else None
 
 
 def write_part(cell_dir: Path, table: pa.Table) -> None:
     """The next part, written to a temporary name and renamed: a killed run leaves only whole parts."""
     parts = cell_dir / "parts"
     parts.mkdir(parents=True, exist_ok=True)
-    n = len(list(parts.glob("part-*.parquet")))
+    n = 1 + max((int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet")), default=-1)
     tmp = parts / f".part-{n:05d}.tmp"
     pq.write_table(table, tmp)
     os.replace(tmp, parts / f"part-{n:05d}.parquet")
@@ -142,20 +166,78 @@ def write_json(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+class ResultsLocked(RuntimeError):
+    """Another live process is writing this results folder."""
+
+
+@contextlib.contextmanager
+def locked(results_dir: Path, log=print):
+    """Hold <results_dir>/.lock while writing the folder: a second sweep or compare on it is refused
+    with a message naming the holder (host, pid, command, since when). The lock is an flock(2) on the
+    file, which the kernel releases when its process dies, even by SIGKILL: a lock left by a dead
+    process is taken over (and said so), never a reason to delete anything by hand."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / ".lock"
+    f = open(path, "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "a process that has not written its name yet"
+        f.close()
+        raise ResultsLocked(f"{results_dir} is being written by {holder} (lock {path}); wait for it to finish "
+                            "or stop it, or write to another output_dir or name") from None
+    f.seek(0)
+    before = f.read().strip()
+    if before:
+        log(f"[lock] {results_dir}: took over the lock of {before}, which is no longer running")
+    f.seek(0)
+    f.truncate()
+    f.write(f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv)[:200]}) since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    f.flush()
+    try:
+        yield
+    finally:
+        f.seek(0)
+        f.truncate()  # an empty lock file: released cleanly
+        f.close()  # closing releases the flock
+
+
 LEFT_OUT = "left out: "  # a cell whose judge's model is missing: not run, and not a failure
+OK = "ok"  # "ok: skipped 3 bad records ..." is a finished cell whose data lost rows or was modified
+
+
+def data_note(metrics: dict) -> str:
+    """What a finished cell's data lost or changed (bad records skipped, modified files), or ""."""
+    notes = []
+    if metrics.get("skipped_bad_rows"):
+        first = (metrics.get("skipped_reasons") or [""])[0]
+        notes.append(f"skipped {metrics['skipped_bad_rows']} bad records (on_bad_record: skip; first: {first})")
+    for path, digest in (metrics.get("data_modified") or {}).items():
+        notes.append(f"judged modified data {path} (sha256 {digest[:16]}..., not its pinned sha256)")
+    return "; ".join(notes)
 
 
 def status_groups(status: dict) -> tuple[list, dict, dict]:
     """status.json's cells as (ok keys, {left out: why}, {failed: why})."""
     left = {k: v.removeprefix(LEFT_OUT) for k, v in status.items() if v.startswith(LEFT_OUT)}
-    failed = {k: v for k, v in status.items() if v != "ok" and k not in left}
-    return [k for k, v in status.items() if v == "ok"], left, failed
+    ok = [k for k, v in status.items() if v == OK or v.startswith(OK + ": ")]
+    failed = {k: v for k, v in status.items() if k not in ok and k not in left}
+    return ok, left, failed
+
+
+def data_notes(status: dict) -> dict:
+    """{cell: note} of the finished cells whose data lost rows or was modified."""
+    return {k: v.removeprefix(OK + ": ") for k, v in status.items() if v.startswith(OK + ": ")}
 
 
 def finished_cells(results_dir: Path) -> Iterator[dict]:
-    """metrics.json of every finished cell of a run, in path order."""
+    """metrics.json of every finished cell of a run, in path order (not the cells moved aside as
+    <cell>.old-<hash> when their config or data changed)."""
     for path in sorted(Path(results_dir).glob("*/*/*/metrics.json")):
-        yield json.loads(path.read_text())
+        if ".old-" not in path.parent.name:
+            yield json.loads(path.read_text())
 
 
 # ---- one judgment as a flat row -----------------------------------------------------------------------

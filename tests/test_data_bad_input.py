@@ -7,8 +7,14 @@ from functools import partial
 
 import pytest
 
-from judge_core.data import BadRecordError, data_root, load, locate
-from judge_core.data._io import Remote, fetch
+from judge_core.data import BadRecordError, ModifiedDataError, data_root, load, locate
+from judge_core.data._io import Remote, fetch, sha256_of
+
+
+@pytest.fixture(autouse=True)
+def toy_files_accepted(monkeypatch):
+    """These tests write small files in place of pinned sources: modified data, accepted."""
+    monkeypatch.setenv("JUDGE_ACCEPT_MODIFIED_DATA", "1")
 
 
 def write_llmbar(root, rows):
@@ -208,3 +214,19 @@ def test_an_empty_benchmark_file_is_a_clear_error(tmp_path, content):
     autoj.write_text(content if content != "[]" else "")
     with pytest.raises(BadRecordError, match=r"testdata_pairwise.jsonl: the file holds no records \(empty\)"):
         load("autoj", root=tmp_path, on_bad_record="skip")
+
+
+def test_a_modified_pinned_file_is_refused_naming_both_digests(tmp_path, shared_root, monkeypatch):
+    monkeypatch.delenv("JUDGE_ACCEPT_MODIFIED_DATA")
+    real = shared_root / "autoj" / "testdata_pairwise.jsonl"
+    cut = tmp_path / "autoj" / "testdata_pairwise.jsonl"
+    cut.parent.mkdir(parents=True)
+    lines = real.read_bytes().splitlines(keepends=True)
+    cut.write_bytes(b"".join(lines[:len(lines) // 2]))  # cut in half on a line boundary: every row still parses
+    with pytest.raises(ModifiedDataError) as err:
+        load("autoj", root=tmp_path)
+    assert str(cut) in str(err.value) and sha256_of(cut) in str(err.value) and sha256_of(real) in str(err.value)
+    assert "accept_modified_data=true" in str(err.value)
+    examples, report = load("autoj", root=tmp_path, accept_modified=True)
+    assert len(examples) == len(lines) // 2 and report.modified == {str(cut): sha256_of(cut)}
+    assert load("autoj", root=shared_root)[1].modified == {}  # the real file matches its pin

@@ -14,10 +14,11 @@ import re
 from pathlib import Path
 
 from . import arena, autoj, critiquellm, judgelm, llmbar, pandalm, train  # noqa: F401  (registers)
-from ._io import BadRecordError, LoadReport, OnBadRecord, data_root, fetch
+from ._io import BadRecordError, LoadReport, ModifiedDataError, OnBadRecord, data_root, fetch, verify_pinned
 from .registry import SOURCES, Source, Subset
 
 __all__ = ["load", "load_all", "locate", "source", "targets", "SOURCES", "Source", "LoadReport", "BadRecordError",
+           "ModifiedDataError",
            "data_root", "decontaminate", "normalise_text"]
 
 
@@ -61,17 +62,19 @@ def _subset(src: Source, subset: str) -> Subset:
 
 
 def load(name: str, subset: str | None = None, root=None, on_bad_record: OnBadRecord = "error",
-         fetch: bool = False) -> tuple[list, LoadReport]:
+         fetch: bool = False, accept_modified: bool = False) -> tuple[list, LoadReport]:
     """Examples of one source (all its subsets when `subset` is None) and what was skipped or filtered.
 
     on_bad_record="error" raises BadRecordError naming file, line, example and field at the first bad row;
-    "skip" leaves bad rows out and lists each one in report.skipped.
+    "skip" leaves bad rows out and lists each one in report.skipped. A file with a pinned sha256 that
+    differs raises ModifiedDataError unless accept_modified (then listed in report.modified).
     """
     src = source(name)
     report = LoadReport()
     examples = []
     for sub in ([subset] if subset else list(src.subsets)):
         path = locate(name, sub, root, fetch_missing=fetch)
+        verify_pinned(path, src.subsets[sub].remote, accept_modified, report)
         examples += src.read(path, src, sub, on_bad_record, report)
     return examples, report
 

@@ -47,6 +47,7 @@ class LoadReport:
 
     skipped: list[BadRecordError] = field(default_factory=list)
     filtered: dict[str, int] = field(default_factory=dict)
+    modified: dict[str, str] = field(default_factory=dict)  # file -> its sha256, where it differs from the pinned one
 
     def filter_out(self, reason: str) -> None:
         self.filtered[reason] = self.filtered.get(reason, 0) + 1
@@ -242,6 +243,34 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class ModifiedDataError(ValueError):
+    """A local file whose content differs from the sha256 pinned for its public source."""
+
+
+_DIGESTS: dict[tuple, str] = {}  # (path, size, mtime_ns) -> sha256: each file is read once per process
+
+
+def verify_pinned(path: Path, remote: Remote | None, accept_modified: bool, report: LoadReport) -> None:
+    """Check a local file against its pinned sha256. A mismatch is an error naming the file and both
+    digests, unless accepted (accept_modified, or $JUDGE_ACCEPT_MODIFIED_DATA=1): then it is
+    recorded in report.modified, and the sweep report marks every cell judged on it."""
+    if remote is None or remote.sha256 is None:
+        return
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    digest = _DIGESTS.get(key) or _DIGESTS.setdefault(key, sha256_of(path))
+    if digest == remote.sha256:
+        return
+    if accept_modified or os.environ.get("JUDGE_ACCEPT_MODIFIED_DATA") == "1":
+        report.modified[str(path)] = digest
+        return
+    raise ModifiedDataError(
+        f"{path} differs from its pinned source: sha256 {digest}, pinned {remote.sha256} ({remote.url}). "
+        "Restore the file (delete it and load with fetch, or copy it again), or accept the modified data "
+        "(sweep: accept_modified_data=true; judge score: --accept-modified-data; any verb: "
+        "JUDGE_ACCEPT_MODIFIED_DATA=1): the report then marks the cells judged on it")
 
 
 def fetch(remote: Remote, dest: Path, allow_unpinned: bool = False) -> Path:

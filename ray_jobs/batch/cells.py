@@ -94,17 +94,19 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
     """metrics.json's content for a finished cell, else what is left to judge."""
     preflight(cell.judge)
     cell_dir = Path(out_dir) / cell.key
-    state = prepare_dir(cell, cell_dir)
-    if state == "done":
-        log(f"[skip] {cell.key}: finished with the same config")
-        return json.loads((cell_dir / "metrics.json").read_text())
     if cell.examples is not None:
         examples, report = cell.examples, LoadReport()
     else:
-        examples, report = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
+        examples, report = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record=cell.on_bad_record,
+                                accept_modified=cell.accept_modified)
     examples = examples[:cell.limit] if cell.limit else examples
+    cell.loaded = examples  # before the hash: stored judgments of other data are never reused
+    state = prepare_dir(cell, cell_dir)
+    if state == "done":
+        log(f"[skip] {cell.key}: finished with the same config and data")
+        return json.loads((cell_dir / "metrics.json").read_text())
     rows = expand(examples, cell.orders)
-    have = read_parts(cell_dir)
+    have = read_parts(cell_dir, log)
     done = set(zip(have["uid"].to_pylist(), have["order"].to_pylist())) if have is not None else set()
     tag = {"cell": cell.key, "template": cell.template or "", "allow_tie": ties_allowed(examples)}
     todo = [tag | r for r in rows if (r["uid"], r["order"]) not in done]
@@ -115,19 +117,24 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
 def _finish(p: Pending, bootstrap: int, seconds: float, rows_this_run: int) -> dict:
     metrics = finish_cell(p.cell, p.dir, p.examples, p.rows, bootstrap)
     metrics |= {"skipped_bad_rows": len(p.report.skipped), "skipped_reasons": [str(e) for e in p.report.skipped[:20]],
-                "filtered": p.report.filtered, "judge_seconds_this_run": seconds,
+                "filtered": p.report.filtered, "data_modified": p.report.modified, "judge_seconds_this_run": seconds,
                 "judge_rows_this_run": rows_this_run, "rows_this_run": len(p.todo)}
     write_json(p.dir / "metrics.json", metrics)
     return metrics
 
 
 def finish_cell(cell: Cell, cell_dir: Path, examples: list, rows: list[dict], bootstrap: int) -> dict:
-    """The cell's metrics, once its stored judgments are exactly its rows (never a partial score)."""
+    """The cell's metrics, once every one of its rows is stored (never a partial score). A row stored
+    twice (two writers before results folders were locked) counts once, its first judgment."""
     table = read_parts(cell_dir)
-    keys = list(zip(table["uid"].to_pylist(), table["order"].to_pylist()))
-    if len(keys) != len(set(keys)) or set(keys) != {(r["uid"], r["order"]) for r in rows}:
-        raise RuntimeError(f"{cell_dir}: stored judgments do not match the cell's rows "
-                           f"({len(keys)} stored, {len(set(keys))} distinct, {len(rows)} expected)")
-    judgments = [judgment_from_row(r) for r in table.to_pylist()]
-    truncated = sum(bool(t) for t in table["truncated"].to_pylist())
-    return cell_metrics(cell, judgments, truncated, examples, bootstrap)
+    wanted = {(r["uid"], r["order"]) for r in rows}
+    first: dict[tuple, dict] = {}
+    for r in table.to_pylist() if table is not None else []:
+        if (r["uid"], r["order"]) in wanted:
+            first.setdefault((r["uid"], r["order"]), r)
+    if len(first) != len(wanted):
+        raise RuntimeError(f"{cell_dir}: {len(wanted) - len(first)} of the cell's {len(wanted)} rows are not stored")
+    judgments = [judgment_from_row(r) for r in first.values()]
+    truncated = sum(bool(r["truncated"]) for r in first.values())
+    dropped = (table.num_rows if table is not None else 0) - len(first)
+    return cell_metrics(cell, judgments, truncated, examples, bootstrap) | ({"stored_twice_or_stray": dropped} if dropped else {})

@@ -56,8 +56,10 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
                                     f"{key}/{leaf(cell.benchmark, cell.subset)}")
         hashes[member] = json.loads((d / "metrics.json").read_text())["hash"]
         stored[member] = read_judgments(d)
-    examples, _ = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record="skip")
+    examples, _ = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record=cell.on_bad_record,
+                       accept_modified=cell.accept_modified)
     examples = examples[:cell.limit] if cell.limit else examples
+    cell.loaded = examples
     weights = dict(zip(members, cell.judge.opts.weights or [1.0] * len(members)))
     judgments = ensemble(stored, weights, cell.judge.name, ties_allowed(examples))
     cell_dir = out_dir / cell.key

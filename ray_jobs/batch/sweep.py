@@ -23,7 +23,7 @@ from judge_core.data import source, targets
 
 from ..config import DirName, ensure_ray, read_config
 from ..spec import JudgeSpec, preflight
-from ..store import LEFT_OUT, Cell
+from ..store import LEFT_OUT, OK, Cell, data_note, locked
 from .cells import orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
 
@@ -42,6 +42,10 @@ class SweepConfig(BaseModel):
     bootstrap: int = Field(1000, ge=0)
     part_rows: int = Field(64, ge=1, description="judgments per Parquet part (the resume granularity)")
     root: str | None = Field(None, description="data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)")
+    on_bad_record: Literal["error", "skip"] = Field("error", description="a bad benchmark record fails its cell "
+                                                    "(error, naming file and line), or is skipped, counted and reported (skip)")
+    accept_modified_data: bool = Field(False, description="judge benchmark files that differ from their pinned "
+                                       "sha256 (the report marks those cells); default: refuse, naming both digests")
     ray_init: dict = Field(default_factory=dict, description="ray.init() arguments when no Ray is running")
 
     @model_validator(mode="after")
@@ -79,7 +83,8 @@ class SweepConfig(BaseModel):
                 for bench, subset in self.targets():
                     if point == _pointwise(bench):
                         cells.append(Cell(judge, template, bench, subset, orders_for(bench, self.orders),
-                                          self.limit, self.root))
+                                          self.limit, self.root, on_bad_record=self.on_bad_record,
+                                          accept_modified=self.accept_modified_data))
         return cells
 
     @property
@@ -88,7 +93,8 @@ class SweepConfig(BaseModel):
 
 
 def _record(results: dict, out: Path, log) -> dict:
-    """{cell: "ok" | "failed: ..."}; a failed cell's traceback goes to its error.txt."""
+    """{cell: "ok" | "ok: <what its data lost or changed>" | "failed: ..."}; a failed cell's traceback
+    goes to its error.txt."""
     status = {}
     for key, result in results.items():
         if isinstance(result, Exception):  # one failing cell must not stop the others
@@ -97,7 +103,9 @@ def _record(results: dict, out: Path, log) -> dict:
             (out / key / "error.txt").write_text("".join(traceback.format_exception(result)))
             log(f"[failed] {key}: {result}")
         else:
-            status[key] = "ok"
+            status[key] = OK + (f": {note}" if (note := data_note(result)) else "")
+            if note:
+                log(f"[data] {key}: {note}")
     return status
 
 
@@ -133,9 +141,13 @@ def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
 def run_sweep(cfg: SweepConfig, log=print) -> dict:
     """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, then write the
     report. Returns {cell: status}."""
-    ensure_ray(cfg.ray_init)
+    with locked(cfg.results_dir, log):
+        ensure_ray(cfg.ray_init)
+        return _run_locked(cfg, log)
+
+
+def _run_locked(cfg: SweepConfig, log) -> dict:
     out = cfg.results_dir
-    out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.json").write_text(json.dumps(cfg.model_dump(), indent=1))
     status, by_judge, missing = {}, {}, {}
     for cell in cfg.cells():

@@ -28,7 +28,7 @@ from judge_core.schema import PairExample
 from ..batch.cells import run_cells
 from ..config import ensure_ray
 from ..report import write_compare_report
-from ..store import Cell, read_judgments, write_json
+from ..store import Cell, locked, read_judgments, write_json
 from .answers import collect_answers
 from .config import CompareConfig
 
@@ -109,10 +109,15 @@ def summarise(cfg: CompareConfig, cells: list[Cell], problems: dict) -> dict:
 
 
 def run_compare(cfg: CompareConfig, log=print) -> dict:
-    """Answers (read or generated) -> the judge's cells on one Ray Data pipeline -> compare.json + report."""
-    ensure_ray(cfg.ray_init)
+    """Answers (read or generated) -> the judge's cells on one Ray Data pipeline -> compare.json + report.
+    The results folder is locked while this runs (store.locked)."""
+    with locked(cfg.results_dir, log):
+        ensure_ray(cfg.ray_init)
+        return _run_locked(cfg, log)
+
+
+def _run_locked(cfg: CompareConfig, log) -> dict:
     out = cfg.results_dir
-    out.mkdir(parents=True, exist_ok=True)
     (out / "compare.yaml.json").write_text(json.dumps(cfg.model_dump(), indent=1))
     questions = load_questions(cfg.questions, cfg.root)[:cfg.limit]
     turns = cfg.turns or list(range(1, max(len(q.turns) for q in questions) + 1))

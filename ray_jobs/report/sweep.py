@@ -18,7 +18,7 @@ from judge_core import protocols
 from judge_core.published import published_for
 
 from ..spec import CAPABILITIES
-from ..store import finished_cells, status_groups
+from ..store import data_notes, finished_cells, status_groups
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
@@ -50,19 +50,31 @@ def leaderboard(bench: str, rows: list[dict]) -> tuple[list[str], list[list[str]
     """(header, body) of one benchmark subset's table, measured rows first, then published ones."""
     protocol = rows[0]["result"]["protocol"]
     headline = protocols.get(protocol).headline
-    header = ["judge", "template", "mode", *headline, "n", "parse fail", "errors", "truncated", *BIAS, "ECE"]
+    header = ["judge", "template", "mode", *headline, "n", "rows dropped", "parse fail", "errors", "truncated", *BIAS, "ECE"]
     body = []
     for row in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True):
         r, cell = row["result"], row["cell"]
         ece = cell.get("calibration", {}).get("ece") if not row["swapavg"] else None
-        body.append([row["judge"], row["template"], row["mode"], *[with_ci(r, k) for k in headline], str(r["n"]),
-                     str(r["parse_failures"]), str(cell["errors"]), str(cell["truncated"]),
+        mark = " ‡" if cell.get("data_modified") else ""
+        body.append([row["judge"] + mark, row["template"], row["mode"], *[with_ci(r, k) for k in headline], str(r["n"]),
+                     dropped(cell), str(r["parse_failures"]), str(cell["errors"]), str(cell["truncated"]),
                      *[pct(r.get(k)) for k in BIAS], fmt("ece", ece)])
     name, subset = bench.split("/")
     for p in published_for(name, subset):
         body.append([f"† {p.judge} (published)", "-", "-", *[f"{p.metrics[k]:.2f}" if k in p.metrics else "-" for k in headline],
-                     *["-"] * (5 + len(BIAS))])
+                     *["-"] * (6 + len(BIAS))])
     return header, body
+
+
+def dropped(cell: dict) -> str:
+    """Rows of the source the cell did not judge: bad records skipped, rows removed by a documented filter."""
+    bad, filtered = cell.get("skipped_bad_rows", 0), sum((cell.get("filtered") or {}).values())
+    parts = ([f"{bad} bad"] if bad else []) + ([f"{filtered} filtered"] if filtered else [])
+    return ", ".join(parts) or "0"
+
+
+MODIFIED_NOTE = ("‡ judged on a benchmark file that differs from its pinned sha256 (accept_modified_data): not "
+                 "comparable with published numbers.")
 
 
 def calibration_table(rows: list[dict]) -> tuple[list[str], list[list[str]]] | None:
@@ -93,6 +105,7 @@ def _not_ok(status: dict) -> list[tuple[str, dict]]:
     _, left, failed = status_groups(status)
     judges = {k.split("/")[0]: why for k, why in left.items()}
     return [(t, items) for t, items in (("Left out (model or adapter missing; not run, not failed)", judges),
+                                        ("Cells whose data lost rows or was modified", data_notes(status)),
                                         ("Failed cells", failed)) if items]
 
 
@@ -110,6 +123,7 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
         cal = calibration_table(rows)
         out += [CALIBRATION_NOTE, "", md_table(*cal), ""] if cal else []
         out += [f"† {s}" for s in _sources(bench)] + [""]
+        out += [MODIFIED_NOTE, ""] if any(r["cell"].get("data_modified") for r in rows) else []
     return "\n".join(out)
 
 
@@ -152,6 +166,7 @@ def _bench_html(bench: str, rows: list[dict]) -> str:
     if key not in RAW:  # a percentage: bars on a 0-100 axis
         parts.append(_bars(bench, rows, key, protocol.headline))
     parts += [f"<p class=note>† {html.escape(s)}</p>" for s in _sources(bench)]
+    parts += [f"<p class=note>{html.escape(MODIFIED_NOTE)}</p>"] if any(r["cell"].get("data_modified") for r in rows) else []
     cal = calibration_table(rows)
     parts += [f"<p class=note>{html.escape(CALIBRATION_NOTE)}</p>", html_table(*cal)] if cal else []
     return "".join(parts + [_details(r) for r in rows if not r["swapavg"]])
