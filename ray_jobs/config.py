@@ -54,8 +54,20 @@ def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
 
 
 def ensure_ray(init_kwargs: dict | None = None) -> None:
-    """Join the Ray of `ray job submit` (RAY_ADDRESS) or a running one; else start a local one."""
+    """Join the Ray of `ray job submit` (RAY_ADDRESS) or a running one; else start a local one, with a
+    reaper that stops its processes if this driver is killed (ray_jobs/reaper.py)."""
     import ray
 
     if not ray.is_initialized():
         ray.init(**(init_kwargs or {}))
+        if _started_here():
+            from .reaper import start_reaper
+
+            start_reaper()
+
+
+def _started_here() -> bool:
+    """Did ray.init() start a Ray (rather than join one)? Its raylet is then this process's child."""
+    import psutil
+
+    return any(p.name() in ("raylet", "gcs_server") for p in psutil.Process().children())

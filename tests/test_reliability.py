@@ -4,6 +4,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import sys
 
 import pyarrow.parquet as pq
@@ -130,3 +131,38 @@ def test_unreadable_and_doubled_parts_are_repaired_not_fatal(ray_local, tmp_path
     assert metrics["rows_this_run"] == 100 and metrics["rows"] == 200 and metrics["stored_twice_or_stray"] == 50
     table = pq.read_table(sorted((cell_dir / "parts").glob("part-*.parquet")))
     assert table.num_rows == 250 and len(set(zip(table["uid"].to_pylist(), table["order"].to_pylist()))) == 200
+
+
+@pytest.mark.slow
+def test_a_killed_driver_leaves_no_ray_processes():
+    import tempfile
+
+    import psutil
+
+    temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit 107 bytes
+    script = ("import time; from ray_jobs.config import ensure_ray\n"
+              f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {temp!r}}})\n"
+              "print('up', flush=True); time.sleep(600)")
+    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                              env=os.environ | {"RAY_AUTH_MODE": "disabled"})
+    assert driver.stdout.readline().strip() == "up"
+    deadline = time.time() + 30
+    names = set()
+    while not {"ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= names and time.time() < deadline:
+        started = psutil.Process(driver.pid).children(recursive=True)
+        names = {n for p in started for n in [_name(p)] if n}
+        time.sleep(0.5)
+    assert {"raylet", "gcs_server", "ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= names
+    driver.kill()  # SIGKILL: the driver runs no clean-up of its own
+    driver.wait()
+    gone, alive = psutil.wait_procs(started, timeout=30)
+    assert alive == [], [_name(p) for p in alive]
+
+
+def _name(p):
+    import psutil
+
+    try:
+        return p.cmdline()[0] if p.cmdline() and p.cmdline()[0].startswith("ray::") else p.name()
+    except psutil.Error:
+        return None
