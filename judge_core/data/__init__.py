@@ -50,9 +50,11 @@ def locate(name: str, subset: str, root=None, fetch_missing: bool = False) -> Pa
             return base / spec.path
     if fetch_missing and spec.remote is not None:
         return fetch(spec.remote, cache_dir() / spec.path)
-    hint = f" or pass fetch=True (public copy: {spec.remote.url})" if spec.remote else ""
-    raise FileNotFoundError(f"{name}/{subset}: {spec.path} not found under {data_root(root)} "
-                            f"(set JUDGE_DATA_DIR{hint})")
+    fetch_hint = f"; `judge data show {name} --fetch` downloads its public copy ({spec.remote.url})" if spec.remote else ""
+    raise FileNotFoundError(f"{name}/{subset}: {spec.path} not found under {data_root(root)} (cwd {Path.cwd()}). "
+                            "Set JUDGE_DATA_DIR or the config's root: to the data root; in a Ray job, pass it in the "
+                            "runtime_env: --runtime-env-json '{\"env_vars\": {\"JUDGE_DATA_DIR\": \"/abs/path/data\"}}'"
+                            + fetch_hint)
 
 
 def _subset(src: Source, subset: str) -> Subset:

@@ -22,6 +22,7 @@ from judge_core import prompts
 from judge_core.data import source, targets
 
 from ..config import DirName, ensure_ray, read_config
+from ..locations import results_location, staged
 from ..spec import JudgeSpec, preflight
 from ..store import LEFT_OUT, OK, Cell, data_note, locked
 from .cells import orders_for, run_cells
@@ -32,7 +33,8 @@ class SweepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DirName
-    output_dir: str = "results"
+    output_dir: str = Field("results", description="a directory or storage URI; results/... is under $JUDGE_RESULTS_DIR "
+                            "when set; inside a Ray job an absolute path or URI")
     judges: list[JudgeSpec]
     templates: list[str] = Field(default_factory=lambda: ["label"], description="for prompted judges; a "
                                  "pointwise template (mtbench-single) judges the pointwise benchmarks, the others the pairwise")
@@ -141,12 +143,14 @@ def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
 def run_sweep(cfg: SweepConfig, log=print) -> dict:
     """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, then write the
     report. Returns {cell: status}."""
-    with locked(cfg.results_dir, log):
-        ensure_ray(cfg.ray_init)
-        return _run_locked(cfg, log)
+    with staged(results_location(cfg.output_dir), log) as (local, push):
+        cfg = cfg.model_copy(update={"output_dir": str(local)})  # a storage URI is written through a local mirror
+        with locked(cfg.results_dir, log):
+            ensure_ray(cfg.ray_init)
+            return _run_locked(cfg, log, push)
 
 
-def _run_locked(cfg: SweepConfig, log) -> dict:
+def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
     out = cfg.results_dir
     (out / "sweep.json").write_text(json.dumps(cfg.model_dump(), indent=1))
     status, by_judge, missing = {}, {}, {}
@@ -162,6 +166,7 @@ def _run_locked(cfg: SweepConfig, log) -> dict:
         start = time.perf_counter()
         status |= _record(_run_judge(cfg, cells, log), out, log)
         log(f"   {time.perf_counter() - start:.1f} s")
+        push()  # a storage URI gets each judge's cells as they finish
     (out / "status.json").write_text(json.dumps(status, indent=1))
     from ..report import write_report
 

@@ -27,6 +27,7 @@ from judge_core.schema import PairExample
 
 from ..batch.cells import run_cells
 from ..config import ensure_ray
+from ..locations import results_location, staged
 from ..report import write_compare_report
 from ..store import Cell, locked, read_judgments, write_json
 from .answers import collect_answers
@@ -111,9 +112,11 @@ def summarise(cfg: CompareConfig, cells: list[Cell], problems: dict) -> dict:
 def run_compare(cfg: CompareConfig, log=print) -> dict:
     """Answers (read or generated) -> the judge's cells on one Ray Data pipeline -> compare.json + report.
     The results folder is locked while this runs (store.locked)."""
-    with locked(cfg.results_dir, log):
-        ensure_ray(cfg.ray_init)
-        return _run_locked(cfg, log)
+    with staged(results_location(cfg.output_dir), log) as (local, _):
+        cfg = cfg.model_copy(update={"output_dir": str(local)})
+        with locked(cfg.results_dir, log):
+            ensure_ray(cfg.ray_init)
+            return _run_locked(cfg, log)
 
 
 def _run_locked(cfg: CompareConfig, log) -> dict:

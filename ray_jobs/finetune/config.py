@@ -8,9 +8,10 @@ import importlib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..config import read_config
+from ..locations import resolve
 
 
 class LoraSettings(BaseModel):
@@ -62,7 +63,8 @@ class FinetuneConfig(BaseModel):
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = Field(100, ge=1, description="optimizer steps between checkpoints")
-    storage_path: str = "results/finetune"
+    storage_path: str = Field("results/finetune", validate_default=True,
+                              description="Ray Train storage (a directory or URI); results/... is in $JUDGE_RESULTS_DIR when set")
     output_dir: str | None = Field(None, description="where the final adapter goes (default: <storage>/<name>/adapter)")
     resume_from: str | None = Field(None, description="a checkpoint directory to continue from, or 'latest' "
                                                       "(the furthest checkpoint of this run name)")
@@ -77,6 +79,12 @@ class FinetuneConfig(BaseModel):
         if (self.pair_features or self.head_lr) and self.head != "pair":
             raise ValueError("pair_features and head_lr belong to head: pair")
         return self
+
+    @field_validator("model", "storage_path", "output_dir", "resume_from")
+    @classmethod
+    def _located(cls, path: str | None) -> str | None:
+        """models/NAME and results/... in the models and results locations (ray_jobs/locations.py)."""
+        return resolve(path)
 
     def resolved_model(self) -> str:
         if self.model.startswith("python-package:"):

@@ -22,6 +22,7 @@ from judge_core.finetune_data import build_training_set
 
 from ..config import ensure_ray
 from ..engines.encoder import pad
+from ..locations import results_location
 from ..models import ensure
 from .backend import DDP, make_backend
 from .checkpoint import latest_checkpoint, restore, save_checkpoint
@@ -289,6 +290,8 @@ def evaluate_after(cfg: FinetuneConfig) -> dict:
 def main(config: str, overrides: list[str] = ()) -> int:
     """`judge finetune CONFIG [key=value ...]`: train, then evaluate when the config asks for it."""
     cfg = load_config(config, overrides)
+    for where in filter(None, (cfg.storage_path, cfg.output_dir)):
+        results_location(where)  # inside a packaged Ray job a relative path is refused: the job's copy is temporary
     if cfg.eval_benchmarks and cfg.head == "generative":  # fail before hours of training, not after
         raise ValueError("eval_benchmarks needs head: classifier or pair; judge a generative adapter with `judge sweep` "
                          "(an hf or vllm judge with `adapter:`)")
