@@ -14,6 +14,12 @@ from ray_jobs.tiny_models import tiny_bert, tiny_llama
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(autouse=True)
+def toy_data_accepted(monkeypatch):
+    """The toy source stands in for a pinned training file: modified data, accepted."""
+    monkeypatch.setenv("JUDGE_ACCEPT_MODIFIED_DATA", "1")
+
+
 @pytest.fixture(scope="module")
 def toy_root(tmp_path_factory):
     """A learnable toy training source: the answer saying 'good helpful correct' always wins."""
