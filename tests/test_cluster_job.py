@@ -1,6 +1,8 @@
-"""The README's local-head cluster commands, run verbatim: a head of our own on free ports, a sweep
-submitted with `ray job submit`, the job SUCCEEDED, its results where the README says, and that
-head stopped by its own pid (never `ray stop`, which would stop every Ray on the machine)."""
+"""The README's local-head cluster commands, run verbatim: a head of our own on free ports; a sweep,
+a compare, a fine-tune and a server submitted with `ray job submit`; every job SUCCEEDED, results and
+adapter where the README says, the served judge answers; and that head stopped by its own pid (never
+`ray stop`, which would stop every Ray on the machine)."""
+import json
 import os
 import re
 import socket
@@ -15,11 +17,23 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _readme_block() -> str:
+def _readme_blocks() -> str:
+    """Every bash block between the README's cluster-local markers, in order, as one script."""
     text = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- cluster-local:begin -->\n```bash\n(.*?)```\n<!-- cluster-local:end -->", text, re.S)
-    assert block, "the README's cluster-local block is missing"
-    return block.group(1)
+    section = re.search(r"<!-- cluster-local:begin -->(.*?)<!-- cluster-local:end -->", text, re.S)
+    assert section, "the README's cluster-local section is missing"
+    blocks = re.findall(r"```bash\n(.*?)```", section.group(1), re.S)
+    assert len(blocks) == 4, "head, sweep, other verbs, stop"
+    return "\n".join(blocks)
+
+
+def _answers(path: Path, model: str, questions: list[dict]) -> str:
+    """A FastChat model_answer file for the first questions: one answer per turn."""
+    rows = [{"question_id": q["question_id"], "model_id": model,
+             "choices": [{"index": 0, "turns": [f"{model} answers: {t[:40]}" * (1 + (model == "b")) for t in q["turns"]]}]}
+            for q in questions]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
 
 
 def _free_ports(n: int) -> list[int]:
@@ -48,23 +62,32 @@ def _processes_of(head_dir: str, since: float) -> list[str]:
     return left
 
 
-def test_the_readme_cluster_commands_give_a_succeeded_job(tmp_path, shared_root):
-    gcs, dash, client, agent = _free_ports(4)
+def test_the_readme_cluster_commands_give_succeeded_jobs(tmp_path, shared_root):
+    gcs, dash, client, agent, serve_port = _free_ports(5)
     head_dir = tempfile.mkdtemp(prefix="jh")  # short: Ray's socket paths must fit 107 bytes
+    questions = [json.loads(line) for line in (shared_root / "mt_bench" / "fastchat" / "question.jsonl").open()][:2]
+    compact = {"separators": (",", ":")}  # one word each: the README expands the overrides unquoted
+    models = json.dumps([{"name": m, "answers": _answers(tmp_path / f"{m}.jsonl", m, questions)} for m in "ab"], **compact)
+    judge = json.dumps({"name": "longer", "engine": "baseline", "model": "longer"}, **compact)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "JUDGE_"))} | {
         "GCS_PORT": str(gcs), "DASH_PORT": str(dash), "CLIENT_PORT": str(client), "AGENT_PORT": str(agent),
-        "HEAD_DIR": head_dir, "LIMIT": "2", "JUDGE_DATA_DIR": str(shared_root),
-        "JUDGE_RESULTS_DIR": str(tmp_path / "results"), "JUDGE_MODELS_DIR": str(tmp_path / "models")}
+        "SERVE_PORT": str(serve_port), "HEAD_DIR": head_dir, "LIMIT": "2", "JUDGE_DATA_DIR": str(shared_root),
+        "JUDGE_RESULTS_DIR": str(tmp_path / "results"), "JUDGE_MODELS_DIR": str(tmp_path / "models"),
+        "COMPARE_OVERRIDES": f"name=compare-job limit=2 pointwise=false baseline=a models={models} judge={judge}",
+        "FINETUNE_OVERRIDES": "stop_after_steps=2 limit_per_source=8 batch_size=4 checkpoint_every=1000"}
     start = time.time()
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", _readme_block()], cwd=ROOT, env=env,
+    run = subprocess.run(["bash", "-euo", "pipefail", "-c", _readme_blocks()], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=900)
-    log = run.stdout[-3000:] + run.stderr[-3000:]
-    assert run.returncode == 0, log
-    assert re.search(r"Job 'raysubmit_\w+' succeeded", run.stdout + run.stderr), log
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out[-6000:]
+    assert len(re.findall(r"Job 'raysubmit_\w+' succeeded", out)) == 3, out[-6000:]  # sweep, compare, finetune
     report = tmp_path / "results" / "baselines-job" / "report.md"
-    assert report.is_file() and "## pandalm/test" in report.read_text()
-    assert "33 of 33 cells ok" in run.stdout + run.stderr
+    assert report.is_file() and "## pandalm/test" in report.read_text() and "33 of 33 cells ok" in out
     assert (tmp_path / "results" / "_models" / "features.joblib").is_file()  # trained into the results location
+    assert json.loads((tmp_path / "results" / "compare-job" / "compare.json").read_text())["questions"] == 2
+    assert (tmp_path / "results" / "finetune" / "minilm-cpu" / "adapter" / "judgeray.json").is_file()
+    served, _ = json.JSONDecoder().raw_decode(run.stdout, run.stdout.index('{"verdict"'))
+    assert served["verdict"] in (0, 1, 2) and served["error"] is None
     deadline = time.time() + 60
     while _processes_of(head_dir, start) and time.time() < deadline:
         time.sleep(1)

@@ -78,8 +78,8 @@ def test_serve_configs_validate_and_name_their_command():
         app = data["applications"][0]
         assert f"configs/serve/{path.name}" in text and app["route_prefix"] == "/"
         if app["import_path"] == "ray_jobs.serve:build_app":
-            http, args = read_serve_file(path, ["max_batch_size=7"])
-            assert ServeConfig.model_validate(args).max_batch_size == 7 and "port" in http
+            http, args = read_serve_file(path, ["max_batch_size=7", "http_options.port=8123"])
+            assert ServeConfig.model_validate(args).max_batch_size == 7 and http["port"] == 8123
         else:  # Ray Serve LLM's OpenAI app: its own config type
             from ray.serve.llm import LLMConfig
 

@@ -22,7 +22,7 @@ from judge_core.finetune_data import build_training_set
 
 from ..config import ensure_ray
 from ..engines.encoder import pad
-from ..locations import results_location
+from ..locations import is_uri, results_location
 from ..models import ensure
 from .backend import DDP, make_backend
 from .checkpoint import latest_checkpoint, restore, save_checkpoint
@@ -292,6 +292,9 @@ def main(config: str, overrides: list[str] = ()) -> int:
     cfg = load_config(config, overrides)
     for where in filter(None, (cfg.storage_path, cfg.output_dir)):
         results_location(where)  # inside a packaged Ray job a relative path is refused: the job's copy is temporary
+    if is_uri(str(cfg.output_dir or cfg.storage_path)):
+        raise ValueError(f"the adapter is saved to a directory, and {cfg.output_dir or cfg.storage_path} is a storage URI: "
+                         "set output_dir=/a/directory (NFS on a cluster); storage_path may stay a URI")
     if cfg.eval_benchmarks and cfg.head == "generative":  # fail before hours of training, not after
         raise ValueError("eval_benchmarks needs head: classifier or pair; judge a generative adapter with `judge sweep` "
                          "(an hf or vllm judge with `adapter:`)")

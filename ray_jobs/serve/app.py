@@ -192,9 +192,12 @@ def deployment_options(cfg: ServeConfig) -> dict:
 
 
 def read_serve_file(path, overrides: list[str] = ()) -> tuple[dict, dict]:
-    """(http_options, args of the first application) of a Serve config file, `key=value` overrides on args."""
+    """(http_options, args of the first application) of a Serve config file; `key=value` overrides
+    apply to args, `http_options.key=value` ones to http_options (http_options.port=8123)."""
     data = read_config(path)
-    return data.get("http_options", {}), apply_overrides(data["applications"][0]["args"], list(overrides))
+    http = [o.removeprefix("http_options.") for o in overrides if o.startswith("http_options.")]
+    args = [o for o in overrides if not o.startswith("http_options.")]
+    return apply_overrides(data.get("http_options", {}), http), apply_overrides(data["applications"][0]["args"], args)
 
 
 def serve_main(path: str, overrides: list[str] = (), blocking: bool = True):
