@@ -95,3 +95,11 @@ def test_html_renders_in_headless_chromium(report):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 svg plots" in out.stdout and (paths["html"].parent / "report.png").stat().st_size > 10_000
+
+
+def test_a_missing_results_folder_is_named_as_such(tmp_path, capsys):
+    from ray_jobs.cli import main
+
+    assert main(["report", str(tmp_path / "does-not-exist")]) == 2
+    err = capsys.readouterr().err
+    assert f"judge: error: results folder {tmp_path / 'does-not-exist'} not found" in err and "report.md" not in err

@@ -184,6 +184,9 @@ def html_page(results_dir: Path, table: dict, status: dict) -> str:
 
 def write_report(results_dir: str | Path) -> dict[str, Path]:
     results_dir = Path(results_dir)
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"results folder {results_dir} not found: give the folder a sweep wrote "
+                                "(<output_dir>/<name>, e.g. results/quickstart-cpu)")
     status_path = results_dir / "status.json"
     status = json.loads(status_path.read_text()) if status_path.exists() else {}
     table = collect(results_dir)
