@@ -77,7 +77,23 @@ def test_markdown_rows_carry_the_stored_metrics(report):
     assert (f"| first-longer | - | {cal['temperature']:.3f} | {cal['tie_scale']:.3f} | {cal['n_heldout']} | "
             f"{cal['before']['log_loss']:.4f} → {cal['after']['log_loss']:.4f} |") in md
     lines = [l for l in md.splitlines() if l.startswith("| first-longer |") or l.startswith("| rule")]
-    assert len(lines) == 3  # two leaderboard rows, one calibration row
+    assert len(lines) == 4  # rule's summary row, two leaderboard rows, one calibration row
+
+
+def test_the_summary_ranks_every_judge_and_names_the_best(report):
+    paths, a, b = report
+    md = paths["md"].read_text()
+    summary = md[md.index("## Summary"):md.index("## llmbar/natural")]
+    acc = a["result"]["accuracy"]
+    lo, hi = a["result"]["ci95"]["accuracy"]
+    cell = f"**{100 * acc:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]**"
+    assert b["result"]["accuracy"] == acc  # the rule judge decides as first-longer's probabilities do: a tie at rank 1.5
+    bias = f"{100 * a['result']['prefer_first']:.2f}"
+    assert f"| first-longer ★ | {cell} | 1.50 | {bias} | 0.00 | - | - |" in summary  # equal rank, first by name
+    assert f"| rule | {cell} | 1.50 |" in summary
+    assert "**Best judge: first-longer** (mean rank 1.50)" in summary and "Best judge: the lowest mean rank" in summary
+    assert "<h2>Summary</h2><p>Best judge: first-longer (mean rank 1.50) ★</p>" in paths["html"].read_text()
+    assert "<b>" in paths["html"].read_text()  # the column's best, bold in HTML too
 
 
 def test_html_is_one_self_contained_page(report):

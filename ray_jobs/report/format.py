@@ -59,9 +59,16 @@ def md_table(header: list[str], body: list[list[str]]) -> str:
 def html_table(header: list[str], body: list[list[str]]) -> str:
     """Rows whose first cell starts with † (published numbers) are greyed."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    rows = "".join(f"<tr{' class=pub' if r[0].startswith('†') else ''}>" + "".join(f"<td>{html.escape(c)}</td>" for c in r)
+    rows = "".join(f"<tr{' class=pub' if r[0].startswith('†') else ''}>" + "".join(f"<td>{_cell(c)}</td>" for c in r)
                    + "</tr>" for r in body)
     return f"<table><tr>{head}</tr>{rows}</table>"
+
+
+def _cell(text: str) -> str:
+    """A table cell as HTML: **bold** (a column's best, as in the Markdown) becomes <b>."""
+    if len(text) > 4 and text.startswith("**") and text.endswith("**"):
+        return f"<b>{html.escape(text[2:-2])}</b>"
+    return html.escape(text)
 
 
 def page(title: str, body: str) -> str:

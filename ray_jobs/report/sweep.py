@@ -20,6 +20,7 @@ from judge_core.published import published_for
 from ..spec import CAPABILITIES
 from ..store import data_notes, finished_cells, status_groups
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
+from .summary import RULE, summary_table
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
 LOWER_IS_BETTER = frozenset({"log_loss"})
@@ -109,6 +110,18 @@ def _not_ok(status: dict) -> list[tuple[str, dict]]:
                                         ("Failed cells", failed)) if items]
 
 
+SUMMARY_NOTE = ("Each subset's headline metric with its 95% CI; bold: the column's best; mean rank over the "
+                "subsets judged (1 = best); prefer first: position bias (share of examples that followed the "
+                "first-shown answer in both orders); s / row and tokens out / row: the engine's cost per judged "
+                "presentation.")
+
+
+def _best_line(best: dict | None) -> str:
+    if best is None:
+        return "No judge judged every subset of this run, so none is named best."
+    return f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}) ★"
+
+
 def markdown(results_dir: Path, table: dict, status: dict) -> str:
     out = [f"# Judge report: {results_dir.name}", "",
            "Percentages unless noted (log loss, correlations as they are); 95% bootstrap CIs in brackets. "
@@ -116,6 +129,9 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
            "prefer_first / prefer_second: share of examples whose verdict followed the position in both orders.", ""]
     for title, items in _not_ok(status):
         out += [f"**{title}**", ""] + [f"- `{k}`: {v}" for k, v in items.items()] + [""]
+    if table:
+        header, body, best = summary_table(table)
+        out += ["## Summary", "", _best_line(best), "", md_table(header, body), "", RULE + " " + SUMMARY_NOTE, ""]
     for bench, rows in sorted(table.items()):
         protocol = protocols.get(rows[0]["result"]["protocol"])
         out += [f"## {bench}", "", f"Protocol `{protocol.name}`: {protocol.description}.", "",
@@ -177,6 +193,10 @@ def html_page(results_dir: Path, table: dict, status: dict) -> str:
         f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in items.items()) + "</ul>"
         for title, items in _not_ok(status))
     body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items()))
+    if table:
+        header, rows, best = summary_table(table)
+        body = (f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>" + html_table(header, rows)
+                + f"<p class=note>{html.escape(RULE + ' ' + SUMMARY_NOTE)}</p>" + body)
     title = f"Judge report: {results_dir.name}"
     return page(title, f"<h1>{html.escape(title)}</h1><p class=note>Percentages unless noted; 95% bootstrap CIs in "
                 "brackets. Rows in grey italics marked † are published numbers, not measured here.</p>" + fail_html + body)

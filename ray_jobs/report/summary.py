@@ -1,0 +1,106 @@
+"""The report's first table: every judge across every benchmark subset, and the judge to trust.
+
+One row per judge (and per swap-averaged variant), one column per benchmark subset with its headline
+metric and 95% CI; the best measured value of each column is marked **bold**. Then:
+- mean rank: over the subsets the row judged, 1 = best (log loss: lowest); ties share their mean rank;
+- prefer first: the mean over pairwise subsets of the share of examples whose verdict followed the
+  position shown first in both orders (position bias; 0 for a position-free judge);
+- parse fail: parse failures over judged examples, all subsets together;
+- s / row and tokens out / row: the engine's time and output tokens per judged presentation.
+The best judge (the rule, also in the report): the lowest mean rank among rows that judged every
+subset of the run, ties broken by fewer seconds per row, then by name. Published (†) rows are not ranked.
+"""
+from __future__ import annotations
+
+from judge_core import protocols
+
+from .format import pct, with_ci
+
+LOWER_IS_BETTER = frozenset({"log_loss"})
+RULE = ("Best judge: the lowest mean rank over the benchmark subsets, among judges that judged every subset of "
+        "the run; ties broken by fewer seconds per row, then by name.")
+
+
+def _headline(rows: list[dict]) -> str:
+    return protocols.get(rows[0]["result"]["protocol"]).headline[0]
+
+
+def _ranks(values: dict[str, float], lower_better: bool) -> dict[str, float]:
+    """Rank (1 = best) of each key; equal values share the mean of their ranks."""
+    order = sorted(values, key=lambda k: values[k] if lower_better else -values[k])
+    ranks, i = {}, 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in order[i:j + 1]:
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def _per_row(cell: dict) -> tuple[float | None, float | None]:
+    """(seconds, output tokens) per judged presentation of one cell."""
+    rows = cell.get("judge_rows_this_run") or 0
+    seconds = cell.get("judge_seconds_this_run", 0) / rows if rows else None
+    tokens = cell.get("tokens_out", 0) / cell["rows"] if cell.get("rows") else None
+    return seconds, tokens
+
+
+def summarise(table: dict[str, list[dict]]) -> dict:
+    """{"benches", "rows": [{label, values, ranks, mean_rank, prefer_first, parse_fail, seconds, tokens}], "best"}."""
+    benches = sorted(table)
+    rows: dict[str, dict] = {}
+    for bench in benches:
+        key = _headline(table[bench])
+        measured = {}
+        for r in table[bench]:
+            label = f"{r['judge']} / {r['template']}" if r["template"] != "-" else r["judge"]
+            row = rows.setdefault(label, {"label": label, "cells": [], "results": {}})
+            row["cells"].append((r["cell"], r["result"]))
+            row["results"][bench] = r
+            if r["result"].get(key) is not None:
+                measured[label] = r["result"][key]
+        for label, rank in _ranks(measured, key in LOWER_IS_BETTER).items():
+            rows[label].setdefault("ranks", {})[bench] = rank
+    out = [_finish(row) for row in rows.values()]
+    complete = [r for r in out if len(r["ranks"]) == len(benches)]
+    best = min(complete, key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"),
+                                         r["label"]), default=None)
+    return {"benches": benches, "rows": sorted(out, key=lambda r: r["mean_rank"] or float("inf")), "best": best}
+
+
+def _finish(row: dict) -> dict:
+    ranks = row.get("ranks", {})
+    results = [res for _, res in row["cells"]]
+    bias = [res["prefer_first"] for res in results if res.get("prefer_first") is not None]
+    n = sum(res.get("n", 0) for res in results)
+    costs = [_per_row(cell) for cell, _ in row["cells"]]
+    seconds = [s for s, _ in costs if s is not None]
+    tokens = [t for _, t in costs if t is not None]
+    return {"label": row["label"], "results": row["results"], "ranks": ranks,
+            "mean_rank": sum(ranks.values()) / len(ranks) if ranks else None,
+            "prefer_first": sum(bias) / len(bias) if bias else None,
+            "parse_fail": sum(res.get("parse_failures", 0) for res in results) / n if n else None,
+            "seconds": sum(seconds) / len(seconds) if seconds else None,
+            "tokens": sum(tokens) / len(tokens) if tokens else None}
+
+
+def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[str]], dict | None]:
+    """(header, body, best row) of the summary; the best value of each column in bold."""
+    s = summarise(table)
+    header = ["judge", *s["benches"], "mean rank", "prefer first", "parse fail", "s / row", "tokens out / row"]
+    best_in = {b: min(r["ranks"][b] for r in s["rows"] if b in r["ranks"]) for b in s["benches"]
+               if any(b in r["ranks"] for r in s["rows"])}
+    body = []
+    for r in s["rows"]:
+        cells = []
+        for b in s["benches"]:
+            res = r["results"].get(b)
+            text = with_ci(res["result"], _headline(table[b])) if res else "-"
+            cells.append(f"**{text}**" if res and r["ranks"].get(b) == best_in.get(b) else text)
+        body.append([r["label"] + (" ★" if r is s["best"] else ""), *cells,
+                     f"{r['mean_rank']:.2f}" if r["mean_rank"] is not None else "-", pct(r["prefer_first"]),
+                     pct(r["parse_fail"]), f"{r['seconds']:.3f}" if r["seconds"] is not None else "-",
+                     f"{r['tokens']:.1f}" if r["tokens"] is not None else "-"])
+    return header, body, s["best"]
