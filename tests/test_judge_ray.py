@@ -118,7 +118,8 @@ def test_hf_engine_label_and_generate_through_ray(ray_local, tmp_path, shared_ro
         spec = JudgeSpec(name=f"tiny-{mode}", engine="hf", model=tiny_llama_dir, mode=mode, batch_size=4,
                          options={"max_new_tokens": 4})
         m = run_cell(Cell(spec, "label", "llmbar", "natural", limit=6, root=str(shared_root)), tmp_path, bootstrap=0)
-        assert m["rows"] == 12 and m["errors"] == 0
+        assert m["rows"] == 12 and m["errors"] == 0 and m["limit"] == 6
+        assert m["random_model"]  # tiny_models marks its models random: the report says so in a banner
         assert m["truncated"] == 12  # LLMBar prompts exceed the tiny model's 512 positions
         if mode == "label":
             assert m["probabilistic"] and "result_swapavg" in m and 0 <= m["calibration"]["ece"] <= 1

@@ -119,3 +119,21 @@ def test_a_missing_results_folder_is_named_as_such(tmp_path, capsys):
     assert main(["report", str(tmp_path / "does-not-exist")]) == 2
     err = capsys.readouterr().err
     assert f"judge: error: results folder {tmp_path / 'does-not-exist'} not found" in err and "report.md" not in err
+
+
+def test_banners_say_when_a_run_is_limited_random_or_too_small(tmp_path, shared_root):
+    results = tmp_path / "small"
+    examples, _ = load("llmbar", "natural", root=shared_root)
+    metrics = _cell(results, "tiny", examples[:10], probs=False)
+    path = results / "tiny" / "-" / "llmbar-natural" / "metrics.json"
+    path.write_text(json.dumps(metrics | {"limit": 10, "random_model": True}))
+    md = write_report(results)["md"].read_text()
+    lo, hi = metrics["result"]["ci95"]["accuracy"]
+    assert hi - lo > 0.2
+    assert "> **Limited run:** each cell judged only the first 10 examples of its subset (the first rows" in md
+    assert "> **Random models:** tiny judge with random weights" in md
+    assert "> **Wide intervals:** 1 of 1 rows have a 95% CI on their headline metric wider than 20 points" in md
+    html_text = (results / "report.html").read_text()
+    assert html_text.count("<p class=banner>") == 3
+    assert "Limited run" not in (_cell(tmp_path / "full", "full", examples, probs=False) and
+                                 write_report(tmp_path / "full")["md"].read_text())

@@ -8,23 +8,32 @@ the calibration table, the held-out recalibration, and the swap-averaged result 
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from judge_core import metrics as M
 from judge_core.calibration import calibrate_split, swap_averaged
 from judge_core.scoring import score_judgments
 from judge_core.verdicts import ties_allowed
 
 from ..store import Cell
+from ..tiny_models import RANDOM_MARKER
 
 
 def cell_metrics(cell: Cell, judgments: list, truncated: int, examples: list, bootstrap: int) -> dict:
     metrics = {"cell": cell.key, "hash": cell.config_hash(), "rows": len(judgments), "engine": cell.judge.engine,
-               "mode": cell.judge.mode, "orders": list(cell.orders),
+               "mode": cell.judge.mode, "orders": list(cell.orders), "limit": cell.limit,
+               "random_model": random_model(cell.judge.model),
                "errors": sum(j.error is not None and j.raw is None for j in judgments), "truncated": truncated,
                "tokens_in": sum(j.tokens_in or 0 for j in judgments),
                "tokens_out": sum(j.tokens_out or 0 for j in judgments),
                "probabilistic": all(j.probs is not None for j in judgments)}
     labelled = [ex for ex in examples if getattr(ex, "label", getattr(ex, "score", None)) is not None]
     return metrics | (_scored(cell, judgments, labelled, metrics["probabilistic"], bootstrap) if labelled else {})
+
+
+def random_model(model: str | None) -> bool:
+    """Is the judge's model one of ray_jobs.tiny_models' random test models (they say so in a file)?"""
+    return bool(model) and (Path(model) / RANDOM_MARKER).is_file()
 
 
 def _scored(cell: Cell, judgments: list, labelled: list, probabilistic: bool, bootstrap: int) -> dict:

@@ -116,6 +116,37 @@ SUMMARY_NOTE = ("Each subset's headline metric with its 95% CI; bold: the column
                 "presentation.")
 
 
+WIDE_CI = 0.20  # a headline CI wider than 20 points cannot rank judges
+
+
+def banners(table: dict) -> list[str]:
+    """What a reader must know before reading any number: a limited run, random models, wide CIs."""
+    rows = [(bench, r) for bench, rs in table.items() for r in rs]
+    cells = [r["cell"] for _, r in rows if not r["swapavg"]]
+    out = []
+    limits = sorted({c["limit"] for c in cells if c.get("limit")})
+    if limits:
+        out.append(f"Limited run: each cell judged only the first {' / '.join(map(str, limits))} examples of its "
+                   "subset (the first rows of the file, not a random sample), so its numbers are not comparable "
+                   "with full-set or published (†) figures.")
+    random = sorted({c["cell"].split("/")[0] for c in cells if c.get("random_model")})
+    if random:
+        out.append(f"Random models: {', '.join(random)} judge with random weights (ray_jobs.tiny_models, made for "
+                   "tests): whatever they score is noise, however it ranks.")
+    wide = [r for bench, r in rows if _ci_width(r["result"], protocols.get(r["result"]["protocol"]).headline[0]) > WIDE_CI]
+    if wide:
+        out.append(f"Wide intervals: {len(wide)} of {len(rows)} rows have a 95% CI on their headline metric wider "
+                   f"than {100 * WIDE_CI:.0f} points; judges whose intervals overlap cannot be told apart there.")
+    return out
+
+
+def _ci_width(result: dict, key: str) -> float:
+    bounds = result.get("ci95", {}).get(key)
+    if key in RAW or not bounds or missing(bounds[0]) or missing(bounds[1]):
+        return 0.0
+    return bounds[1] - bounds[0]
+
+
 def _best_line(best: dict | None) -> str:
     if best is None:
         return "No judge judged every subset of this run, so none is named best."
@@ -127,6 +158,7 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
            "Percentages unless noted (log loss, correlations as they are); 95% bootstrap CIs in brackets. "
            "Rows marked † are published numbers of known judges, NOT measured here. "
            "prefer_first / prefer_second: share of examples whose verdict followed the position in both orders.", ""]
+    out += [line for b in banners(table) for line in (f"> **{b.split(':')[0]}:**{b.split(':', 1)[1]}", "")]
     for title, items in _not_ok(status):
         out += [f"**{title}**", ""] + [f"- `{k}`: {v}" for k, v in items.items()] + [""]
     if table:
@@ -193,9 +225,11 @@ def html_page(results_dir: Path, table: dict, status: dict) -> str:
         f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in items.items()) + "</ul>"
         for title, items in _not_ok(status))
     body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items()))
+    warn = "".join(f"<p class=banner><b>{html.escape(b.split(':')[0])}:</b>{html.escape(b.split(':', 1)[1])}</p>"
+                   for b in banners(table))
     if table:
         header, rows, best = summary_table(table)
-        body = (f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>" + html_table(header, rows)
+        body = warn + (f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>" + html_table(header, rows)
                 + f"<p class=note>{html.escape(RULE + ' ' + SUMMARY_NOTE)}</p>" + body)
     title = f"Judge report: {results_dir.name}"
     return page(title, f"<h1>{html.escape(title)}</h1><p class=note>Percentages unless noted; 95% bootstrap CIs in "
