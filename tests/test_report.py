@@ -27,7 +27,7 @@ def _cell(results: Path, judge: str, examples, probs: bool):
     js = [to_judgment(r, o, None, judge, allow_tie=False) for r, o in zip(rows, outs)]
     result = score_judgments("llmbar", "natural", js, examples=examples, bootstrap=50)
     metrics = {"cell": f"{judge}/-/llmbar-natural", "engine": "baseline", "mode": "generate", "errors": 0, "truncated": 0,
-               "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
+               "probabilistic": probs, "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
                                     if probs else {})
     path = results / judge / "-" / "llmbar-natural" / "metrics.json"
     path.parent.mkdir(parents=True)
@@ -137,3 +137,27 @@ def test_banners_say_when_a_run_is_limited_random_or_too_small(tmp_path, shared_
     assert html_text.count("<p class=banner>") == 3
     assert "Limited run" not in (_cell(tmp_path / "full", "full", examples, probs=False) and
                                  write_report(tmp_path / "full")["md"].read_text())
+
+
+def test_serve_the_best_judge_a_sweep_found(tmp_path, shared_root):
+    from ray_jobs.serve import ServeConfig
+
+    results = tmp_path / "sw"
+    examples, _ = load("llmbar", "natural", root=shared_root)
+    _cell(results, "first-longer", examples, probs=True)
+    rule = _cell(results, "rule", examples, probs=False)
+    rule["result"]["accuracy"] = 0.40  # made worse: first-longer must win
+    (results / "rule" / "-" / "llmbar-natural" / "metrics.json").write_text(json.dumps(rule))
+    with pytest.raises(FileNotFoundError, match="holds no sweep.json"):
+        ServeConfig.model_validate({"judge": {"best_of": str(results)}})
+    judges = [{"name": "first-longer", "engine": "baseline", "model": "features", "options": {"path": "f.joblib"}},
+              {"name": "rule", "engine": "baseline", "model": "longer"}]
+    (results / "sweep.json").write_text(json.dumps({"name": "sw", "judges": judges}))
+    cfg = ServeConfig.model_validate({"judge": {"best_of": str(results)}, "api_key_env": "K"})
+    assert cfg.judge.name == "first-longer" and cfg.judge.model == "features"
+    assert cfg.picked["judge"] == "first-longer" and cfg.picked["mean_rank"] == 1.0
+    assert "first-longer: mean rank 1.00 over 1 subsets" in cfg.picked["why"] and "lowest mean rank" in cfg.picked["why"]
+    assert ServeConfig.model_validate(cfg.model_dump()).judge == cfg.judge  # a replica re-validates the dump as is
+    assert ServeConfig.model_validate({"judge": {"best_of": str(results), "probabilities": True}}).judge.name == "first-longer"
+    with pytest.raises(ValueError, match="no eligible judge"):
+        ServeConfig.model_validate({"judge": {"best_of": str(results), "adapters": True}})

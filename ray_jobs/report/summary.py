@@ -104,3 +104,35 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
                      pct(r["parse_fail"]), f"{r['seconds']:.3f}" if r["seconds"] is not None else "-",
                      f"{r['tokens']:.1f}" if r["tokens"] is not None else "-"])
     return header, body, s["best"]
+
+
+def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) -> dict:
+    """The best judge of a finished sweep by RULE, optionally among judges that give probabilities or
+    carry a fine-tuned adapter: {"judge": its JudgeSpec as a dict, "template", "swap_averaged",
+    "mean_rank", "why"}. The sweep's own sweep.json says what each judge was."""
+    import json
+    from pathlib import Path
+
+    from .sweep import collect
+
+    results_dir = Path(results_dir)
+    if not (results_dir / "sweep.json").is_file():
+        raise FileNotFoundError(f"best_of: {results_dir} holds no sweep.json: give the folder a sweep wrote")
+    specs = {j["name"]: j for j in json.loads((results_dir / "sweep.json").read_text())["judges"]}
+
+    def eligible(row: dict) -> bool:
+        spec = specs.get(row["judge"].removesuffix(" (swap-avg)"), {})
+        return bool(spec) and spec.get("engine") != "ensemble" and (not probabilities or row["cell"].get("probabilistic")) \
+            and (not adapters or bool(spec.get("adapter")) or spec.get("engine") == "classifier")
+    table = {b: kept for b, rows in collect(results_dir).items() if (kept := [r for r in rows if eligible(r)])}
+    best = summarise(table)["best"] if table else None
+    if best is None:
+        raise ValueError(f"best_of: no eligible judge in {results_dir} judged every subset "
+                         f"(probabilities={probabilities}, adapters={adapters})")
+    name, _, template = best["label"].partition(" / ")
+    swap = name.endswith(" (swap-avg)")
+    filters = [w for w, on in (("giving probabilities", probabilities), ("with an adapter", adapters)) if on]
+    return {"judge": specs[name.removesuffix(" (swap-avg)")], "template": template or None, "swap_averaged": swap,
+            "mean_rank": best["mean_rank"],
+            "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(table)} subsets of {results_dir}"
+                   + (f" among judges {' and '.join(filters)}" if filters else "") + f". {RULE}"}

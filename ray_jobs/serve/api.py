@@ -38,6 +38,26 @@ class ServeConfig(BaseModel):
     num_replicas: int | Literal["auto"] = 1
     autoscaling_config: dict | None = Field(None, description="Serve autoscaling (min_replicas, max_replicas, ...)")
     max_ongoing_requests: int = Field(64, ge=1)
+    picked: dict | None = Field(None, description="set by judge: {best_of: ...}: which judge was picked and why")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _best_of(cls, data):
+        """judge: {best_of: results/<sweep>, probabilities: bool, adapters: bool} serves that sweep's best
+        judge (report/summary.RULE) with its template; `picked` says which and why (GET /v1/models)."""
+        judge = data.get("judge") if isinstance(data, dict) else None
+        if not isinstance(judge, dict) or "best_of" not in judge:
+            return data
+        from ..locations import resolve
+        from ..report.summary import pick_best
+
+        unknown = set(judge) - {"best_of", "probabilities", "adapters"}
+        if unknown:
+            raise ValueError(f"judge.best_of takes best_of, probabilities, adapters; not {sorted(unknown)}")
+        best = pick_best(resolve(judge["best_of"]), judge.get("probabilities", False), judge.get("adapters", False))
+        picked = {"judge": best["judge"]["name"], "template": best["template"], "swap_averaged": best["swap_averaged"],
+                  "mean_rank": best["mean_rank"], "why": best["why"]}
+        return data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})
 
     @model_validator(mode="after")
     def _check(self) -> "ServeConfig":

@@ -169,7 +169,8 @@ class JudgeServer:
         self._auth(request)
         j = self.cfg.judge
         return {"object": "list", "data": [{"id": j.name, "object": "model", "engine": j.engine, "model": j.model,
-                                            "adapter": j.adapter, "mode": j.mode, "templates": self.cfg.allowed()}],
+                                            "adapter": j.adapter, "mode": j.mode, "templates": self.cfg.allowed(),
+                                            "picked": self.cfg.picked}],
                 "batch_sizes": list(self.batch_sizes)}
 
     @app.get("/healthz")
