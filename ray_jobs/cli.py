@@ -161,10 +161,37 @@ def add_score(sub) -> None:
 
 
 # ---- verbs that take a YAML config ---------------------------------------------------------------------
+CONFIG_MODELS = {"sweep": "ray_jobs.batch.sweep:SweepConfig", "compare": "ray_jobs.compare.config:CompareConfig",
+                 "finetune": "ray_jobs.finetune.config:FinetuneConfig", "serve": "ray_jobs.serve.api:ServeConfig"}
+
+
+def _with_config_keys(verb: str, base_help):
+    """`judge VERB --help` ends with the config's keys, read from its pydantic model when asked (the
+    model's module is imported then, not on every `judge` call)."""
+    def format_help() -> str:
+        import importlib
+
+        module, cls = CONFIG_MODELS[verb].split(":")
+        return base_help() + "\n" + config_keys(getattr(importlib.import_module(module), cls)) + "\n"
+    return format_help
+
+
+def config_keys(model) -> str:
+    """The keys of a config model: name, type, default, description (one line each)."""
+    lines = [f"config keys ({model.__name__}; a dotted key=value override reaches inside, e.g. judges.0.batch_size=8):"]
+    for name, field in model.model_fields.items():
+        kind = field.annotation.__name__ if isinstance(field.annotation, type) else \
+            re.sub(r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation))  # list[ray_jobs.spec.JudgeSpec] -> list[JudgeSpec]
+        default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
+        lines.append(f"  {name} ({kind}; {default}){': ' + field.description if field.description else ''}")
+    return "\n".join(lines)
+
+
 def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_help: str) -> None:
     """A verb that takes a YAML config and `key=value` overrides (finetune, sweep, compare, serve).
     argparse formats help with %: a literal % in these texts must be written %%."""
     verb = sub.add_parser(name, help=help, description=help.replace("%%", "%"))  # a description is not %-formatted
+    verb.format_help = _with_config_keys(name, verb.format_help)
     verb.add_argument("config", help=config_help)
     verb.add_argument("overrides", nargs="*", help=f"key=value overrides (values as YAML), {overrides_help}")
     verb.set_defaults(func=func)

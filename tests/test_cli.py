@@ -41,3 +41,16 @@ def test_unknown_engine_option_names_it_and_the_allowed_ones(capsys):
                  "--option", "max_model_lenn=99"])
     err = capsys.readouterr().err
     assert code == 2 and "max_model_lenn" in err and "max_model_len" in err.replace("max_model_lenn", "")
+
+
+@pytest.mark.parametrize("verb, line", [
+    ("sweep", "  limit (int | None; default None): first N examples of each subset (quick runs)"),
+    ("sweep", "  judges (list[JudgeSpec]; required)"),
+    ("finetune", "  stop_after_steps (int | None; default None): stop early (tests, smoke runs)"),
+    ("compare", "  name (str; required)"),
+    ("serve", "  max_batch_size (int; default 16): rows per engine call across concurrent requests (@serve.batch)")])
+def test_config_verbs_help_lists_the_config_keys(verb, line, capsys):
+    with pytest.raises(SystemExit):
+        main([verb, "--help"])
+    out = capsys.readouterr().out
+    assert "config keys (" in out and line in out

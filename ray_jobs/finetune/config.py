@@ -43,7 +43,8 @@ class FinetuneConfig(BaseModel):
     template: str = Field("label", description="generative head: the judge_core template it learns")
     sources: list[str] = Field(description="training sources: `judge data` names, or name/subset")
     val_fraction: float = Field(0.05, ge=0, lt=1)
-    limit_per_source: int | None = None
+    limit_per_source: int | None = Field(None, description="keep a deterministic uid-hash sample of N pairs per source "
+                                       "(after filters; quick runs)")
     swap_augment: bool = True
     reference_drop: float = Field(0.0, ge=0, le=1)
     decontaminate: bool = True
