@@ -27,7 +27,7 @@ def _cell(results: Path, judge: str, examples, probs: bool):
     js = [to_judgment(r, o, None, judge, allow_tie=False) for r, o in zip(rows, outs)]
     result = score_judgments("llmbar", "natural", js, examples=examples, bootstrap=50)
     metrics = {"cell": f"{judge}/-/llmbar-natural", "engine": "baseline", "mode": "generate", "errors": 0, "truncated": 0,
-               "probabilistic": probs, "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
+               "probabilistic": probs, "rows": len(js), "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
                                     if probs else {})
     path = results / judge / "-" / "llmbar-natural" / "metrics.json"
     path.parent.mkdir(parents=True)

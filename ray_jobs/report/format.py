@@ -17,7 +17,7 @@ import math
 RAW = frozenset({"log_loss", "brier", "ece", "cohen_kappa", "pearson", "spearman", "kendall"})
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 td:first-child,th:first-child{text-align:left}tr.pub{color:#777;font-style:italic}th{background:#f3f3f3}
 details{margin:.4em 0}.cells{display:flex;flex-wrap:wrap;gap:1.5em}.note{color:#555}
 .banner{background:#fff4d6;border-left:4px solid #e0a400;padding:.5em .8em}"""

@@ -5,7 +5,7 @@ metric and 95% CI; the best measured value of each column is marked **bold**. Th
 - mean rank: over the subsets the row judged, 1 = best (log loss: lowest); ties share their mean rank;
 - prefer first: the mean over pairwise subsets of the share of examples whose verdict followed the
   position shown first in both orders (position bias; 0 for a position-free judge);
-- parse fail: parse failures over judged examples, all subsets together;
+- parse fail: parse failures over judged presentations (an example in both orders is two), all subsets;
 - s / row and tokens out / row: the engine's time and output tokens per judged presentation.
 The best judge (the rule, also in the report): the lowest mean rank among rows that judged every
 subset of the run, ties broken by fewer seconds per row, then by name. Published (†) rows are not ranked.
@@ -74,7 +74,7 @@ def _finish(row: dict) -> dict:
     ranks = row.get("ranks", {})
     results = [res for _, res in row["cells"]]
     bias = [res["prefer_first"] for res in results if res.get("prefer_first") is not None]
-    n = sum(res.get("n", 0) for res in results)
+    n = sum(cell.get("rows", 0) for cell, _ in row["cells"])  # presentations: parse failures count those
     costs = [_per_row(cell) for cell, _ in row["cells"]]
     seconds = [s for s, _ in costs if s is not None]
     tokens = [t for _, t in costs if t is not None]

@@ -51,7 +51,9 @@ def leaderboard(bench: str, rows: list[dict]) -> tuple[list[str], list[list[str]
     """(header, body) of one benchmark subset's table, measured rows first, then published ones."""
     protocol = rows[0]["result"]["protocol"]
     headline = protocols.get(protocol).headline
-    header = ["judge", "template", "mode", *headline, "n", "rows dropped", "parse fail", "errors", "truncated", *BIAS, "ECE"]
+    bias = [k for k in BIAS if k not in headline]  # Auto-J's and JudgeLM's headline has consistency already
+    header = ["judge", "template", "mode", *headline, "n", "rows dropped", "parse fail", "errors", "truncated prompts",
+              *bias, "ECE"]
     body = []
     for row in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True):
         r, cell = row["result"], row["cell"]
@@ -59,11 +61,11 @@ def leaderboard(bench: str, rows: list[dict]) -> tuple[list[str], list[list[str]
         mark = " ‡" if cell.get("data_modified") else ""
         body.append([row["judge"] + mark, row["template"], row["mode"], *[with_ci(r, k) for k in headline], str(r["n"]),
                      dropped(cell), str(r["parse_failures"]), str(cell["errors"]), str(cell["truncated"]),
-                     *[pct(r.get(k)) for k in BIAS], fmt("ece", ece)])
+                     *[pct(r.get(k)) for k in bias], fmt("ece", ece)])
     name, subset = bench.split("/")
     for p in published_for(name, subset):
         body.append([f"† {p.judge} (published)", "-", "-", *[f"{p.metrics[k]:.2f}" if k in p.metrics else "-" for k in headline],
-                     *["-"] * (6 + len(BIAS))])
+                     *["-"] * (6 + len(bias))])
     return header, body
 
 
@@ -157,7 +159,9 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
     out = [f"# Judge report: {results_dir.name}", "",
            "Percentages unless noted (log loss, correlations as they are); 95% bootstrap CIs in brackets. "
            "Rows marked † are published numbers of known judges, NOT measured here. "
-           "prefer_first / prefer_second: share of examples whose verdict followed the position in both orders.", ""]
+           "prefer_first / prefer_second: share of examples whose verdict followed the position in both orders. "
+           "n counts examples; parse fail and errors count presentations (an example judged in both orders is two); "
+           "truncated prompts: presentations whose prompt was cut to fit the judge's context.", ""]
     out += [line for b in banners(table) for line in (f"> **{b.split(':')[0]}:**{b.split(':', 1)[1]}", "")]
     for title, items in _not_ok(status):
         out += [f"**{title}**", ""] + [f"- `{k}`: {v}" for k, v in items.items()] + [""]
