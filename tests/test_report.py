@@ -89,7 +89,7 @@ def test_the_summary_ranks_every_judge_and_names_the_best(report):
     cell = f"**{100 * acc:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]**"
     assert b["result"]["accuracy"] == acc  # the rule judge decides as first-longer's probabilities do: a tie at rank 1.5
     bias = f"{100 * a['result']['prefer_first']:.2f}"
-    assert f"| first-longer ★ | {cell} | 1.50 | {bias} | 0.00 | - | - |" in summary  # equal rank, first by name
+    assert f"| first-longer ★ | {cell} | 1.50 | {bias} | 0.00 | - | 0.0 |" in summary  # equal rank, first by name
     assert f"| rule | {cell} | 1.50 |" in summary
     assert "**Best judge: first-longer** (mean rank 1.50)" in summary and "Best judge: the lowest mean rank" in summary
     assert "<h2>Summary</h2><p>Best judge: first-longer (mean rank 1.50) ★</p>" in paths["html"].read_text()
