@@ -161,3 +161,17 @@ def test_serve_the_best_judge_a_sweep_found(tmp_path, shared_root):
     assert ServeConfig.model_validate({"judge": {"best_of": str(results), "probabilities": True}}).judge.name == "first-longer"
     with pytest.raises(ValueError, match="no eligible judge"):
         ServeConfig.model_validate({"judge": {"best_of": str(results), "adapters": True}})
+
+
+def test_plots_have_axes_ticks_labels_and_a_reference_line(report):
+    from ray_jobs.report.format import bars_svg, reliability_svg
+
+    paths, a, _ = report
+    page = paths["html"].read_text()
+    assert "dashed: 50 (a coin)" in page and "number: examples" in page
+    bars = bars_svg([("judge", 56.5, (50.5, 65.9)), ("† GPT-4 (published)", 95.5, None)])
+    assert ">0</text>" in bars and ">100</text>" in bars and ">56.5</text>" in bars
+    assert "95.5 (no CI published)" in bars and bars.count('stroke="#223"') == 3  # whisker and its two caps
+    bins = a["calibration"]["reliability"]
+    svg = reliability_svg(bins)
+    assert all(f">{b['count']}</text>" in svg for b in bins if b["count"]) and ">0.5</text>" in svg

@@ -78,35 +78,67 @@ def page(title: str, body: str) -> str:
             f"<style>{CSS}</style></head><body>{body}</body></html>")
 
 
-def reliability_svg(bins: list[dict], size: int = 220) -> str:
-    """Reliability diagram: bar per confidence bin at its accuracy, the diagonal is perfect calibration."""
-    pad, inner = 30, size - 40
+def reliability_svg(bins: list[dict], size: int = 240) -> str:
+    """Reliability diagram: a bar per confidence bin at its accuracy, its count above it; the dashed
+    diagonal is perfect calibration; ticks at 0, 0.5 and 1 on both axes."""
+    pad, top, inner = 34, 14, size - 60
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img">',
-             f'<rect x="{pad}" y="10" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
-             f'<line x1="{pad}" y1="{10 + inner}" x2="{pad + inner}" y2="10" stroke="#bbb" stroke-dasharray="4"/>']
+             f'<rect x="{pad}" y="{top}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
+             f'<line x1="{pad}" y1="{top + inner}" x2="{pad + inner}" y2="{top}" stroke="#bbb" stroke-dasharray="4"/>']
+    for t in (0, 0.5, 1):
+        x, y = pad + t * inner, top + inner - t * inner
+        parts += [f'<line x1="{x:.1f}" y1="{top + inner}" x2="{x:.1f}" y2="{top + inner + 4}" stroke="#666"/>',
+                  f'<text x="{x:.1f}" y="{top + inner + 14}" font-size="9" text-anchor="middle">{t:g}</text>',
+                  f'<line x1="{pad - 4}" y1="{y:.1f}" x2="{pad}" y2="{y:.1f}" stroke="#666"/>',
+                  f'<text x="{pad - 6}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{t:g}</text>']
     width = inner / len(bins)
     for b in bins:
         if b["count"]:
-            h = inner * b["accuracy"]
-            parts.append(f'<rect x="{pad + b["bin"] * width + 1:.1f}" y="{10 + inner - h:.1f}" width="{width - 2:.1f}" '
-                         f'height="{h:.1f}" fill="#4a7ab5"><title>bin {b["bin"]}: n={b["count"]}, '
-                         f'confidence {b["confidence"]:.3f}, accuracy {b["accuracy"]:.3f}</title></rect>')
-    parts.append(f'<text x="{pad}" y="{size - 4}" font-size="10">confidence 0 → 1 (y: accuracy)</text></svg>')
+            h, x = inner * b["accuracy"], pad + b["bin"] * width
+            parts.append(f'<rect x="{x + 1:.1f}" y="{top + inner - h:.1f}" width="{width - 2:.1f}" height="{h:.1f}" '
+                         f'fill="#4a7ab5"><title>bin {b["bin"]}: n={b["count"]}, confidence {b["confidence"]:.3f}, '
+                         f'accuracy {b["accuracy"]:.3f}</title></rect>')
+            parts.append(f'<text x="{x + width / 2:.1f}" y="{top + inner - h - 2:.1f}" font-size="8" '
+                         f'text-anchor="middle" fill="#333">{b["count"]}</text>')
+    parts.append(f'<text x="{pad + inner / 2:.0f}" y="{size - 18}" font-size="10" text-anchor="middle">confidence '
+                 f'(bar: accuracy, number: examples)</text></svg>')
     return "".join(parts)
 
 
-def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 520) -> str:
-    """Horizontal bars of a headline metric (0-100) with CI whiskers."""
-    bar_h, left = 18, 200
-    height = bar_h * len(rows) + 10
-    scale = (width - left - 10) / 100
+def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, reference: float | None = 50.0) -> str:
+    """Horizontal bars of a headline metric (0-100) with value labels and CI whiskers (a published
+    number has no interval: its bar says so), an axis with ticks, and a dashed reference line (50:
+    a coin between two answers)."""
+    bar_h, left, right = 18, 200, 70
+    height = bar_h * len(rows) + 34
+    scale = (width - left - right) / 100
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    axis_y = 5 + bar_h * len(rows)
+    for t in (0, 25, 50, 75, 100):
+        x = left + t * scale
+        parts += [f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#666"/>',
+                  f'<text x="{x:.1f}" y="{axis_y + 15}" font-size="9" text-anchor="middle">{t}</text>']
+    parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + 100 * scale:.1f}" y2="{axis_y}" stroke="#666"/>')
     for i, (label, value, bounds) in enumerate(rows):
         y = 5 + i * bar_h
         parts.append(f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>')
-        if not missing(value):
-            parts.append(f'<rect x="{left}" y="{y + 2}" width="{value * scale:.1f}" height="{bar_h - 5}" fill="#8fb3de"/>')
-            if bounds:
-                parts.append(f'<line x1="{left + bounds[0] * scale:.1f}" x2="{left + bounds[1] * scale:.1f}" y1="{y + 9}" '
-                             f'y2="{y + 9}" stroke="#223" stroke-width="1.5"/>')
+        if missing(value):
+            continue
+        published = label.startswith("†")
+        parts.append(f'<rect x="{left}" y="{y + 2}" width="{value * scale:.1f}" height="{bar_h - 5}" '
+                     f'fill="{"#ccc" if published else "#8fb3de"}"/>')
+        end = max(value, bounds[1]) if bounds else value
+        note = " (no CI published)" if published else ""
+        parts.append(f'<text x="{left + end * scale + 4:.1f}" y="{y + 13}" font-size="9">{value:.1f}{note}</text>')
+        if bounds:
+            lo, hi = left + bounds[0] * scale, left + bounds[1] * scale
+            parts += [f'<line x1="{lo:.1f}" x2="{hi:.1f}" y1="{y + 9}" y2="{y + 9}" stroke="#223" stroke-width="1.5"/>',
+                      f'<line x1="{lo:.1f}" x2="{lo:.1f}" y1="{y + 5}" y2="{y + 13}" stroke="#223"/>',
+                      f'<line x1="{hi:.1f}" x2="{hi:.1f}" y1="{y + 5}" y2="{y + 13}" stroke="#223"/>']
+    if reference is not None:
+        x = left + reference * scale
+        parts.append(f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{axis_y}" stroke="#c33" stroke-dasharray="4">'
+                     f'<title>{reference:g}: a coin between two answers</title></line>')
+    parts.append(f'<text x="{left + 100 * scale:.0f}" y="{height - 2}" font-size="9" text-anchor="end">'
+                 f'dashed: {reference:g} (a coin)</text>' if reference is not None else "")
     return "".join(parts) + "</svg>"
