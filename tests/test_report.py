@@ -101,7 +101,9 @@ def test_html_is_one_self_contained_page(report):
     checker = _Checker()
     checker.feed(paths["html"].read_text())
     assert checker.stack == [] and checker.external == []
-    assert checker.svgs == 2  # the leaderboard bars and one reliability diagram (the rule judge has no probabilities)
+    # the summary's position-bias plot (no cost plot: these cells record no engine time), the leaderboard
+    # bars and one reliability diagram (the rule judge has no probabilities)
+    assert checker.svgs == 3 and "<h3>Position bias</h3>" in paths["html"].read_text()
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (apt-get install chromium)")
@@ -164,7 +166,7 @@ def test_serve_the_best_judge_a_sweep_found(tmp_path, shared_root):
 
 
 def test_plots_have_axes_ticks_labels_and_a_reference_line(report):
-    from ray_jobs.report.format import bars_svg, reliability_svg
+    from ray_jobs.report.format import bars_svg, bias_svg, cost_svg, reliability_svg
 
     paths, a, _ = report
     page = paths["html"].read_text()
@@ -172,6 +174,10 @@ def test_plots_have_axes_ticks_labels_and_a_reference_line(report):
     bars = bars_svg([("judge", 56.5, (50.5, 65.9)), ("† GPT-4 (published)", 95.5, None)])
     assert ">0</text>" in bars and ">100</text>" in bars and ">56.5</text>" in bars
     assert "95.5 (no CI published)" in bars and bars.count('stroke="#223"') == 3  # whisker and its two caps
+    cost = cost_svg([("fast", 0.003, 2.0), ("slow", 1.3, 1.0)])
+    assert cost.count("<circle") == 2 and ">0.001</text>" in cost and ">10</text>" in cost
+    bias = bias_svg([("j", 0.25, 0.05)])
+    assert "prefer first: 25.0%" in bias and "prefer second: 5.0%" in bias and "follows content: 70.0%" in bias
     bins = a["calibration"]["reliability"]
     svg = reliability_svg(bins)
     assert all(f">{b['count']}</text>" in svg for b in bins if b["count"]) and ">0.5</text>" in svg

@@ -142,3 +142,52 @@ def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, refe
     parts.append(f'<text x="{left + 100 * scale:.0f}" y="{height - 2}" font-size="9" text-anchor="end">'
                  f'dashed: {reference:g} (a coin)</text>' if reference is not None else "")
     return "".join(parts) + "</svg>"
+
+
+def bias_svg(rows: list[tuple[str, float | None, float | None]], width: int = 560) -> str:
+    """Position bias per judge: of its examples, the share that followed the first-shown answer in both
+    orders (orange), the second-shown (purple), and the rest (grey: the verdict followed the content)."""
+    bar_h, left = 18, 200
+    scale = (width - left - 10) / 100
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" role="img">']
+    for i, (label, first, second) in enumerate(rows):
+        y = 5 + i * bar_h
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>')
+        if missing(first) or missing(second):
+            continue
+        x = left
+        for share, colour, name in ((first, "#e08a2c", "prefer first"), (second, "#8a5cc7", "prefer second"),
+                                    (1 - first - second, "#ddd", "follows content")):
+            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{100 * share * scale:.1f}" height="{bar_h - 5}" '
+                         f'fill="{colour}"><title>{name}: {100 * share:.1f}%</title></rect>')
+            x += 100 * share * scale
+    y = 5 + bar_h * len(rows) + 12
+    parts.append(f'<text x="{left}" y="{y}" font-size="9">orange: prefer first · purple: prefer second · grey: the rest '
+                 '(share of examples, both orders)</text>')
+    return "".join(parts) + "</svg>"
+
+
+def cost_svg(points: list[tuple[str, float, float]], width: int = 560, height: int = 260) -> str:
+    """Cost against quality: seconds per judged presentation (x, log scale) against mean rank (y, 1 = best at
+    the top), one labelled point per judge."""
+    pad, top = 46, 12
+    w, h = width - pad - 120, height - top - 40
+    xs = [math.log10(max(s, 1e-4)) for _, s, _ in points]
+    ranks = [r for _, _, r in points]
+    x_lo, x_hi = math.floor(min(xs)), math.ceil(max(xs)) + (math.ceil(max(xs)) == math.floor(min(xs)))
+    r_hi = max(max(ranks), 2)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<rect x="{pad}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>']
+    for e in range(x_lo, x_hi + 1):
+        x = pad + (e - x_lo) / (x_hi - x_lo) * w
+        parts.append(f'<text x="{x:.1f}" y="{top + h + 14}" font-size="9" text-anchor="middle">{10.0 ** e:g}</text>')
+    for r in sorted({1, round((1 + r_hi) / 2, 1), r_hi}):
+        y = top + (r - 1) / (r_hi - 1) * h
+        parts.append(f'<text x="{pad - 6}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{r:g}</text>')
+    for (label, _, rank), lx in zip(points, xs):
+        x, y = pad + (lx - x_lo) / (x_hi - x_lo) * w, top + (rank - 1) / (r_hi - 1) * h
+        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#4a7ab5"><title>{html.escape(label)}</title></circle>',
+                  f'<text x="{x + 6:.1f}" y="{y + 3:.1f}" font-size="9">{html.escape(label[:24])}</text>']
+    parts.append(f'<text x="{pad + w / 2:.0f}" y="{height - 8}" font-size="10" text-anchor="middle">seconds per '
+                 'presentation (log) · y: mean rank, 1 = best, at the top</text>')
+    return "".join(parts) + "</svg>"

@@ -74,6 +74,7 @@ def _finish(row: dict) -> dict:
     ranks = row.get("ranks", {})
     results = [res for _, res in row["cells"]]
     bias = [res["prefer_first"] for res in results if res.get("prefer_first") is not None]
+    second = [res["prefer_second"] for res in results if res.get("prefer_second") is not None]
     n = sum(cell.get("rows", 0) for cell, _ in row["cells"])  # presentations: parse failures count those
     costs = [_per_row(cell) for cell, _ in row["cells"]]
     seconds = [s for s, _ in costs if s is not None]
@@ -81,9 +82,21 @@ def _finish(row: dict) -> dict:
     return {"label": row["label"], "results": row["results"], "ranks": ranks,
             "mean_rank": sum(ranks.values()) / len(ranks) if ranks else None,
             "prefer_first": sum(bias) / len(bias) if bias else None,
+            "prefer_second": sum(second) / len(second) if second else None,
             "parse_fail": sum(res.get("parse_failures", 0) for res in results) / n if n else None,
             "seconds": sum(seconds) / len(seconds) if seconds else None,
             "tokens": sum(tokens) / len(tokens) if tokens else None}
+
+
+def summary_plots(table: dict[str, list[dict]]) -> str:
+    """The summary's two plots (HTML): position bias per judge, and cost against mean rank."""
+    from .format import bias_svg, cost_svg
+
+    rows = summarise(table)["rows"]
+    biased = [(r["label"], r["prefer_first"], r["prefer_second"]) for r in rows if r["prefer_first"] is not None]
+    costly = [(r["label"], r["seconds"], r["mean_rank"]) for r in rows if r["seconds"] and r["mean_rank"]]
+    out = "<h3>Position bias</h3>" + bias_svg(biased) if biased else ""
+    return out + ("<h3>Cost and quality</h3>" + cost_svg(costly) if costly else "")
 
 
 def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[str]], dict | None]:

@@ -20,7 +20,7 @@ from judge_core.published import published_for
 from ..spec import CAPABILITIES
 from ..store import data_notes, finished_cells, status_groups
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
-from .summary import RULE, summary_table
+from .summary import RULE, summary_plots, summary_table
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
 LOWER_IS_BETTER = frozenset({"log_loss"})
@@ -234,7 +234,7 @@ def html_page(results_dir: Path, table: dict, status: dict) -> str:
     if table:
         header, rows, best = summary_table(table)
         body = warn + (f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>" + html_table(header, rows)
-                + f"<p class=note>{html.escape(RULE + ' ' + SUMMARY_NOTE)}</p>" + body)
+                + f"<p class=note>{html.escape(RULE + ' ' + SUMMARY_NOTE)}</p>" + summary_plots(table) + body)
     title = f"Judge report: {results_dir.name}"
     return page(title, f"<h1>{html.escape(title)}</h1><p class=note>Percentages unless noted; 95% bootstrap CIs in "
                 "brackets. Rows in grey italics marked † are published numbers, not measured here.</p>" + fail_html + body)
