@@ -181,3 +181,18 @@ def test_plots_have_axes_ticks_labels_and_a_reference_line(report):
     bins = a["calibration"]["reliability"]
     svg = reliability_svg(bins)
     assert all(f">{b['count']}</text>" in svg for b in bins if b["count"]) and ">0.5</text>" in svg
+
+
+def test_best_judge_in_a_run_with_pointwise_subsets():
+    from ray_jobs.report.summary import summarise
+
+    def row(judge, template, protocol, key, value):
+        return {"judge": judge, "template": template, "mode": "label", "swapavg": False,
+                "result": {"protocol": protocol, key: value, "n": 4}, "cell": {"rows": 8}}
+    table = {"llmbar/natural": [row("a", "label", "llmbar", "accuracy", 0.75), row("b", "label", "llmbar", "accuracy", 0.5)],
+             "critiquellm-pointwise/reference-free": [row("a", "mtbench-single", "pointwise", "pearson", 0.3)]}
+    s = summarise(table)
+    # the pointwise row ranks 1 on the one subset it judged, but the best judge is the pairwise row that judged
+    # every pairwise subset; such rows come first
+    assert s["best"]["label"] == "a / label" and [r["label"] for r in s["rows"]] == ["a / label", "b / label",
+                                                                                     "a / mtbench-single"]

@@ -8,7 +8,8 @@ metric and 95% CI; the best measured value of each column is marked **bold**. Th
 - parse fail: parse failures over judged presentations (an example in both orders is two), all subsets;
 - s / row and tokens out / row: the engine's time and output tokens per judged presentation.
 The best judge (the rule, also in the report): the lowest mean rank among rows that judged every
-subset of the run, ties broken by fewer seconds per row, then by name. Published (†) rows are not ranked.
+pairwise subset of the run (every subset, in a pointwise-only run), ties broken by fewer seconds per
+row, then by name; those rows come first. Published (†) rows are not ranked.
 """
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from judge_core import protocols
 from .format import pct, with_ci
 
 LOWER_IS_BETTER = frozenset({"log_loss"})
-RULE = ("Best judge: the lowest mean rank over the benchmark subsets, among judges that judged every subset of "
-        "the run; ties broken by fewer seconds per row, then by name.")
+POINTWISE = frozenset({"pearson"})  # the pointwise protocol's headline
+RULE = ("Best judge: the lowest mean rank over the benchmark subsets, among judges that judged every pairwise "
+        "subset of the run (every subset, when the run has only pointwise ones); ties broken by fewer seconds "
+        "per row, then by name.")
 
 
 def _headline(rows: list[dict]) -> str:
@@ -64,10 +67,13 @@ def summarise(table: dict[str, list[dict]]) -> dict:
         for label, rank in _ranks(measured, key in LOWER_IS_BETTER).items():
             rows[label].setdefault("ranks", {})[bench] = rank
     out = [_finish(row) for row in rows.values()]
-    complete = [r for r in out if len(r["ranks"]) == len(benches)]
+    pairwise = {b for b in benches if _headline(table[b]) not in POINTWISE}
+    required = pairwise or set(benches)  # a pointwise template's row judges only the pointwise subsets
+    complete = [r for r in out if required <= set(r["ranks"])]
     best = min(complete, key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"),
                                          r["label"]), default=None)
-    return {"benches": benches, "rows": sorted(out, key=lambda r: r["mean_rank"] or float("inf")), "best": best}
+    order = sorted(out, key=lambda r: (r not in complete, r["mean_rank"] or float("inf"), r["label"]))
+    return {"benches": benches, "rows": order, "best": best}
 
 
 def _finish(row: dict) -> dict:
@@ -140,7 +146,7 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
     table = {b: kept for b, rows in collect(results_dir).items() if (kept := [r for r in rows if eligible(r)])}
     best = summarise(table)["best"] if table else None
     if best is None:
-        raise ValueError(f"best_of: no eligible judge in {results_dir} judged every subset "
+        raise ValueError(f"best_of: no eligible judge in {results_dir} judged every pairwise subset "
                          f"(probabilities={probabilities}, adapters={adapters})")
     name, _, template = best["label"].partition(" / ")
     swap = name.endswith(" (swap-avg)")

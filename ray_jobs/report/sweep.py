@@ -151,7 +151,7 @@ def _ci_width(result: dict, key: str) -> float:
 
 def _best_line(best: dict | None) -> str:
     if best is None:
-        return "No judge judged every subset of this run, so none is named best."
+        return "No judge judged every pairwise subset of this run, so none is named best."
     return f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}) ★"
 
 
