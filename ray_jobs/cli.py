@@ -16,6 +16,7 @@ import math
 import os
 import re
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -197,7 +198,7 @@ def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_he
     verb.set_defaults(func=func)
 
 
-def _cells_ok(status: dict) -> int:
+def _cells_ok(status: dict, results_dir, seconds: float) -> int:
     """Print "N of M cells ok" (which were left out, which lost rows or judged modified data, which
     failed); the exit status: 1 when any failed. A bad record fails its cell unless on_bad_record is
     skip, so a run that lost rows exits 0 only when skipping was asked for (and says so here)."""
@@ -206,27 +207,37 @@ def _cells_ok(status: dict) -> int:
     ok, left, failed = status_groups(status)
     judges = sorted({k.split("/")[0] for k in left})
     notes = data_notes(status)
-    print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
-          + (f"; {len(notes)} with data notes (report.md)" if notes else "") + (f"; failed: {', '.join(failed)}" if failed else ""))
+    from .console import log_note
+
     for key, note in notes.items():
         print(f"  [data] {key}: {note}")
+    print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
+          + (f"; {len(notes)} with data notes (report.md)" if notes else "") + (f"; failed: {', '.join(failed)}" if failed else "")
+          + f"; {seconds:.0f} s; report: {Path(results_dir) / 'report.html'}{log_note()}")
     return 1 if failed else 0
 
 
 def cmd_sweep(args) -> int:
     from .batch import load_sweep, run_sweep
+    from .locations import results_location
 
-    return _cells_ok(run_sweep(load_sweep(args.config, args.overrides)))
+    start, cfg = time.perf_counter(), load_sweep(args.config, args.overrides)
+    status = run_sweep(cfg)
+    return _cells_ok(status, f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}", time.perf_counter() - start)
 
 
 def cmd_compare(args) -> int:
     from .compare import load_compare, run_compare
     from .locations import results_location
 
-    cfg = load_compare(args.config, args.overrides)
-    run_compare(cfg)
+    from .console import log_note
+
+    start, cfg = time.perf_counter(), load_compare(args.config, args.overrides)
+    summary = run_compare(cfg)
     where = f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}"
-    print("\n".join(f"{where}/{f}" for f in ("compare.json", "report.md", "report.html")))
+    print(f"compared {len(cfg.models) - 1} models with {cfg.baseline} as the baseline on {summary['questions']} questions "
+          f"({len(summary['cells'])} cells) in {time.perf_counter() - start:.0f} s; report: {where}/report.html, "
+          f"numbers: {where}/compare.json{log_note()}")
     return 0
 
 
@@ -270,7 +281,9 @@ def cmd_judge(args) -> int:
     cfg = SweepConfig(name=out.split("/")[-1], output_dir=str(Path(out).parent), judges=[spec],
                       templates=[args.template], benchmarks=[args.benchmark], orders=args.orders, limit=args.limit,
                       root=args.root, on_bad_record=args.on_bad_record, accept_modified_data=args.accept_modified_data)
-    return _cells_ok(run_sweep(cfg))
+    start = time.perf_counter()
+    status = run_sweep(cfg)
+    return _cells_ok(status, out, time.perf_counter() - start)
 
 
 def add_judge(sub) -> None:
@@ -380,17 +393,31 @@ def add_tools(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.")
+    p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.",
+                                parents=[_verbose(False)])
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in (add_data, add_score, add_judge, add_config_verbs, add_models, add_tools):
         add(sub)
+    for verb in sub.choices.values():  # `judge sweep --verbose ...` as well as `judge --verbose sweep ...`
+        verb._add_container_actions(_verbose(argparse.SUPPRESS))
     return p
 
 
+def _verbose(default) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="print every framework log line (Ray, vLLM, DeepSpeed, transformers) here instead of "
+                             "in the log file under the results folder (also: JUDGE_VERBOSE=1)")
+    return parent
+
+
 def main(argv: list[str] | None = None) -> int:
+    from . import console
+
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        with console.session(verbose=args.verbose):  # restores the terminal before an error is printed
+            return args.func(args)
     except BrokenPipeError:  # `judge data show x | head`: stop quietly
         sys.stdout = open(os.devnull, "w")
         return 0

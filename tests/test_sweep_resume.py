@@ -15,9 +15,9 @@ import yaml
 pytestmark = pytest.mark.slow
 
 
-def _sweep(cfg_path: Path, **kw) -> subprocess.Popen:
-    env = os.environ | {"RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "sweep", str(cfg_path)], env=env,
+def _sweep(cfg_path: Path, *flags: str, **kw) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "JUDGE_VERBOSE"} | {"RAY_AUTH_MODE": "disabled"}
+    return subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "sweep", str(cfg_path), *flags], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
 
 
@@ -41,10 +41,10 @@ def test_killed_sweep_resumes_with_exact_counts(tmp_path, shared_root):
     assert 24 <= before < 200
     assert not (parts.parent / "metrics.json").exists()
 
-    proc = _sweep(cfg_path)
+    proc = _sweep(cfg_path, "--verbose")  # every line on the terminal, Ray's own included
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
-    assert f"200 rows, {before} already judged, {200 - before} to judge" in out
+    assert f"200 rows, {before} already judged, {200 - before} to judge" in out and "streaming_executor" in out
     metrics = json.loads((parts.parent / "metrics.json").read_text())
     assert metrics["rows_this_run"] == 200 - before and metrics["rows"] == 200
     table = pq.read_table(list(parts.glob("part-*.parquet")))
@@ -54,5 +54,11 @@ def test_killed_sweep_resumes_with_exact_counts(tmp_path, shared_root):
 
     proc = _sweep(cfg_path)  # everything finished: both cells are skipped, the report is rewritten
     out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0 and out.count("[skip]") == 2, out
+    assert proc.returncode == 0, out
+    # the quiet console: where the log is, the bar's last line, the summary; Ray's lines are in the log only
+    log = tmp_path / "resume" / "logs" / out.splitlines()[0].rpartition("/")[2]
+    assert out.splitlines()[0] == f"log: {log}" and out.splitlines()[-1].startswith("2 of 2 cells ok; "), out
+    assert len(out.splitlines()) == 3 and "resume: 2/2 cells" in out and "INFO" not in out, out
+    logged = log.read_text()
+    assert logged.count("[skip]") == 2 and "Started a local Ray instance" in logged
     assert "llmbar/manual" in (tmp_path / "resume" / "report.md").read_text()

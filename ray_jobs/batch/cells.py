@@ -22,6 +22,7 @@ from judge_core.data import LoadReport, load, source
 from judge_core.pipeline import expand
 from judge_core.verdicts import ties_allowed
 
+from .. import console
 from ..spec import preflight
 from ..store import Cell, judgment_from_row, prepare_dir, read_parts, write_json, write_part
 from .metrics import cell_metrics
@@ -85,9 +86,13 @@ def _store_judgments(todo: list[dict], judge, dirs: dict[str, Path], part_rows: 
     """Judge the rows and append each arriving batch to its cells' parts."""
     if not todo:
         return
+    done, start = 0, time.perf_counter()
+    console.note(f"{judge.name}: starting its engine for {len(todo)} rows")
     for batch in build_dataset(todo, judge).iter_batches(batch_size=part_rows, batch_format="pyarrow"):
         for key in dict.fromkeys(batch["cell"].to_pylist()):
             write_part(dirs[key], batch.filter(pc.equal(batch["cell"], key)).drop_columns(["cell"]))
+        done += batch.num_rows
+        console.note(f"{judge.name}: {done}/{len(todo)} rows judged, {done / (time.perf_counter() - start):.1f} rows/s")
 
 
 def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:

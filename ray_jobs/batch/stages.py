@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from judge_core.pipeline import to_judgment
 
+from .. import console
 from ..engines.base import build_engine
 from ..spec import JudgeSpec
 from ..store import TAGGED, judgment_row
@@ -91,5 +92,6 @@ def rows_dataset(rows: list[dict], batch_size: int):
 
 def build_dataset(rows: list[dict], spec: JudgeSpec):
     """Rows of any of the judge's cells -> tagged Judgments (store.TAGGED)."""
+    console.quiet_ray_data()
     ds = rows_dataset(rows, spec.batch_size).map_batches(EngineActor, **engine_stage(spec))
     return ds.map_batches(parse_batch, batch_format="pyarrow", num_cpus=0.25, fn_kwargs={"judge": spec.name})

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from judge_core import prompts
 from judge_core.data import source, targets
 
+from .. import console
 from ..config import DirName, ensure_ray, read_config
 from ..locations import results_location, staged
 from ..spec import JudgeSpec, preflight
@@ -145,7 +146,7 @@ def run_sweep(cfg: SweepConfig, log=print) -> dict:
     report. Returns {cell: status}."""
     with staged(results_location(cfg.output_dir), log) as (local, push):
         cfg = cfg.model_copy(update={"output_dir": str(local)})  # a storage URI is written through a local mirror
-        with locked(cfg.results_dir, log):
+        with locked(cfg.results_dir, log), console.logging_to(cfg.results_dir, "sweep"):
             ensure_ray(cfg.ray_init)
             return _run_locked(cfg, log, push)
 
@@ -156,17 +157,21 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
     status, by_judge, missing = {}, {}, {}
     for cell in cfg.cells():
         by_judge.setdefault(cell.judge.name, []).append(cell)
-    for i, (name, cells) in enumerate(by_judge.items(), 1):
-        log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
-        missing[name] = _missing(cells[0].judge, missing)
-        if missing[name]:
-            log(f"[left out] {name}: {missing[name]}")
-            status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in cells}
-            continue
-        start = time.perf_counter()
-        status |= _record(_run_judge(cfg, cells, log), out, log)
-        log(f"   {time.perf_counter() - start:.1f} s")
-        push()  # a storage URI gets each judge's cells as they finish
+    with console.progress(sum(map(len, by_judge.values())), "cells", cfg.name) as bar:
+        for i, (name, cells) in enumerate(by_judge.items(), 1):
+            log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
+            console.note(f"judge {i}/{len(by_judge)} {name}")
+            missing[name] = _missing(cells[0].judge, missing)
+            if missing[name]:
+                console.say(f"[left out] {name}: {missing[name]}")
+                status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in cells}
+                bar.update(len(cells))
+                continue
+            start = time.perf_counter()
+            status |= _record(_run_judge(cfg, cells, log), out, log)
+            log(f"   {time.perf_counter() - start:.1f} s")
+            bar.update(len(cells), f"judge {i}/{len(by_judge)} {name} done in {time.perf_counter() - start:.0f} s")
+            push()  # a storage URI gets each judge's cells as they finish
     (out / "status.json").write_text(json.dumps(status, indent=1))
     from ..report import write_report
 

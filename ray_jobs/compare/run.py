@@ -25,6 +25,7 @@ from judge_core.compare import (
 )
 from judge_core.schema import PairExample
 
+from .. import console
 from ..batch.cells import run_cells
 from ..config import ensure_ray
 from ..locations import results_location, staged
@@ -114,7 +115,7 @@ def run_compare(cfg: CompareConfig, log=print) -> dict:
     The results folder is locked while this runs (store.locked)."""
     with staged(results_location(cfg.output_dir), log) as (local, _):
         cfg = cfg.model_copy(update={"output_dir": str(local)})
-        with locked(cfg.results_dir, log):
+        with locked(cfg.results_dir, log), console.logging_to(cfg.results_dir, "compare"):
             ensure_ray(cfg.ray_init)
             return _run_locked(cfg, log)
 
@@ -124,10 +125,14 @@ def _run_locked(cfg: CompareConfig, log) -> dict:
     (out / "compare.yaml.json").write_text(json.dumps(cfg.model_dump(), indent=1))
     questions = load_questions(cfg.questions, cfg.root)[:cfg.limit]
     turns = cfg.turns or list(range(1, max(len(q.turns) for q in questions) + 1))
-    answers, problems = collect_answers(cfg, questions, max(turns), log)
-    cells = plan_cells(cfg, questions, answers, turns)
-    failed = {k: f"{type(v).__name__}: {v}" for k, v in run_cells(cells, out, bootstrap=0, log=log).items()
-              if isinstance(v, Exception)}
+    with console.progress(2, "stages", cfg.name) as bar:  # answers, then judgments
+        console.note(f"answers of {len(cfg.models)} models to {len(questions)} questions")
+        answers, problems = collect_answers(cfg, questions, max(turns), log)
+        cells = plan_cells(cfg, questions, answers, turns)
+        bar.update(1, f"judging {len(cells)} cells")
+        failed = {k: f"{type(v).__name__}: {v}" for k, v in run_cells(cells, out, bootstrap=0, log=log).items()
+                  if isinstance(v, Exception)}
+        bar.update(1, "judged")
     if failed:
         raise RuntimeError(f"judging failed (a re-run resumes): {failed}")
     summary = summarise(cfg, cells, problems) | {"questions": len(questions), "turns": turns, "cells": [c.key for c in cells]}

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from judge_core.finetune_data import build_training_set
 
+from .. import console
 from ..config import ensure_ray
 from ..engines.encoder import pad
 from ..locations import is_uri, results_location
@@ -117,11 +118,16 @@ def setup(config: dict) -> Job:
     model = load_model(cfg, tok, config.get("feature_stats"))
     params = trainable_share(model)
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = max(1, config["train_batches"] // ray.train.get_context().get_world_size() // cfg.grad_accum)
-    total_steps = min(math.ceil(steps_per_epoch * cfg.epochs), cfg.stop_after_steps or math.inf)
+    total_steps = planned_steps(cfg, config["train_batches"], ray.train.get_context().get_world_size())
     backend = make_backend(cfg)
     model, optimizer, scheduler = backend.setup(model, optimizer, _schedule(optimizer, total_steps, cfg.warmup_ratio), cfg)
     return Job(cfg, tok, model, optimizer, scheduler, backend, ray.train.torch.get_device(), total_steps, params)
+
+
+def planned_steps(cfg: FinetuneConfig, train_batches: int, world_size: int) -> int:
+    """Optimizer steps of the whole run: epochs over each worker's share, or stop_after_steps."""
+    steps_per_epoch = max(1, train_batches // world_size // cfg.grad_accum)
+    return min(math.ceil(steps_per_epoch * cfg.epochs), cfg.stop_after_steps or math.inf)
 
 
 def _param_groups(model, cfg: FinetuneConfig) -> list[dict]:
@@ -164,7 +170,7 @@ def train(job: Job, progress: Progress) -> None:
             job.backend.backward(job.model, loss, cfg.grad_accum)
             boundary = micro % cfg.grad_accum == 0
             job.backend.step(job.model, job.optimizer, job.scheduler, boundary)
-            progress.add(float(loss), real, padded)
+            progress.add(float(loss.detach()), real, padded)
             if boundary:
                 progress.step += 1
                 _after_step(job, progress, epoch)
@@ -253,9 +259,12 @@ def run(cfg: FinetuneConfig) -> dict:
     print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
           f"filtered: {dict(report.filtered)}", flush=True)
     ensure_ray({"address": os.environ.get("RAY_ADDRESS", "local"), "include_dashboard": False})
+    console.quiet_ray_data()
     resume_dir = latest_checkpoint(cfg) if cfg.resume_from == "latest" else cfg.resume_from
     if resume_dir:
         print(f"[finetune] resuming from {resume_dir}", flush=True)
+    # Ray Train's print patch tees each worker print to a logger that prints it again: every line twice
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")  # propagated to the workers by Ray Train
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows),
@@ -265,10 +274,15 @@ def run(cfg: FinetuneConfig) -> dict:
                                        checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
         datasets={"train": ray.data.from_items(train_rows)} | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
     )
-    result = trainer.fit()
+    with console.progress(planned_steps(cfg, len(train_rows), cfg.num_workers), "steps", cfg.name) as bar, \
+            console.following(STEP_LINE, lambda m: bar.set(int(m[1]), f"loss {m[3]}, {m[4]} tokens/s")):
+        result = trainer.fit()
     _copy_adapter(result.checkpoint, cfg.adapter_dir())
     print(f"[finetune] adapter written to {cfg.adapter_dir()}: {result.metrics}", flush=True)
     return dict(result.metrics)
+
+
+STEP_LINE = r"\[finetune\] step (\d+)/(\d+) loss ([\d.]+) tokens/s (\d+)"  # printed by rank 0 (_after_step)
 
 
 def _copy_adapter(checkpoint, out: Path) -> None:
@@ -298,7 +312,13 @@ def main(config: str, overrides: list[str] = ()) -> int:
     if cfg.eval_benchmarks and cfg.head == "generative":  # fail before hours of training, not after
         raise ValueError("eval_benchmarks needs head: classifier or pair; judge a generative adapter with `judge sweep` "
                          "(an hf or vllm judge with `adapter:`)")
-    run(cfg)
-    for key, result in evaluate_after(cfg).items():
-        print(f"[finetune] {key}: " + json.dumps({k: v for k, v in result.items() if isinstance(v, float)}))
+    start = time.perf_counter()
+    with console.logging_to(cfg.adapter_dir().parent, "finetune"):
+        metrics = run(cfg)
+        evaluated = evaluate_after(cfg)
+    for key, result in evaluated.items():
+        console.say(f"[finetune] {key}: " + json.dumps({k: round(v, 4) for k, v in result.items() if isinstance(v, float)}))
+    shown = {k: round(v, 4) for k, v in metrics.items() if k in ("step", "loss", "val_loss", "val_accuracy")}
+    console.say(f"fine-tuned {cfg.name} in {time.perf_counter() - start:.0f} s: {shown}; adapter: {cfg.adapter_dir()}"
+                + console.log_note())
     return 0

@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hmac
 import os
+import time
+from pathlib import Path
 
 from fastapi import FastAPI, Request  # at module level: FastAPI resolves the routes' annotations here
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -26,9 +29,11 @@ from ray import serve
 
 from judge_core.pipeline import expand, to_judgment
 
+from .. import console
 from ..batch.stages import judge_rows
 from ..config import apply_overrides, ensure_ray, read_config
 from ..engines.base import build_engine
+from ..locations import is_uri, results_location
 from ..spec import preflight
 from .api import (HTTPError, PairIn, PointIn, ServeConfig, chat_completion, chat_stream, item_tokens, openai_error,
                   pair_result, parse_body, parse_chat, to_examples, token_counter)
@@ -202,8 +207,35 @@ def read_serve_file(path, overrides: list[str] = ()) -> tuple[dict, dict]:
 
 
 def serve_main(path: str, overrides: list[str] = (), blocking: bool = True):
-    """`judge serve`: start Serve on the file's http_options and run the app (blocks until Ctrl-C)."""
+    """`judge serve`: start Serve on the file's http_options and run the app (blocks until Ctrl-C).
+    In a quiet CLI session Ray's and Serve's lines go to results/serve/logs/ and one line says where
+    the judge answers."""
     http, args = read_serve_file(path, overrides)
-    ensure_ray()
-    serve.start(http_options=http)
-    return serve.run(build_app(args), name="judge", route_prefix="/", blocking=blocking)
+    folder = _log_folder()
+    with console.logging_to(folder, "serve") if folder else contextlib.nullcontext():
+        ensure_ray()
+        serve.start(http_options=http)
+        handle = serve.run(build_app(args), name="judge", route_prefix="/", blocking=False)
+        if not blocking:
+            return handle
+        cfg = ServeConfig.model_validate(args)
+        console.say(f"serving judge {cfg.judge.name} ({cfg.judge.engine}, {cfg.judge.model}"
+                    + (f" + {cfg.judge.adapter}" if cfg.judge.adapter else "") + f") at http://{http.get('host', '127.0.0.1')}:"
+                    f"{http.get('port', 8000)}/v1/judge" + (f"; picked: {cfg.picked}" if cfg.picked else "")
+                    + console.log_note() + "; Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(10)
+        except KeyboardInterrupt:
+            serve.shutdown()
+            console.say("stopped")
+
+
+def _log_folder() -> Path | None:
+    """results/serve (under $JUDGE_RESULTS_DIR when set); None where there is no local folder to write
+    (a packaged Ray job without JUDGE_RESULTS_DIR, or a storage URI): the job's own log has it all."""
+    try:
+        where = results_location("results")
+    except ValueError:
+        return None
+    return None if is_uri(where) else Path(where) / "serve"
