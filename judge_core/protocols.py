@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Literal, Sequence
 
 from . import metrics as M
+from .chance import chance
 from .verdicts import average_orders, combine_orders, verdict_from_probs
 
 OnParseFailure = Literal["wrong", "tie", "drop"]
@@ -195,4 +196,5 @@ def evaluate(name: str, records: list[ProtocolRecord], on_parse_failure: OnParse
         return {k: result.get(k) for k in protocol.headline if isinstance(result.get(k), float)}
 
     out["ci95"] = M.bootstrap_ci(headline, len(kept), resamples=bootstrap, seed=seed)
+    out["chance"] = chance(name, kept)
     return out

@@ -116,6 +116,8 @@ def _print_result(r: dict) -> None:
         if isinstance(value, float) or value is None and key in protocols.get(r["protocol"]).headline:
             low_high = f"   95% CI {fmt(key, ci[key][0])} .. {fmt(key, ci[key][1])}" if key in ci else ""
             print(f"  {key:18} {fmt(key, value):>8}{low_high}")
+    if r.get("chance"):
+        print("  chance (random verdicts): " + ", ".join(f"{k} {fmt(k, v)}" for k, v in r["chance"].items()))
     if "groups" in r:
         print(f"  {'group':24} {'agreement':>10} {'consistency':>12} {'single':>8}")
         for g, m in r["groups"].items():

@@ -26,7 +26,8 @@ def _cell(results: Path, judge: str, examples, probs: bool):
         outs.append({"probs": (0.1, 0.6, 0.3) if first else (0.1, 0.3, 0.6)} if probs else {"verdict": 1 if first else 2})
     js = [to_judgment(r, o, None, judge, allow_tie=False) for r, o in zip(rows, outs)]
     result = score_judgments("llmbar", "natural", js, examples=examples, bootstrap=50)
-    metrics = {"cell": f"{judge}/-/llmbar-natural", "engine": "baseline", "mode": "generate", "errors": 0, "truncated": 0,
+    metrics = {"cell": f"{judge}/-/llmbar-natural", "engine": "baseline", "model": "longer" if judge == "rule" else "features",
+               "mode": "generate", "errors": 0, "truncated": 0,
                "probabilistic": probs, "rows": len(js), "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
                                     if probs else {})
     path = results / judge / "-" / "llmbar-natural" / "metrics.json"
@@ -77,7 +78,7 @@ def test_markdown_rows_carry_the_stored_metrics(report):
     assert (f"| first-longer | - | {cal['temperature']:.3f} | {cal['tie_scale']:.3f} | {cal['n_heldout']} | "
             f"{cal['before']['log_loss']:.4f} → {cal['after']['log_loss']:.4f} |") in md
     lines = [l for l in md.splitlines() if l.startswith("| first-longer |") or l.startswith("| rule")]
-    assert len(lines) == 4  # rule's summary row, two leaderboard rows, one calibration row
+    assert len(lines) == 4  # rule's summary row (named the length baseline), two leaderboard rows, one calibration row
 
 
 def test_the_summary_ranks_every_judge_and_names_the_best(report):
@@ -90,7 +91,12 @@ def test_the_summary_ranks_every_judge_and_names_the_best(report):
     assert b["result"]["accuracy"] == acc  # the rule judge decides as first-longer's probabilities do: a tie at rank 1.5
     bias = f"{100 * a['result']['prefer_first']:.2f}"
     assert f"| first-longer ★ | {cell} | 1.50 | {bias} | 0.00 | - | 0.0 |" in summary  # equal rank, first by name
-    assert f"| rule | {cell} | 1.50 |" in summary
+    assert f"| rule (length baseline) | {cell} | 1.50 |" in summary
+    # below the judges, unranked: chance under LLMBar's protocol (no ties, both orders: about 50) and the published row
+    chance = a["result"]["chance"]["accuracy"]
+    assert abs(chance - 0.5) < 0.02 and f"| · chance (random verdicts) | {100 * chance:.2f} | - |" in summary
+    assert "| † GPT-4 (LLMBar Vanilla prompt) (published) | 95.50 | - |" in summary
+    assert "<table class=sortable" in paths["html"].read_text() and "<script>" in paths["html"].read_text()
     assert "**Best judge: first-longer** (mean rank 1.50)" in summary and "Best judge: the lowest mean rank" in summary
     assert "<h2>Summary</h2><p>Best judge: first-longer (mean rank 1.50) ★</p>" in paths["html"].read_text()
     assert "<b>" in paths["html"].read_text()  # the column's best, bold in HTML too
@@ -112,7 +118,16 @@ def test_html_renders_in_headless_chromium(report):
     out = subprocess.run(["bash", str(ROOT / "scripts" / "check_report_chromium.sh"), str(paths["html"].parent)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "2 svg plots" in out.stdout and (paths["html"].parent / "report.png").stat().st_size > 10_000
+    assert "3 plots (bars, bias, reliability), summary sorted by mean rank yes" in out.stdout, out.stdout
+    height = int(out.stdout.split(" px tall")[0].rsplit(" ", 1)[1])
+    shots = sorted(paths["html"].parent.glob("report-*.png"))
+    assert len(shots) == -(-height // 8000) and all(s.stat().st_size > 10_000 for s in shots)
+    broken = paths["html"].parent.parent / "broken"  # a report whose plots are gone fails the check
+    broken.mkdir()
+    (broken / "report.html").write_text(paths["html"].read_text().replace("data-plot=", "data-x="))
+    out = subprocess.run(["bash", str(ROOT / "scripts" / "check_report_chromium.sh"), str(broken)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "FAILED: plots not drawn: none at all" in out.stdout
 
 
 def test_a_missing_results_folder_is_named_as_such(tmp_path, capsys):
@@ -170,7 +185,8 @@ def test_plots_have_axes_ticks_labels_and_a_reference_line(report):
 
     paths, a, _ = report
     page = paths["html"].read_text()
-    assert "dashed: 50 (a coin)" in page and "number: examples" in page
+    chance = a["result"]["chance"]["accuracy"]
+    assert f"dashed: {100 * chance:.1f} (chance under llmbar)" in page and "number: examples" in page
     bars = bars_svg([("judge", 56.5, (50.5, 65.9)), ("† GPT-4 (published)", 95.5, None)])
     assert ">0</text>" in bars and ">100</text>" in bars and ">56.5</text>" in bars
     assert "95.5 (no CI published)" in bars and bars.count('stroke="#223"') == 3  # whisker and its two caps

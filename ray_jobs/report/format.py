@@ -18,7 +18,8 @@ RAW = frozenset({"log_loss", "brier", "ece", "cohen_kappa", "pearson", "spearman
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
-td:first-child,th:first-child{text-align:left}tr.pub{color:#777;font-style:italic}th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left}tr.pub,tr.ref{color:#777;font-style:italic}th{background:#f3f3f3}
+table.sortable th{cursor:pointer}table.sortable td:first-child{white-space:nowrap}table.sortable th:hover{background:#e4e4e4}
 details{margin:.4em 0}.cells{display:flex;flex-wrap:wrap;gap:1.5em}.note{color:#555}
 .banner{background:#fff4d6;border-left:4px solid #e0a400;padding:.5em .8em}"""
 
@@ -57,12 +58,30 @@ def md_table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
 
 
-def html_table(header: list[str], body: list[list[str]]) -> str:
-    """Rows whose first cell starts with † (published numbers) are greyed."""
+def html_table(header: list[str], body: list[list[str]], sortable: bool = False) -> str:
+    """Rows whose first cell starts with † (published numbers) or · (a reference: chance) are greyed;
+    a sortable table sorts by a column when its header is clicked (SORT_SCRIPT), greyed rows last."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    rows = "".join(f"<tr{' class=pub' if r[0].startswith('†') else ''}>" + "".join(f"<td>{_cell(c)}</td>" for c in r)
-                   + "</tr>" for r in body)
-    return f"<table><tr>{head}</tr>{rows}</table>"
+    rows = "".join(f"<tr{_row_class(r[0])}>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>" for r in body)
+    title = " title='click a column header to sort by it'" if sortable else ""
+    return f"<table{' class=sortable' if sortable else ''}{title}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _row_class(first: str) -> str:
+    return " class=pub" if first.startswith("†") else " class=ref" if first.startswith("·") else ""
+
+
+# the one script of a report: sorts a .sortable table by the clicked column (numbers by the first number
+# in the cell, "-" last; the judge column by name), reference and published rows stay below
+SORT_SCRIPT = """document.querySelectorAll('table.sortable').forEach(function(t){
+t.querySelectorAll('th').forEach(function(th,i){th.addEventListener('click',function(){
+var desc=th.dataset.dir!=='desc';th.dataset.dir=desc?'desc':'asc';var body=t.tBodies[0];
+var rows=Array.prototype.slice.call(body.rows);function key(r){var m=r.cells[i].textContent.match(/-?\\d+(\\.\\d+)?/);
+return i===0?r.cells[0].textContent:(m?parseFloat(m[0]):null);}
+rows.sort(function(a,b){var ra=a.className?1:0,rb=b.className?1:0;if(ra!==rb)return ra-rb;
+var x=key(a),y=key(b);if(x===null||y===null)return (x===null)-(y===null);
+var c=typeof x==='string'?x.localeCompare(y):x-y;return desc?-c:c;});
+rows.forEach(function(r){body.appendChild(r);});});});});"""
 
 
 def _cell(text: str) -> str:
@@ -73,16 +92,18 @@ def _cell(text: str) -> str:
 
 
 def page(title: str, body: str) -> str:
-    """One self-contained HTML page: inline CSS, no scripts, no external files."""
+    """One self-contained HTML page: inline CSS, no external files; one inline script when a table is
+    sortable (the page reads the same without it)."""
+    script = f"<script>{SORT_SCRIPT}</script>" if "class=sortable" in body else ""
     return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
+            f"<style>{CSS}</style></head><body>{body}{script}</body></html>")
 
 
 def reliability_svg(bins: list[dict], size: int = 240) -> str:
     """Reliability diagram: a bar per confidence bin at its accuracy, its count above it; the dashed
     diagonal is perfect calibration; ticks at 0, 0.5 and 1 on both axes."""
     pad, top, inner = 34, 14, size - 60
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" data-plot="reliability">',
              f'<rect x="{pad}" y="{top}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
              f'<line x1="{pad}" y1="{top + inner}" x2="{pad + inner}" y2="{top}" stroke="#bbb" stroke-dasharray="4"/>']
     for t in (0, 0.5, 1):
@@ -105,14 +126,15 @@ def reliability_svg(bins: list[dict], size: int = 240) -> str:
     return "".join(parts)
 
 
-def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, reference: float | None = 50.0) -> str:
+def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, reference: float | None = 50.0,
+             reference_label: str = "a coin") -> str:
     """Horizontal bars of a headline metric (0-100) with value labels and CI whiskers (a published
-    number has no interval: its bar says so), an axis with ticks, and a dashed reference line (50:
-    a coin between two answers)."""
+    number has no interval: its bar says so), an axis with ticks, and a dashed reference line (chance
+    under the benchmark's protocol, when known)."""
     bar_h, left, right = 18, 200, 70
     height = bar_h * len(rows) + 34
     scale = (width - left - right) / 100
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" data-plot="bars">']
     axis_y = 5 + bar_h * len(rows)
     for t in (0, 25, 50, 75, 100):
         x = left + t * scale
@@ -138,9 +160,9 @@ def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, refe
     if reference is not None:
         x = left + reference * scale
         parts.append(f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{axis_y}" stroke="#c33" stroke-dasharray="4">'
-                     f'<title>{reference:g}: a coin between two answers</title></line>')
+                     f'<title>{reference:.1f}: {html.escape(reference_label)}</title></line>')
     parts.append(f'<text x="{left + 100 * scale:.0f}" y="{height - 2}" font-size="9" text-anchor="end">'
-                 f'dashed: {reference:g} (a coin)</text>' if reference is not None else "")
+                 f'dashed: {reference:.1f} ({html.escape(reference_label)})</text>' if reference is not None else "")
     return "".join(parts) + "</svg>"
 
 
@@ -149,7 +171,7 @@ def bias_svg(rows: list[tuple[str, float | None, float | None]], width: int = 56
     orders (orange), the second-shown (purple), and the rest (grey: the verdict followed the content)."""
     bar_h, left = 18, 200
     scale = (width - left - 10) / 100
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" role="img">']
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" role="img" data-plot="bias">']
     for i, (label, first, second) in enumerate(rows):
         y = 5 + i * bar_h
         parts.append(f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>')
@@ -176,7 +198,7 @@ def cost_svg(points: list[tuple[str, float, float]], width: int = 560, height: i
     ranks = [r for _, _, r in points]
     x_lo, x_hi = math.floor(min(xs)), math.ceil(max(xs)) + (math.ceil(max(xs)) == math.floor(min(xs)))
     r_hi = max(max(ranks), 2)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" data-plot="cost">',
              f'<rect x="{pad}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>']
     for e in range(x_lo, x_hi + 1):
         x = pad + (e - x_lo) / (x_hi - x_lo) * w

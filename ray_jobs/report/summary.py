@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from judge_core import protocols
 
-from .format import pct, with_ci
+from .format import RAW, fmt, pct, with_ci
 
 LOWER_IS_BETTER = frozenset({"log_loss"})
 POINTWISE = frozenset({"pearson"})  # the pointwise protocol's headline
@@ -105,8 +105,38 @@ def summary_plots(table: dict[str, list[dict]]) -> str:
     return out + ("<h3>Cost and quality</h3>" + cost_svg(costly) if costly else "")
 
 
+def chance_value(rows: list[dict], key: str) -> float | None:
+    """Chance on a subset's headline (judge_core.chance), as its cells measured it (the same examples
+    and orders give the same value; a cell scored before chance was stored has none)."""
+    values = [r["result"]["chance"][key] for r in rows if not r["swapavg"] and key in r["result"].get("chance", {})]
+    return values[0] if values else None
+
+
+def _reference_rows(table: dict[str, list[dict]], benches: list[str], width: int) -> list[list[str]]:
+    """Below the judges: chance under each subset's protocol (·), then published judges (†), unranked."""
+    from judge_core.published import published_for
+
+    blank = ["-"] * width
+    chance = [fmt(_headline(table[b]), chance_value(table[b], _headline(table[b]))) for b in benches]
+    out = [["· chance (random verdicts)", *chance, *blank]] if any(c != "-" for c in chance) else []
+    published: dict[str, dict[str, str]] = {}
+    for b in benches:
+        key = _headline(table[b])
+        for p in published_for(*b.split("/")):
+            if key in p.metrics:
+                published.setdefault(p.judge, {})[b] = f"{p.metrics[key]:.2f}" if key not in RAW else f"{p.metrics[key]:.4f}"
+    return out + [[f"† {judge} (published)", *(vals.get(b, "-") for b in benches), *blank] for judge, vals in published.items()]
+
+
+def _label(r: dict) -> str:
+    cells = [res["cell"] for res in r["results"].values()]
+    length = any(c.get("engine") == "baseline" and c.get("model") == "longer" for c in cells)
+    return r["label"] + (" (length baseline)" if length else "")
+
+
 def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[str]], dict | None]:
-    """(header, body, best row) of the summary; the best value of each column in bold."""
+    """(header, body, best row) of the summary; the best value of each column in bold; chance and
+    published rows below the judges."""
     s = summarise(table)
     header = ["judge", *s["benches"], "mean rank", "prefer first", "parse fail", "s / row", "tokens out / row"]
     best_in = {b: min(r["ranks"][b] for r in s["rows"] if b in r["ranks"]) for b in s["benches"]
@@ -118,11 +148,11 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
             res = r["results"].get(b)
             text = with_ci(res["result"], _headline(table[b])) if res else "-"
             cells.append(f"**{text}**" if res and r["ranks"].get(b) == best_in.get(b) else text)
-        body.append([r["label"] + (" ★" if r is s["best"] else ""), *cells,
+        body.append([_label(r) + (" ★" if r is s["best"] else ""), *cells,
                      f"{r['mean_rank']:.2f}" if r["mean_rank"] is not None else "-", pct(r["prefer_first"]),
                      pct(r["parse_fail"]), f"{r['seconds']:.3f}" if r["seconds"] is not None else "-",
                      f"{r['tokens']:.1f}" if r["tokens"] is not None else "-"])
-    return header, body, s["best"]
+    return header, body + _reference_rows(table, s["benches"], len(header) - 1 - len(s["benches"])), s["best"]
 
 
 def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) -> dict:

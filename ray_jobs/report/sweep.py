@@ -20,7 +20,7 @@ from judge_core.published import published_for
 from ..spec import CAPABILITIES
 from ..store import data_notes, finished_cells, status_groups
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
-from .summary import RULE, summary_plots, summary_table
+from .summary import RULE, chance_value, summary_plots, summary_table
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
 LOWER_IS_BETTER = frozenset({"log_loss"})
@@ -115,7 +115,9 @@ def _not_ok(status: dict) -> list[tuple[str, dict]]:
 SUMMARY_NOTE = ("Each subset's headline metric with its 95% CI; bold: the column's best; mean rank over the "
                 "subsets judged (1 = best); prefer first: position bias (share of examples that followed the "
                 "first-shown answer in both orders); s / row and tokens out / row: the engine's cost per judged "
-                "presentation.")
+                "presentation. · chance: the expected headline of a judge that answers each order uniformly at "
+                "random among the subset's allowed verdicts, under its protocol (judge_core/chance.py); "
+                "† published, not measured here. In the HTML, a click on a column header sorts by it.")
 
 
 WIDE_CI = 0.20  # a headline CI wider than 20 points cannot rank judges
@@ -194,7 +196,13 @@ def _bars(bench: str, rows: list[dict], key: str, headline: tuple[str, ...]) -> 
                 tuple(100 * x for x in r["result"]["ci95"][key]) if key in r["result"].get("ci95", {}) else None)
     bars = [(r["judge"], *scaled(r)) for r in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True)]
     bars += [(f"† {p.judge}", p.metrics[key], None) for p in published_for(*bench.split("/")) if key in p.metrics]
-    return f"<p class=note>{html.escape(key)} (%), 95% CI whiskers</p>" + bars_svg(bars)
+    chance = chance_value(rows, key)
+    return f"<p class=note>{html.escape(key)} (%), 95% CI whiskers</p>" + bars_svg(
+        bars, reference=None if chance is None else 100 * chance, reference_label=f"chance under {protocol_of(rows)}")
+
+
+def protocol_of(rows: list[dict]) -> str:
+    return rows[0]["result"]["protocol"]
 
 
 def _details(row: dict) -> str:
@@ -233,7 +241,7 @@ def html_page(results_dir: Path, table: dict, status: dict) -> str:
                    for b in banners(table))
     if table:
         header, rows, best = summary_table(table)
-        body = warn + (f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>" + html_table(header, rows)
+        body = warn + (f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>" + html_table(header, rows, sortable=True)
                 + f"<p class=note>{html.escape(RULE + ' ' + SUMMARY_NOTE)}</p>" + summary_plots(table) + body)
     title = f"Judge report: {results_dir.name}"
     return page(title, f"<h1>{html.escape(title)}</h1><p class=note>Percentages unless noted; 95% bootstrap CIs in "
