@@ -212,3 +212,11 @@ def test_best_judge_in_a_run_with_pointwise_subsets():
     # every pairwise subset; such rows come first
     assert s["best"]["label"] == "a / label" and [r["label"] for r in s["rows"]] == ["a / label", "b / label",
                                                                                      "a / mtbench-single"]
+
+
+def test_a_calibration_too_small_to_fit_is_listed_with_its_reason(tmp_path, shared_root):
+    examples, _ = load("llmbar", "natural", root=shared_root)
+    metrics = _cell(tmp_path / "few", "probs", examples[:10], probs=True)
+    assert "skipped" in metrics["calibrated"]
+    md = write_report(tmp_path / "few")["md"].read_text()
+    assert f"| probs | - | - | - | - | not fitted: {metrics['calibrated']['skipped']} | - | - |" in md

@@ -86,7 +86,10 @@ def calibration_table(rows: list[dict]) -> tuple[list[str], list[list[str]]] | N
     body = []
     for row in rows:
         cal = row["cell"].get("calibrated")
-        if row["swapavg"] or not cal or "skipped" in cal:
+        if row["swapavg"] or not cal:
+            continue
+        if "skipped" in cal:  # too few examples to fit and judge a calibration: say so, do not drop the row
+            body.append([row["judge"], row["template"], "-", "-", "-", f"not fitted: {cal['skipped']}", "-", "-"])
             continue
         b, a = cal["before"], cal["after"]
         body.append([row["judge"], row["template"], f"{cal['temperature']:.3f}", f"{cal['tie_scale']:.3f}",
