@@ -66,6 +66,7 @@ class Cell:
     on_bad_record: str = "error"  # loading: a bad record fails the cell, or is skipped and reported
     accept_modified: bool = False  # a benchmark file that differs from its pinned sha256 is judged, and marked
     loaded: list | None = field(default=None, repr=False)  # the examples judged, once loaded (their digest is hashed)
+    available: int | None = field(default=None, repr=False)  # the subset's examples before `limit` (report banner)
 
     @property
     def key(self) -> str:

@@ -143,11 +143,12 @@ def test_banners_say_when_a_run_is_limited_random_or_too_small(tmp_path, shared_
     examples, _ = load("llmbar", "natural", root=shared_root)
     metrics = _cell(results, "tiny", examples[:10], probs=False)
     path = results / "tiny" / "-" / "llmbar-natural" / "metrics.json"
-    path.write_text(json.dumps(metrics | {"limit": 10, "random_model": True}))
+    path.write_text(json.dumps(metrics | {"limit": 10, "available": 100, "random_model": True}))
     md = write_report(results)["md"].read_text()
     lo, hi = metrics["result"]["ci95"]["accuracy"]
     assert hi - lo > 0.2
     assert "> **Limited run:** each cell judged only the first 10 examples of its subset (the first rows" in md
+    assert "figures (llmbar/natural 10 of 100)." in md
     assert "> **Random models:** tiny judge with random weights" in md
     assert "> **Wide intervals:** 1 of 1 rows have a 95% CI on their headline metric wider than 20 points" in md
     html_text = (results / "report.html").read_text()

@@ -104,6 +104,7 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
     else:
         examples, report = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record=cell.on_bad_record,
                                 accept_modified=cell.accept_modified)
+    cell.available = len(examples)
     examples = examples[:cell.limit] if cell.limit else examples
     cell.loaded = examples  # before the hash: stored judgments of other data are never reused
     state = prepare_dir(cell, cell_dir)

@@ -22,6 +22,7 @@ from ..tiny_models import RANDOM_MARKER
 def cell_metrics(cell: Cell, judgments: list, truncated: int, examples: list, bootstrap: int) -> dict:
     metrics = {"cell": cell.key, "hash": cell.config_hash(), "rows": len(judgments), "engine": cell.judge.engine,
                "model": cell.judge.model, "mode": cell.judge.mode, "orders": list(cell.orders), "limit": cell.limit,
+               "available": cell.available,
                "random_model": random_model(cell.judge.model),
                "errors": sum(j.error is not None and j.raw is None for j in judgments), "truncated": truncated,
                "tokens_in": sum(j.tokens_in or 0 for j in judgments),

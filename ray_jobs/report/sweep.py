@@ -133,9 +133,11 @@ def banners(table: dict) -> list[str]:
     out = []
     limits = sorted({c["limit"] for c in cells if c.get("limit")})
     if limits:
+        shares = sorted({f"{bench} {r['result']['n_total']} of {r['cell']['available']}" for bench, r in rows
+                         if r["cell"].get("limit") and r["cell"].get("available") and not r["swapavg"]})
         out.append(f"Limited run: each cell judged only the first {' / '.join(map(str, limits))} examples of its "
                    "subset (the first rows of the file, not a random sample), so its numbers are not comparable "
-                   "with full-set or published (†) figures.")
+                   "with full-set or published (†) figures" + (f" ({'; '.join(shares)})." if shares else "."))
     random = sorted({c["cell"].split("/")[0] for c in cells if c.get("random_model")})
     if random:
         out.append(f"Random models: {', '.join(random)} judge with random weights (ray_jobs.tiny_models, made for "
