@@ -200,7 +200,7 @@ def _config_verb(sub, name: str, func, help: str, config_help: str, overrides_he
     verb.set_defaults(func=func)
 
 
-def _cells_ok(status: dict, results_dir, seconds: float) -> int:
+def _cells_ok(status: dict, results_dir=None, seconds: float | None = None) -> int:
     """Print "N of M cells ok" (which were left out, which lost rows or judged modified data, which
     failed); the exit status: 1 when any failed. A bad record fails its cell unless on_bad_record is
     skip, so a run that lost rows exits 0 only when skipping was asked for (and says so here)."""
@@ -215,7 +215,8 @@ def _cells_ok(status: dict, results_dir, seconds: float) -> int:
         print(f"  [data] {key}: {note}")
     print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
           + (f"; {len(notes)} with data notes (report.md)" if notes else "") + (f"; failed: {', '.join(failed)}" if failed else "")
-          + f"; {seconds:.0f} s; report: {Path(results_dir) / 'report.html'}{log_note()}")
+          + (f"; {seconds:.0f} s" if seconds is not None else "")
+          + (f"; report: {Path(results_dir) / 'report.html'}" if results_dir else "") + log_note())
     return 1 if failed else 0
 
 

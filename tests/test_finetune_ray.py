@@ -156,7 +156,8 @@ def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_
                                          ("zero3", {"head": "generative"})])
 def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
     """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles):
-    trains, saves a gathered adapter that loads, and resumes from its checkpoint."""
+    trains and saves a gathered adapter that loads; ZeRO-3 (parameters partitioned too) also resumes
+    from its checkpoint."""
     pytest.importorskip("deepspeed")
     from ray_jobs.engines.encoder import load_trained
     from ray_jobs.finetune.checkpoint import latest_checkpoint
@@ -171,8 +172,9 @@ def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
     loaded, _, _ = load_trained(cfg.adapter_dir())
     lora = [p for n, p in loaded.named_parameters() if "lora_B" in n]
     assert lora and any(float(p.abs().sum()) > 0 for p in lora)  # B starts at zero: it trained and was gathered
-    resumed = run(cfg.model_copy(update={"resume_from": latest_checkpoint(cfg), "stop_after_steps": 6}))
-    assert (resumed["resumed_from"], resumed["step"]) == (4, 6)
+    if zero == "zero3":  # resuming ZeRO-partitioned state once is enough: our checkpoint code is the same for both
+        resumed = run(cfg.model_copy(update={"resume_from": latest_checkpoint(cfg), "stop_after_steps": 6}))
+        assert (resumed["resumed_from"], resumed["step"]) == (4, 6)
 
 
 def test_only_complete_checkpoints_are_resumed_from(tmp_path):

