@@ -191,9 +191,16 @@ def run_way(way: str, args) -> dict:
 
 # ---- the limit ---------------------------------------------------------------------------------------
 def matmul_ceiling(dtype: str, size: int = 2048, repeats: int = 5) -> float:
+    """The best of `repeats` square matmuls (all threads). A dtype this CPU has no fast kernel for (bf16
+    without AVX512-BF16 or AMX: a fallback ~100x slower) is measured once at 512."""
     import torch
 
     torch.set_num_threads(os.cpu_count())
+    small = [torch.randn(512, 512, dtype=getattr(torch, dtype)) for _ in range(2)]
+    torch.matmul(*small)
+    probe = 2 * 512 ** 3 / _timed(lambda: torch.matmul(*small))
+    if probe < 20e9:  # no fast kernel: a 2048 matmul would take minutes, and would say the same
+        return probe
     a, b = (torch.randn(size, size, dtype=getattr(torch, dtype)) for _ in range(2))
     torch.matmul(a, b)
     best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
@@ -278,8 +285,9 @@ def _s(value) -> str:
 
 
 def _differences(theirs: dict, ours: dict) -> str:
-    diff = sum(theirs.get(k) != v for k, v in ours.items())
-    return "same" if diff == 0 else f"{diff} of {len(ours)} differ"
+    diff = [k for k, v in ours.items() if theirs.get(k) != v]
+    unparsed = sum(theirs.get(k) is None for k in diff)
+    return "same" if not diff else f"{len(diff)} of {len(ours)} differ" + (f" ({unparsed} unparsed text)" if unparsed else "")
 
 
 if __name__ == "__main__":
