@@ -108,6 +108,23 @@ def log_note() -> str:
     return f"; log: {S.last_log}" if S.last_log else ""
 
 
+@contextmanager
+def quiet_transformers():
+    """transformers' warnings and progress bars off inside (a load report of weights that are replaced
+    right after, "Writing model shards" bars); on again after."""
+    from transformers.utils import logging as hf_logging
+
+    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
 def quiet_ray_data() -> None:
     """Ray Data's own progress bars off in a quiet session: they would fill the log file with redraws
     (49 KB for 60 fine-tune steps); the verb's one bar says how far it is."""

@@ -20,6 +20,7 @@ from typing import Callable
 
 from judge_core.data._io import sha256_of
 
+from .console import quiet_transformers
 from .locations import resolve
 
 MANIFEST = "judgeray-model.json"
@@ -87,7 +88,8 @@ def pull(name: str, models_dir: str | Path | None = None, force: bool = False) -
         raise ValueError(f"{name}: {gguf} has sha256 {digest}, not the pinned {src.sha256}; refusing to convert it")
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
-    _convert(gguf, tmp)
+    with quiet_transformers():  # GGUF de-quantization and shard-writing bars: the CLI prints the result
+        _convert(gguf, tmp)
     files = {f.name: sha256_of(f) for f in sorted(tmp.iterdir()) if f.is_file()}
     info = {"name": name, "install": src.install, "licence": src.licence, "gguf": gguf.name, "gguf_sha256": digest,
             "files": files}

@@ -9,13 +9,14 @@ asked exactly what it was trained on. Both cut with judge_core.truncation.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
 import torch
 
 from judge_core.truncation import fit_segments, pair_segments
+
+from ..console import quiet_transformers
 
 LABELS = 3  # classifier outputs are (tie, answer 1, answer 2) = verdicts 0, 1, 2
 PAIR_HEAD = "pair_head.pt"  # the pair head's own tensors (tie, feature weights and stats), beside the scorer's adapter
@@ -92,27 +93,12 @@ def load_trained(directory: str | Path):
     else:
         auto = AutoPeftModelForSequenceClassification if seq_cls else AutoPeftModelForCausalLM
     kwargs = {"num_labels": LABELS if cfg["head"] == "classifier" else 1} if seq_cls else {}
-    with _quiet_transformers():  # "classifier.weight | MISSING ... newly initialized": the adapter's copy replaces it
+    with quiet_transformers():  # "classifier.weight | MISSING ... newly initialized": the adapter's copy replaces it
         model = auto.from_pretrained(directory, **kwargs)
     if cfg["head"] == "pair":
         model = _with_pair_head(model, directory, cfg)
     model.eval()
     return model, AutoTokenizer.from_pretrained(directory), info
-
-
-@contextlib.contextmanager
-def _quiet_transformers():
-    from transformers.utils import logging as hf_logging
-
-    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def _with_pair_head(scorer, directory: Path, cfg: dict) -> PairJudge:
