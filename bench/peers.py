@@ -38,8 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 MODEL = "models/smollm2-135m-instruct"
 WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "hf-generate")
 MAX_LEN = 2048
-ENV = {"RAY_AUTH_MODE": "disabled", "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1",
-       "TOKENIZERS_PARALLELISM": "false"}
+# every vLLM here gets ours' settings: a 1 GiB KV cache and the engine core in the calling process (with
+# vLLM's default engine-core subprocess, the caller's busy polling takes one of 2 cores)
+ENV = {"RAY_AUTH_MODE": "disabled", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+       "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 # ---- the shared prompts ------------------------------------------------------------------------------
