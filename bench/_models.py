@@ -2,6 +2,8 @@
 that compute, not Python overhead, dominates what the benchmarks time."""
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 
@@ -27,3 +29,26 @@ def bench_llama(directory: Path, hidden: int = 512, layers: int = 4, positions: 
 
 def non_embedding_params(model) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
+
+
+def matmul_ceiling(dtype: str, size: int = 2048, repeats: int = 5) -> float:
+    """The best of `repeats` square matmuls (all threads). A dtype this CPU has no fast kernel for (bf16
+    without AVX512-BF16 or AMX: a fallback ~100x slower) is measured once at 512."""
+    import torch
+
+    torch.set_num_threads(os.cpu_count())
+    small = [torch.randn(512, 512, dtype=getattr(torch, dtype)) for _ in range(2)]
+    torch.matmul(*small)
+    probe = 2 * 512 ** 3 / _timed(lambda: torch.matmul(*small))
+    if probe < 20e9:  # no fast kernel: a 2048 matmul would take minutes, and would say the same
+        return probe
+    a, b = (torch.randn(size, size, dtype=getattr(torch, dtype)) for _ in range(2))
+    torch.matmul(a, b)
+    best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
+    return 2 * size ** 3 / best
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start

@@ -16,26 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import bench_llama, non_embedding_params  # noqa: E402
+from bench._models import bench_llama, matmul_ceiling, non_embedding_params  # noqa: E402
 from judge_core.data import load  # noqa: E402
 from judge_core.pipeline import expand  # noqa: E402
 from ray_jobs.engines.base import build_engine  # noqa: E402
 from ray_jobs.spec import JudgeSpec  # noqa: E402
-
-
-def matmul_ceiling(size: int = 2048, repeats: int = 5) -> float:
-    import torch
-
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    torch.matmul(a, b)
-    best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
-    return 2 * size ** 3 / best
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
 
 
 def main() -> None:

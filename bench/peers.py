@@ -35,6 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench._models import matmul_ceiling  # noqa: E402
+
 MODEL = "models/smollm2-135m-instruct"
 WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "hf-generate")
 MAX_LEN = 2048
@@ -192,29 +194,6 @@ def run_way(way: str, args) -> dict:
 
 
 # ---- the limit ---------------------------------------------------------------------------------------
-def matmul_ceiling(dtype: str, size: int = 2048, repeats: int = 5) -> float:
-    """The best of `repeats` square matmuls (all threads). A dtype this CPU has no fast kernel for (bf16
-    without AVX512-BF16 or AMX: a fallback ~100x slower) is measured once at 512."""
-    import torch
-
-    torch.set_num_threads(os.cpu_count())
-    small = [torch.randn(512, 512, dtype=getattr(torch, dtype)) for _ in range(2)]
-    torch.matmul(*small)
-    probe = 2 * 512 ** 3 / _timed(lambda: torch.matmul(*small))
-    if probe < 20e9:  # no fast kernel: a 2048 matmul would take minutes, and would say the same
-        return probe
-    a, b = (torch.randn(size, size, dtype=getattr(torch, dtype)) for _ in range(2))
-    torch.matmul(a, b)
-    best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
-    return 2 * size ** 3 / best
-
-
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def parameters() -> int:
     from transformers import AutoConfig, AutoModelForCausalLM
 
