@@ -71,7 +71,8 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
 
 
 @pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
-                                   {"head": "generative", "method": "prefix"}, {"head": "classifier", "method": "full"},
+                                   pytest.param({"head": "generative", "method": "prefix"}, marks=pytest.mark.extended),
+                                   {"head": "classifier", "method": "full"},
                                    {"head": "pair", "pair_features": True, "head_lr": 0.05}])
 def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra, monkeypatch):
     from ray_jobs.engines.encoder import load_trained
@@ -152,7 +153,8 @@ def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_
 
 # the two shipped GPU recipes at toy scale: QLoRA + ZeRO-2 (qwen2.5-7b-qlora) and LoRA + ZeRO-3 (glm4-9b-lora);
 # encoder heads under ZeRO were two more 90 s runs that covered no other backend path (the suite's 20 min)
-@pytest.mark.parametrize("zero, extra", [("zero2", {"head": "generative", "quantize": "nf4"}),
+@pytest.mark.parametrize("zero, extra", [pytest.param("zero2", {"head": "generative", "quantize": "nf4"},
+                                                      marks=pytest.mark.extended),  # QLoRA and ZeRO each run in CI
                                          ("zero3", {"head": "generative"})])
 def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
     """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles):

