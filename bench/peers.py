@@ -68,14 +68,13 @@ def key(row: dict) -> str:
     return f"{row['uid']}/{row['order']}"
 
 
-def label_verdict(logprobs: dict[int, float], labels: dict[int, int], allow_tie: bool) -> int:
-    """The likeliest label (presented frame); without ties in the gold only 1 and 2 compete (as ours)."""
-    import math
-
+def label_verdict(prep: dict, token_logprobs: dict[int, float], allow_tie: bool) -> int:
+    """The verdict (presented frame) from the label tokens' log-probabilities, by our engines' own rule
+    (label_logprobs -> label_probs -> verdict_from_probs)."""
     from judge_core.verdicts import verdict_from_probs
+    from ray_jobs.engines.prompting import label_logprobs, label_probs
 
-    p = {v: math.exp(logprobs.get(t, -math.inf)) for v, t in labels.items()}
-    return verdict_from_probs((p.get(0, 0.0), p[1], p[2]), allow_tie)
+    return verdict_from_probs(label_probs(label_logprobs(prep, token_logprobs, {})), allow_tie)
 
 
 def parsed_verdict(text: str) -> int | None:
@@ -92,7 +91,6 @@ def run_ours(engine: str, args) -> dict:
     from ray_jobs.spec import JudgeSpec
 
     out = Path(tempfile.mkdtemp(prefix="peers-"))
-    name, _, subset = args.benchmark.partition("/")
     spec = JudgeSpec(name=engine, engine=engine, model=MODEL, mode="label", batch_size=args.batch_size,
                      options={"max_model_len": MAX_LEN, "dtype": "float32"})
     cfg = SweepConfig(name="peers", output_dir=str(out), judges=[spec], templates=["label"], benchmarks=[args.benchmark],
@@ -123,8 +121,7 @@ def run_plain_vllm(args) -> dict:
                              allowed_token_ids=sorted(set(p["labels"].values()))) for p in preps]
     results = llm.generate([{"prompt_token_ids": p["ids"]} for p in preps], sampling_params=params, use_tqdm=False)
     end = time.perf_counter()
-    verdicts = {key(r): label_verdict({t: lp.logprob for t, lp in res.outputs[0].logprobs[0].items()}, p["labels"],
-                                      r["allow_tie"])
+    verdicts = {key(r): label_verdict(p, {t: lp.logprob for t, lp in res.outputs[0].logprobs[0].items()}, r["allow_tie"])
                 for r, p, res in zip(rows, preps, results)}
     return {"wall": end - start, "steady": end - started, "start": started - start, "verdicts": verdicts,
             "tokens": sum(len(p["ids"]) for p in preps)}

@@ -220,20 +220,26 @@ def _cells_ok(status: dict, results_dir=None, seconds: float | None = None) -> i
     return 1 if failed else 0
 
 
-def cmd_sweep(args) -> int:
-    from .batch import load_sweep, run_sweep
+def _swept(cfg) -> int:
+    """Run a sweep config (judge sweep, judge judge) and print its summary line; the exit status."""
+    from .batch import run_sweep
     from .locations import results_location
 
-    start, cfg = time.perf_counter(), load_sweep(args.config, args.overrides)
+    start = time.perf_counter()
     status = run_sweep(cfg)
     return _cells_ok(status, f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}", time.perf_counter() - start)
 
 
+def cmd_sweep(args) -> int:
+    from .batch import load_sweep
+
+    return _swept(load_sweep(args.config, args.overrides))
+
+
 def cmd_compare(args) -> int:
     from .compare import load_compare, run_compare
-    from .locations import results_location
-
     from .console import log_note
+    from .locations import results_location
 
     start, cfg = time.perf_counter(), load_compare(args.config, args.overrides)
     summary = run_compare(cfg)
@@ -272,7 +278,7 @@ def add_config_verbs(sub) -> None:
 
 # ---- judge judge: one cell from flags ------------------------------------------------------------------
 def cmd_judge(args) -> int:
-    from .batch import SweepConfig, run_sweep
+    from .batch import SweepConfig
     from .config import apply_overrides
     from .spec import JudgeSpec
 
@@ -284,9 +290,7 @@ def cmd_judge(args) -> int:
     cfg = SweepConfig(name=out.split("/")[-1], output_dir=str(Path(out).parent), judges=[spec],
                       templates=[args.template], benchmarks=[args.benchmark], orders=args.orders, limit=args.limit,
                       root=args.root, on_bad_record=args.on_bad_record, accept_modified_data=args.accept_modified_data)
-    start = time.perf_counter()
-    status = run_sweep(cfg)
-    return _cells_ok(status, out, time.perf_counter() - start)
+    return _swept(cfg)
 
 
 def add_judge(sub) -> None:

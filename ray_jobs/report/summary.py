@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from judge_core import protocols
 
-from .format import RAW, fmt, pct, with_ci
+from .format import RAW, fmt, num, pct, with_ci
 
 LOWER_IS_BETTER = frozenset({"log_loss"})
 POINTWISE = frozenset({"pearson"})  # the pointwise protocol's headline
@@ -124,7 +124,7 @@ def _reference_rows(table: dict[str, list[dict]], benches: list[str], width: int
         key = _headline(table[b])
         for p in published_for(*b.split("/")):
             if key in p.metrics:
-                published.setdefault(p.judge, {})[b] = f"{p.metrics[key]:.2f}" if key not in RAW else f"{p.metrics[key]:.4f}"
+                published.setdefault(p.judge, {})[b] = num(p.metrics[key], 4 if key in RAW else 2)  # published: percent already
     return out + [[f"† {judge} (published)", *(vals.get(b, "-") for b in benches), *blank] for judge, vals in published.items()]
 
 
