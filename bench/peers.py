@@ -13,32 +13,39 @@ prepare(). Each way runs in a fresh process, one after the other:
   max_tokens 3, greedy, parsed by the label template (settings of ../shared/CPU-STACK.md, and the
   engine actor given the machine's cores: Ray starts actors with OMP_NUM_THREADS=1);
 - plain-vllm: one vllm.LLM.generate over all prompts in this process, max_tokens 1 restricted to the
-  label tokens (the floor of overhead for the same work);
+  label tokens (the floor of overhead for the same work), vLLM's own CPU defaults;
+- plain-vllm-tuned: the same with ours' CPU engine settings (vllm_engine.CPU_ENGINE: 32-token KV blocks,
+  1024 tokens per step), to show what of ours' lead is settings and what is pipeline;
 - hf-generate: the judges' own inference scripts' way (JudgeLM, PandaLM, Auto-J): a transformers
   generate loop, batches of 8 in file order, max_new_tokens 3, greedy;
 - the limit: prefill FLOPs (2 x parameters x prompt tokens) over this machine's measured matmul
   ceiling, fp32 and bf16.
+Every way's wall clock starts with its process (imports of vLLM, Ray, torch count for everyone; `from
+vllm import LLM` alone takes ~12 s here) and stops when its verdicts are in hand.
 Prints per way: start-up, steady and wall seconds, examples/s and prompt tokens/s (wall), its
 fraction of the fp32 and bf16 limits, and how many verdicts differ from ours; last line:
 `ours/ray.data.llm = R.RRx, ours/plain-vllm = R.RRx` (wall time ratios, ours = the faster of ours).
 """
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
+
+BORN = time.perf_counter()  # each way's wall clock starts here, with its process: imports count for everyone
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._models import matmul_ceiling  # noqa: E402
 
 MODEL = "models/smollm2-135m-instruct"
-WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "hf-generate")
+WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "plain-vllm-tuned", "hf-generate")
 MAX_LEN = 2048
 # every vLLM here gets ours' settings: a 1 GiB KV cache and the engine core in the calling process (with
 # vLLM's default engine-core subprocess, the caller's busy polling takes one of 2 cores)
@@ -96,9 +103,8 @@ def run_ours(engine: str, args) -> dict:
     cfg = SweepConfig(name="peers", output_dir=str(out), judges=[spec], templates=["label"], benchmarks=[args.benchmark],
                       limit=args.n, bootstrap=0, ray_init={"address": "local", "num_cpus": os.cpu_count(),
                                                            "include_dashboard": False})
-    start = time.perf_counter()
     status = run_sweep(cfg, log=lambda *_: None)
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - BORN
     assert all(s.startswith("ok") for s in status.values()), status
     table = pq.read_table(list((out / "peers").glob(f"{engine}/label/*/parts/*.parquet"))).to_pylist()
     flip = {1: 2, 2: 1, 0: 0, None: None}
@@ -108,13 +114,14 @@ def run_ours(engine: str, args) -> dict:
             "tokens": sum(r["tokens_in"] for r in table)}
 
 
-def run_plain_vllm(args) -> dict:
+def run_plain_vllm(args, tuned: bool = False) -> dict:
     from vllm import LLM, SamplingParams
 
+    from ray_jobs.engines.vllm_engine import CPU_ENGINE
+
     rows = rows_for(args.benchmark, args.n)
-    start = time.perf_counter()
     llm = LLM(model=MODEL, dtype="float32", max_model_len=MAX_LEN, enforce_eager=True, seed=0,
-              logprobs_mode="processed_logprobs")
+              logprobs_mode="processed_logprobs", **(CPU_ENGINE if tuned else {}))
     started = time.perf_counter()
     preps = prepared(rows, llm.get_tokenizer())
     params = [SamplingParams(max_tokens=1, temperature=0, logprobs=len(set(p["labels"].values())),
@@ -123,7 +130,7 @@ def run_plain_vllm(args) -> dict:
     end = time.perf_counter()
     verdicts = {key(r): label_verdict(p, {t: lp.logprob for t, lp in res.outputs[0].logprobs[0].items()}, r["allow_tie"])
                 for r, p, res in zip(rows, preps, results)}
-    return {"wall": end - start, "steady": end - started, "start": started - start, "verdicts": verdicts,
+    return {"wall": end - BORN, "steady": end - started, "start": started - BORN, "verdicts": verdicts,
             "tokens": sum(len(p["ids"]) for p in preps)}
 
 
@@ -136,7 +143,6 @@ def run_ray_data_llm(args) -> dict:
     tok = AutoTokenizer.from_pretrained(MODEL)
     preps = prepared(rows, tok)
     items = [{"key": key(r), "prompt": tok.decode(p["ids"])} for r, p in zip(rows, preps)]
-    start = time.perf_counter()
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
     light = {"enabled": True, "num_cpus": 0.25, "concurrency": 1}
     config = vLLMEngineProcessorConfig(
@@ -155,7 +161,7 @@ def run_ray_data_llm(args) -> dict:
     out = processor(ray.data.from_items(items)).take_all()
     end = time.perf_counter()
     ray.shutdown()
-    return {"wall": end - start, "steady": None, "start": None, "dataset": end - begun,
+    return {"wall": end - BORN, "steady": None, "start": None, "dataset": end - begun,
             "verdicts": {r["key"]: parsed_verdict(r["text"]) for r in out}, "tokens": sum(len(p["ids"]) for p in preps)}
 
 
@@ -164,7 +170,6 @@ def run_hf_generate(args) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     rows = rows_for(args.benchmark, args.n)
-    start = time.perf_counter()
     torch.set_num_threads(os.cpu_count())
     tok = AutoTokenizer.from_pretrained(MODEL, padding_side="left")
     model = AutoModelForCausalLM.from_pretrained(MODEL, dtype=torch.float32).eval()
@@ -179,13 +184,14 @@ def run_hf_generate(args) -> dict:
         for r, seq in zip(rows[i:i + batch], out[:, enc["input_ids"].shape[1]:]):
             verdicts[key(r)] = parsed_verdict(tok.decode(seq, skip_special_tokens=True))
     end = time.perf_counter()
-    return {"wall": end - start, "steady": end - started, "start": started - start, "verdicts": verdicts,
+    return {"wall": end - BORN, "steady": end - started, "start": started - BORN, "verdicts": verdicts,
             "tokens": sum(len(p["ids"]) for p in preps)}
 
 
 def run_way(way: str, args) -> dict:
     runs = {"ours-vllm": lambda: run_ours("vllm", args), "ours-hf": lambda: run_ours("hf", args),
             "ray.data.llm": lambda: run_ray_data_llm(args), "plain-vllm": lambda: run_plain_vllm(args),
+            "plain-vllm-tuned": lambda: run_plain_vllm(args, tuned=True),
             "hf-generate": lambda: run_hf_generate(args)}
     return runs[way]()
 
@@ -241,15 +247,15 @@ def report(results: dict, args) -> None:
     print(f"limit: 2 x {params / 1e6:.1f} M x {tokens} tokens = {2 * params * tokens / 1e12:.2f} TFLOP; matmul ceiling "
           f"{fp32 / 1e9:.0f} GFLOP/s fp32 -> {2 * params * tokens / fp32:.1f} s, {bf16 / 1e9:.0f} GFLOP/s bf16 -> "
           f"{2 * params * tokens / bf16:.1f} s")
-    print(f"{'way':14} {'start s':>8} {'steady s':>9} {'wall s':>8} {'ex/s':>6} {'tok/s':>7} {'fp32 lim':>8} "
+    print(f"{'way':17} {'start s':>8} {'steady s':>9} {'wall s':>8} {'ex/s':>6} {'tok/s':>7} {'fp32 lim':>8} "
           f"{'bf16 lim':>8}  verdicts vs {ours or 'ours'}")
     for way, r in results.items():
         if not r:
-            print(f"{way:14} failed")
+            print(f"{way:17} failed")
             continue
         busy = r["steady"] or r.get("dataset") or r["wall"]
         same = _differences(r["verdicts"], results[ours]["verdicts"]) if ours else "-"
-        print(f"{way:14} {_s(r['start']):>8} {_s(r['steady'] or r.get('dataset')):>9} {r['wall']:8.1f} "
+        print(f"{way:17} {_s(r['start']):>8} {_s(r['steady'] or r.get('dataset')):>9} {r['wall']:8.1f} "
               f"{examples / r['wall']:6.2f} {tokens / r['wall']:7.0f} {2 * params * tokens / busy / fp32:8.2f} "
               f"{2 * params * tokens / busy / bf16:8.2f}  {same}")
     if ours:

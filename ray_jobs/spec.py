@@ -35,6 +35,8 @@ class HFOptions(_Options):
     max_new_tokens: int = Field(512, ge=1, description="generate mode: the longest critique")
     min_new_tokens: int = Field(0, ge=0, description="benchmarks that force a critique's length")
     micro_batch: int = Field(8, ge=1, description="rows per forward pass (length-sorted)")
+    micro_tokens: int | None = Field(None, ge=1, description="padded prompt tokens per forward pass at most (at least "
+                                                              "one row); default 1024 in label mode on CPU, else none")
     device: str | None = Field(None, description="default: cuda when available, else cpu")
     threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
                                                         "Ray gives an actor OMP_NUM_THREADS=1)")

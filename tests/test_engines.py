@@ -77,6 +77,44 @@ def test_hf_label_probabilities_equal_a_plain_forward_pass(tiny):
     assert j.probs == pytest.approx((p[0], p[2], p[1]), abs=1e-5)  # stored in the original frame
 
 
+def test_micro_batches_keep_rows_and_padded_tokens_under_their_budgets():
+    from ray_jobs.engines.hf import micro_batches
+
+    lengths = [100, 200, 300, 400, 900, 1500, 1600]  # ascending, as the engine sorts them
+    assert micro_batches(lengths, 8, 1024) == [[0, 1, 2], [3], [4], [5], [6]]  # 3 x 300 <= 1024 < 2 x 400 ...
+    assert micro_batches(lengths, 2, None) == [[0, 1], [2, 3], [4, 5], [6]]
+    assert micro_batches(lengths, 8, 1600) == [[0, 1, 2, 3], [4], [5], [6]]
+
+
+def test_hf_label_micro_batches_by_tokens_on_cpu_give_the_same_probabilities(tiny):
+    from ray_jobs.engines.hf import micro_batches
+    from ray_jobs.engines.prompting import prepare_rows
+
+    rows = expand([LONG.model_copy(update={"question": f"question {i} " * (1 + 20 * i), "answer1": "a " * 9 * i})
+                   for i in range(6)], ("ab", "ba"))
+    base = JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label", options={"max_model_len": 2048})
+    assert build_engine(base).micro_tokens == 1024  # label mode on CPU
+    assert build_engine(base.model_copy(update={"mode": "generate"})).micro_tokens is None
+    packed = build_engine(base.model_copy(update={"options": {"max_model_len": 2048, "micro_tokens": 2048}}))
+    lengths = sorted(len(p["ids"]) for p in prepare_rows(rows, "label", "label", packed.tok, 2048, 1)[0].values())
+    assert lengths[:4] == [372, 372, 490, 490]  # the first pass pads two rows of 372 tokens to 490
+    assert [len(g) for g in micro_batches(lengths, 8, 2048)] == [4, 2, 2, 2, 2]
+    one = build_engine(base.model_copy(update={"options": {"max_model_len": 2048, "micro_batch": 1}}))
+    for a, b in zip(packed.judge(rows, "label"), one.judge(rows, "label")):
+        assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
+
+
+def test_vllm_on_cpu_gets_small_blocks_and_steps_unless_engine_kwargs_say_otherwise():
+    from ray_jobs.engines.vllm_engine import llm_kwargs
+
+    spec = JudgeSpec(name="v", engine="vllm", model="m", mode="label", options={"max_model_len": 2048})
+    cpu, gpu = llm_kwargs(spec, on_gpu=False), llm_kwargs(spec, on_gpu=True)
+    assert (cpu["block_size"], cpu["max_num_batched_tokens"], cpu["max_model_len"]) == (32, 1024, 2048)
+    assert "block_size" not in gpu and "max_num_batched_tokens" not in gpu
+    mine = spec.model_copy(update={"options": {"engine_kwargs": {"block_size": 128}}})
+    assert llm_kwargs(mine, on_gpu=False)["block_size"] == 128
+
+
 POINT = PointExample(benchmark="b", subset="s", index=0, question="two plus two", answer="four", score=4.0,
                      scale=(1, 5), reference="4")
 
