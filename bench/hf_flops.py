@@ -1,6 +1,7 @@
 """Achieved FLOP/s of the hf engine on this CPU over a measured matmul ceiling of this machine.
 
     .venv/bin/python bench/hf_flops.py --n 200
+    .venv/bin/python bench/hf_flops.py --real --n 100     # SmolLM2-135M-Instruct on LLMBar Natural, float32
 
 Work per prompt of s tokens: 2 x non-embedding parameters x s (the linear layers) + 4 x layers x s^2
 x hidden (attention scores and weighted sum). The ceiling is the best of several fp32 square matmuls
@@ -16,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import bench_llama, matmul_ceiling, non_embedding_params  # noqa: E402
+from bench._models import bench_llama, matmul_ceiling, non_embedding_params, real_model  # noqa: E402
 from judge_core.data import load  # noqa: E402
 from judge_core.pipeline import expand  # noqa: E402
 from ray_jobs.engines.base import build_engine  # noqa: E402
@@ -27,20 +28,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--max-model-len", type=int, default=1024)
+    p.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct on LLMBar Natural (real lengths)")
     args = p.parse_args()
-    model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama"))
-    engine = build_engine(JudgeSpec(name="f", engine="hf", model=model, mode="label",
-                                    options={"max_model_len": args.max_model_len, "micro_batch": 16}))
+    model = real_model() if args.real else str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama"))
+    engine = build_engine(JudgeSpec(name="f", engine="hf", model=model, mode="label",  # micro-batches: the engine's own
+                                    options={"max_model_len": 2048 if args.real else args.max_model_len, "dtype": "float32"}))
     cfg = engine.model.config
     params = non_embedding_params(engine.model)
-    rows = expand(load("pandalm", "test")[0][:args.n], ("ab",))
+    rows = expand(load(*(("llmbar", "natural") if args.real else ("pandalm", "test")))[0][:args.n], ("ab",))
     engine.judge(rows[:4], "label")
     start = time.perf_counter()
     outs = engine.judge(rows, "label")
     seconds = time.perf_counter() - start
     lengths = [o["tokens_in"] for o in outs]
     flops = sum(2 * params * s + 4 * cfg.num_hidden_layers * s * s * cfg.hidden_size for s in lengths)
-    ceiling = matmul_ceiling()
+    ceiling = matmul_ceiling("float32")
     print(f"{len(rows)} prompts, {sum(lengths)} tokens in {seconds:.1f} s ({sum(lengths) / seconds:.0f} tokens/s); "
           f"{params / 1e6:.1f} M non-embedding parameters; achieved {flops / seconds / 1e9:.1f} GFLOP/s, "
           f"matmul ceiling {ceiling / 1e9:.1f} GFLOP/s: fraction {flops / seconds / ceiling:.2f}")

@@ -1,10 +1,15 @@
-"""Label mode vs generate mode on the same hf engine and model, judging the same examples.
+"""Label mode vs generate mode on the same engine and model, judging the same examples.
 
-    .venv/bin/python bench/judge_modes.py --n 500
+    .venv/bin/python bench/judge_modes.py --n 500                     # random model, forced critiques
+    .venv/bin/python bench/judge_modes.py --real --n 24 --engine vllm  # SmolLM2-135M-Instruct, real critiques
 
-Label mode: one forward pass per prompt (label template). Generate mode: an Auto-J-style critique of
-`--critique-tokens` tokens (autoj template, forced length: the model is random). Prints examples/s
-of each and the ratio label/generate, which does not depend on the machine's speed.
+Label mode: one forward pass per prompt, the verdict read at the first position. Generate mode: a
+critique first, then the verdict parsed from it. The random model (PandaLM test pairs, hf engine)
+writes `--critique-tokens` tokens exactly (forced: it never stops) after the label template's prompt;
+--real judges Auto-J test pairs with Auto-J's own prompt in both modes (label mode reads "So, the final
+decision is Response 1 / Response 2 / Tie" at once) and lets SmolLM2 write its critique, up to
+`--critique-tokens`. Prints examples/s of each and the ratio label/generate (machine-independent);
+with --real also the critiques' mean length, how many parse, and how often the two modes agree.
 """
 from __future__ import annotations
 
@@ -16,38 +21,58 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import bench_llama  # noqa: E402
+from bench._models import bench_llama, real_model  # noqa: E402
 from judge_core.data import load  # noqa: E402
-from judge_core.pipeline import expand  # noqa: E402
+from judge_core.pipeline import expand, to_judgment  # noqa: E402
 from ray_jobs.engines.base import build_engine  # noqa: E402
 from ray_jobs.spec import JudgeSpec  # noqa: E402
 
 
-def rate(engine, rows, template) -> float:
-    engine.judge(rows[:4], template)  # warm-up
+def timed(engine, rows, template) -> tuple[float, list[dict]]:
+    engine.judge(rows[:2], template)  # warm-up
     start = time.perf_counter()
     outs = engine.judge(rows, template)
     assert not [o for o in outs if o.get("error")], [o["error"] for o in outs if o.get("error")][:3]
-    return len(rows) / (time.perf_counter() - start)
+    return len(rows) / (time.perf_counter() - start), outs
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=500)
-    p.add_argument("--critique-tokens", type=int, default=200)
-    p.add_argument("--max-model-len", type=int, default=1024)
+    p.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct, Auto-J test pairs and prompt")
+    p.add_argument("--engine", default="hf", choices=["hf", "vllm"])
+    p.add_argument("--critique-tokens", type=int, help="default: 200 (random model, forced), 512 (--real, at most)")
+    p.add_argument("--max-model-len", type=int, help="default: 1024 (random model), 2048 (--real)")
     args = p.parse_args()
-    model = bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama")
-    examples, _ = load("pandalm", "test")
-    rows = expand(examples[:args.n], ("ab",))
-    opts = {"max_model_len": args.max_model_len, "micro_batch": 16}
-    label = build_engine(JudgeSpec(name="l", engine="hf", model=str(model), mode="label", options=opts))
-    label_rate = rate(label, rows, "label")
-    gen = build_engine(JudgeSpec(name="g", engine="hf", model=str(model), mode="generate",
-                                 options=opts | {"max_new_tokens": args.critique_tokens, "min_new_tokens": args.critique_tokens}))
-    gen_rate = rate(gen, rows, "autoj")
-    print(f"examples: {len(rows)}; label mode {label_rate:.2f}/s; generate mode ({args.critique_tokens}-token "
-          f"critique) {gen_rate:.2f}/s; label/generate = {label_rate / gen_rate:.1f}x")
+    if args.real:
+        model, benchmark, templates, tokens, max_len = real_model(), ("autoj", "test"), ("autoj", "autoj"), 512, 2048
+    else:
+        model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama"))
+        benchmark, templates, tokens, max_len = ("pandalm", "test"), ("label", "autoj"), 200, 1024
+    tokens, max_len = args.critique_tokens or tokens, args.max_model_len or max_len
+    rows = expand(load(*benchmark)[0][:args.n], ("ab",))
+    opts = {"max_model_len": max_len, "dtype": "float32", "max_new_tokens": tokens}
+    if args.engine == "hf":
+        opts["micro_batch"] = 16
+    forced = {} if args.real else {"min_new_tokens": tokens}
+    spec = JudgeSpec(name="m", engine=args.engine, model=model, mode="label", options=opts)
+    label = build_engine(spec)
+    label_rate, label_outs = timed(label, rows, templates[0])
+    del label
+    gen = build_engine(spec.model_copy(update={"mode": "generate", "options": opts | forced}))
+    gen_rate, gen_outs = timed(gen, rows, templates[1])
+    critique = sum(o["tokens_out"] for o in gen_outs) / len(gen_outs)
+    line = (f"{len(rows)} {benchmark[0]} prompts, {args.engine} engine, {'SmolLM2-135M-Instruct' if args.real else 'random model'}: "
+            f"label mode {label_rate:.2f}/s; generate mode ({critique:.0f}-token critiques on average, "
+            f"{'at most' if args.real else 'forced'} {tokens}) {gen_rate:.2f}/s")
+    if args.real:
+        said = [to_judgment(r, o, templates[1], "g").verdict for r, o in zip(rows, gen_outs)]
+        read = [to_judgment(r, o, templates[0], "l").verdict for r, o in zip(rows, label_outs)]
+        parsed = [i for i, v in enumerate(said) if v is not None]
+        line += (f"; {len(parsed)} of {len(rows)} critiques parse, label and generate agree on "
+                 f"{sum(said[i] == read[i] for i in parsed)} of those")
+    print(line)
+    print(f"label/generate = {label_rate / gen_rate:.1f}x")
 
 
 if __name__ == "__main__":

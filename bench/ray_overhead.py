@@ -1,6 +1,7 @@
 """The Ray Data pipeline vs a plain loop over the same engine (hf, label mode), same rows.
 
     .venv/bin/python bench/ray_overhead.py --n 400
+    .venv/bin/python bench/ray_overhead.py --real --n 64    # SmolLM2-135M-Instruct, float32
 
 The loop calls engine.judge batch by batch in this process; the pipeline runs run_cell's Ray Data
 plan (actor pool of one, parse stage, Parquet parts) on a local Ray that is already started.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import bench_llama  # noqa: E402
+from bench._models import bench_llama, real_model  # noqa: E402
 from judge_core.data import load  # noqa: E402
 from judge_core.pipeline import expand  # noqa: E402
 from ray_jobs.engines.base import build_engine  # noqa: E402
@@ -34,10 +35,15 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=400, help="examples of llmbar+pandalm (x1 order)")
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct (float32, prompts up to 2048 tokens)")
     args = p.parse_args()
-    model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama", hidden=256, layers=2))
+    if args.real:
+        model, opts = real_model(), {"max_model_len": 2048, "dtype": "float32"}
+    else:
+        model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama", hidden=256, layers=2))
+        opts = {"max_model_len": 512, "micro_batch": 16}
     spec = JudgeSpec(name="bench", engine="hf", model=model, mode="label", batch_size=args.batch_size, num_cpus=2,
-                     options={"max_model_len": 512, "micro_batch": 16})
+                     options=opts)
     examples, _ = load("pandalm", "test")
     rows = expand(examples[:args.n], ("ab",))
 

@@ -1,6 +1,7 @@
 """Load on the local serving app: throughput with and without @serve.batch, latency, errors, lost.
 
     .venv/bin/python bench/serve_load.py --n 256 --concurrency 16
+    .venv/bin/python bench/serve_load.py --real --n 64      # SmolLM2-135M-Instruct, float32
 
 Starts a local Ray and Serve on 127.0.0.1, deploys `judge serve`'s app with a benchmark-sized random
 Llama (hf engine, label mode, PandaLM test pairs cut to 512 tokens), then sends exactly --n POST
@@ -22,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import bench_llama  # noqa: E402
+from bench._models import bench_llama, real_model  # noqa: E402
 from judge_core.data import load  # noqa: E402
 
 
@@ -71,10 +72,12 @@ def main() -> int:
     p.add_argument("--concurrency", type=int, default=16, help="requests in flight at most")
     p.add_argument("--batch", type=int, default=16, help="max_batch_size of the batched run")
     p.add_argument("--max-len", type=int, default=512, help="prompt tokens (PandaLM pairs are cut to fit)")
+    p.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct (float32) instead of the random model")
     args = p.parse_args()
     key = os.environ.setdefault("JUDGE_API_KEY", "bench-key")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama", hidden=256, layers=2))
+    model = real_model() if args.real else str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama",
+                                                            hidden=256, layers=2))
     examples, _ = load("pandalm", "test")
     bodies = [{"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2}
               for ex in (examples * (args.n // len(examples) + 1))[:args.n]]
@@ -84,7 +87,7 @@ def main() -> int:
     url, runs = f"http://127.0.0.1:{port}", {}
     for name, batch in (("unbatched", 1), ("batched", args.batch)):
         cfg = {"judge": {"name": "bench", "engine": "hf", "model": model, "mode": "label", "num_cpus": 1,
-                         "options": {"max_model_len": args.max_len, "micro_batch": batch}},
+                         "options": {"max_model_len": args.max_len, "micro_batch": batch, "dtype": "float32"}},
                "max_batch_size": batch, "batch_wait_timeout_s": 0.005, "max_input_tokens": 100_000,
                "max_ongoing_requests": 4 * args.concurrency}
         serve.run(build_app(cfg), name="judge", route_prefix="/")

@@ -104,6 +104,22 @@ def test_hf_label_micro_batches_by_tokens_on_cpu_give_the_same_probabilities(tin
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
 
 
+def test_cpu_threads_reach_openmp_before_torch_loads():
+    """Ray starts an actor with OMP_NUM_THREADS=1; threads that OpenMP starts later read that, not
+    torch.set_num_threads. The engine's thread count must be in the environment when torch loads."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; from ray_jobs.engines.base import use_cpu_threads; from ray_jobs.spec import JudgeSpec; "
+            "assert 'torch' not in sys.modules; "
+            "use_cpu_threads(JudgeSpec(name='t', engine='hf', model='m', options={'threads': 2})); "
+            "import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())")
+    out = subprocess.run([sys.executable, "-c", code], env=os.environ | {"OMP_NUM_THREADS": "1"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["2", "2"]
+
+
 def test_vllm_on_cpu_gets_small_blocks_and_steps_unless_engine_kwargs_say_otherwise():
     from ray_jobs.engines.vllm_engine import llm_kwargs
 
@@ -124,8 +140,36 @@ def test_label_ids_read_one_token_further_where_ratings_share_a_first_token(tiny
     text = "<|assistant|>\n" + spec.prefix
     ids, tokens, follow = label_ids(text, spec, tok)
     assert tokens[1] == tokens[10] and len(set(tokens.values())) == 9  # this tokenizer splits "10"
-    assert follow == {10: tok.encode(text + "10", add_special_tokens=False)[len(ids) + 1]}
-    assert tok.decode([tokens[10], follow[10]]) == "10"
+    assert follow == {10: [tok.encode(text + "10", add_special_tokens=False)[len(ids) + 1]]}
+    assert tok.decode([tokens[10]] + follow[10]) == "10"
+
+
+def test_hf_label_reads_labels_sharing_tokens_to_where_they_part(tiny):
+    """Auto-J's "Response 1" / "Response 2" / "Tie": the tiny tokenizer spells words letter by letter,
+    so "Response 1" and "Response 2" share nine tokens after the first; each label's probability is
+    the product over its tokens up to the one that tells it apart (one full forward pass checks it)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from ray_jobs.engines.prompting import chat_text
+
+    short = LONG.model_copy(update={"question": "two plus two", "answer1": "four", "answer2": "five"})
+    row = expand([short], ("ab",))[0]
+    engine = build_engine(JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label",
+                                    options={"max_model_len": 2048}))
+    out = engine.judge([row], "autoj")[0]
+    tok, spec = tiny["tok"], prompts.get("autoj").label
+    ids, tokens, follow = label_ids(chat_text(prompts.get("autoj").render(short, "ab"), tok) + spec.prefix, spec, tok)
+    assert tokens[1] == tokens[2] != tokens[0] and len(follow[1]) == len(follow[2]) > 2 and 0 not in follow
+    model = AutoModelForCausalLM.from_pretrained(tiny["llama"]).eval()
+
+    def logp(seq):  # log p(seq[len(ids):] | ids)
+        with torch.no_grad():
+            lp = torch.log_softmax(model(torch.tensor([seq])).logits[0], -1)
+        return sum(float(lp[k - 1, seq[k]]) for k in range(len(ids), len(seq)))
+    lps = torch.tensor([logp(ids + [tokens[v]] + follow.get(v, [])) for v in (0, 1, 2)])
+    assert out["probs"] == pytest.approx(tuple(torch.softmax(lps, 0).tolist()), abs=1e-5)
+    assert to_judgment(row, out, "autoj", "t").verdict == int(torch.argmax(lps))  # verdicts 0, 1, 2 in that order
 
 
 def test_hf_pointwise_label_score_is_the_expected_rating_of_two_forward_passes(tiny):
@@ -147,7 +191,7 @@ def test_hf_pointwise_label_score_is_the_expected_rating_of_two_forward_passes(t
         first = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1], -1)
         after_one = torch.log_softmax(model(torch.tensor([ids + [tokens[1]]])).logits[0, -1], -1)
     p = {v: float(first[t].exp()) for v, t in tokens.items()}
-    p_zero = float(after_one[follow[10]].exp())
+    p_zero = float(after_one[follow[10][0]].exp())
     p[10], p[1] = p[1] * p_zero, p[1] * (1 - p_zero)
     want = sum(v * q for v, q in p.items()) / sum(p.values())
     assert out["score"] == pytest.approx(want, abs=1e-4) and "probs" not in out

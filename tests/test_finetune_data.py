@@ -51,13 +51,14 @@ def test_reference_drop_fraction_and_pairs_together():
 
 def test_generative_target_parses_back_in_both_orders():
     pair = ex(0, label=1)
-    for name in ("label", "mtbench-pair", "llmbar", "pandalm"):
+    for name in ("label", "mtbench-pair", "llmbar", "pandalm", "autoj"):
         for order in ("ab", "ba"):
             sample = generative_sample(pair, name, order)
             assert prompts.get(name).verdict(sample["target"], order).verdict == 1
     assert generative_sample(pair, "label", "ba")["target"] == "[2]"
+    assert generative_sample(pair, "autoj", "ba")["target"] == "So, the final decision is Response 2"
     with pytest.raises(ValueError, match="no single verdict text"):
-        generative_sample(pair, "autoj")
+        generative_sample(pair, "judgelm")
 
 
 @pytest.mark.parametrize("lengths, budget, caps", [

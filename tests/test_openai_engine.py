@@ -116,6 +116,9 @@ def test_label_mode_reads_top_logprobs(server):
     p_tie, p1, p2 = outs[1]["probs"]  # example 1: answer1 is longer
     assert p1 > p2 > p_tie and p1 + p2 + p_tie == pytest.approx(1)
     assert p1 / p2 == pytest.approx(2.718281828 ** 1.9)
+    sent = len(FakeOpenAI.state["bodies"])  # Auto-J's "Response 1"/"Response 2" need two tokens: refused, not a Tie
+    outs = build_engine(_spec(server, "label")).judge(rows, "autoj")
+    assert all("share their first word" in o["error"] for o in outs) and len(FakeOpenAI.state["bodies"]) == sent
 
 
 def test_errors_fail_their_row_only(server, monkeypatch):

@@ -184,7 +184,7 @@ def test_label_specs():
     assert get("label").label.words == {1: "1", 2: "2", 0: "0"} and get("label").label.prefix == "["
     assert get("mtbench-pair").label.words == {1: "A", 2: "B", 0: "C"}
     assert set(get("llmbar").label.words) == {1, 2}
-    assert get("autoj").label is None and get("judgelm").label is None
+    assert get("autoj").label.answer(0) == "So, the final decision is Tie" and get("judgelm").label is None
 
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))

@@ -14,10 +14,13 @@ pytestmark = pytest.mark.slow
 
 # The token each label is read at, written out by hand from SmolLM2's vocabulary (GPT-2 style BPE:
 # "Ġ" is a leading space). "Tie" splits into "T" + "ie"; ratings 1-10 share "1", and "10" is read
-# one token further, at "0".
+# one token further, at "0"; Auto-J's "Response 1" and "Response 2" share "ĠResponse" and are read two
+# tokens further, at "Ġ" + "1" or "2".
 GOLDEN = {"label": {1: "1", 2: "2", 0: "0"}, "pandalm": {1: "1", 2: "2", 0: "T"},
           "mtbench-pair": {1: "A", 2: "B", 0: "C"}, "llmbar": {1: "a", 2: "b"},
-          "mtbench-single": {**{k: str(k) for k in range(1, 10)}, 10: "1"}}
+          "mtbench-single": {**{k: str(k) for k in range(1, 10)}, 10: "1"},
+          "autoj": {1: "ĠResponse", 2: "ĠResponse", 0: "ĠTie"}}
+FOLLOW = {"mtbench-single": {10: ["0"]}, "autoj": {1: ["Ġ", "1"], 2: ["Ġ", "2"]}}
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +41,9 @@ def test_label_tokens_of_every_label_template(tok, shared_root):
         row = expand([point[0]] if tpl.pointwise else [pair[0]], ("ab",))[0]
         prep = prepare(row, name, "label", tok, 8192, 512)
         assert {v: tok.convert_ids_to_tokens(i) for v, i in prep["labels"].items()} == want, name
-        assert prep["follow"] == ({10: tok.convert_tokens_to_ids("0")} if tpl.pointwise else {}), name
-        if tpl.label.prefix:  # the prompt ends with the pre-fill, tokenized as the model sees it
-            assert tok.decode(prep["ids"]).endswith("<|im_start|>assistant\n" + tpl.label.prefix), name
+        assert {v: tok.convert_ids_to_tokens(p) for v, p in prep["follow"].items()} == FOLLOW.get(name, {}), name
+        if tpl.label.prefix:  # the prompt ends with the pre-fill (its last space goes with the label word)
+            assert tok.decode(prep["ids"]).endswith("<|im_start|>assistant\n" + tpl.label.prefix.rstrip()), name
 
 
 def test_the_chat_template_and_its_system_prompt_reach_the_model(tok, shared_root):

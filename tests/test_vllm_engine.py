@@ -44,6 +44,9 @@ def test_vllm_label_mode_equals_hf_and_generate_parses(engines, shared_root):
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-3) and a["tokens_in"] == b["tokens_in"] <= 510
         assert a["tokens_out"] == 1 and a["truncated"] == b["truncated"]
     assert [o["truncated"] for o in ho[:2]] == [True, True]  # the first pair needs 521 tokens: cut to 510
+    # Auto-J's labels share " Response": both engines read "Response 1" and "Response 2" two tokens further
+    for a, b in zip(v.judge(rows[:4], "autoj"), h.judge(rows[:4], "autoj")):
+        assert a["probs"] == pytest.approx(b["probs"], abs=1e-3) and a["tokens_in"] == b["tokens_in"]
     v, h = _mode(engines, "generate")  # same engines, generate mode
     vg, hg = v.judge(rows[:2], "label"), h.judge(rows[:2], "label")
     assert [o["raw"] for o in vg] == [o["raw"] for o in hg]  # greedy decoding agrees token for token

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Parsed, Template, answer_text, one_verdict, question_text
+from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text
 
 PAIRWISE_TIE = """You are assessing two submitted responses on a given user's query and judging which response is better or they are tied. Here is the data:
 
@@ -57,6 +57,7 @@ TEMPLATE = Template(
     markers=("final decision is", "[BEGIN DATA]", "[END DATA]", "[Query]:", "[Response 1]:",
              "[Response 2]:"),
     description="Auto-J pairwise_tie protocol: critique, then 'So, the final decision is Response 1/2/Tie'",
-    written={1: "So, the final decision is Response 1", 2: "So, the final decision is Response 2",
-             0: "So, the final decision is Tie"},
+    # label mode reads the decision statement at once, with no critique before it; answer(v) is the
+    # statement Auto-J writes ("So, the final decision is Response 1")
+    label=LabelSpec(prefix="So, the final decision is ", words={1: "Response 1", 2: "Response 2", 0: "Tie"}),
 )

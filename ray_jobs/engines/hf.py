@@ -58,10 +58,10 @@ def load_causal_lm(model: str, adapter: str | None, dtype, device: str):
 
 class HFEngine:
     def __init__(self, spec: JudgeSpec):
+        use_cpu_threads(spec)  # before torch loads
         import torch
 
         self.torch, self.spec, opts = torch, spec, spec.opts
-        use_cpu_threads(spec)
         self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model, self.tok = load_causal_lm(spec.model, spec.adapter, _dtype(torch, opts.dtype, self.device), self.device)
         self.max_len = opts.max_model_len or min(8192, getattr(self.model.config, "max_position_embeddings", 4096))
@@ -82,14 +82,9 @@ class HFEngine:
 
     def _label(self, preps, template) -> list[dict]:
         first = self._next_logprobs([p["ids"] for p in preps])
-        second = [{} for _ in preps]
-        groups = sorted({(i, p["labels"][v]) for i, p in enumerate(preps) for v in p["follow"]})
-        if groups:  # labels sharing a first token ("1", "10"): one more position, one more pass
-            logp = self._next_logprobs([preps[i]["ids"] + [t] for i, t in groups])
-            for (i, t), row in zip(groups, logp):
-                p = preps[i]
-                second[i] |= {v: float(row[f]) for v, f in p["follow"].items() if p["labels"][v] == t}
-        return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second[i]),
+        second = self._following([(i, p["ids"] + [p["labels"][v]], v, path)
+                                  for i, p in enumerate(preps) for v, path in p["follow"].items()])
+        return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second.get(i, {})),
                              template) | {"tokens_in": len(p["ids"]), "tokens_out": 1} for i, p in enumerate(preps)]
 
     def _next_logprobs(self, seqs: list[list[int]]):
@@ -98,6 +93,23 @@ class HFEngine:
         with self.torch.no_grad():
             logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :].float()
         return self.torch.log_softmax(logits, -1).cpu()
+
+    def _following(self, asks: list[tuple[int, list[int], int, list[int]]]) -> dict[int, dict[int, float]]:
+        """{row: {label: log p(path | prompt + first token)}} for labels sharing a first token, from
+        asks (row, prompt + first token, label, path): one more pass over each distinct sequence."""
+        if not asks:
+            return {}
+        seqs = list(dict.fromkeys(tuple(ids + path[:-1]) for _, ids, _, path in asks))
+        keep = max(len(path) for *_, path in asks)
+        ids, mask = self._left_pad([list(s) for s in seqs])
+        with self.torch.no_grad():
+            logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits.float()
+        logp = self.torch.log_softmax(logits, -1).cpu()
+        out: dict[int, dict[int, float]] = {}
+        for i, prompt, v, path in asks:  # position keep - len(path) + m predicts path[m]
+            row = logp[seqs.index(tuple(prompt + path[:-1]))]
+            out.setdefault(i, {})[v] = sum(float(row[keep - len(path) + m, t]) for m, t in enumerate(path))
+        return out
 
     def _generate(self, preps, template) -> list[dict]:
         ids, mask = self._left_pad([p["ids"] for p in preps])

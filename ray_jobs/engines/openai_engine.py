@@ -66,6 +66,9 @@ class OpenAIEngine:
         label = prompts.get(template).label
         if label is None:
             raise ValueError(f"template {template!r} has no label words: use mode generate")
+        if len({w.split()[0] for w in label.words.values()}) < len(label.words):  # one token is read
+            raise ValueError(f"template {template!r}'s labels {list(label.words.values())} share their first word, "
+                             "and an endpoint returns one token: use mode generate")
         resp = self._post(self.body | {"messages": messages + [{"role": "assistant", "content": label.prefix}],
                                        "max_tokens": 1, "logprobs": True, "top_logprobs": 20,
                                        "continue_final_message": True, "add_generation_prompt": False})

@@ -76,14 +76,16 @@ def fit_prompt(example: PairExample | PointExample, order: str, template: str, t
     raise ValueError(f"could not fit the prompt into {budget} tokens")
 
 
-def label_ids(text: str, spec: prompts.LabelSpec, tok) -> tuple[list[int], dict[int, int], dict[int, int]]:
-    """(prompt ids, {label: first token}, {label: second token}) for label mode.
+def label_ids(text: str, spec: prompts.LabelSpec, tok) -> tuple[list[int], dict[int, int], dict[int, list[int]]]:
+    """(prompt ids, {label: first token}, {label: tokens read after the first}) for label mode.
 
     `text` ends with the label pre-fill. Each label's continuation is tokenized; the prompt is their
     common prefix and each label is read at the first token where they differ, so a tokenizer that
     merges the pre-fill with the label word ("[1" as one token) is handled exactly. Labels may share
-    a first token when one of them ends there ("1" and "10" with a tokenizer that splits digits):
-    the others are then read one token further (the second dict), see label_logprobs.
+    a first token. When one of them ends there ("1" and "10" with a tokenizer that splits digits),
+    the others are read one token further. When none does (Auto-J's "Response 1" and "Response 2",
+    split " Response", " ", "1"), they are read along their shared tokens to the one where they part.
+    See label_logprobs.
     """
     seqs = {v: tok.encode(text + word, add_special_tokens=False) for v, word in spec.words.items()}
     first = next(iter(seqs.values()))
@@ -93,25 +95,34 @@ def label_ids(text: str, spec: prompts.LabelSpec, tok) -> tuple[list[int], dict[
             common = i
             break
     tokens = {v: s[common] for v, s in seqs.items()} if common >= 0 else {}
-    follow = {}
-    for t in set(tokens.values()):
-        group = [v for v in tokens if tokens[v] == t]
-        if len(group) == 1:
-            continue
-        stems = [v for v in group if len(seqs[v]) == common + 1]
-        nexts = {v: seqs[v][common + 1] for v in group if v not in stems}
-        if len(stems) != 1 or len(set(nexts.values())) != len(nexts):
-            raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
-        follow |= nexts
     if not tokens:
         raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
+    follow: dict[int, list[int]] = {}
+    for t in set(tokens.values()):
+        group = {v: seqs[v][common + 1:] for v in tokens if tokens[v] == t}
+        if len(group) > 1:
+            follow |= _paths(group, spec)
     return first[:common], tokens, follow
+
+
+def _paths(rests: dict[int, list[int]], spec) -> dict[int, list[int]]:
+    """{label: tokens after the shared first one, up to the one that tells it apart} for labels
+    sharing a first token (`rests`: each label's tokens after it); the stem (no tokens left) reads none."""
+    stems = [v for v, r in rests.items() if not r]
+    goes = {v: r for v, r in rests.items() if r}
+    part = 0 if stems else next((j for j in range(min(map(len, goes.values())))
+                                 if len({r[j] for r in goes.values()}) > 1), None)
+    if len(stems) > 1 or part is None or len({r[part] for r in goes.values()}) != len(goes) or \
+            len({tuple(r[:part]) for r in goes.values()}) > 1:
+        raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
+    return {v: r[:part + 1] for v, r in goes.items()}
 
 
 def label_logprobs(prep: dict, first: dict[int, float], second: dict[int, float]) -> dict[int, float]:
     """{label: log-probability} from the log-probabilities of the first tokens ({token: logprob}) and,
-    for labels read one token further, of their second token ({label: logprob}, full-vocabulary).
-    With "1" and "10" sharing the token "1": p(10) = p("1") p("0" | "1"), p(1) = p("1") (1 - p("0" | "1"))."""
+    for labels read further, of their following tokens given the first ({label: logprob}, full-vocabulary).
+    With "1" and "10" sharing the token "1": p(10) = p("1") p("0" | "1"), p(1) = p("1") (1 - p("0" | "1"));
+    with "Response 1" and "Response 2": p(Response 1) = p(" Response") p(" " | " Response") p("1" | " Response ")."""
     import math
 
     out = {}
@@ -164,15 +175,16 @@ def prepare_rows(rows: list[dict], template: str, mode: str, tok, max_len: int, 
 
 def prepare(row: dict, template: str, mode: str, tok, max_len: int, max_new: int) -> dict:
     """Prompt token ids of one row for a local engine: {ids, truncated} and in label mode labels
-    ({label: first token}) and follow ({label: second token}, see label_ids). Label mode pre-fills the
-    template's label prefix and leaves room for two tokens."""
+    ({label: first token}) and follow ({label: tokens read after the first}, see label_ids). Label mode
+    pre-fills the template's label prefix and leaves room for its longest label word plus one token."""
     from judge_core.pipeline import example_of
 
     tpl = prompts.get(template)
     if mode == "label":
         if tpl.label is None:
             raise ValueError(f"template {template!r} has no label words: use mode generate")
-        text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - 2, tpl.label.prefix)
+        room = 1 + max(len(tok.encode(w, add_special_tokens=False)) for w in tpl.label.words.values())
+        text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - room, tpl.label.prefix)
         ids, tokens, follow = label_ids(text, tpl.label, tok)
         return {"ids": ids, "labels": tokens, "follow": follow, "truncated": cut}
     text, cut = fit_prompt(example_of(row), row["order"], template, tok, max_len - max_new)

@@ -10,8 +10,9 @@ spec.adapter: a PEFT LoRA directory served through LoRARequest (the base model s
 Label mode: the prompt is the exact token prefix before the label token (prompting.label_ids),
 SamplingParams(max_tokens=1, allowed_token_ids=label tokens, logprobs=number of labels) with
 `logprobs_mode="processed_logprobs"`, so the returned log-probabilities are those of the labels only.
-Labels that share a first token ("1" and "10") are read one token further through the prompt
-log-probabilities of prompt + first token + second token (a second, prefix-cached request).
+Labels that share a first token ("1" and "10", "Response 1" and "Response 2") are read further
+through the prompt log-probabilities of prompt + first token + the tokens that tell them apart (a
+second, prefix-cached request).
 Prompts are passed as token ids: the same truncation and chat template as the hf engine.
 """
 from __future__ import annotations
@@ -97,11 +98,11 @@ class VLLMEngine:
         return outs
 
     def _second_tokens(self, preps: dict) -> dict[int, dict[int, float]]:
-        """{row: {label: log p(second token | prompt + first token)}} for labels read one token further
+        """{row: {label: log p(its following tokens | prompt + first token)}} for labels read further
         ("10" after "1"): the prompt's own log-probabilities (prompt_logprobs are full-vocabulary)."""
         from vllm import SamplingParams
 
-        asks = [(i, v, p["ids"] + [p["labels"][v], t]) for i, p in preps.items() for v, t in p["follow"].items()]
+        asks = [(i, v, p["ids"] + [p["labels"][v]] + path) for i, p in preps.items() for v, path in p["follow"].items()]
         if not asks:
             return {}
         results = self.llm.generate([{"prompt_token_ids": ids} for _, _, ids in asks],
@@ -109,7 +110,8 @@ class VLLMEngine:
                                     lora_request=self.lora, use_tqdm=False)
         out: dict[int, dict[int, float]] = {}
         for (i, v, ids), res in zip(asks, results):
-            out.setdefault(i, {})[v] = res.prompt_logprobs[-1][ids[-1]].logprob
+            read = range(len(ids) - len(preps[i]["follow"][v]), len(ids))
+            out.setdefault(i, {})[v] = sum(res.prompt_logprobs[k][ids[k]].logprob for k in read)
         return out
 
     def _read(self, res, prep, template, second: dict) -> dict:
