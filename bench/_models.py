@@ -34,6 +34,14 @@ def real_model() -> str:
     return str(pull("smollm2-135m-instruct", Path(__file__).resolve().parents[1] / "models"))
 
 
+def prefill_flops(config, non_embedding: int, lengths: list[int]) -> float:
+    """Work of reading each prompt once with no reuse: the linear layers (2 x non-embedding parameters
+    per token), attention (4 x layers x s^2 x hidden per prompt of s tokens), and the output layer at
+    the last position only (2 x vocabulary x hidden per prompt)."""
+    layers, hidden = config.num_hidden_layers, config.hidden_size
+    return sum(2 * non_embedding * s + 4 * layers * s * s * hidden + 2 * config.vocab_size * hidden for s in lengths)
+
+
 def non_embedding_params(model) -> int:
     return sum(p.numel() for n, p in model.named_parameters() if "embed_tokens" not in n and "lm_head" not in n)
 

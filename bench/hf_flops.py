@@ -4,7 +4,7 @@
     .venv/bin/python bench/hf_flops.py --real --n 100     # SmolLM2-135M-Instruct on LLMBar Natural, float32
 
 Work per prompt of s tokens: 2 x non-embedding parameters x s (the linear layers) + 4 x layers x s^2
-x hidden (attention scores and weighted sum). The ceiling is the best of several fp32 square matmuls
+x hidden (attention scores and weighted sum) + 2 x vocabulary x hidden (the output layer, last position). The ceiling is the best of several fp32 square matmuls
 (torch, all threads). Prints the fraction achieved/ceiling for label mode (prefill only).
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import bench_llama, matmul_ceiling, non_embedding_params, real_model  # noqa: E402
+from bench._models import bench_llama, matmul_ceiling, non_embedding_params, prefill_flops, real_model  # noqa: E402
 from judge_core.data import load  # noqa: E402
 from judge_core.pipeline import expand  # noqa: E402
 from ray_jobs.engines.base import build_engine  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> None:
     outs = engine.judge(rows, "label")
     seconds = time.perf_counter() - start
     lengths = [o["tokens_in"] for o in outs]
-    flops = sum(2 * params * s + 4 * cfg.num_hidden_layers * s * s * cfg.hidden_size for s in lengths)
+    flops = prefill_flops(cfg, params, lengths)
     ceiling = matmul_ceiling("float32")
     print(f"{len(rows)} prompts, {sum(lengths)} tokens in {seconds:.1f} s ({sum(lengths) / seconds:.0f} tokens/s); "
           f"{params / 1e6:.1f} M non-embedding parameters; achieved {flops / seconds / 1e9:.1f} GFLOP/s, "

@@ -18,12 +18,14 @@ prepare(). Each way runs in a fresh process, one after the other:
   1024 tokens per step), to show what of ours' lead is settings and what is pipeline;
 - hf-generate: the judges' own inference scripts' way (JudgeLM, PandaLM, Auto-J): a transformers
   generate loop, batches of 8 in file order, max_new_tokens 3, greedy;
-- the limit: prefill FLOPs (2 x parameters x prompt tokens) over this machine's measured matmul
-  ceiling, fp32 and bf16.
+- the limit: the FLOPs of reading every prompt once (bench/_models.prefill_flops: linear layers,
+  attention, the output layer at the last position) over this machine's measured matmul ceiling,
+  fp32 and bf16.
 Every way's wall clock starts with its process (imports of vLLM, Ray, torch count for everyone; `from
 vllm import LLM` alone takes ~12 s here) and stops when its verdicts are in hand.
 Prints per way: start-up, steady and wall seconds, examples/s and prompt tokens/s (wall), its
-fraction of the fp32 and bf16 limits, and how many verdicts differ from ours; last line:
+fraction of the fp32 and bf16 limits, its wall time over ours, and how many verdicts differ from
+ours; last line:
 `ours/ray.data.llm = R.RRx, ours/plain-vllm = R.RRx` (wall time ratios, ours = the faster of ours).
 """
 from __future__ import annotations
@@ -42,7 +44,7 @@ from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._models import matmul_ceiling  # noqa: E402
+from bench._models import matmul_ceiling, non_embedding_params, prefill_flops  # noqa: E402
 
 MODEL = "models/smollm2-135m-instruct"
 WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "plain-vllm-tuned", "hf-generate")
@@ -197,12 +199,15 @@ def run_way(way: str, args) -> dict:
 
 
 # ---- the limit ---------------------------------------------------------------------------------------
-def parameters() -> int:
-    from transformers import AutoConfig, AutoModelForCausalLM
+def limit_flops(args) -> tuple[float, int]:
+    """(FLOPs of reading every prompt once with no reuse, non-embedding parameters): bench/_models.py."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    config = AutoConfig.from_pretrained(MODEL)
     with __import__("torch").device("meta"):
-        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(MODEL))
-    return sum(p.numel() for p in model.parameters())
+        params = non_embedding_params(AutoModelForCausalLM.from_config(config))
+    lengths = [len(p["ids"]) for p in prepared(rows_for(args.benchmark, args.n), AutoTokenizer.from_pretrained(MODEL))]
+    return prefill_flops(config, params, lengths), params
 
 
 # ---- the driver --------------------------------------------------------------------------------------
@@ -237,18 +242,19 @@ def _subprocess(way: str, args) -> dict:
 
 
 def report(results: dict, args) -> None:
-    params = parameters()
+    flops, params = limit_flops(args)
     fp32, bf16 = matmul_ceiling("float32"), matmul_ceiling("bfloat16")
+    bf16_kernel = bf16 > fp32  # without AVX512-BF16 or AMX, bf16 runs on a fallback far below fp32
     ours = min((w for w in ("ours-vllm", "ours-hf") if results.get(w)), key=lambda w: results[w]["wall"], default=None)
     tokens = next(r["tokens"] for r in results.values() if r)
     examples = 2 * args.n
     print(f"{args.benchmark}: first {args.n} pairs in both orders = {examples} prompts, {tokens} prompt tokens; "
-          f"SmolLM2-135M-Instruct, {params / 1e6:.1f} M parameters, float32; {os.cpu_count()} cores")
-    print(f"limit: 2 x {params / 1e6:.1f} M x {tokens} tokens = {2 * params * tokens / 1e12:.2f} TFLOP; matmul ceiling "
-          f"{fp32 / 1e9:.0f} GFLOP/s fp32 -> {2 * params * tokens / fp32:.1f} s, {bf16 / 1e9:.0f} GFLOP/s bf16 -> "
-          f"{2 * params * tokens / bf16:.1f} s")
+          f"SmolLM2-135M-Instruct ({params / 1e6:.1f} M non-embedding parameters), float32; {os.cpu_count()} cores")
+    print(f"limit: {flops / 1e12:.2f} TFLOP to read every prompt once; matmul ceiling {fp32 / 1e9:.0f} GFLOP/s fp32 -> "
+          f"{flops / fp32:.1f} s; bf16 {bf16 / 1e9:.0f} GFLOP/s" + (f" -> {flops / bf16:.1f} s" if bf16_kernel else
+                                                                   " (no bf16 kernel on this CPU: no bf16 column)"))
     print(f"{'way':17} {'start s':>8} {'steady s':>9} {'wall s':>8} {'ex/s':>6} {'tok/s':>7} {'fp32 lim':>8} "
-          f"{'bf16 lim':>8}  verdicts vs {ours or 'ours'}")
+          f"{'bf16 lim':>8} {'its/ours':>8}  verdicts vs {ours or 'ours'}")
     for way, r in results.items():
         if not r:
             print(f"{way:17} failed")
@@ -256,16 +262,18 @@ def report(results: dict, args) -> None:
         busy = r["steady"] or r.get("dataset") or r["wall"]
         same = _differences(r["verdicts"], results[ours]["verdicts"]) if ours else "-"
         print(f"{way:17} {_s(r['start']):>8} {_s(r['steady'] or r.get('dataset')):>9} {r['wall']:8.1f} "
-              f"{examples / r['wall']:6.2f} {tokens / r['wall']:7.0f} {2 * params * tokens / busy / fp32:8.2f} "
-              f"{2 * params * tokens / busy / bf16:8.2f}  {same}")
+              f"{examples / r['wall']:6.2f} {tokens / r['wall']:7.0f} {flops / busy / fp32:8.2f} "
+              f"{_s(flops / busy / bf16 if bf16_kernel else None, 2):>8} "
+              f"{_s(r['wall'] / results[ours]['wall'] if ours else None, 2):>7}x  {same}")
+    print("(fraction of the limit above 1.00: that way skipped work, prefix-cache hits)")
     if ours:
         ratio = {w: results[w]["wall"] / results[ours]["wall"] if results.get(w) else float("nan")
                  for w in ("ray.data.llm", "plain-vllm")}
         print(f"ours/ray.data.llm = {ratio['ray.data.llm']:.2f}x, ours/plain-vllm = {ratio['plain-vllm']:.2f}x")
 
 
-def _s(value) -> str:
-    return "-" if value is None else f"{value:.1f}"
+def _s(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def _differences(theirs: dict, ours: dict) -> str:
