@@ -102,6 +102,10 @@ def test_hf_label_micro_batches_by_tokens_on_cpu_give_the_same_probabilities(tin
     one = build_engine(base.model_copy(update={"options": {"max_model_len": 2048, "micro_batch": 1}}))
     for a, b in zip(packed.judge(rows, "label"), one.judge(rows, "label")):
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
+    # Auto-J's labels read further on the batch's KV cache: 8 left-padded rows per pass = 1 per pass
+    packed.micro_tokens = 10 ** 6
+    for a, b in zip(packed.judge(rows, "autoj"), one.judge(rows, "autoj")):
+        assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
 
 
 def test_cpu_threads_reach_openmp_before_torch_loads():

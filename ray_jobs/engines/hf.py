@@ -81,18 +81,37 @@ class HFEngine:
         return ids.to(self.device), mask.to(self.device)
 
     def _label(self, preps, template) -> list[dict]:
-        first = self._next_logprobs([p["ids"] for p in preps])
-        second = self._following([(i, p["ids"] + [p["labels"][v]], v, path)
-                                  for i, p in enumerate(preps) for v, path in p["follow"].items()])
+        ids, mask = self._left_pad([p["ids"] for p in preps])
+        asks = [(i, [p["labels"][v]] + path[:-1], v, path) for i, p in enumerate(preps) for v, path in p["follow"].items()]
+        shared = {tuple(c) for _, c, _, _ in asks}
+        cached = asks and all({tuple(c) for j, c, _, _ in asks if j == i} == shared for i in range(len(preps)))
+        with self.torch.no_grad():
+            out = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=bool(cached))
+        first = self.torch.log_softmax(out.logits[:, -1, :].float(), -1).cpu()
+        if cached:  # every row goes on with the same tokens: continue from the prompt's KV cache
+            second = self._continued(out.past_key_values, mask, sorted(shared), asks)
+        else:
+            second = self._following([(i, preps[i]["ids"] + c[:1], v, path) for i, c, v, path in asks])
         return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second.get(i, {})),
                              template) | {"tokens_in": len(p["ids"]), "tokens_out": 1} for i, p in enumerate(preps)]
 
-    def _next_logprobs(self, seqs: list[list[int]]):
-        """Full-vocabulary log-probabilities of the next token after each sequence (one position computed)."""
-        ids, mask = self._left_pad(seqs)
-        with self.torch.no_grad():
-            logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1).logits[:, -1, :].float()
-        return self.torch.log_softmax(logits, -1).cpu()
+    def _continued(self, cache, mask, continuations: list[tuple], asks) -> dict[int, dict[int, float]]:
+        """{row: {label: log p(path | prompt + first token)}} where every row continues with the same
+        token sequences (first token + path but its last): one short pass per sequence on the cache."""
+        import copy
+
+        torch, rows, logp = self.torch, mask.shape[0], {}
+        for n, c in enumerate(continuations):
+            past = cache if n == len(continuations) - 1 else copy.deepcopy(cache)
+            tokens = torch.tensor([list(c)] * rows, device=mask.device)
+            longer = torch.cat([mask, torch.ones_like(tokens)], 1)
+            with torch.no_grad():
+                logits = self.model(input_ids=tokens, attention_mask=longer, past_key_values=past).logits.float()
+            logp[c] = torch.log_softmax(logits, -1).cpu()  # position m predicts path[m]
+        out: dict[int, dict[int, float]] = {}
+        for i, c, v, path in asks:
+            out.setdefault(i, {})[v] = sum(float(logp[tuple(c)][i, m, t]) for m, t in enumerate(path))
+        return out
 
     def _following(self, asks: list[tuple[int, list[int], int, list[int]]]) -> dict[int, dict[int, float]]:
         """{row: {label: log p(path | prompt + first token)}} for labels sharing a first token, from

@@ -10,9 +10,9 @@ spec.adapter: a PEFT LoRA directory served through LoRARequest (the base model s
 Label mode: the prompt is the exact token prefix before the label token (prompting.label_ids),
 SamplingParams(max_tokens=1, allowed_token_ids=label tokens, logprobs=number of labels) with
 `logprobs_mode="processed_logprobs"`, so the returned log-probabilities are those of the labels only.
-Labels that share a first token ("1" and "10", "Response 1" and "Response 2") are read further
-through the prompt log-probabilities of prompt + first token + the tokens that tell them apart (a
-second, prefix-cached request).
+Labels that share a first token ("1" and "10", "Response 1" and "Response 2") are read further:
+prefix-cached requests on prompt + first token (+ the path so far) ask for the next path token's
+log-probability (`logprob_token_ids`).
 Prompts are passed as token ids: the same truncation and chat template as the hf engine.
 """
 from __future__ import annotations
@@ -99,19 +99,30 @@ class VLLMEngine:
 
     def _second_tokens(self, preps: dict) -> dict[int, dict[int, float]]:
         """{row: {label: log p(its following tokens | prompt + first token)}} for labels read further
-        ("10" after "1"): the prompt's own log-probabilities (prompt_logprobs are full-vocabulary)."""
+        ("10" after "1"; "Response 1" after " Response"): one request per row and position of the path,
+        prompt + first token + the path so far, asking for the log-probabilities of the next path
+        tokens (logprob_token_ids, full vocabulary). They are ordinary requests: the prompt comes from
+        the prefix cache (prompt_logprobs would recompute it and the vocabulary at every position)."""
         from vllm import SamplingParams
 
-        asks = [(i, v, p["ids"] + [p["labels"][v]] + path) for i, p in preps.items() for v, path in p["follow"].items()]
-        if not asks:
+        wanted: dict[tuple, set[int]] = {}
+        for i, p in preps.items():
+            for v, path in p["follow"].items():
+                for m, t in enumerate(path):
+                    wanted.setdefault((i, p["labels"][v], *path[:m]), set()).add(t)
+        if not wanted:
             return {}
-        results = self.llm.generate([{"prompt_token_ids": ids} for _, _, ids in asks],
-                                    sampling_params=SamplingParams(max_tokens=1, temperature=0, prompt_logprobs=0),
+        asks = list(wanted)
+        results = self.llm.generate([{"prompt_token_ids": preps[a[0]]["ids"] + list(a[1:])} for a in asks],
+                                    sampling_params=[SamplingParams(max_tokens=1, temperature=0,
+                                                                    logprob_token_ids=sorted(wanted[a])) for a in asks],
                                     lora_request=self.lora, use_tqdm=False)
+        read = {a: res.outputs[0].logprobs[0] for a, res in zip(asks, results)}
         out: dict[int, dict[int, float]] = {}
-        for (i, v, ids), res in zip(asks, results):
-            read = range(len(ids) - len(preps[i]["follow"][v]), len(ids))
-            out.setdefault(i, {})[v] = sum(res.prompt_logprobs[k][ids[k]].logprob for k in read)
+        for i, p in preps.items():
+            for v, path in p["follow"].items():
+                first = p["labels"][v]
+                out.setdefault(i, {})[v] = sum(read[(i, first, *path[:m])][t].logprob for m, t in enumerate(path))
         return out
 
     def _read(self, res, prep, template, second: dict) -> dict:
