@@ -83,24 +83,21 @@ class HFEngine:
     def _label(self, preps, template) -> list[dict]:
         ids, mask = self._left_pad([p["ids"] for p in preps])
         asks = [(i, [p["labels"][v]] + path[:-1], v, path) for i, p in enumerate(preps) for v, path in p["follow"].items()]
-        shared = {tuple(c) for _, c, _, _ in asks}
-        cached = asks and all({tuple(c) for j, c, _, _ in asks if j == i} == shared for i in range(len(preps)))
         with self.torch.no_grad():
-            out = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=bool(cached))
+            out = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=bool(asks))
         first = self.torch.log_softmax(out.logits[:, -1, :].float(), -1).cpu()
-        if cached:  # every row goes on with the same tokens: continue from the prompt's KV cache
-            second = self._continued(out.past_key_values, mask, sorted(shared), asks)
-        else:
-            second = self._following([(i, preps[i]["ids"] + c[:1], v, path) for i, c, v, path in asks])
+        second = self._continued(out.past_key_values, mask, asks) if asks else {}
         return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second.get(i, {})),
                              template) | {"tokens_in": len(p["ids"]), "tokens_out": 1} for i, p in enumerate(preps)]
 
-    def _continued(self, cache, mask, continuations: list[tuple], asks) -> dict[int, dict[int, float]]:
-        """{row: {label: log p(path | prompt + first token)}} where every row continues with the same
-        token sequences (first token + path but its last): one short pass per sequence on the cache."""
+    def _continued(self, cache, mask, asks) -> dict[int, dict[int, float]]:
+        """{row: {label: log p(path | prompt + first token)}} for labels sharing a first token, from
+        asks (row, first token + path but its last, label, path): one short pass on the prompts' KV
+        cache per distinct continuation, for every row of the batch (rows that do not need it ignore it)."""
         import copy
 
         torch, rows, logp = self.torch, mask.shape[0], {}
+        continuations = sorted({tuple(c) for _, c, _, _ in asks})
         for n, c in enumerate(continuations):
             past = cache if n == len(continuations) - 1 else copy.deepcopy(cache)
             tokens = torch.tensor([list(c)] * rows, device=mask.device)
@@ -111,23 +108,6 @@ class HFEngine:
         out: dict[int, dict[int, float]] = {}
         for i, c, v, path in asks:
             out.setdefault(i, {})[v] = sum(float(logp[tuple(c)][i, m, t]) for m, t in enumerate(path))
-        return out
-
-    def _following(self, asks: list[tuple[int, list[int], int, list[int]]]) -> dict[int, dict[int, float]]:
-        """{row: {label: log p(path | prompt + first token)}} for labels sharing a first token, from
-        asks (row, prompt + first token, label, path): one more pass over each distinct sequence."""
-        if not asks:
-            return {}
-        seqs = list(dict.fromkeys(tuple(ids + path[:-1]) for _, ids, _, path in asks))
-        keep = max(len(path) for *_, path in asks)
-        ids, mask = self._left_pad([list(s) for s in seqs])
-        with self.torch.no_grad():
-            logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits.float()
-        logp = self.torch.log_softmax(logits, -1).cpu()
-        out: dict[int, dict[int, float]] = {}
-        for i, prompt, v, path in asks:  # position keep - len(path) + m predicts path[m]
-            row = logp[seqs.index(tuple(prompt + path[:-1]))]
-            out.setdefault(i, {})[v] = sum(float(row[keep - len(path) + m, t]) for m, t in enumerate(path))
         return out
 
     def _generate(self, preps, template) -> list[dict]:
