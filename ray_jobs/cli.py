@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import yaml
 from pydantic import ValidationError
 
 from judge_core import data as D
@@ -310,7 +311,8 @@ def add_judge(sub) -> None:
                     help="a bad benchmark record fails the cell (naming file and line), or is skipped and reported")
     jj.add_argument("--accept-modified-data", action="store_true", help=MODIFIED_HELP)
     jj.add_argument("--option", action="append", default=[], help="engine option key=value (repeatable)")
-    jj.add_argument("--concurrency", type=int, default=1, help="engine actors")
+    jj.add_argument("--concurrency", type=yaml.safe_load, default=None,
+                    help="engine actors: N, [min,max] or auto (default: auto with --num-gpus, else 1)")
     jj.add_argument("--num-gpus", type=float, default=0, help="GPUs per engine actor")
     jj.add_argument("--batch-size", type=int, default=16, help="rows per engine call")
     jj.add_argument("--name", help="judge name in results (default: from the model)")

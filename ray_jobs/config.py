@@ -1,7 +1,6 @@
-"""Configs: YAML files with `key=value` overrides (one parser for every verb), and the Ray they ask for.
+"""Configs: YAML files with `key=value` overrides (one parser for every verb).
 
     data = read_config("configs/sweeps/quickstart-cpu.yaml", ["limit=20", "judges.3.batch_size=8"])
-    ensure_ray({"num_cpus": 2})     # join RAY_ADDRESS / a running Ray, else start a local one
 
 Values are parsed as YAML (numbers, lists, null, {a: 1}); a dotted key walks into mappings and,
 with an integer step, into lists.
@@ -51,23 +50,3 @@ def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
     return apply_overrides(data, list(overrides))
-
-
-def ensure_ray(init_kwargs: dict | None = None) -> None:
-    """Join the Ray of `ray job submit` (RAY_ADDRESS) or a running one; else start a local one, with a
-    reaper that stops its processes if this driver is killed (ray_jobs/reaper.py)."""
-    import ray
-
-    if not ray.is_initialized():
-        ray.init(**(init_kwargs or {}))
-        if _started_here():
-            from .reaper import start_reaper
-
-            start_reaper()
-
-
-def _started_here() -> bool:
-    """Did ray.init() start a Ray (rather than join one)? Its raylet is then this process's child."""
-    import psutil
-
-    return any(p.name() in ("raylet", "gcs_server") for p in psutil.Process().children())

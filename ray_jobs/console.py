@@ -141,6 +141,8 @@ class _Bar:
 
     def __init__(self, total: int, unit: str, desc: str):
         self.total, self.unit, self.desc, self.n, self.note = total, unit, desc, 0, ""
+        self.notes: dict[str, str] = {}  # one per running judge (side by side), shown joined
+        self.lock = threading.Lock()  # judges' threads note their rows while the driver moves the bar
         self.start = self.last_line = time.monotonic()
         stream = S.terminal
         self.tqdm = None
@@ -155,6 +157,10 @@ class _Bar:
 
     def set(self, n: int, note: str | None = None) -> None:
         """The bar at n (of total), with a note after it (rows judged, loss, rate)."""
+        with self.lock:
+            self._set(n, note)
+
+    def _set(self, n: int, note: str | None) -> None:
         self.n, self.note = n, self.note if note is None else note
         if self.tqdm is not None:
             self.tqdm.n = n
@@ -196,10 +202,19 @@ def progress(total: int, unit: str, desc: str):
         S.bar = None
 
 
-def note(text: str) -> None:
-    """A note after the current bar (e.g. rows judged in the running judge); nothing without a bar."""
-    if S.bar is not None:
-        S.bar.set(S.bar.n, text)
+def note(text: str | None, key: str = "") -> None:
+    """A note after the current bar (e.g. rows judged by a running judge); notes of several keys (judges
+    side by side) are shown together, in the order they first came; None removes the key's note.
+    Nothing without a bar."""
+    bar = S.bar
+    if bar is None or not hasattr(bar, "notes"):
+        return
+    with bar.lock:
+        if text is None:
+            bar.notes.pop(key, None)
+        else:
+            bar.notes[key] = text
+        bar._set(bar.n, "; ".join(bar.notes.values()))
 
 
 @contextmanager

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator,
+                      model_validator)
 
 from .config import DirName
 from .locations import resolve
@@ -50,7 +51,8 @@ class VLLMOptions(_Options):
     max_new_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.0, ge=0, description="> 0 samples, seeded per row by uid and order")
     seed: int = 0
-    gpu_memory_utilization: float | None = Field(None, gt=0, le=1)
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="default: vLLM's 0.9, times num_gpus "
+                                                                               "when an actor has a fraction of a GPU")
     max_lora_rank: int = Field(64, ge=1)
     enforce_eager: bool | None = Field(None, description="default: True on CPU")
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="any other vllm.LLM argument")
@@ -104,6 +106,7 @@ class FakeOptions(_Options):
     fail_uids: list[str] = Field(default_factory=list, description="rows that raise (isolation tests)")
     delay: float = Field(0.0, ge=0, description="seconds per row (stop-mid-run tests)")
     starts_file: str | None = Field(None, description="a line is appended per engine start")
+    nodes_file: str | None = Field(None, description="a line 'judge node-id' is appended per engine start in Ray")
 
 
 class EnsembleOptions(_Options):
@@ -159,9 +162,14 @@ class JudgeSpec(BaseModel):
                                                                        "the template's label tokens")
     templates: list[str] | None = Field(None, description="templates for this judge (default: the sweep's)")
     options: dict[str, Any] = Field(default_factory=dict, description="engine settings; see the engine's options model")
-    concurrency: int = Field(1, ge=1, description="engine actors")
-    num_gpus: float = Field(0, ge=0, description="GPUs per actor")
+    concurrency: PositiveInt | tuple[PositiveInt, PositiveInt] | Literal["auto"] | None = Field(
+        None, description="engine actors: N, [min, max] (Ray Data's autoscaling pool) or auto (1 to as many as the "
+                          "cluster holds, growing as other judges finish); default: auto for a GPU judge, else 1")
+    num_gpus: float = Field(0, ge=0, description="GPUs per actor (0.5: two judges share a GPU; a vllm judge with "
+                                                  "tensor_parallel_size k takes k, on one node)")
     num_cpus: float = Field(1, ge=0, description="CPUs per actor")
+    resources: dict[str, float] = Field(default_factory=dict, description="Ray custom resources per actor "
+                                                                          "(e.g. {A100: 1} for nodes that declare it)")
     batch_size: int = Field(16, ge=1, description="rows per map_batches call")
 
     @field_validator("model", "adapter")
@@ -178,6 +186,11 @@ class JudgeSpec(BaseModel):
         if self.mode == "label" and not cap.label_mode:
             raise ValueError(f"judge {self.name}: engine {self.engine} has no label mode (it gives probabilities)")
         self.opts  # noqa: B018 - validates the options now, not when an actor starts
+        if isinstance(self.concurrency, tuple) and self.concurrency[0] > self.concurrency[1]:
+            raise ValueError(f"judge {self.name}: concurrency [min, max] needs min <= max, not {list(self.concurrency)}")
+        if self.tensor_parallel > 1 and self.num_gpus not in (0, self.tensor_parallel):
+            raise ValueError(f"judge {self.name}: tensor_parallel_size {self.tensor_parallel} takes "
+                             f"{self.tensor_parallel} GPUs per actor; num_gpus {self.num_gpus} says otherwise")
         return self
 
     @property
@@ -192,6 +205,33 @@ class JudgeSpec(BaseModel):
             return model.model_validate(self.options)
         except ValidationError as exc:
             raise ValueError(f"judge {self.name}: {_options_error(exc, self.engine, model)}") from None
+
+    @property
+    def tensor_parallel(self) -> int:
+        """GPUs one engine spans (vllm's tensor_parallel_size); 1 for every other engine."""
+        return self.opts.tensor_parallel_size if self.engine == "vllm" else 1
+
+    @property
+    def pool(self) -> tuple[int, int | None]:
+        """(min, max) engine actors; max None: as many as the cluster holds (`auto`)."""
+        c = self.concurrency if self.concurrency is not None else ("auto" if self.num_gpus or self.tensor_parallel > 1
+                                                                   else 1)
+        return {"auto": (1, None)}.get(c, (c, c)) if not isinstance(c, tuple) else c
+
+    @property
+    def actor_bundles(self) -> list[dict[str, float]]:
+        """What one engine actor reserves, all on ONE node: a bundle per GPU for a tensor-parallel vllm
+        engine (its workers take one each; the actor's CPUs and custom resources go in the first), else
+        one bundle."""
+        gpus = [1.0] * self.tensor_parallel if self.tensor_parallel > 1 else [self.num_gpus]
+        first = {"CPU": self.num_cpus, "GPU": gpus[0]} | self.resources
+        return [{k: v for k, v in b.items() if v} for b in [first] + [{"GPU": g} for g in gpus[1:]]]
+
+    def judging_config(self) -> dict:
+        """What its judgments depend on (a cell's hash): the spec with where and how many actors run it
+        fixed at the values these fields had when they were still hashed, so a sweep resumed on a bigger
+        cluster or with other pools reuses its judgments, and results of earlier versions keep their hash."""
+        return self.model_dump(exclude={"resources"}) | {"concurrency": 1, "num_gpus": 0, "num_cpus": 1}
 
     @property
     def prompted(self) -> bool:

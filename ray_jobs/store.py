@@ -78,7 +78,7 @@ class Cell:
         never reused for it."""
         data = self.examples if self.examples is not None else self.loaded
         artifacts = local_artifacts(self.judge)
-        return {"judge": self.judge.model_dump(), "template": self.template, "benchmark": self.benchmark,
+        return {"judge": self.judge.judging_config(), "template": self.template, "benchmark": self.benchmark,
                 "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION} | \
             ({"examples": examples_digest(data)} if data is not None else {}) | ({"artifacts": artifacts} if artifacts else {})
 

@@ -67,7 +67,7 @@ say "--json with an undefined Pearson" "$(python3 -c "import json,sys; r=json.lo
 import os, subprocess, sys, tempfile, time
 import psutil
 t = tempfile.mkdtemp(prefix="ray")
-d = subprocess.Popen([".venv/bin/python", "-c", "import time; from ray_jobs.config import ensure_ray\n"
+d = subprocess.Popen([".venv/bin/python", "-c", "import time; from ray_jobs.cluster import ensure_ray\n"
                       f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {t!r}}})\n"
                       "print('up', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
 d.stdout.readline(); time.sleep(5)

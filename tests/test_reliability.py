@@ -140,7 +140,7 @@ def test_a_killed_driver_leaves_no_ray_processes():
     import psutil
 
     temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit 107 bytes
-    script = ("import time; from ray_jobs.config import ensure_ray\n"
+    script = ("import time; from ray_jobs.cluster import ensure_ray\n"
               f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {temp!r}}})\n"
               "print('up', flush=True); time.sleep(600)")
     driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,

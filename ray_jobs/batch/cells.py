@@ -23,6 +23,7 @@ from judge_core.pipeline import expand
 from judge_core.verdicts import ties_allowed
 
 from .. import console
+from ..cluster import release_groups
 from ..spec import preflight
 from ..store import Cell, judgment_from_row, prepare_dir, read_parts, write_json, write_part
 from .metrics import cell_metrics
@@ -62,19 +63,19 @@ def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, boots
     that cannot be loaded fails alone, an engine that cannot start fails every cell with rows to judge."""
     if len({c.judge.name for c in cells}) > 1:
         raise ValueError("run_cells takes the cells of one judge")
-    planned = {cell.key: _attempt(_plan_cell, cell, out_dir, log) for cell in cells}
+    planned = {cell.key: attempt(_plan_cell, cell, out_dir, log) for cell in cells}
     pending = [p for p in planned.values() if isinstance(p, Pending)]
     results = {k: v for k, v in planned.items() if not isinstance(v, Pending)}
     todo = [r for p in pending for r in p.todo]
     start = time.perf_counter()
-    failure = _attempt(_store_judgments, todo, cells[0].judge, {p.cell.key: p.dir for p in pending}, part_rows)
+    failure = attempt(_store_judgments, todo, cells[0].judge, {p.cell.key: p.dir for p in pending}, part_rows)
     if isinstance(failure, Exception):  # what was written stays; a re-run resumes from it
         return results | {p.cell.key: failure for p in pending}
     seconds = time.perf_counter() - start
-    return results | {p.cell.key: _attempt(_finish, p, bootstrap, seconds, len(todo)) for p in pending}
+    return results | {p.cell.key: attempt(_finish, p, bootstrap, seconds, len(todo)) for p in pending}
 
 
-def _attempt(step, *args):
+def attempt(step, *args):
     """step(*args), or the exception it raised: one cell's failure must not stop the others."""
     try:
         return step(*args)
@@ -87,12 +88,17 @@ def _store_judgments(todo: list[dict], judge, dirs: dict[str, Path], part_rows: 
     if not todo:
         return
     done, start = 0, time.perf_counter()
-    console.note(f"{judge.name}: starting its engine for {len(todo)} rows")
-    for batch in build_dataset(todo, judge).iter_batches(batch_size=part_rows, batch_format="pyarrow"):
-        for key in dict.fromkeys(batch["cell"].to_pylist()):
-            write_part(dirs[key], batch.filter(pc.equal(batch["cell"], key)).drop_columns(["cell"]))
-        done += batch.num_rows
-        console.note(f"{judge.name}: {done}/{len(todo)} rows judged, {done / (time.perf_counter() - start):.1f} rows/s")
+    console.note(f"{judge.name}: starting its engine for {len(todo)} rows", key=judge.name)
+    try:
+        for batch in build_dataset(todo, judge).iter_batches(batch_size=part_rows, batch_format="pyarrow"):
+            for key in dict.fromkeys(batch["cell"].to_pylist()):
+                write_part(dirs[key], batch.filter(pc.equal(batch["cell"], key)).drop_columns(["cell"]))
+            done += batch.num_rows
+            console.note(f"{judge.name}: {done}/{len(todo)} rows, {done / (time.perf_counter() - start):.1f} rows/s",
+                         key=judge.name)
+    finally:
+        console.note(None, key=judge.name)
+        release_groups(judge.name)
 
 
 def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:

@@ -1,11 +1,13 @@
-"""The Ray Data stages of batch judging: rows -> an actor pool holding the engine -> parse -> judgments.
+"""The Ray Data stage of batch judging: rows -> an actor pool holding the engine, which also parses -> judgments.
 
     ds = build_dataset(rows, spec)   # rows {cell, template, allow_tie, uid, order, example} of one judge
     for batch in ds.iter_batches(batch_format="pyarrow"): ...   # TAGGED judgments (store.py)
 
-The engine stage is an actor pool (`concurrency` actors, `num_gpus`/`num_cpus` each, `batch_size`
-rows per call): the model loads once per actor. Each row names its cell and template, so one pool
-serves a judge's whole grid. The parse stage is pure judge_core (`to_judgment`), a cheap task.
+The engine stage is an actor pool (`concurrency`: fixed, [min, max] or auto, sized by cluster.pool_bounds;
+`num_gpus`/`num_cpus`/`resources` each, `batch_size` rows per call): the model loads once per actor.
+Each row names its cell and template, so one pool serves a judge's whole grid. Parsing is pure
+judge_core (`to_judgment`) and runs in the same actor: a separate CPU task could wait forever behind
+other judges' actors holding every CPU of the cluster.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import pyarrow as pa
 from judge_core.pipeline import to_judgment
 
 from .. import console
+from ..cluster import Nodes, pool_bounds, strict_pack
 from ..engines.base import build_engine
 from ..spec import JudgeSpec
 from ..store import TAGGED, judgment_row
@@ -30,15 +33,16 @@ _KEPT = ("raw", "verdict", "probs", "score", "tokens_in", "tokens_out", "seconds
 
 class EngineActor:
     """Holds one engine for the life of the actor (model loaded once) and judges batches of rows of
-    any cell of its judge."""
+    any cell of its judge into tagged judgments."""
 
     def __init__(self, spec: dict):
-        self.engine = build_engine(spec)
+        self.engine, self.judge = build_engine(spec), spec["name"]
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        return pa.Table.from_pylist([_engine_row(r, o) for r, o in zip(rows, judge_rows(self.engine, rows))],
-                                    schema=ENGINE_OUT)
+        out = pa.Table.from_pylist([_engine_row(r, o) for r, o in zip(rows, judge_rows(self.engine, rows))],
+                                   schema=ENGINE_OUT)
+        return parse_batch(out, self.judge)
 
 
 def judge_rows(engine, rows: list[dict]) -> list[dict]:
@@ -73,14 +77,27 @@ def parse_batch(batch: pa.Table, judge: str) -> pa.Table:
     return pa.Table.from_pylist(out, schema=TAGGED)
 
 
-def engine_stage(spec: JudgeSpec, **constructor) -> dict:
+def engine_stage(spec: JudgeSpec, nodes: Nodes | None = None, **constructor) -> dict:
     """The keyword arguments of a map_batches call on an actor pool holding the spec's engine (tested
-    without starting Ray); `constructor`: more arguments for the actor class."""
+    without starting Ray or any engine); `nodes`: the cluster that sizes an auto pool (default: the
+    running Ray's); `constructor`: more arguments for the actor class. A tensor-parallel engine's actor
+    asks for no GPU itself: each actor gets a STRICT_PACK placement group of its bundles (cluster.strict_pack),
+    as ray.data.llm does."""
+    import functools
+
     import ray.data
 
-    return {"fn_constructor_kwargs": {"spec": spec.model_dump()} | constructor,
-            "compute": ray.data.ActorPoolStrategy(size=spec.concurrency), "num_gpus": spec.num_gpus,
-            "num_cpus": spec.num_cpus, "batch_size": spec.batch_size, "batch_format": "pyarrow"}
+    low, high = pool_bounds(spec, nodes)
+    shipped = spec.model_copy(update={"concurrency": high if low == high else (low, high)}).model_dump()  # for threads
+    resources = {"num_gpus": spec.num_gpus, "num_cpus": spec.num_cpus} | ({"resources": spec.resources}
+                                                                            if spec.resources else {})
+    if spec.tensor_parallel > 1:
+        resources = {"num_gpus": 0, "num_cpus": spec.num_cpus,
+                     "ray_remote_args_fn": functools.partial(strict_pack, spec.name, spec.actor_bundles)}
+    compute = ray.data.ActorPoolStrategy(size=low) if low == high else ray.data.ActorPoolStrategy(min_size=low,
+                                                                                                  max_size=high)
+    return {"fn_constructor_kwargs": {"spec": shipped} | constructor, "compute": compute,
+            "batch_size": spec.batch_size, "batch_format": "pyarrow"} | resources
 
 
 def rows_dataset(rows: list[dict], batch_size: int):
@@ -90,8 +107,7 @@ def rows_dataset(rows: list[dict], batch_size: int):
     return ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), math.ceil(len(rows) / batch_size))))
 
 
-def build_dataset(rows: list[dict], spec: JudgeSpec):
+def build_dataset(rows: list[dict], spec: JudgeSpec, nodes: Nodes | None = None):
     """Rows of any of the judge's cells -> tagged Judgments (store.TAGGED)."""
     console.quiet_ray_data()
-    ds = rows_dataset(rows, spec.batch_size).map_batches(EngineActor, **engine_stage(spec))
-    return ds.map_batches(parse_batch, batch_format="pyarrow", num_cpus=0.25, fn_kwargs={"judge": spec.name})
+    return rows_dataset(rows, spec.batch_size).map_batches(EngineActor, **engine_stage(spec, nodes))

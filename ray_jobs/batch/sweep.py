@@ -5,7 +5,9 @@
     ray job submit --working-dir . -- judge sweep configs/sweeps/gpu-open-judges.yaml   # a cluster
 
 Results: <output_dir>/<name>/<judge>/<template or ->/<benchmark>-<subset>/{config.json, parts/,
-metrics.json}. Each judge's cells share one Ray Data pipeline, so its model loads once. A re-run skips finished cells whose config hash matches and resumes a cell that
+metrics.json}. Each judge's cells share one Ray Data pipeline, so its model loads once per actor; judges
+run side by side, each starting as soon as its actors fit in the cluster's free resources
+(batch/schedule.py). A re-run skips finished cells whose config hash matches and resumes a cell that
 stopped halfway; a cell that fails is reported and the others still run.
 """
 from __future__ import annotations
@@ -22,12 +24,14 @@ from judge_core import prompts
 from judge_core.data import source, targets
 
 from .. import console
-from ..config import DirName, ensure_ray, read_config
+from ..cluster import ensure_ray, joined
+from ..config import DirName, read_config
 from ..locations import results_location, staged
 from ..spec import JudgeSpec, preflight
 from ..store import LEFT_OUT, OK, Cell, data_note, locked
-from .cells import orders_for, run_cells
+from .cells import attempt, orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
+from .schedule import Job, side_by_side
 
 
 class SweepConfig(BaseModel):
@@ -142,8 +146,8 @@ def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
 
 
 def run_sweep(cfg: SweepConfig, log=print) -> dict:
-    """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, then write the
-    report. Returns {cell: status}."""
+    """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, judges side by side as
+    the cluster's resources allow, then write the report. Returns {cell: status}."""
     with staged(results_location(cfg.output_dir), log) as (local, push):
         cfg = cfg.model_copy(update={"output_dir": str(local)})  # a storage URI is written through a local mirror
         with locked(cfg.results_dir, log), console.logging_to(cfg.results_dir, "sweep"):
@@ -154,27 +158,51 @@ def run_sweep(cfg: SweepConfig, log=print) -> dict:
 def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
     out = cfg.results_dir
     (out / "sweep.json").write_text(json.dumps(cfg.model_dump(), indent=1))
-    status, by_judge, missing = {}, {}, {}
-    for cell in cfg.cells():
+    cells = cfg.cells()
+    by_judge: dict[str, list[Cell]] = {}
+    for cell in cells:
         by_judge.setdefault(cell.judge.name, []).append(cell)
-    with console.progress(sum(map(len, by_judge.values())), "cells", cfg.name) as bar:
-        for i, (name, cells) in enumerate(by_judge.items(), 1):
-            log(f"== judge {i}/{len(by_judge)}: {name}, {len(cells)} cells")
-            console.note(f"judge {i}/{len(by_judge)} {name}")
-            missing[name] = _missing(cells[0].judge, missing)
+    status, missing = {}, {}
+    with console.progress(len(cells), "cells", cfg.name) as bar:
+        def done(name: str, result) -> None:
+            got = result if isinstance(result, dict) else {c.key: result for c in by_judge[name]}
+            status.update(_record(got, out, log))
+            log(f"== judge {name}: done in {time.perf_counter() - started[name]:.1f} s")
+            bar.update(len(by_judge[name]))
+            push()  # a storage URI gets each judge's cells as they finish
+
+        jobs, started = [], {}
+        for name, judge_cells in by_judge.items():  # ensembles last: they read their members' results
+            missing[name] = _missing(judge_cells[0].judge, missing)
             if missing[name]:
                 console.say(f"[left out] {name}: {missing[name]}")
-                status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in cells}
-                bar.update(len(cells))
-                continue
-            start = time.perf_counter()
-            status |= _record(_run_judge(cfg, cells, log), out, log)
-            log(f"   {time.perf_counter() - start:.1f} s")
-            bar.update(len(cells), f"judge {i}/{len(by_judge)} {name} done in {time.perf_counter() - start:.0f} s")
-            push()  # a storage URI gets each judge's cells as they finish
+                status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in judge_cells}
+                bar.update(len(judge_cells))
+            elif judge_cells[0].judge.engine == "ensemble":
+                started[name] = time.perf_counter()
+                side_by_side(jobs, done, joined())  # its members first
+                jobs = []
+                done(name, attempt(_run_judge, cfg, judge_cells, log))
+            else:
+                jobs.append(_job(cfg, judge_cells, log, started))
+        side_by_side(jobs, done, joined())
+    status = {c.key: status[c.key] for c in cells}  # the config's order, whichever judge ended first
     (out / "status.json").write_text(json.dumps(status, indent=1))
     from ..report import write_report
 
     paths = write_report(out)
     log(f"report: {paths['md']} and {paths['html']}")
     return status
+
+
+def _job(cfg: SweepConfig, cells: list[Cell], log, started: dict) -> Job:
+    """A judge's cells as one job of the scheduler: it starts when its minimum actors fit."""
+    judge = cells[0].judge
+
+    def run() -> dict:
+        started[judge.name] = time.perf_counter()
+        log(f"== judge {judge.name}: {len(cells)} cells, {judge.pool[0]}+ actor(s) of {judge.actor_bundles}")
+        return _run_judge(cfg, cells, log)
+
+    started[judge.name] = time.perf_counter()
+    return Job(judge.name, judge.actor_bundles, judge.pool[0], run)

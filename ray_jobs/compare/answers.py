@@ -1,4 +1,5 @@
-"""The candidates' answers: read from FastChat files, or generated turn by turn on Ray Data; resumable.
+"""The candidates' answers: read from FastChat files, or generated turn by turn on Ray Data, generators
+side by side as the cluster allows; resumable.
 
     answers, problems = collect_answers(cfg, questions, turns=2)
 
@@ -9,6 +10,7 @@ complete set is written as answers/<model>.jsonl in FastChat's model_answer form
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
@@ -16,7 +18,9 @@ import pyarrow as pa
 
 from judge_core.compare import Question, conversation, read_answers, write_answers
 
+from ..batch.schedule import Job, side_by_side
 from ..batch.stages import engine_stage, rows_dataset
+from ..cluster import joined
 from ..engines.base import build_engine
 from ..spec import JudgeSpec, preflight
 from ..store import write_json
@@ -58,7 +62,7 @@ def answer_dataset(spec: JudgeSpec, rows: list[dict], turns: int):
 
 
 def _answers_hash(model: ModelSpec, questions: list[Question], turns: int) -> str:
-    data = {"generator": model.generator.model_dump(), "questions": [q.model_dump() for q in questions], "turns": turns}
+    data = {"generator": model.generator.judging_config(), "questions": [q.model_dump() for q in questions], "turns": turns}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -101,16 +105,30 @@ def _generate(model: ModelSpec, todo: list[Question], turns: int, state: dict, p
         write_json(partial, state)
 
 
+def generate_all(cfg: CompareConfig, questions: list[Question], turns: int, log=print) -> dict:
+    """{model: generate_answers' state} for every model with a generator, side by side as the cluster's
+    resources allow (each generator is independent; batch/schedule.py). A generator that fails raises
+    once the others have ended: what every generator answered is saved, and a re-run resumes."""
+    jobs = [Job(m.name, m.generator.actor_bundles, m.generator.pool[0],
+                functools.partial(generate_answers, cfg, m, questions, turns, log))
+            for m in cfg.models if m.answers is None]
+    states = side_by_side(jobs, joined=joined())
+    for name, state in states.items():
+        if isinstance(state, Exception):
+            raise RuntimeError(f"answers of {name}: {type(state).__name__}: {state}") from state
+    return states
+
+
 def collect_answers(cfg: CompareConfig, questions: list[Question], turns: int, log=print) -> tuple[dict, dict]:
     """({model: {question_id: turns}}, {model: {question_id: why it is left out}}): only questions a
     model answered for every turn to be judged go to the judge; the others are reported."""
     answers, problems = {}, {}
+    generated = generate_all(cfg, questions, turns, log)
     for m in cfg.models:
         if m.answers is not None:
             got, errors = read_answers(m.answers), {}
         else:
-            state = generate_answers(cfg, m, questions, turns, log)
-            got, errors = state["answers"], dict(state["errors"])
+            got, errors = generated[m.name]["answers"], dict(generated[m.name]["errors"])
         for q in questions:
             need = min(turns, len(q.turns))
             if q.question_id not in errors and len(got.get(q.question_id, [])) < need:

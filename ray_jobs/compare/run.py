@@ -27,7 +27,7 @@ from judge_core.schema import PairExample
 
 from .. import console
 from ..batch.cells import run_cells
-from ..config import ensure_ray
+from ..cluster import ensure_ray
 from ..locations import results_location, staged
 from ..report import write_compare_report
 from ..store import Cell, locked, read_judgments, write_json

@@ -26,14 +26,15 @@ def build_engine(spec: JudgeSpec | dict):
 
 
 def use_cpu_threads(spec: JudgeSpec) -> None:
-    """On a CPU, let torch use `threads` (default: the machine's cores shared by the judge's actors).
+    """On a CPU, let torch use `threads` (default: the machine's cores shared by the judge's actors, at
+    most its pool's max).
     Ray starts every actor with OMP_NUM_THREADS=1. OpenMP reads it once, when torch loads, so it is set
     first; torch.set_num_threads alone left the vllm engine ~15% slower in an actor than with
     OMP_NUM_THREADS=2 (100 LLMBar prompts, SmolLM2, 3 runs each)."""
     import os
     import sys
 
-    threads = spec.opts.threads or max(1, (os.cpu_count() or 1) // spec.concurrency)
+    threads = spec.opts.threads or max(1, (os.cpu_count() or 1) // (spec.pool[1] or 1))
     if "torch" not in sys.modules:
         os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch

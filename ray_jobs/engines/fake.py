@@ -3,7 +3,8 @@
 options (spec.FakeOptions): rule ("longer": the longer shown answer wins, equal = tie; "first":
 always answer 1; a pointwise template gets the rating min(10, 1 + words // 10)), fail_uids (rows
 that raise, to test isolation), delay (seconds per row, to test stopping mid-run), starts_file (a
-line is appended each time an engine is built, to count model loads). Generate mode writes the
+line is appended each time an engine is built, to count model loads), nodes_file (the same with the
+node it started on, in Ray: multi-node tests). Generate mode writes the
 template's own verdict text (Template.answer), so every template's parser reads it. answer() echoes a
 conversation's last user message, so a generate-mode fake judge serves /v1/chat/completions in tests.
 """
@@ -25,6 +26,11 @@ class FakeEngine:
         if self.opts.starts_file:
             with open(self.opts.starts_file, "a") as f:
                 f.write(f"{spec.name}\n")
+        if self.opts.nodes_file:
+            import ray
+
+            with open(self.opts.nodes_file, "a") as f:
+                f.write(f"{spec.name} {ray.get_runtime_context().get_node_id()}\n")
 
     def _verdict(self, row, tpl: prompts.Template) -> int:
         ex = presented(row)

@@ -56,8 +56,19 @@ def llm_kwargs(spec: JudgeSpec, on_gpu: bool) -> dict:
               "enforce_eager": o.enforce_eager if o.enforce_eager is not None else not on_gpu,
               "logprobs_mode": "processed_logprobs", "enable_lora": spec.adapter is not None,
               "max_lora_rank": o.max_lora_rank}
-    optional = {"max_model_len": o.max_model_len, "gpu_memory_utilization": o.gpu_memory_utilization}
+    optional = {"max_model_len": o.max_model_len, "gpu_memory_utilization": gpu_memory_share(spec) if on_gpu else None}
+    if spec.tensor_parallel > 1:  # one worker per GPU of the actor's placement group (cluster.strict_pack)
+        kwargs["distributed_executor_backend"] = "ray"
     return kwargs | ({} if on_gpu else CPU_ENGINE) | {k: v for k, v in optional.items() if v is not None} | o.engine_kwargs
+
+
+def gpu_memory_share(spec: JudgeSpec) -> float | None:
+    """The user's gpu_memory_utilization, else, for an actor given a fraction of a GPU (num_gpus 0.5: two
+    judges share one), vLLM's default 0.9 scaled to that fraction, so both engines' caches fit."""
+    o = spec.opts
+    if o.gpu_memory_utilization is not None or not 0 < spec.num_gpus < 1:
+        return o.gpu_memory_utilization
+    return round(0.9 * spec.num_gpus, 3)
 
 
 class VLLMEngine:

@@ -21,7 +21,7 @@ from pathlib import Path
 from judge_core.finetune_data import build_training_set
 
 from .. import console
-from ..config import ensure_ray
+from ..cluster import ensure_ray
 from ..engines.encoder import pad
 from ..locations import is_uri, results_location
 from ..models import ensure

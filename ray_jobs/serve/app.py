@@ -31,7 +31,8 @@ from judge_core.pipeline import expand, to_judgment
 
 from .. import console
 from ..batch.stages import judge_rows
-from ..config import apply_overrides, ensure_ray, read_config
+from ..cluster import ensure_ray
+from ..config import apply_overrides, read_config
 from ..engines.base import build_engine
 from ..locations import is_uri, results_location
 from ..spec import preflight
