@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from . import console
 
 JOIN_TIMEOUT_S = 5.0
+LOCAL_ONLY = {"num_cpus", "num_gpus", "resources", "labels", "object_store_memory", "include_dashboard",
+              "dashboard_host", "dashboard_port", "_temp_dir", "_system_config"}  # what only a new Ray takes
 _JOINED: list[str] = []  # the address ensure_ray joined (a cluster that is not ours, which may grow)
 
 
@@ -32,9 +34,10 @@ def ensure_ray(init_kwargs: dict | None = None) -> None:
         return
     kwargs = dict(init_kwargs or {})
     address = kwargs.pop("address", None) or os.environ.get("RAY_ADDRESS") or "local"
+    ignored = sorted(k for k in kwargs if k in LOCAL_ONLY) if address != "local" else []
     if address != "local":
         reachable(address)
-    ray.init(address=address, **kwargs)
+    ray.init(address=address, **{k: v for k, v in kwargs.items() if k not in ignored})
     _JOINED[:] = [] if address == "local" else [address]
     if address == "local":
         from .reaper import start_reaper
@@ -42,7 +45,8 @@ def ensure_ray(init_kwargs: dict | None = None) -> None:
         start_reaper()
         console.say(f"started a local Ray: {describe(ray.cluster_resources())}")
     else:
-        console.say(f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)")
+        console.say(f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)"
+                    + (f" (ray_init's {', '.join(ignored)} ignored: a joined cluster has its own)" if ignored else ""))
 
 
 def joined() -> bool:

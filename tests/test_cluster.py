@@ -123,6 +123,23 @@ def test_jobs_start_side_by_side_as_they_fit_and_the_rest_as_others_end():
     assert out == {n: {"ok": n} for n in ("big", "one", "two", "three")} and ended[0] == "one"
 
 
+def test_the_largest_actors_are_placed_first():
+    """First-fit decreasing: a 2-GPU engine listed last still starts at once; in the given order three
+    1-GPU judges would split the nodes and leave it waiting for a whole node to free."""
+    clock = Clock()
+    out = {}
+    jobs = [clock.job("one", 1), clock.job("two", 1), clock.job("three", 1), clock.job("big", 2)]
+    t = threading.Thread(target=lambda: out.update(side_by_side(jobs, poll_s=0.01, cluster=two_nodes)))
+    t.start()
+    _wait_for(lambda: len(clock.started) == 3)
+    time.sleep(0.1)
+    assert sorted(clock.started) == ["big", "one", "two"]
+    for e in clock.release.values():
+        e.set()
+    t.join(5)
+    assert len(out) == 4
+
+
 def test_a_job_too_large_for_every_node_fails_at_once_on_a_local_ray_and_waits_on_a_joined_one():
     clock = Clock()
     out = side_by_side([clock.job("huge", 3, done=True), clock.job("small", 1, done=True)], poll_s=0.01,

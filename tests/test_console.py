@@ -78,3 +78,19 @@ def test_following_reads_each_new_matching_line_of_the_log_once(tmp_path, capfd)
             time.sleep(1.5)
             bar.set(9)
     assert seen == [2, 3] and "step 3/9 loss 1.0" in log.read_text()
+
+
+def test_judges_side_by_side_share_the_bar_each_with_its_own_note(capfd):
+    """Notes keyed by judge are shown together while they run; a judge's note goes when it ends."""
+    with console.session():
+        with console.progress(4, "cells", "sweep") as bar:
+            console.note("a: 8/40 rows, 4.0 rows/s", key="a")
+            console.note("b: starting its engine for 40 rows", key="b")
+            console.note("a: 16/40 rows, 4.0 rows/s", key="a")
+            assert bar.note == "a: 16/40 rows, 4.0 rows/s; b: starting its engine for 40 rows"
+            console.note(None, key="a")
+            bar.update(2)
+            assert bar.note == "b: starting its engine for 40 rows"
+            console.note(None, key="b")
+            bar.update(2)
+    assert capfd.readouterr().out.splitlines() == ["sweep: 4/4 cells, 0 s"]

@@ -55,10 +55,11 @@ def test_killed_sweep_resumes_with_exact_counts(tmp_path, shared_root):
     proc = _sweep(cfg_path)  # everything finished: both cells are skipped, the report is rewritten
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
-    # the quiet console: where the log is, the bar's last line, the summary; Ray's lines are in the log only
+    # the quiet console: where the log is, which Ray, the bar's last line, the summary; Ray's lines are in the log only
     log = tmp_path / "resume" / "logs" / out.splitlines()[0].rpartition("/")[2]
     assert out.splitlines()[0] == f"log: {log}" and out.splitlines()[-1].startswith("2 of 2 cells ok; "), out
-    assert len(out.splitlines()) == 3 and "resume: 2/2 cells" in out and "INFO" not in out, out
+    assert out.splitlines()[1] == "started a local Ray: 2 CPUs", out
+    assert len(out.splitlines()) == 4 and "resume: 2/2 cells" in out and "INFO" not in out, out
     logged = log.read_text()
     assert logged.count("[skip]") == 2 and "Started a local Ray instance" in logged
     assert "llmbar/manual" in (tmp_path / "resume" / "report.md").read_text()

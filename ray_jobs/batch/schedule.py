@@ -5,7 +5,7 @@
 A sweep's judges (and a comparison's generators) are independent: each is one Ray Data pipeline run by
 a thread of the driver. The scheduler books each job's minimum actors on the nodes' free resources
 (cluster.Nodes, read afresh every round, so a node that leaves stops counting), starts every queued job
-that fits, in the given order, skipping those that do not, and starts the others as running jobs
+that fits, largest first (then in the given order), skipping those that do not, and starts the others as running jobs
 finish and free their resources. Beyond its minimum a job's pool grows by itself (Ray Data's
 autoscaling pool, `concurrency: auto`) into whatever is free. A job that can never fit fails at once
 on a Ray started here; on a joined cluster it starts when nothing else runs (its actors' demand is what
@@ -22,7 +22,7 @@ from .. import console
 from ..cluster import Nodes, describe, merged
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     """One independent pipeline: a name, one actor's bundles (all on one node), the actors it needs to
     start, and the work."""
@@ -43,19 +43,16 @@ def side_by_side(jobs: list[Job], on_done: Callable[[str, object], None] = lambd
     this thread as each job ends (writing status, moving the progress bar). `joined`: the cluster is not
     ours and may grow (an autoscaler); a job too large for it then waits instead of failing. `cluster`:
     the alive nodes' resources, read every round (a test gives its own)."""
-    waiting, running, results = list(jobs), {}, {}
+    waiting, running, results = sorted(jobs, key=_largest_first), {}, {}
     ended: queue.Queue = queue.Queue()
     while waiting or running:
-        free = _free(running, cluster())
-        for job in list(waiting):
-            verdict = _admit(job, free, cluster(), bool(running), joined)
-            if verdict == "wait":
-                continue
+        start, failed = plan_round(waiting, _free(running, cluster()), cluster(), bool(running), joined)
+        for job in start + list(failed):
             waiting.remove(job)
-            if isinstance(verdict, Exception):
-                results[job.name] = verdict
-                on_done(job.name, verdict)
-                continue
+        for job, exc in failed.items():
+            results[job.name] = exc
+            on_done(job.name, exc)
+        for job in start:
             running[job.name] = job
             threading.Thread(target=_run, args=(job, ended), name=f"judge-{job.name}", daemon=True).start()
         _request(list(running.values()) + waiting, joined)
@@ -68,6 +65,26 @@ def side_by_side(jobs: list[Job], on_done: Callable[[str, object], None] = lambd
         on_done(name, result)
     _request([], joined)
     return results
+
+
+def plan_round(waiting: list[Job], free: Nodes, idle: Nodes, busy: bool, joined: bool) -> tuple[list[Job], dict]:
+    """(the jobs to start now, booked on `free`; {job: the exception that fails it}); the others wait.
+    `idle`: the whole cluster; `busy`: other jobs run."""
+    start, failed = [], {}
+    for job in waiting:
+        verdict = _admit(job, free, idle, busy or bool(start), joined)
+        if isinstance(verdict, Exception):
+            failed[job] = verdict
+        elif verdict == "start":
+            start.append(job)
+    return start, failed
+
+
+def _largest_first(job: Job) -> tuple:
+    """Admission order: the largest actors first (first-fit decreasing: a 4-GPU engine is placed before
+    1-GPU ones fragment the nodes, instead of waiting for 4 GPUs to free at once), then the given order."""
+    need = merged(job.bundles)
+    return -need.get("GPU", 0) * job.actors, -need.get("CPU", 0) * job.actors
 
 
 def _free(running: dict[str, Job], nodes: Nodes) -> Nodes:

@@ -61,6 +61,11 @@ class FinetuneConfig(BaseModel):
     deepspeed: str | None = Field(None, description="path to a DeepSpeed json (ZeRO-2/3); none = DDP")
     num_workers: int = Field(1, ge=1)
     use_gpu: bool = False
+    placement: Literal["PACK", "SPREAD", "STRICT_SPREAD"] = Field(
+        "PACK", description="Ray Train's placement of the workers: PACK fills a node first (fast collectives); "
+                            "SPREAD/STRICT_SPREAD put them on separate nodes")
+    max_failures: int = Field(2, ge=-1, description="restarts after a worker or node is lost, each from the last "
+                                                    "checkpoint (Ray Train's FailureConfig; -1: no limit)")
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = Field(100, ge=1, description="optimizer steps between checkpoints")

@@ -269,9 +269,11 @@ def run(cfg: FinetuneConfig) -> dict:
         train_loop,
         train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows),
                            "resume_dir": resume_dir, "feature_stats": stats},
-        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu),
+        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
+                                               placement_strategy=cfg.placement),
         run_config=ray.train.RunConfig(name=cfg.name, storage_path=str(Path(cfg.storage_path).resolve()),
-                                       checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2)),
+                                       checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+                                       failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures)),
         datasets={"train": ray.data.from_items(train_rows)} | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
     )
     with console.progress(planned_steps(cfg, len(train_rows), cfg.num_workers), "steps", cfg.name) as bar, \
