@@ -1,7 +1,7 @@
 """Checkpoints of a fine-tune: report them through Ray Train, restore them, find the latest whole one.
 
     save_checkpoint(job, step, metrics)       # adapter + trainer state (+ ZeRO partitions), every rank
-    step = restore(job, resume_dir)           # this run's latest checkpoint, else resume_dir, else 0
+    step = restore(job, resume_dir, since)    # this run's latest checkpoint, else resume_dir, else 0
     latest_checkpoint(cfg)                    # the newest checkpoint whose every file arrived
 
 Ray copies a checkpoint into storage file by file, so a run killed mid-copy leaves a partial
@@ -55,16 +55,19 @@ def save_checkpoint(job, step: int, metrics: dict) -> None:
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(tmp) if keep else None)
 
 
-def restore(job, resume_dir: str | None) -> int:
+def restore(job, resume_dir: str | None, since: float | None = None) -> int:
     """Continue from this run's latest checkpoint (after a worker restart) or else from
     `resume_dir`; returns the step reached. Called after the backend's setup (deepspeed.initialize
-    restores its own partitions)."""
+    restores its own partitions). `since`: when this run started; a whole checkpoint written since
+    then is this run's even if Ray Train never registered it (a node lost right after writing it:
+    the controller had not yet collected every rank's report, and get_checkpoint() gives None)."""
     import ray.train
     import torch
 
     ckpt = ray.train.get_checkpoint()
-    if ckpt is None and resume_dir:
-        ckpt = ray.train.Checkpoint.from_directory(resume_dir)
+    own = latest_checkpoint(job.cfg, since) if ckpt is None and since is not None else None
+    if ckpt is None and (own or resume_dir):
+        ckpt = ray.train.Checkpoint.from_directory(own or resume_dir)
     if ckpt is None:
         return 0
     with ckpt.as_directory() as d:
@@ -92,11 +95,11 @@ def checkpoint_complete(directory: Path) -> bool:
         return False
 
 
-def latest_checkpoint(cfg: FinetuneConfig) -> str | None:
+def latest_checkpoint(cfg: FinetuneConfig, since: float | None = None) -> str | None:
     """The complete checkpoint (see checkpoint_complete) with the highest step under
-    <storage_path>/<name>; None if there is none."""
+    <storage_path>/<name> (written after `since`, a time.time(), when given); None if there is none."""
     found = []
     for d in Path(cfg.storage_path, cfg.name).glob("checkpoint_*"):
-        if checkpoint_complete(d):
+        if checkpoint_complete(d) and (since is None or (d / "manifest-rank0.json").stat().st_mtime >= since):
             found.append((json.loads((d / "adapter" / "judgeray.json").read_text())["step"], d.name, str(d)))
     return max(found)[2] if found else None

@@ -95,7 +95,7 @@ class Progress:
 def train_loop(config: dict) -> None:
     """Runs on every Ray Train worker; everything it needs comes in `config` (never module globals)."""
     job = setup(config)
-    step = restore(job, config.get("resume_dir"))
+    step = restore(job, config.get("resume_dir"), config.get("started"))
     progress = Progress(step, step, recent=collections.deque(maxlen=max(1, job.cfg.log_every * job.cfg.grad_accum)))
     train(job, progress)
     final = progress.final(job) | (validate(job) if config["val_batches"] else {})
@@ -255,6 +255,8 @@ def run(cfg: FinetuneConfig) -> dict:
               "(SmolLM2 here: 5x slower than bf16=false)", flush=True)
     if Path(cfg.model).exists():  # Ray Train workers run in their own directory: a relative base is lost there
         cfg = cfg.model_copy(update={"model": str(Path(cfg.model).resolve())})
+    if not is_uri(cfg.storage_path):  # the same for the storage a restarted worker looks for checkpoints in
+        cfg = cfg.model_copy(update={"storage_path": str(Path(cfg.storage_path).resolve())})
     train_rows, val_rows, report, stats = build_datasets(cfg)
     print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
           f"filtered: {dict(report.filtered)}", flush=True)
@@ -268,10 +270,10 @@ def run(cfg: FinetuneConfig) -> dict:
     trainer = TorchTrainer(
         train_loop,
         train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows),
-                           "resume_dir": resume_dir, "feature_stats": stats},
+                           "resume_dir": resume_dir, "feature_stats": stats, "started": time.time()},
         scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
                                                placement_strategy=cfg.placement),
-        run_config=ray.train.RunConfig(name=cfg.name, storage_path=str(Path(cfg.storage_path).resolve()),
+        run_config=ray.train.RunConfig(name=cfg.name, storage_path=cfg.storage_path,
                                        checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
                                        failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures)),
         datasets={"train": ray.data.from_items(train_rows)} | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
