@@ -43,9 +43,9 @@ def ensure_ray(init_kwargs: dict | None = None) -> None:
         from .reaper import start_reaper
 
         start_reaper()
-        console.say(f"started a local Ray: {describe(ray.cluster_resources())}")
+        console.tell(f"started a local Ray: {describe(ray.cluster_resources())}")
     else:
-        console.say(f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)"
+        console.tell(f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)"
                     + (f" (ray_init's {', '.join(ignored)} ignored: a joined cluster has its own)" if ignored else ""))
 
 

@@ -52,6 +52,13 @@ def say(message: str) -> None:
     print(message, file=S.terminal or sys.stdout, flush=True)
 
 
+def tell(message: str) -> None:
+    """An event for the user of a CLI verb (say); nothing in a library call, whose caller chose what to
+    print (which Ray a verb joined or started)."""
+    if S.active:
+        say(message)
+
+
 @contextmanager
 def logging_to(folder: str | Path, verb: str):
     """Inside: fd 1 and 2, sys.stdout and sys.stderr write to folder/logs/<verb>-<time>.log (only in

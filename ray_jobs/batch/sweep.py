@@ -171,21 +171,21 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
             bar.update(len(by_judge[name]))
             push()  # a storage URI gets each judge's cells as they finish
 
-        jobs, started = [], {}
-        for name, judge_cells in by_judge.items():  # ensembles last: they read their members' results
+        jobs, ensembles, started = [], [], {}
+        for name, judge_cells in by_judge.items():
             missing[name] = _missing(judge_cells[0].judge, missing)
             if missing[name]:
                 console.say(f"[left out] {name}: {missing[name]}")
                 status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in judge_cells}
                 bar.update(len(judge_cells))
             elif judge_cells[0].judge.engine == "ensemble":
-                started[name] = time.perf_counter()
-                side_by_side(jobs, done, joined())  # its members first
-                jobs = []
-                done(name, attempt(_run_judge, cfg, judge_cells, log))
+                ensembles.append(name)
             else:
                 jobs.append(_job(cfg, judge_cells, log, started))
         side_by_side(jobs, done, joined())
+        for name in ensembles:  # after every member: they read their members' stored judgments
+            started[name] = time.perf_counter()
+            done(name, attempt(_run_judge, cfg, by_judge[name], log))
     status = {c.key: status[c.key] for c in cells}  # the config's order, whichever judge ended first
     (out / "status.json").write_text(json.dumps(status, indent=1))
     from ..report import write_report

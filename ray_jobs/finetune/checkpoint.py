@@ -64,16 +64,19 @@ def restore(job, resume_dir: str | None, since: float | None = None) -> int:
     import ray.train
     import torch
 
-    ckpt = ray.train.get_checkpoint()
+    ckpt, source = ray.train.get_checkpoint(), "this run's last checkpoint"
     own = latest_checkpoint(job.cfg, since) if ckpt is None and since is not None else None
     if ckpt is None and (own or resume_dir):
         ckpt = ray.train.Checkpoint.from_directory(own or resume_dir)
+        source = "this run's last whole checkpoint on disk (not registered by Ray Train)" if own else resume_dir
     if ckpt is None:
         return 0
     with ckpt.as_directory() as d:
         state = torch.load(Path(d) / "trainer_state.pt", weights_only=False)
         job.backend.restore(job.model, job.optimizer, job.scheduler, Path(d), state, load_trainable)
-        return state["step"]
+    if ray.train.get_context().get_world_rank() == 0:
+        print(f"[finetune] resumed at step {state['step']} from {source}", flush=True)
+    return state["step"]
 
 
 def write_manifest(directory: Path, rank: int, ranks: int) -> None:
