@@ -75,9 +75,9 @@ def reachable(address: str) -> None:
 
 
 def _current_cluster_file() -> str:
-    from ray._common.utils import get_user_temp_dir
+    from ray._common.utils import get_ray_address_file
 
-    return os.path.join(get_user_temp_dir(), "ray", "ray_current_cluster")
+    return get_ray_address_file(None)  # <RAY_TMPDIR or /tmp>/ray/ray_current_cluster
 
 
 def _current_cluster() -> str | None:

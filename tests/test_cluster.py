@@ -177,3 +177,18 @@ def test_a_stale_ray_address_is_not_joined(tmp_path, shared_root):
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "started a local Ray: " in done.stdout and "1 of 1 cells ok" in done.stdout
+
+
+def test_address_auto_names_the_dead_address_it_found(tmp_path, monkeypatch):
+    from ray_jobs.cluster import reachable
+
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with pytest.raises(ConnectionError, match="no running Ray found"):
+        reachable("auto")
+    (tmp_path / "ray").mkdir()
+    (tmp_path / "ray" / "ray_current_cluster").write_text("127.0.0.1:1\n")
+    start = time.monotonic()
+    with pytest.raises(ConnectionError, match=r"no Ray answers at 127\.0\.0\.1:1 .*ray_current_cluster"):
+        reachable("auto")
+    assert time.monotonic() - start < 10
