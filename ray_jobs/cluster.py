@@ -33,10 +33,11 @@ def ensure_ray(init_kwargs: dict | None = None) -> None:
     if ray.is_initialized():
         return
     kwargs = dict(init_kwargs or {})
+    named = "ray_init.address" if kwargs.get("address") else "RAY_ADDRESS"
     address = kwargs.pop("address", None) or os.environ.get("RAY_ADDRESS") or "local"
     ignored = sorted(k for k in kwargs if k in LOCAL_ONLY) if address != "local" else []
     if address != "local":
-        reachable(address)
+        reachable(address, named)
     ray.init(address=address, **{k: v for k, v in kwargs.items() if k not in ignored})
     _JOINED[:] = [] if address == "local" else [address]
     if address == "local":
@@ -56,9 +57,9 @@ def joined() -> bool:
     return bool(_JOINED) and ray.is_initialized()
 
 
-def reachable(address: str) -> None:
-    """Stop within seconds, naming the address and what to do, when nothing answers there ("auto": the
-    address a running Ray wrote in <tmp>/ray/ray_current_cluster)."""
+def reachable(address: str, named: str = "RAY_ADDRESS") -> None:
+    """Stop within seconds, naming the address (and where it was `named`) and what to do, when nothing
+    answers there ("auto": the address a running Ray wrote in <tmp>/ray/ray_current_cluster)."""
     target = _current_cluster() if address == "auto" else address
     if target is None:
         raise ConnectionError("address auto: no running Ray found (no ray_current_cluster file); start one with "
@@ -69,7 +70,7 @@ def reachable(address: str) -> None:
             return
     except (OSError, ValueError) as exc:
         raise ConnectionError(
-            f"no Ray answers at {target} ({'RAY_ADDRESS' if os.environ.get('RAY_ADDRESS') else 'ray_init.address'}"
+            f"no Ray answers at {target} ({named}"
             f"{'; found in ' + _current_cluster_file() if address == 'auto' else ''}): {exc}. Start that cluster, "
             "or unset RAY_ADDRESS (and ray_init.address) to start a local Ray") from None
 
