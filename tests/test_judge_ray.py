@@ -102,6 +102,29 @@ def test_fake_engine_pipeline_is_exact_and_independent_of_actor_count(ray_local,
 
 
 @pytest.mark.slow
+def test_judges_run_side_by_side_and_their_order_changes_no_stored_row(ray_local, tmp_path, shared_root):
+    """Two CPU judges fit the 4-CPU Ray at once: both start before either ends; the same sweep with the
+    judges listed the other way round stores the same rows (the time a row took aside)."""
+    from ray_jobs.batch.sweep import run_sweep
+
+    judges = [{"name": "first", "engine": "fake", "options": {"rule": "first", "delay": 0.01}, "batch_size": 8},
+              {"name": "longer", "engine": "fake", "options": {"delay": 0.01}, "batch_size": 8}]
+    stored = []
+    for name, order in (("fwd", judges), ("rev", judges[::-1])):
+        lines = []
+        cfg = SweepConfig(name=name, output_dir=str(tmp_path), root=str(shared_root), benchmarks=["llmbar/natural"],
+                          limit=40, bootstrap=0, part_rows=16, judges=order)
+        assert set(run_sweep(cfg, log=lines.append).values()) == {"ok"}
+        events = [line.split(" cells")[0].split(": done")[0] for line in lines if line.startswith("== judge")]
+        assert events[:2] == [f"== judge {j['name']}: 1" for j in order]  # both started before either ended
+        assert sorted(events[2:]) == ["== judge first", "== judge longer"]
+        stored.append({j["name"]: sorted((r["uid"], r["order"], r["verdict"], r["raw"], r["p1"])
+                                         for r in read_parts(tmp_path / name / j["name"] / "label" / "llmbar-natural")
+                                         .to_pylist()) for j in judges})
+    assert stored[0] == stored[1] and len(stored[0]["first"]) == 80
+
+
+@pytest.mark.slow
 def test_a_bad_row_fails_alone_and_is_counted(ray_local, tmp_path, shared_root):
     spec = JudgeSpec(name="flaky", engine="fake", batch_size=16, options={"fail_uids": ["llmbar/natural/5"]})
     m = run_cell(Cell(spec, "label", "llmbar", "natural", root=str(shared_root)), tmp_path, bootstrap=0)
