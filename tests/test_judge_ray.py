@@ -125,6 +125,17 @@ def test_judges_run_side_by_side_and_their_order_changes_no_stored_row(ray_local
 
 
 @pytest.mark.slow
+def test_an_auto_pool_grows_into_free_resources(ray_local, tmp_path, shared_root):
+    """concurrency auto starts one actor and Ray Data adds more while rows queue (4 CPUs: up to 4)."""
+    starts = tmp_path / "starts.txt"
+    spec = JudgeSpec(name="auto", engine="fake", concurrency="auto", batch_size=4,
+                     options={"delay": 0.05, "starts_file": str(starts)})
+    m = run_cell(Cell(spec, "label", "llmbar", "natural", root=str(shared_root)), tmp_path, part_rows=50, bootstrap=0)
+    assert m["rows"] == 200 and m["result"]["accuracy"] == pytest.approx(0.56)
+    assert 2 <= len(starts.read_text().splitlines()) <= 4
+
+
+@pytest.mark.slow
 def test_a_bad_row_fails_alone_and_is_counted(ray_local, tmp_path, shared_root):
     spec = JudgeSpec(name="flaky", engine="fake", batch_size=16, options={"fail_uids": ["llmbar/natural/5"]})
     m = run_cell(Cell(spec, "label", "llmbar", "natural", root=str(shared_root)), tmp_path, bootstrap=0)
