@@ -112,6 +112,9 @@ class Nodes:
 
         return cls({n["NodeID"]: dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")})
 
+    def copy(self) -> "Nodes":
+        return Nodes({n: dict(r) for n, r in self.free.items()})
+
     def place(self, bundles: list[dict[str, float]]) -> str | None:
         """The first node that holds all of one actor's bundles (STRICT_PACK), or None."""
         need = merged(bundles)
@@ -119,13 +122,13 @@ class Nodes:
 
     def reserve(self, bundles: list[dict[str, float]], count: int) -> list[tuple[str, dict]] | None:
         """Book `count` actors, each on one node (first fit); None, booking nothing, if they do not fit."""
-        trial, booked = Nodes({n: dict(r) for n, r in self.free.items()}), []
+        trial, need, booked = self.copy(), merged(bundles), []
         for _ in range(count):
             node = trial.place(bundles)
             if node is None:
                 return None
-            trial.take(node, merged(bundles))
-            booked.append((node, merged(bundles)))
+            trial.take(node, need)
+            booked.append((node, need))
         self.free = trial.free
         return booked
 

@@ -151,6 +151,16 @@ def test_a_job_too_large_for_every_node_fails_at_once_on_a_local_ray_and_waits_o
         {"huge": {"ok": "huge"}}
 
 
+def test_several_queued_jobs_each_wait_for_the_idle_cluster():
+    """Two 4-GPU jobs behind a running one on 4 GPUs: each fits the idle cluster by itself, so both wait
+    (checking the first must not use up the idle cluster for the second) and both run in turn."""
+    clock = Clock()
+    out = side_by_side([clock.job("first", 4, done=True), clock.job("second", 4, done=True),
+                        clock.job("third", 4, done=True)], poll_s=0.01,
+                       cluster=lambda: Nodes({"a": {"CPU": 8, "GPU": 4}}))
+    assert out == {n: {"ok": n} for n in ("first", "second", "third")} and clock.started == ["first", "second", "third"]
+
+
 def test_a_failing_job_fails_alone():
     def boom():
         raise ValueError("no model")

@@ -46,7 +46,8 @@ def side_by_side(jobs: list[Job], on_done: Callable[[str, object], None] = lambd
     waiting, running, results = sorted(jobs, key=_largest_first), {}, {}
     ended: queue.Queue = queue.Queue()
     while waiting or running:
-        start, failed = plan_round(waiting, _free(running, cluster()), cluster(), bool(running), joined)
+        idle = cluster()  # read once a round: _free books the running jobs on a copy
+        start, failed = plan_round(waiting, _free(running, idle.copy()), idle, bool(running), joined)
         for job in start + list(failed):
             waiting.remove(job)
         for job, exc in failed.items():
@@ -103,7 +104,7 @@ def _admit(job: Job, free: Nodes, idle: Nodes, busy: bool, joined: bool):
     if booked is not None:
         job.booked = booked
         return "start"
-    if idle.reserve(job.bundles, job.actors) is not None:
+    if idle.copy().reserve(job.bundles, job.actors) is not None:  # a check: the idle cluster is every job's
         return "wait"  # it fits an idle cluster: its turn comes when others finish
     if not joined:
         return RuntimeError(f"{job.name} needs {job.needs()}; this Ray has {_shapes(idle)}, and a Ray started here "
