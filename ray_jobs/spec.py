@@ -21,7 +21,7 @@ from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, V
 from .config import DirName
 from .locations import resolve
 
-EngineKind = Literal["hf", "vllm", "openai", "classifier", "baseline", "fake", "ensemble"]
+EngineKind = Literal["hf", "vllm", "openai", "classifier", "reward", "baseline", "fake", "ensemble"]
 
 
 class _Options(BaseModel):
@@ -84,6 +84,27 @@ class ClassifierOptions(_Options):
                                                         "Ray gives an actor OMP_NUM_THREADS=1)")
 
 
+class RewardOptions(_Options):
+    """A sequence-classification reward model: one scalar reward per (question, answer)
+    (ray_jobs/engines/reward.py)."""
+    backend: Literal["hf", "vllm"] = Field("hf", description="hf: transformers; vllm: vllm.LLM's pooling runner")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
+        "auto", description="auto = bf16 on CUDA, fp32 on CPU (vllm: the model's own)")
+    device: str | None = Field(None, description="hf: default cuda when available, else cpu")
+    max_length: int | None = Field(None, ge=16, description="tokens per (question, answer) text (default: the "
+                                                            "model's max, at most 4096); a longer text loses the "
+                                                            "start of its question first, then of its answer")
+    micro_batch: int = Field(8, ge=1, description="hf: texts per forward pass (length-sorted)")
+    tie_margin: float = Field(0.0, ge=0, description="> 0: rewards at most this far apart are a tie")
+    input_format: Literal["auto", "chat", "plain"] = Field(
+        "auto", description="chat: the tokenizer's chat template, a user turn and an assistant turn; plain: its "
+                            "text-pair encoding tokenizer(question, answer) (OpenAssistant's DeBERTa); auto: chat "
+                            "when the tokenizer has a template")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="vllm: any other vllm.LLM argument")
+    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
+                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
+
+
 class BaselineOptions(_Options):
     """Reference judges (ray_jobs/engines/baselines.py)."""
     path: str | None = Field(None, description="features: the joblib file (trained on first use); relevance: an encoder")
@@ -132,6 +153,7 @@ class Capability:
     generates: bool = False  # answers chat conversations (compare generators, /v1/chat/completions)
     tokenizer: bool = False  # has its own tokenizer (serving's token limits)
     probabilities: Callable[["JudgeSpec"], bool] = lambda spec: spec.mode == "label"
+    scores_answers: bool = False  # judges pointwise benchmarks without a template: the reward of the one answer
 
 
 CAPABILITIES: dict[str, Capability] = {
@@ -142,6 +164,8 @@ CAPABILITIES: dict[str, Capability] = {
     "fake": Capability(FakeOptions, "fake:FakeEngine", prompted=True, label_mode=True),
     "classifier": Capability(ClassifierOptions, "classifier:ClassifierEngine", tokenizer=True,
                              probabilities=lambda spec: True),
+    "reward": Capability(RewardOptions, "reward:RewardEngine", tokenizer=True, probabilities=lambda spec: True,
+                         scores_answers=True),
     "baseline": Capability(BaselineOptions, "baselines:BaselineEngine",
                            probabilities=lambda spec: spec.model == "features"),
     "ensemble": Capability(EnsembleOptions, None, probabilities=lambda spec: True),

@@ -35,6 +35,7 @@ def test_options_are_typed_and_the_answer_length_has_one_name():
 def test_capability_table():
     assert {k for k, c in CAPABILITIES.items() if c.generates} == {"hf", "vllm", "openai"}
     assert {k for k, c in CAPABILITIES.items() if c.prompted} == {"hf", "vllm", "openai", "fake"}
+    assert {k for k, c in CAPABILITIES.items() if c.scores_answers} == {"reward"}
     assert JudgeSpec(name="f", engine="baseline", model="features").probabilistic
     assert not JudgeSpec(name="l", engine="baseline", model="longer").probabilistic
     assert JudgeSpec(name="h", engine="hf", model="m", mode="label").probabilistic

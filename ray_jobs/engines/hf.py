@@ -35,7 +35,7 @@ def micro_batches(lengths: list[int], rows: int, tokens: int | None) -> list[lis
     return groups
 
 
-def _dtype(torch, name: str, device: str):
+def torch_dtype(torch, name: str, device: str):
     if name == "auto":
         return torch.bfloat16 if device == "cuda" else torch.float32
     return getattr(torch, name)
@@ -63,7 +63,8 @@ class HFEngine:
 
         self.torch, self.spec, opts = torch, spec, spec.opts
         self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.model, self.tok = load_causal_lm(spec.model, spec.adapter, _dtype(torch, opts.dtype, self.device), self.device)
+        dtype = torch_dtype(torch, opts.dtype, self.device)
+        self.model, self.tok = load_causal_lm(spec.model, spec.adapter, dtype, self.device)
         self.max_len = opts.max_model_len or min(8192, getattr(self.model.config, "max_position_embeddings", 4096))
         self.max_new, self.min_new, self.micro = opts.max_new_tokens, opts.min_new_tokens, opts.micro_batch
         cpu_label = self.device == "cpu" and spec.mode == "label"

