@@ -18,8 +18,10 @@ def accuracy(gold: Sequence[int], pred: Sequence[int | None]) -> float:
     return sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else math.nan
 
 
-def macro_prf(gold: Sequence[int], pred: Sequence[int | None]) -> tuple[float, float, float]:
-    """Macro precision, recall and F1 over the verdict labels that occur in gold or predictions.
+def macro_prf(gold: Sequence[int], pred: Sequence[int | None],
+              labels: Sequence[int] | None = None) -> tuple[float, float, float]:
+    """Macro precision, recall and F1 over `labels`, by default the verdict labels that occur in gold
+    or predictions.
 
     On sets with ties (PandaLM, Auto-J) that is {0,1,2}; a failure lowers its gold class's recall
     without adding a class. Undefined ratios count 0 (sklearn zero_division=0).
@@ -28,7 +30,7 @@ def macro_prf(gold: Sequence[int], pred: Sequence[int | None]) -> tuple[float, f
 
     _same_length(gold, pred)
     y_pred = [_FAIL if p is None else p for p in pred]
-    labels = sorted((set(gold) | set(y_pred)) & set(LABELS))
+    labels = sorted(labels if labels is not None else (set(gold) | set(y_pred)) & set(LABELS))
     p, r, f, _ = precision_recall_fscore_support(gold, y_pred, labels=labels, average="macro",
                                                  zero_division=0)
     return float(p), float(r), float(f)
@@ -79,6 +81,17 @@ def position_preference(ab: Sequence[int | None], ba: Sequence[int | None]) -> d
     first = sum(x == 1 and y == 2 for x, y in zip(ab, ba))
     second = sum(x == 2 and y == 1 for x, y in zip(ab, ba))
     return {"prefer_first": first / n if n else math.nan, "prefer_second": second / n if n else math.nan}
+
+
+def verdict_shares(ab: Sequence[int | None], ba: Sequence[int | None] | None = None) -> dict:
+    """What a judge said on unlabelled pairs: the share of each verdict over every judged order
+    ("fail" for parse failures), and with both orders, consistency and position preference."""
+    said = list(ab) + list(ba or [])
+    names = {1: "1", 2: "2", 0: "tie", None: "fail"}
+    out = {"verdicts": {names[v]: sum(x == v for x in said) / len(said) for v in (1, 2, 0, None)} if said else {}}
+    if ba is not None:
+        out |= {"consistency": consistency(ab, ba)} | position_preference(ab, ba)
+    return out
 
 
 def log_loss(gold: Sequence[int], probs: Sequence[Sequence[float]]) -> float:

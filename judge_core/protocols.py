@@ -140,6 +140,19 @@ def arena(records: list[ProtocolRecord]) -> dict:
     return out
 
 
+def pairwise(records: list[ProtocolRecord]) -> dict:
+    """Your own labelled pairs: each judged order counts once (so position bias cancels in accuracy),
+    macro F1 over the gold's classes (ties are a class when the labels hold any), consistency and
+    position preference where both orders ran."""
+    orders = ("ab", "ba") if all(r.has_ba for r in records) else ("ab",)
+    gold = [r.gold for r in records] * len(orders)
+    pred = [getattr(r, o) for o in orders for r in records]
+    classes = sorted({1, 2} | set(gold))
+    by_order = {f"accuracy_{o}": M.accuracy([r.gold for r in records], [getattr(r, o) for r in records]) for o in orders}
+    return {"accuracy": M.accuracy(gold, pred), "f1": M.macro_prf(gold, pred, classes)[2]} | by_order | \
+        _order_stats(records)
+
+
 def pointwise(records: list[ProtocolRecord]) -> dict:
     scored = [r for r in records if r.score is not None]
     out = M.correlations([r.human for r in scored], [r.score for r in scored]) if len(scored) > 2 else \
@@ -163,6 +176,9 @@ PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
              "preference from the swapped order"),
     Protocol("arena", ("ab",), "wrong", arena, ("log_loss", "accuracy"),
              "3-way log loss over (tie, a, b) probabilities (swap-averaged when both orders), accuracy"),
+    Protocol("pairwise", ("ab",), "wrong", pairwise, ("accuracy", "f1"),
+             "your own labelled pairs: accuracy over every judged order (the mean of both orders' accuracies), "
+             "macro F1 over the gold's classes, consistency and position preference; failures are wrong"),
     Protocol("pointwise", ("ab",), "drop", pointwise, ("pearson", "spearman", "kendall"),
              "Pearson, Spearman and Kendall correlation with human scores"),
 )}

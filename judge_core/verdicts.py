@@ -45,6 +45,15 @@ def combine_orders(ab: int | None, ba: int | None) -> int | None:
     return ab if ab == ba else 0
 
 
+def both_orders(ab: int | None, ba: int | None, probs_ab: Probs | None, probs_ba: Probs | None,
+                allow_tie: bool = True) -> tuple[int | None, Probs | None]:
+    """(verdict, probabilities) of an example judged in both orders (original frame): the averaged
+    probabilities and their likeliest verdict where both orders have probabilities, else the agreed
+    verdict, a tie where the orders disagree (FastChat's rule). The serving app and `judge annotate`."""
+    mean = average_orders([probs_ab, probs_ba])
+    return (combine_orders(ab, ba) if mean is None else verdict_from_probs(mean, allow_tie)), mean
+
+
 def ties_allowed(examples) -> bool:
     """May a verdict from probabilities be a tie? Yes when the gold has ties, or when there is no gold
     (comparisons); a benchmark without ties (LLMBar) asks its judges to choose."""

@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from judge_core import data as D
 from judge_core import prompts, protocols, scoring
@@ -87,6 +87,34 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+def cmd_data_inspect(args) -> int:
+    """A dataset as the judge will see it: where, its mapping, rows, labels, bad rows, the first prompts."""
+    from judge_core.data.files import dataset_arg
+
+    target = dataset_arg(args.dataset)
+    if isinstance(target, D.FileDataset):
+        print(f"{target.name}: {target.where}, {target.kind}; columns {target.columns or '(their own names)'}; "
+              f"label {target.label.model_dump() if isinstance(target.label, BaseModel) else target.label}")
+        D.register(target)
+        name, subset = target.name, None
+    else:
+        name, _, subset = target.partition("/")
+    examples, report = D.load(name, subset or None, root=args.root, on_bad_record=args.on_bad_record)
+    print(f"rows: {len(examples)}" + (f" ({len(report.skipped)} bad rows skipped)" if report.skipped else "")
+          + f"  {_label_counts(examples)}")
+    for err in report.skipped[:10]:
+        print(f"  skipped: {err}")
+    if len(report.skipped) > 10:
+        print(f"  ... {len(report.skipped) - 10} more skipped rows")
+    template = prompts.get(args.template)
+    for ex in examples[:args.rows]:
+        print(f"\n--- {ex.uid} (label {getattr(ex, 'label', getattr(ex, 'score', None))}), as template {args.template} "
+              "shows it in order ab:")
+        for message in template.render(ex, "ab"):
+            print(f"[{message['role']}] {message['content'][:args.chars]}")
+    return 0
+
+
 def add_data(sub) -> None:
     data = sub.add_parser("data", help="list and inspect benchmark and training sources")
     verbs = data.add_subparsers(dest="data_verb", required=True)
@@ -103,6 +131,17 @@ def add_data(sub) -> None:
     show.add_argument("--example", type=int, default=0, help="which row to print")
     show.add_argument("--chars", type=int, default=3000, help="print at most this much of the example")
     show.set_defaults(func=cmd_data_show)
+    ins = verbs.add_parser("inspect", help="a dataset (your file or a benchmark) as the judge will see it: mapping, "
+                                           "rows, labels, bad rows, the first prompts")
+    ins.add_argument("dataset", help="a data file (.jsonl .json .csv .parquet, columns guessed), a YAML file or inline "
+                                     "mapping {name, path, columns, label}, or a benchmark name")
+    ins.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES), help="how to render the rows")
+    ins.add_argument("--rows", type=int, default=2, help="how many rows to print")
+    ins.add_argument("--chars", type=int, default=600, help="print at most this much of each message")
+    ins.add_argument("--on-bad-record", choices=("error", "skip"), default="skip",
+                     help="list bad rows and go on (default), or stop at the first")
+    ins.add_argument("--root", help=ROOT_HELP)
+    ins.set_defaults(func=cmd_data_inspect)
 
 
 # ---- judge score ---------------------------------------------------------------------------------------
@@ -165,7 +204,7 @@ def add_score(sub) -> None:
 
 
 # ---- verbs that take a YAML config ---------------------------------------------------------------------
-CONFIG_MODELS = {"sweep": "ray_jobs.batch.sweep:SweepConfig", "compare": "ray_jobs.compare.config:CompareConfig",
+CONFIG_MODELS = {"sweep": "ray_jobs.batch.sweep:SweepConfig", "annotate": "ray_jobs.annotate.run:AnnotateConfig", "compare": "ray_jobs.compare.config:CompareConfig",
                  "finetune": "ray_jobs.finetune.config:FinetuneConfig", "serve": "ray_jobs.serve.api:ServeConfig"}
 
 
@@ -214,6 +253,8 @@ def _cells_ok(status: dict, results_dir=None, seconds: float | None = None) -> i
 
     for key, note in notes.items():
         print(f"  [data] {key}: {note}")
+    for key, why in failed.items():  # why, in one line; the traceback is in the cell's error.txt
+        print(f"  [failed] {key}: {why.removeprefix('failed: ').splitlines()[0][:400]}")
     print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
           + (f"; {len(notes)} with data notes (report.md)" if notes else "") + (f"; failed: {', '.join(failed)}" if failed else "")
           + (f"; {seconds:.0f} s" if seconds is not None else "")
@@ -251,6 +292,22 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_annotate(args) -> int:
+    from .annotate import load_annotate, run_annotate
+    from .console import log_note, logging_to
+    from .locations import is_uri
+
+    cfg = load_annotate(args.config, args.overrides)
+    logs = f"{cfg.output}/_logs" if not is_uri(cfg.output) else "results/_annotate-logs"  # "_": not a shard
+    with logging_to(logs, "annotate"):
+        r = run_annotate(cfg, log=lambda *_: None)
+    if cfg.picked:
+        print(f"judge: {cfg.picked['why']}")
+    print(f"annotated {r['rows']} rows in {r['shards']} shards ({r['judged_now']} judged now, {r['errors_now']} with "
+          f"an error column) in {r['seconds']:.0f} s: {cfg.output}{log_note()}")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import serve_main
 
@@ -270,6 +327,9 @@ def add_config_verbs(sub) -> None:
     _config_verb(sub, "compare", cmd_compare, "candidate models against a baseline with one judge (win/tie/loss, "
                  "Bradley-Terry, scores as %% of the baseline); resumable; writes a report",
                  "configs/compare/<name>.yaml", "e.g. limit=10 name=try")
+    _config_verb(sub, "annotate", cmd_annotate, "one judge over an unlabelled dataset of any size, streamed to "
+                 "Parquet shards (every input column plus the verdict); killed and re-run, it resumes",
+                 "configs/annotate/<name>.yaml", "e.g. output=results/annotated/try judge.concurrency=2")
     _config_verb(sub, "finetune", cmd_finetune, "fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)",
                  "configs/finetune/<name>.yaml", "e.g. lr=1e-4 lora.rank=16")
     _config_verb(sub, "serve", cmd_serve, "the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)",
@@ -279,6 +339,8 @@ def add_config_verbs(sub) -> None:
 
 # ---- judge judge: one cell from flags ------------------------------------------------------------------
 def cmd_judge(args) -> int:
+    from judge_core.data.files import dataset_arg
+
     from .batch import SweepConfig
     from .config import apply_overrides
     from .spec import JudgeSpec
@@ -289,21 +351,22 @@ def cmd_judge(args) -> int:
                      options=options, concurrency=args.concurrency, num_gpus=args.num_gpus, batch_size=args.batch_size)
     out = args.out.rstrip("/")
     cfg = SweepConfig(name=out.split("/")[-1], output_dir=str(Path(out).parent), judges=[spec],
-                      templates=[args.template], benchmarks=[args.benchmark], orders=args.orders, limit=args.limit,
+                      templates=[args.template], benchmarks=[dataset_arg(args.benchmark)], orders=args.orders, limit=args.limit,
                       root=args.root, on_bad_record=args.on_bad_record, accept_modified_data=args.accept_modified_data)
     return _swept(cfg)
 
 
 def add_judge(sub) -> None:
     jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
-    jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline"),
+    jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline", "reward"),
                     help="what runs the judge (see the README's engine table)")
     jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | relevance | features")
     jj.add_argument("--adapter", help="a PEFT adapter directory on top of the model")
     jj.add_argument("--mode", choices=("generate", "label"), default="generate",
                     help="generate a verdict text, or read the label tokens' probabilities in one forward pass")
     jj.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES), help="prompt template")
-    jj.add_argument("--benchmark", required=True, help="name or name/subset")
+    jj.add_argument("--benchmark", required=True, help="name or name/subset, a data file (columns guessed), or a "
+                                                         "dataset mapping '{name: mine, path: ..., columns: ..., label: 1}'")
     jj.add_argument("--orders", choices=("both", "ab", "protocol"), default="both",
                     help="answer orders to judge (protocol: the ones the benchmark's paper judged)")
     jj.add_argument("--limit", type=int, help="the first N examples only")

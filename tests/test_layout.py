@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # cli -> the verbs -> batch (used by compare and serve) -> report -> the shared layer -> config
-RANK = {"cli": 0, "compare": 1, "serve": 1, "finetune": 1, "batch": 2, "report": 3, "engines": 4, "store": 4, "cluster": 4,
+RANK = {"cli": 0, "compare": 1, "serve": 1, "finetune": 1, "annotate": 1, "batch": 2, "report": 3, "engines": 4, "store": 4, "cluster": 4,
         "spec": 5, "config": 6, "models": 6, "tiny_models": 6, "reaper": 7, "locations": 7, "console": 7}
 
 

@@ -21,9 +21,11 @@ OnBadRecord = Literal["error", "skip"]
 
 
 class At(NamedTuple):
-    """Where a record is: the 1-based line where it starts, and its 0-based index among the records."""
+    """Where a record is: the 1-based line where it starts (the row, for Parquet and datasets: `unit`),
+    and its 0-based index among the records."""
     line: int
     index: int
+    unit: str = "line"
 
 
 class BadRecordError(ValueError):
@@ -31,14 +33,14 @@ class BadRecordError(ValueError):
     starts, the example's index where there is one, and the field."""
 
     def __init__(self, path: Path | str, line: int | None, field_name: str | None, reason: str,
-                 index: int | None = None):
+                 index: int | None = None, unit: str = "line"):
         self.path, self.line, self.index, self.field, self.reason = str(path), line, index, field_name, reason
-        where = str(path) + (f", line {line}" if line else "") + (f" (example {index})" if index is not None else "")
+        where = str(path) + (f", {unit} {line}" if line else "") + (f" (example {index})" if index is not None else "")
         super().__init__(f"{where}{f', field {field_name!r}' if field_name else ''}: {reason}")
 
     @classmethod
     def at(cls, path, at: At, field_name: str | None, reason: str) -> "BadRecordError":
-        return cls(path, at.line, field_name, reason, at.index)
+        return cls(path, at.line, field_name, reason, at.index, at.unit)
 
 
 @dataclass
@@ -155,7 +157,7 @@ def collect(rows: Iterator[tuple[At, Any]], path: Path, make: Callable[[int, Any
     for at, record in rows:
         seen += 1
         try:
-            example = _make(path, at, record, make)
+            example = make_located(path, at, record, make)
         except BadRecordError as e:
             if on_bad_record == "error":
                 raise
@@ -168,7 +170,7 @@ def collect(rows: Iterator[tuple[At, Any]], path: Path, make: Callable[[int, Any
     return out
 
 
-def _make(path: Path, at: At, record, make: Callable[[int, Any], Any]):
+def make_located(path: Path | str, at: At, record, make: Callable[[int, Any], Any]):
     """make(index, record), with any error it raises named by file, line, example and field."""
     if isinstance(record, BadRecordError):
         raise record

@@ -21,7 +21,7 @@ class Source:
     """One benchmark or training source: its subsets (files), its reader and its paper's protocol."""
 
     name: str
-    kind: str  # "benchmark" or "train"
+    kind: str  # "benchmark", "train", or "file" (your own data: data/files.py)
     subsets: dict[str, Subset]
     read: Reader
     protocol: str | None = None

@@ -29,7 +29,18 @@ def cell_metrics(cell: Cell, judgments: list, truncated: int, examples: list, bo
                "tokens_out": sum(j.tokens_out or 0 for j in judgments),
                "probabilistic": all(j.probs is not None for j in judgments)}
     labelled = [ex for ex in examples if getattr(ex, "label", getattr(ex, "score", None)) is not None]
-    return metrics | (_scored(cell, judgments, labelled, metrics["probabilistic"], bootstrap) if labelled else {})
+    if labelled:
+        return metrics | _scored(cell, judgments, labelled, metrics["probabilistic"], bootstrap)
+    return metrics | ({"unlabelled": unlabelled(judgments, cell.orders)} if examples and hasattr(examples[0], "label") else {})
+
+
+def unlabelled(judgments: list, orders) -> dict:
+    """What the judge said on pairs without a label (nothing to score): verdict shares, and with both
+    orders, consistency and position preference; the report adds agreement between judges."""
+    by = {(j.uid, j.order): j.verdict for j in judgments}
+    uids = list(dict.fromkeys(j.uid for j in judgments))
+    ab = [by.get((u, "ab")) for u in uids]
+    return M.verdict_shares(ab, [by.get((u, "ba")) for u in uids] if "ba" in orders else None) | {"n": len(uids)}
 
 
 def random_model(model: str | None) -> bool:

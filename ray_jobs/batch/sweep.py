@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from judge_core import prompts
-from judge_core.data import source, targets
+from judge_core.data import FileDataset, register, source, targets
 
 from .. import console
 from ..cluster import ensure_ray, joined
@@ -43,7 +43,8 @@ class SweepConfig(BaseModel):
     judges: list[JudgeSpec]
     templates: list[str] = Field(default_factory=lambda: ["label"], description="for prompted judges; a "
                                  "pointwise template (mtbench-single) judges the pointwise benchmarks, the others the pairwise")
-    benchmarks: list[str] = Field(description="'name' (every subset) or 'name/subset'")
+    benchmarks: list[str | FileDataset] = Field(description="'name' (every subset), 'name/subset', or your own "
+                                                "data: {name, path or hf, columns, label, kind} (data/files.py)")
     orders: Literal["both", "ab", "protocol"] = "both"
     limit: int | None = Field(None, ge=1, description="first N examples of each subset (quick runs)")
     bootstrap: int = Field(1000, ge=0)
@@ -64,11 +65,12 @@ class SweepConfig(BaseModel):
         for t in every:
             prompts.get(t)
         for b in self.benchmarks:
-            name, _, subset = b.partition("/")
+            name, _, subset = (register(b).name, "", "") if isinstance(b, FileDataset) else b.partition("/")
             src = source(name)
             if subset and subset not in src.subsets:
                 raise ValueError(f"{name} has no subset {subset!r}; subsets: {', '.join(src.subsets)}")
-            if _pointwise(name) and not any(prompts.get(t).pointwise for t in every):
+            if _pointwise(name) and not any(prompts.get(t).pointwise for t in every) and \
+                    not any(j.capability.scores_answers for j in self.judges):
                 raise ValueError(f"{name} is pointwise: add a pointwise template (mtbench-single) to templates")
         for j in self.judges:
             if j.engine == "ensemble":
@@ -76,19 +78,20 @@ class SweepConfig(BaseModel):
         return self
 
     def targets(self) -> list[tuple[str, str]]:
-        return targets(self.benchmarks)
+        return targets([b.name if isinstance(b, FileDataset) else b for b in self.benchmarks])
 
     def cells(self) -> list[Cell]:
         """Every (judge, template, benchmark subset) whose template fits the benchmark: pointwise
-        templates judge pointwise benchmarks; classifier and baseline judges judge pairs only.
-        Ensembles come last: they read their members' results."""
+        templates judge pointwise benchmarks; judges without a template judge pairs, and pointwise
+        benchmarks too where they score one answer (reward models). Ensembles come last: they read
+        their members' results."""
         cells = []
         for judge in sorted(self.judges, key=lambda j: j.engine == "ensemble"):
             templates = (judge.templates or self.templates) if judge.prompted else [None]
             for template in templates:
                 point = template is not None and prompts.get(template).pointwise
                 for bench, subset in self.targets():
-                    if point == _pointwise(bench):
+                    if point == _pointwise(bench) or template is None and judge.capability.scores_answers:
                         cells.append(Cell(judge, template, bench, subset, orders_for(bench, self.orders),
                                           self.limit, self.root, on_bad_record=self.on_bad_record,
                                           accept_modified=self.accept_modified_data))

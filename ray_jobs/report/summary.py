@@ -185,3 +185,21 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
             "mean_rank": best["mean_rank"],
             "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(table)} subsets of {results_dir}"
                    + (f" among judges {' and '.join(filters)}" if filters else "") + f". {RULE}"}
+
+
+def resolve_best_of(data):
+    """A config whose judge is {best_of: results/<sweep>, probabilities: bool, adapters: bool}, with that
+    sweep's best judge (RULE) in its place, its template, and `picked` saying which and why (serve,
+    annotate); any other config as it is."""
+    judge = data.get("judge") if isinstance(data, dict) else None
+    if not isinstance(judge, dict) or "best_of" not in judge:
+        return data
+    from ..locations import resolve
+
+    unknown = set(judge) - {"best_of", "probabilities", "adapters"}
+    if unknown:
+        raise ValueError(f"judge.best_of takes best_of, probabilities, adapters; not {sorted(unknown)}")
+    best = pick_best(resolve(judge["best_of"]), judge.get("probabilities", False), judge.get("adapters", False))
+    picked = {"judge": best["judge"]["name"], "template": best["template"], "swap_averaged": best["swap_averaged"],
+              "mean_rank": best["mean_rank"], "why": best["why"]}
+    return data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})

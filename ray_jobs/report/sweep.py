@@ -19,6 +19,7 @@ from judge_core.published import published_for
 
 from ..spec import CAPABILITIES
 from ..store import data_notes, finished_cells, status_groups
+from . import unlabelled
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
 from .summary import RULE, chance_value, summary_plots, summary_table
 
@@ -183,7 +184,7 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
         out += [CALIBRATION_NOTE, "", md_table(*cal), ""] if cal else []
         out += [f"† {s}" for s in _sources(bench)] + [""]
         out += [MODIFIED_NOTE, ""] if any(r["cell"].get("data_modified") for r in rows) else []
-    return "\n".join(out)
+    return "\n".join(out + unlabelled.markdown(results_dir, unlabelled.collect(results_dir)))
 
 
 # ---- HTML -------------------------------------------------------------------------------------------
@@ -241,7 +242,8 @@ def html_page(results_dir: Path, table: dict, status: dict) -> str:
     fail_html = "".join(f"<h3>{html.escape(title)}</h3><ul>" + "".join(
         f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in items.items()) + "</ul>"
         for title, items in _not_ok(status))
-    body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items()))
+    body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items())) + \
+        unlabelled.html_part(results_dir, unlabelled.collect(results_dir))
     warn = "".join(f"<p class=banner><b>{html.escape(b.split(':')[0])}:</b>{html.escape(b.split(':', 1)[1])}</p>"
                    for b in banners(table))
     if table:

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from judge_core import prompts
 from judge_core.schema import PairExample, PointExample, Text
-from judge_core.verdicts import average_orders, combine_orders, verdict_from_probs
+from judge_core.verdicts import both_orders
 
 from ..spec import JudgeSpec
 
@@ -45,19 +45,9 @@ class ServeConfig(BaseModel):
     def _best_of(cls, data):
         """judge: {best_of: results/<sweep>, probabilities: bool, adapters: bool} serves that sweep's best
         judge (report/summary.RULE) with its template; `picked` says which and why (GET /v1/models)."""
-        judge = data.get("judge") if isinstance(data, dict) else None
-        if not isinstance(judge, dict) or "best_of" not in judge:
-            return data
-        from ..locations import resolve
-        from ..report.summary import pick_best
+        from ..report.summary import resolve_best_of
 
-        unknown = set(judge) - {"best_of", "probabilities", "adapters"}
-        if unknown:
-            raise ValueError(f"judge.best_of takes best_of, probabilities, adapters; not {sorted(unknown)}")
-        best = pick_best(resolve(judge["best_of"]), judge.get("probabilities", False), judge.get("adapters", False))
-        picked = {"judge": best["judge"]["name"], "template": best["template"], "swap_averaged": best["swap_averaged"],
-                  "mean_rank": best["mean_rank"], "why": best["why"]}
-        return data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})
+        return resolve_best_of(data)
 
     @model_validator(mode="after")
     def _check(self) -> "ServeConfig":
@@ -295,8 +285,7 @@ def pair_result(judgments: list) -> dict:
     if len(by) == 1:
         return one["ab"]
     ab, ba = by["ab"], by["ba"]
-    mean = average_orders([ab.probs, ba.probs])
-    verdict = combine_orders(ab.verdict, ba.verdict) if mean is None else verdict_from_probs(mean)
+    verdict, mean = both_orders(ab.verdict, ba.verdict, ab.probs, ba.probs)
     probs = _probs(mean)
     errors = [j.error for j in (ab, ba) if j.error]
     return {"verdict": verdict, "probs": probs, "swap_consistent": ab.verdict == ba.verdict and ab.verdict is not None,
