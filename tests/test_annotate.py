@@ -98,6 +98,23 @@ def test_label_mode_gives_probabilities_and_both_orders(ray_local, tmp_path, pre
     assert set(out["verdict_ab"]) <= {0, 1, 2} and out["verdict"].notna().all()
 
 
+def test_best_of_a_sweep_annotates_with_the_judge_that_won(ray_local, tmp_path, prefs, shared_root):
+    from ray_jobs.batch import SweepConfig, run_sweep
+
+    sweep = SweepConfig.model_validate({
+        "name": "won", "output_dir": str(tmp_path), "root": str(shared_root), "bootstrap": 0,
+        "benchmarks": ["llmbar/natural"], "judges": [{"name": "longer", "engine": "baseline", "model": "longer"},
+                                                     {"name": "first", "engine": "fake", "options": {"rule": "first"}}]})
+    run_sweep(sweep, log=lambda *_: None)
+    path = tmp_path / "in.parquet"
+    prefs.head(30).to_parquet(path)
+    cfg = _cfg(tmp_path, path, judge={"best_of": str(tmp_path / "won")})
+    assert cfg.judge.name == "longer" and "mean rank 1.00" in cfg.picked["why"]  # always-first is at chance
+    run_annotate(cfg, log=lambda *_: None)
+    manifest = json.loads((tmp_path / "out" / "_annotate.json").read_text())
+    assert manifest["picked"]["judge"] == "longer" and manifest["rows"] == 30
+
+
 # ---- SIGKILL of the driver, twice -------------------------------------------------------------------------
 def _annotate(cfg_path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "JUDGE_VERBOSE"} | {"RAY_AUTH_MODE": "disabled"}

@@ -108,3 +108,12 @@ def test_gpu_open_judges_fill_one_8_gpu_node_and_start_all_on_four():
     started, _ = plan_round(jobs, Nodes(four), Nodes(dict(four)), busy=False, joined=True)
     assert len(started) == len(jobs) == 14
     assert all(j.pool == (1, None) for j in cfg.judges if j.num_gpus)  # auto: pools grow into what frees up
+
+
+def test_annotate_configs_name_their_command_and_the_cpu_one_validates():
+    from ray_jobs.annotate import load_annotate
+
+    for path in sorted((ROOT / "configs" / "annotate").glob("*.yaml")):
+        assert f"judge annotate configs/annotate/{path.name}" in path.read_text(), path
+    cfg = load_annotate(ROOT / "configs" / "annotate" / "ultrafeedback-cpu.yaml")
+    assert cfg.judge.mode == "label" and cfg.orders == "both" and cfg.input.id == "source_index"

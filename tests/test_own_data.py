@@ -254,3 +254,17 @@ def test_judge_judge_takes_a_data_file(ray_local, tmp_path, shared_root, capsys)
     rows = [json.loads(line) for line in path.open()]
     metrics = json.loads((tmp_path / "res/longer/-/eval_clean-all/metrics.json").read_text())
     assert metrics["result"]["accuracy"] == pytest.approx(sum(len(r["chosen"]) > len(r["rejected"]) for r in rows) / 200)
+
+
+def test_a_pointwise_file_gives_scored_answers_and_names_a_score_off_its_scale(tmp_path):
+    rows = [{"q": "2+2?", "out": "4", "rating": 9}, {"q": "capital of France?", "out": "Lyon", "rating": 2}]
+    path = tmp_path / "points.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    spec = dict(name="points", path=str(path), kind="pointwise", scale=(1, 10),
+                columns={"question": "q", "answer": "out", "score": "rating"})
+    register(FileDataset(**spec))
+    examples, _ = load("points")
+    assert [(e.question, e.answer, e.score) for e in examples] == [("2+2?", "4", 9.0), ("capital of France?", "Lyon", 2.0)]
+    register(FileDataset(**spec | {"scale": (1, 5)}))
+    with pytest.raises(BadRecordError, match=r"points.csv, line 2 \(example 0\).*score 9.0 outside scale \(1.0, 5.0\)"):
+        load("points")

@@ -175,3 +175,23 @@ def test_vllm_backend_equals_hf_on_cpu(models, tmp_path, monkeypatch):
 def test_vllm_backend_equals_hf_on_cuda(models):
     pytest.importorskip("vllm", reason="the gpu extra")
     _backends_agree(models["llama"], {"dtype": "float32", "engine_kwargs": {"gpu_memory_utilization": 0.3}}, 1e-3)
+
+
+def test_a_sweep_gives_a_reward_judge_pairwise_and_pointwise_cells(models, ray_local, tmp_path, shared_root):
+    """Without a template a reward judge still scores pointwise benchmarks (its raw reward, correlated with
+    the human scores), and pairs with Bradley-Terry probabilities (so its cells are calibrated)."""
+    import json
+
+    from ray_jobs.batch import SweepConfig, run_sweep
+
+    cfg = SweepConfig.model_validate({
+        "name": "rw", "output_dir": str(tmp_path), "root": str(shared_root), "bootstrap": 0, "limit": 12,
+        "benchmarks": ["llmbar/manual", "critiquellm-pointwise/reference-free"],
+        "judges": [{"name": "rm", "engine": "reward", "model": models["llama"], "batch_size": 8}]})
+    assert [c.key for c in cfg.cells()] == ["rm/-/llmbar-manual", "rm/-/critiquellm-pointwise-reference-free"]
+    assert set(run_sweep(cfg, log=lambda *_: None).values()) == {"ok"}
+    pair = json.loads((tmp_path / "rw/rm/-/llmbar-manual/metrics.json").read_text())
+    point = json.loads((tmp_path / "rw/rm/-/critiquellm-pointwise-reference-free/metrics.json").read_text())
+    assert pair["probabilistic"] and pair["result"]["n"] == 12 and "calibration" in pair
+    assert pair["result"]["agreement"] == 1.0  # a reward does not depend on the position
+    assert point["result"]["protocol"] == "pointwise" and point["result"]["scored"] == 12
