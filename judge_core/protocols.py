@@ -142,15 +142,16 @@ def arena(records: list[ProtocolRecord]) -> dict:
 
 def pairwise(records: list[ProtocolRecord]) -> dict:
     """Your own labelled pairs: each judged order counts once (so position bias cancels in accuracy),
-    macro F1 over the gold's classes (ties are a class when the labels hold any), consistency and
-    position preference where both orders ran."""
+    macro F1 over the gold's classes (ties are a class when the labels hold any; none when every label
+    is the same: shuffle_positions makes a constant label two classes), consistency and position
+    preference where both orders ran."""
     orders = ("ab", "ba") if all(r.has_ba for r in records) else ("ab",)
     gold = [r.gold for r in records] * len(orders)
     pred = [getattr(r, o) for o in orders for r in records]
     classes = sorted({1, 2} | set(gold))
     by_order = {f"accuracy_{o}": M.accuracy([r.gold for r in records], [getattr(r, o) for r in records]) for o in orders}
-    return {"accuracy": M.accuracy(gold, pred), "f1": M.macro_prf(gold, pred, classes)[2]} | by_order | \
-        _order_stats(records)
+    f1 = M.macro_prf(gold, pred, classes)[2] if len(set(gold)) > 1 else None  # one gold class: F1 says nothing
+    return {"accuracy": M.accuracy(gold, pred), "f1": f1} | by_order | _order_stats(records)
 
 
 def pointwise(records: list[ProtocolRecord]) -> dict:

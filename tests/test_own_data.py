@@ -169,6 +169,8 @@ def test_pairwise_protocol_counts_every_order_and_ties_as_a_class():
     # macro F1 over {0, 1, 2}, both orders pooled, by hand: class 1 P 3/4 R 3/4; class 2 P 1/2 R 1/2; tie P 1 R 1/2
     f1 = (0.75 + 0.5 + 2 * 1 * 0.5 / 1.5) / 3
     assert r["f1"] == pytest.approx(f1)
+    constant = [ProtocolRecord(gold=1, ab=1, has_ab=True), ProtocolRecord(gold=1, ab=2, has_ab=True)]
+    assert evaluate("pairwise", constant, bootstrap=0)["f1"] is None  # one gold class: no macro F1
 
 
 # ---- in a sweep ----------------------------------------------------------------------------------------
@@ -268,3 +270,15 @@ def test_a_pointwise_file_gives_scored_answers_and_names_a_score_off_its_scale(t
     register(FileDataset(**spec | {"scale": (1, 5)}))
     with pytest.raises(BadRecordError, match=r"points.csv, line 2 \(example 0\).*score 9.0 outside scale \(1.0, 5.0\)"):
         load("points")
+
+
+def test_shuffled_positions_give_a_constant_label_two_classes(shared_root):
+    path = shared_root / "train/ultrafeedback_sample/eval_clean.jsonl"
+    columns = {"question": "prompt", "answer1": "chosen", "answer2": "rejected"}
+    register(FileDataset(name="fixed", path=str(path), columns=columns, label=1))
+    register(FileDataset(name="shuffled", path=str(path), columns=columns, label=1, shuffle_positions=True))
+    fixed, shuffled = load("fixed")[0], load("shuffled")[0]
+    swapped = [e.label == 2 for e in shuffled]
+    assert 80 < sum(swapped) < 120 and swapped == [random.Random(i).random() < 0.5 for i in range(200)]
+    for f, s in zip(fixed, shuffled):  # the same pair, the chosen answer where the label says
+        assert (s.answer1, s.answer2) == ((f.answer1, f.answer2) if s.label == 1 else (f.answer2, f.answer1))

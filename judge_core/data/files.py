@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
@@ -74,6 +75,9 @@ class FileDataset(BaseModel):
     label: Literal[0, 1, 2] | LabelColumn | None = Field(None, description="a constant, {column, map}, or none "
                                                                             "(judged, not scored)")
     scale: tuple[float, float] = Field((1.0, 10.0), description="pointwise: the scores' range")
+    shuffle_positions: bool = Field(False, description="swap the answers of about half the pairs (seeded by the row, "
+                                    "label swapped with them): chosen/rejected data then has both labels, so macro "
+                                    "F1 means something and a judge that favours a position cannot hide")
 
     @model_validator(mode="after")
     def _check(self) -> "FileDataset":
@@ -135,8 +139,9 @@ class FileDataset(BaseModel):
                                 score=None if score is None else float(score), scale=self.scale)
         a1, a2 = self._value(record, "answer1"), self._value(record, "answer2")
         label = self.label.of(record) if isinstance(self.label, LabelColumn) else self.label
-        return PairExample(**common, question=self._question(record, a1), answer1=_text(a1, self.column("answer1"), "assistant"),
+        pair = PairExample(**common, question=self._question(record, a1), answer1=_text(a1, self.column("answer1"), "assistant"),
                            answer2=_text(a2, self.column("answer2"), "assistant"), label=label)
+        return pair.swapped() if self.shuffle_positions and random.Random(index).random() < 0.5 else pair
 
     def _value(self, record: dict, field: str):
         column = self.column(field)

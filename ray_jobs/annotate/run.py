@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 import uuid
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
@@ -28,6 +29,7 @@ from judge_core.pipeline import expand
 from judge_core.verdicts import both_orders
 
 from .. import console
+from ..locations import is_uri, results_location
 from ..spec import JudgeSpec
 from . import shards as S
 
@@ -74,6 +76,9 @@ class AnnotateConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "AnnotateConfig":
+        # where the driver stands: an actor's working directory is not the driver's
+        self.output = _absolute(results_location(self.output))  # a relative one in a packaged Ray job is refused
+        self.input.path = _absolute(self.input.path)
         if self.judge.engine == "ensemble":
             raise ValueError("an ensemble reads stored judgments; annotate with one of its members")
         if self.judge.prompted:
@@ -88,6 +93,10 @@ class AnnotateConfig(BaseModel):
         what = {"judge": self.judge.judging_config(), "template": self.template if self.judge.prompted else None,
                 "orders": self.orders, "input": self.input.model_dump(), "shards": [s.to_row() for s in shards]}
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _absolute(where: str) -> str:
+    return where if is_uri(where) else str(Path(where).absolute())
 
 
 def load_annotate(path, overrides=()) -> AnnotateConfig:
@@ -220,9 +229,7 @@ def run_annotate(cfg: AnnotateConfig, log=print) -> dict:
     """Judge every shard without an output file; returns {rows, shards, judged_now, errors_now, seconds}.
     A local output is locked while it is written (a second run on it is refused, naming the first)."""
     import contextlib
-    from pathlib import Path
 
-    from ..locations import is_uri
     from ..store import locked
 
     with locked(Path(cfg.output), log) if not is_uri(cfg.output) else contextlib.nullcontext():
