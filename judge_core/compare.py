@@ -53,7 +53,7 @@ def load_questions(source: str, root=None) -> list[Question]:
 
 def _read_questions(path: Path, keep_reference: bool) -> list[Question]:
     out, seen = [], set()
-    for (line, _), rec in read_jsonl(path):
+    for (line, *_), rec in read_jsonl(path):  # At: line, index, unit
         if isinstance(rec, BadRecordError):
             raise rec
         try:
@@ -73,7 +73,7 @@ def _read_questions(path: Path, keep_reference: bool) -> list[Question]:
 def read_answers(path: str | Path) -> dict[str, list[str]]:
     """{question_id: turns} from FastChat's model_answer JSONL ({question_id, model_id, choices: [{turns}]})."""
     out = {}
-    for (line, _), rec in read_jsonl(Path(path)):
+    for (line, *_), rec in read_jsonl(Path(path)):
         if isinstance(rec, BadRecordError):
             raise rec
         try:

@@ -103,7 +103,7 @@ def read_predictions(path: Path, template: str | None = None, pointwise: bool = 
     tpl = prompts.get(template) if template else None
     by_index = {ex.index: ex for ex in examples or []}
     out: dict[tuple[int, str], Prediction] = {}
-    for (line, _), r in read_jsonl(Path(path)):
+    for (line, *_), r in read_jsonl(Path(path)):
         index, order, pred = _row(Path(path), line, r, tpl, pointwise, by_index)
         if (index, order) in out:
             raise BadRecordError(path, line, "index", f"duplicate prediction for index {index} order {order}")

@@ -98,6 +98,21 @@ def test_label_mode_gives_probabilities_and_both_orders(ray_local, tmp_path, pre
     assert set(out["verdict_ab"]) <= {0, 1, 2} and out["verdict"].notna().all()
 
 
+def test_pointwise_input_gets_a_score_per_row(ray_local, tmp_path, prefs):
+    path = tmp_path / "points.jsonl"
+    prefs.head(12).rename(columns={"a": "answer"}).drop(columns="b").to_json(path, orient="records", lines=True)
+    cfg = AnnotateConfig.model_validate({
+        "input": {"path": str(path), "kind": "pointwise", "columns": {"question": "prompt"}, "id": "rid"},
+        "judge": {"name": "fake", "engine": "fake", "mode": "label"}, "template": "mtbench-single",
+        "output": str(tmp_path / "out")})
+    run_annotate(cfg, log=lambda *_: None)
+    out = pd.read_parquet(tmp_path / "out").sort_values("input_row")
+    assert len(out) == 12 and out["score"].between(1, 10).all() and out["verdict"].isna().all()
+    assert "verdict_ab" in out and out["verdict_ab"].isna().all()  # one answer: one order, nothing to compare
+    with pytest.raises(ValueError, match="template label does not fit pointwise input"):
+        AnnotateConfig.model_validate(cfg.model_dump() | {"template": "label"})
+
+
 def test_best_of_a_sweep_annotates_with_the_judge_that_won(ray_local, tmp_path, prefs, shared_root):
     from ray_jobs.batch import SweepConfig, run_sweep
 
