@@ -1,6 +1,6 @@
 """Chance under a protocol: the expected headline metrics of a judge that knows nothing.
 
-    chance("pandalm", records)  # {"accuracy": 0.3333..., "precision": ..., ...}
+    chance(protocols.get("pandalm"), records)  # {"accuracy": 0.3333..., "precision": ..., ...}
 
 The uninformed judge answers each judged order uniformly at random among the verdicts the benchmark
 allows (1 and 2; and 0 where its gold has ties), never fails to parse, and, for probabilities, says
@@ -21,11 +21,9 @@ def draws_for(n: int) -> int:
     return max(10, min(100, 20_000 // max(1, n)))
 
 
-def chance(protocol_name: str, records: list, draws: int | None = None, seed: int = 0) -> dict[str, float]:
-    from .protocols import get
-
-    protocol = get(protocol_name)
-    if protocol_name == "pointwise":
+def chance(protocol, records: list, draws: int | None = None, seed: int = 0) -> dict[str, float]:
+    """`protocol`: a protocols.Protocol (passed in, not looked up: protocols imports this module)."""
+    if protocol.name == "pointwise":
         return {k: 0.0 for k in protocol.headline}
     if not records:
         return {}

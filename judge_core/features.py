@@ -12,7 +12,7 @@ import math
 import re
 
 from .prompts.base import answer_text, question_text
-from .schema import PairExample
+from .schema import PairExample, presented
 
 _WORD = re.compile(r"\w+")
 _REFUSAL = re.compile(r"\b(I'?m sorry|I cannot|I can'?t|as an AI|I am unable|I'm unable|I apologi[sz]e)\b", re.I)
@@ -43,7 +43,7 @@ def answer_features(answer: str, question: str, reference: str | None) -> list[f
 
 def _shown(example: PairExample, order: str) -> tuple[str, str, list[float], list[float]]:
     """(first answer, second answer, their features) as shown in `order`."""
-    shown = example if order == "ab" else example.swapped()
+    shown = presented(example, order)
     q = question_text(shown)
     ref = None if shown.reference is None else answer_text(shown.reference)
     a1, a2 = answer_text(shown.answer1), answer_text(shown.answer2)

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from . import prompts
 from .data import LoadReport, decontaminate, load
-from .schema import PairExample
+from .schema import PairExample, presented
 
 
 def uid_fraction(uid: str, seed: int) -> float:
@@ -36,7 +36,7 @@ def swap_augment(examples: Sequence[PairExample]) -> list[PairExample]:
     out = []
     for ex in examples:
         out.append(ex)
-        out.append(ex.swapped().model_copy(update={"meta": ex.meta | {"swapped": True}}))
+        out.append(presented(ex, "ba").model_copy(update={"meta": ex.meta | {"swapped": True}}))
     return out
 
 
@@ -87,10 +87,10 @@ def generative_sample(example: PairExample, template: str, order: str = "ab") ->
     if tpl.label is None:
         raise ValueError(f"template {template!r} has no single verdict text to train on; use one of "
                          f"{[n for n, t in prompts.TEMPLATES.items() if t.label]}")
-    shown = example if order == "ab" else example.swapped()
+    shown = presented(example, order)
     return {"messages": tpl.render(example, order), "target": tpl.label.answer(shown.label)}
 
 
 def label_in_order(example: PairExample, order: str) -> int:
-    return example.label if order == "ab" else example.swapped().label
+    return presented(example, order).label
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 
-from . import prompts
+from . import prompts, schema
 from .schema import ORDERS, Judgment, PairExample, PointExample, probs_to_original_frame, to_original_frame
 from .verdicts import verdict_from_probs
 
@@ -33,10 +33,10 @@ def example_of(row: dict) -> PairExample | PointExample:
     return (PointExample if "answer" in data else PairExample).model_validate(data)
 
 
-def presented(row: dict) -> PairExample | PointExample:
+def presented_row(row: dict) -> PairExample | PointExample:
     """The row's example with its answers in the presented order."""
     ex = example_of(row)
-    return ex if row["order"] == "ab" or isinstance(ex, PointExample) else ex.swapped()
+    return schema.presented(ex, row["order"])
 
 
 def render(row: dict, template: str, control: tuple[str, ...] = ()) -> list[dict]:

@@ -213,5 +213,5 @@ def evaluate(name: str, records: list[ProtocolRecord], on_parse_failure: OnParse
         return {k: result.get(k) for k in protocol.headline if isinstance(result.get(k), float)}
 
     out["ci95"] = M.bootstrap_ci(headline, len(kept), resamples=bootstrap, seed=seed)
-    out["chance"] = chance(name, kept)
+    out["chance"] = chance(protocol, kept)
     return out

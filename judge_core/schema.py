@@ -120,6 +120,14 @@ class Judgment(BaseModel):
         return self
 
 
+def presented(example: PairExample | PointExample, order: str) -> PairExample | PointExample:
+    """The example as a judge sees it in `order`: "ba" shows a pair's answers the other way round (its
+    label mapped); a point has one answer and one order. The one place an example is swapped."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    return example if order == "ab" or isinstance(example, PointExample) else example.swapped()
+
+
 def swap_verdict(verdict: int | None) -> int | None:
     """Map a verdict between the two presentation orders: 1 <-> 2, tie and None stay."""
     return {1: 2, 2: 1}.get(verdict, verdict)

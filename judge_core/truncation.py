@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .prompts.base import answer_text, question_text
-from .schema import PairExample
+from .schema import PairExample, presented
 
 
 def allocate(lengths: Sequence[int], budget: int) -> list[int]:
@@ -46,5 +46,5 @@ def fit_segments(token_lists: Sequence[Sequence[int]], budget: int) -> list[list
 def pair_segments(example: PairExample, order: str = "ab") -> list[str]:
     """The three texts an encoder judge reads: question, first and second shown answer, each
     multi-turn conversation flattened turn by turn."""
-    shown = example if order == "ab" else example.swapped()
+    shown = presented(example, order)
     return [question_text(shown), answer_text(shown.answer1), answer_text(shown.answer2)]

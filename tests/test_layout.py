@@ -50,3 +50,49 @@ def test_no_function_over_60_lines():
             for node in ast.walk(ast.parse(p.read_text()))
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
     assert long == []
+
+
+def test_an_example_is_swapped_only_in_schema():
+    """One rule for the presentation order: judge_core.schema.presented; nobody calls .swapped() directly."""
+    hits = [f"{p.relative_to(ROOT)}:{n}" for top in ("judge_core", "ray_jobs") for p in (ROOT / top).rglob("*.py")
+            for n, line in enumerate(p.read_text().splitlines(), 1)
+            if ".swapped()" in line and p != ROOT / "judge_core" / "schema.py"]
+    assert hits == []
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """{module: the project modules it imports, at any level of the file} ('from . import x' resolved to
+    the submodule x where x is one)."""
+    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+             for top in ("judge_core", "ray_jobs") for p in (ROOT / top).rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        out = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                out |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] if node.level else [])
+                module = ".".join(x for x in (base, node.module or "") if x)
+                out |= {f"{module}.{a.name}" if f"{module}.{a.name}" in files else module for a in node.names}
+        graph[name] = {m for m in out if m in files and m != name}
+    return graph
+
+
+def test_no_import_cycles():
+    graph, cycles = _module_graph(), []
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in sorted(graph[node]):
+            if nxt in path:
+                cycles.append(" -> ".join(path[path.index(nxt):] + [nxt]))
+            elif nxt not in done:
+                visit(nxt, path + [nxt])
+        done.add(node)
+    done: set[str] = set()
+    for start in sorted(graph):
+        if start not in done:
+            visit(start, [start])
+    assert cycles == []

@@ -60,3 +60,15 @@ def test_frame_mapping():
     assert probs_to_original_frame((0.1, 0.7, 0.2), "ba") == (0.1, 0.2, 0.7)
     with pytest.raises(ValueError):
         to_original_frame(1, "xy")
+
+
+def test_presented_is_the_one_swap_rule():
+    from judge_core.schema import PairExample, PointExample, presented
+
+    pair = PairExample(benchmark="b", subset="s", index=0, question="q", answer1="x", answer2="y", label=1)
+    shown = presented(pair, "ba")
+    assert (shown.answer1, shown.answer2, shown.label) == ("y", "x", 2) and presented(pair, "ab") is pair
+    point = PointExample(benchmark="b", subset="s", index=0, question="q", answer="x", score=3)
+    assert presented(point, "ba") is point  # one answer: one way to show it
+    with pytest.raises(ValueError, match="order must be one of"):
+        presented(pair, "BA")

@@ -24,7 +24,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..schema import PairExample, PointExample
+from ..schema import PairExample, PointExample, presented
 from ._io import At, FieldError, OnBadRecord, LoadReport, collect, read_csv, read_json_list, read_jsonl
 from .registry import SOURCES, Source, Subset
 
@@ -141,7 +141,7 @@ class FileDataset(BaseModel):
         label = self.label.of(record) if isinstance(self.label, LabelColumn) else self.label
         pair = PairExample(**common, question=self._question(record, a1), answer1=_text(a1, self.column("answer1"), "assistant"),
                            answer2=_text(a2, self.column("answer2"), "assistant"), label=label)
-        return pair.swapped() if self.shuffle_positions and random.Random(index).random() < 0.5 else pair
+        return presented(pair, "ba" if self.shuffle_positions and random.Random(index).random() < 0.5 else "ab")
 
     def _value(self, record: dict, field: str):
         column = self.column(field)

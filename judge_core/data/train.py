@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..schema import PairExample
+from ..schema import PairExample, presented
 from ._io import FieldError, LoadReport, collect, label_from, need, read_json_list, read_jsonl
 from .registry import Source, Subset, github, register
 
@@ -18,7 +18,7 @@ SEED = 0
 
 def place(example: PairExample, seed: int = SEED) -> PairExample:
     """Randomise which answer comes first, deterministically from the seed and the uid."""
-    return example.swapped() if random.Random(f"{seed}/{example.uid}").random() < 0.5 else example
+    return presented(example, "ba" if random.Random(f"{seed}/{example.uid}").random() < 0.5 else "ab")
 
 
 def _drop(report: LoadReport, reason: str) -> None:

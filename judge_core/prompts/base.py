@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..schema import PairExample, PointExample, to_original_frame
+from ..schema import PairExample, PointExample, presented, to_original_frame
 from .quotes import inside, quoted_spans, untrusted_texts
 
 Messages = list[dict[str, str]]
@@ -100,7 +100,7 @@ class Template:
         if self.pointwise != isinstance(example, PointExample):
             kind = "pointwise" if self.pointwise else "pairwise"
             raise ValueError(f"template {self.name} is {kind}; it cannot judge a {type(example).__name__}")
-        shown = example if order == "ab" or self.pointwise else example.swapped()
+        shown = presented(example, order)
         answers = ("answer",) if self.pointwise else ("answer1", "answer2")
         def safe_text(text):
             return self.neutralise(text, control)

@@ -70,7 +70,7 @@ class AnnotateConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _best_of(cls, data):
-        from ..report.summary import resolve_best_of
+        from ..report.best import resolve_best_of
 
         return resolve_best_of(data)
 

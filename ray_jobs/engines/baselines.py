@@ -20,9 +20,9 @@ from pathlib import Path
 
 from judge_core.features import NAMES, pair_features
 from judge_core.finetune_data import build_training_set
-from judge_core.pipeline import presented
+from judge_core.pipeline import presented_row
 from judge_core.prompts.base import answer_text, question_text
-from judge_core.schema import PairExample
+from judge_core.schema import PairExample, presented
 
 from ..spec import JudgeSpec
 from .base import one_by_one, use_cpu_threads
@@ -50,7 +50,7 @@ def train_features(sources=DEFAULT_TRAIN, path: str | Path = "features.joblib", 
     from sklearn.preprocessing import StandardScaler
 
     train, val, report = build_training_set(list(sources), val_fraction=0.1, seed=seed, root=root, swap=True)
-    val = val + [ex.swapped() for ex in val]
+    val = val + [presented(ex, "ba") for ex in val]
     x, y = [pair_features(ex) for ex in train], [ex.label for ex in train]
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
     model.fit(x, y)
@@ -134,7 +134,7 @@ class BaselineEngine:
         return joblib.load(o.path)
 
     def _rows(self, rows, template):
-        shown = [presented(r) for r in rows]
+        shown = [presented_row(r) for r in rows]
         if self.kind == "longer":
             return [{"probs": None, "raw": None, "verdict": longer_verdict(ex)} for ex in shown]
         if self.kind == "relevance":

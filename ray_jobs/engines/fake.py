@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 
 from judge_core import prompts
-from judge_core.pipeline import presented, render
+from judge_core.pipeline import presented_row, render
 
 from ..spec import JudgeSpec
 from .base import one_by_one
@@ -33,7 +33,7 @@ class FakeEngine:
                 f.write(f"{spec.name} {ray.get_runtime_context().get_node_id()}\n")
 
     def _verdict(self, row, tpl: prompts.Template) -> int:
-        ex = presented(row)
+        ex = presented_row(row)
         if tpl.pointwise:
             v = min(10, 1 + len(str(ex.answer).split()) // 10)
         else:

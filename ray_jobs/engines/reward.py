@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 
-from judge_core.pipeline import presented
+from judge_core.pipeline import presented_row
 from judge_core.schema import PointExample, Text
 
 from ..spec import JudgeSpec
@@ -210,7 +210,7 @@ class RewardEngine:
         self.rewards = BACKENDS[o.backend](spec, tok.pad_token_id, max_len)
 
     def _rows(self, rows: list[dict], _template) -> list[dict]:
-        examples = [presented(r) for r in rows]
+        examples = [presented_row(r) for r in rows]
         texts = {text_key(ex.question, a): (ex.question, a) for ex in examples for a in answers_of(ex)}
         fitted = [self.inputs.fit(q, a) for q, a in texts.values()]
         rewards = self.rewards([enc for enc, _ in fitted]) if fitted else []

@@ -45,7 +45,7 @@ class ServeConfig(BaseModel):
     def _best_of(cls, data):
         """judge: {best_of: results/<sweep>, probabilities: bool, adapters: bool} serves that sweep's best
         judge (report/summary.RULE) with its template; `picked` says which and why (GET /v1/models)."""
-        from ..report.summary import resolve_best_of
+        from ..report.best import resolve_best_of
 
         return resolve_best_of(data)
 

@@ -1,0 +1,57 @@
+"""The best judge of a finished sweep, for whoever needs one: `judge serve` and `judge annotate` take
+`judge: {best_of: results/<sweep>}` and get it (report/summary.RULE decides).
+
+    best = pick_best("results/quickstart-cpu", probabilities=True)   # {"judge": spec dict, "template", "why", ...}
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .summary import RULE, summarise
+from .sweep import collect
+
+
+def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) -> dict:
+    """The best judge of a finished sweep by RULE, optionally among judges that give probabilities or
+    carry a fine-tuned adapter: {"judge": its JudgeSpec as a dict, "template", "swap_averaged",
+    "mean_rank", "why"}. The sweep's own sweep.json says what each judge was."""
+    results_dir = Path(results_dir)
+    if not (results_dir / "sweep.json").is_file():
+        raise FileNotFoundError(f"best_of: {results_dir} holds no sweep.json: give the folder a sweep wrote")
+    specs = {j["name"]: j for j in json.loads((results_dir / "sweep.json").read_text())["judges"]}
+
+    def eligible(row: dict) -> bool:
+        spec = specs.get(row["judge"].removesuffix(" (swap-avg)"), {})
+        return bool(spec) and spec.get("engine") != "ensemble" and (not probabilities or row["cell"].get("probabilistic")) \
+            and (not adapters or bool(spec.get("adapter")) or spec.get("engine") == "classifier")
+    table = {b: kept for b, rows in collect(results_dir).items() if (kept := [r for r in rows if eligible(r)])}
+    best = summarise(table)["best"] if table else None
+    if best is None:
+        raise ValueError(f"best_of: no eligible judge in {results_dir} judged every pairwise subset "
+                         f"(probabilities={probabilities}, adapters={adapters})")
+    name, _, template = best["label"].partition(" / ")
+    swap = name.endswith(" (swap-avg)")
+    filters = [w for w, on in (("giving probabilities", probabilities), ("with an adapter", adapters)) if on]
+    return {"judge": specs[name.removesuffix(" (swap-avg)")], "template": template or None, "swap_averaged": swap,
+            "mean_rank": best["mean_rank"],
+            "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(table)} subsets of {results_dir}"
+                   + (f" among judges {' and '.join(filters)}" if filters else "") + f". {RULE}"}
+
+
+def resolve_best_of(data):
+    """A config whose judge is {best_of: results/<sweep>, probabilities: bool, adapters: bool}, with that
+    sweep's best judge (RULE) in its place, its template, and `picked` saying which and why (serve,
+    annotate); any other config as it is."""
+    judge = data.get("judge") if isinstance(data, dict) else None
+    if not isinstance(judge, dict) or "best_of" not in judge:
+        return data
+    from ..locations import resolve
+
+    unknown = set(judge) - {"best_of", "probabilities", "adapters"}
+    if unknown:
+        raise ValueError(f"judge.best_of takes best_of, probabilities, adapters; not {sorted(unknown)}")
+    best = pick_best(resolve(judge["best_of"]), judge.get("probabilities", False), judge.get("adapters", False))
+    picked = {"judge": best["judge"]["name"], "template": best["template"], "swap_averaged": best["swap_averaged"],
+              "mean_rank": best["mean_rank"], "why": best["why"]}
+    return data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})
