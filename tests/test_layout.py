@@ -96,3 +96,13 @@ def test_no_import_cycles():
         if start not in done:
             visit(start, [start])
     assert cycles == []
+
+
+def test_the_readme_python_example_runs(ray_local, tmp_path, monkeypatch, shared_root):
+    import re
+
+    block = re.search(r"## Python\n.*?```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JUDGE_DATA_DIR", str(shared_root))
+    exec(compile(block, "README.md", "exec"), {})
+    assert "## llmbar/natural" in (tmp_path / "results" / "try" / "report.md").read_text()
