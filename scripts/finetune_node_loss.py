@@ -15,7 +15,6 @@ not finish or did not resume from a checkpoint.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
