@@ -163,7 +163,7 @@ def _best_line(best: dict | None) -> str:
     return f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}) ★"
 
 
-def markdown(results_dir: Path, table: dict, status: dict) -> str:
+def markdown(results_dir: Path, table: dict, status: dict, unlabelled_sections: list) -> str:
     out = [f"# Judge report: {results_dir.name}", "",
            "Percentages unless noted (log loss, correlations as they are); 95% bootstrap CIs in brackets. "
            "Rows marked † are published numbers of known judges, NOT measured here. "
@@ -184,7 +184,7 @@ def markdown(results_dir: Path, table: dict, status: dict) -> str:
         out += [CALIBRATION_NOTE, "", md_table(*cal), ""] if cal else []
         out += [f"† {s}" for s in _sources(bench)] + [""]
         out += [MODIFIED_NOTE, ""] if any(r["cell"].get("data_modified") for r in rows) else []
-    return "\n".join(out + unlabelled.markdown(results_dir, unlabelled.collect(results_dir)))
+    return "\n".join(out + unlabelled.markdown(unlabelled_sections))
 
 
 # ---- HTML -------------------------------------------------------------------------------------------
@@ -238,12 +238,12 @@ def _bench_html(bench: str, rows: list[dict]) -> str:
     return "".join(parts + [_details(r) for r in rows if not r["swapavg"]])
 
 
-def html_page(results_dir: Path, table: dict, status: dict) -> str:
+def html_page(results_dir: Path, table: dict, status: dict, unlabelled_sections: list) -> str:
     fail_html = "".join(f"<h3>{html.escape(title)}</h3><ul>" + "".join(
         f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in items.items()) + "</ul>"
         for title, items in _not_ok(status))
     body = "".join(_bench_html(b, rows) for b, rows in sorted(table.items())) + \
-        unlabelled.html_part(results_dir, unlabelled.collect(results_dir))
+        unlabelled.html_part(unlabelled_sections)
     warn = "".join(f"<p class=banner><b>{html.escape(b.split(':')[0])}:</b>{html.escape(b.split(':', 1)[1])}</p>"
                    for b in banners(table))
     if table:
@@ -264,6 +264,7 @@ def write_report(results_dir: str | Path) -> dict[str, Path]:
     status = json.loads(status_path.read_text()) if status_path.exists() else {}
     table = collect(results_dir)
     paths = {"md": results_dir / "report.md", "html": results_dir / "report.html"}
-    paths["md"].write_text(markdown(results_dir, table, status))
-    paths["html"].write_text(html_page(results_dir, table, status))
+    built = unlabelled.sections(results_dir)
+    paths["md"].write_text(markdown(results_dir, table, status, built))
+    paths["html"].write_text(html_page(results_dir, table, status, built))
     return paths

@@ -71,15 +71,21 @@ def tables(results_dir: Path, rows: list[dict]) -> list[tuple[list[str], list[li
     return out
 
 
-def markdown(results_dir: Path, table: dict) -> list[str]:
+def sections(results_dir: Path) -> list[tuple[str, list]]:
+    """(subset leaf, its tables) of every unlabelled subset: built once (the kappas read every cell's
+    parts), then drawn in Markdown and in HTML."""
+    return [(leaf, tables(results_dir, rows)) for leaf, rows in sorted(collect(results_dir).items())]
+
+
+def markdown(built: list[tuple[str, list]]) -> list[str]:
     out = []
-    for leaf, rows in sorted(table.items()):
+    for leaf, leaf_tables in built:
         out += [f"## {leaf} (unlabelled)", "", NOTE, ""]
-        for header, body in tables(results_dir, rows):
+        for header, body in leaf_tables:
             out += [md_table(header, body), ""]
     return out
 
 
-def html_part(results_dir: Path, table: dict) -> str:
+def html_part(built: list[tuple[str, list]]) -> str:
     return "".join(f"<h2>{html.escape(leaf)} (unlabelled)</h2><p class=note>{html.escape(NOTE)}</p>"
-                   + "".join(html_table(h, b) for h, b in tables(results_dir, rows)) for leaf, rows in sorted(table.items()))
+                   + "".join(html_table(h, b) for h, b in leaf_tables) for leaf, leaf_tables in built)
