@@ -9,12 +9,11 @@ is downloaded from its pinned public URL and checked against its sha256.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from . import arena, autoj, critiquellm, judgelm, llmbar, pandalm, train  # noqa: F401  (registers)
-from ._io import BadRecordError, LoadReport, ModifiedDataError, OnBadRecord, data_root, fetch, verify_pinned
+from ._io import BadRecordError, LoadReport, ModifiedDataError, OnBadRecord, cache_dir, data_root, fetch, verify_pinned
 from .files import FileDataset, register
 from .registry import SOURCES, Source, Subset
 
@@ -37,10 +36,6 @@ def targets(names: list[str]) -> list[tuple[str, str]]:
         bench, _, subset = name.partition("/")
         out += [(bench, subset)] if subset else [(bench, s) for s in source(bench).subsets]
     return out
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("JUDGE_CACHE_DIR", Path.home() / ".cache" / "judgeray"))
 
 
 def locate(name: str, subset: str, root=None, fetch_missing: bool = False) -> Path:

@@ -68,6 +68,11 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     return Path("data")
 
 
+def cache_dir() -> Path:
+    """Where downloads go: pinned benchmark files, copies of your files from storage URIs."""
+    return Path(os.environ.get("JUDGE_CACHE_DIR", Path.home() / ".cache" / "judgeray"))
+
+
 def _read_text(path: Path) -> str:
     """The file as text; bytes that are not UTF-8 become lone surrogates (surrogateescape), so a
     record holding them is found and named (not_utf8) instead of failing the whole file."""

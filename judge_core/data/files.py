@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -25,7 +24,7 @@ from typing import Any, Iterator, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..schema import PairExample, PointExample, presented
-from ._io import At, FieldError, OnBadRecord, LoadReport, collect, read_csv, read_json_list, read_jsonl
+from ._io import At, FieldError, LoadReport, OnBadRecord, cache_dir, collect, read_csv, read_json_list, read_jsonl
 from .registry import SOURCES, Source, Subset
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
@@ -237,7 +236,7 @@ def local_copy(where: str) -> Path:
     if info.type != pafs.FileType.File:
         raise FileNotFoundError(f"{where}: no such object")
     stamp = hashlib.sha256(f"{where} {info.size} {info.mtime_ns}".encode()).hexdigest()[:16]
-    dest = Path(os.environ.get("JUDGE_CACHE_DIR", Path.home() / ".cache" / "judgeray")) / "files" / stamp / Path(inner).name
+    dest = cache_dir() / "files" / stamp / Path(inner).name
     if not dest.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
