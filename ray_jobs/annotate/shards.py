@@ -153,15 +153,15 @@ def _parquet_records(fs, path: str, shard: Shard) -> list[tuple[At, object]]:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(fs.open_input_file(path))
-    groups, tables, first = [], [], 0
+    groups, first = [], 0
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows
         if first < shard.stop and first + n > shard.start:
             groups.append((g, first))
         first += n
     offset = groups[0][1] if groups else shard.start
-    tables = pf.read_row_groups([g for g, _ in groups]) if groups else pa.table({})
-    rows = tables.slice(shard.start - offset, shard.rows).to_pylist()
+    table = pf.read_row_groups([g for g, _ in groups]) if groups else pa.table({})
+    rows = table.slice(shard.start - offset, shard.rows).to_pylist()
     return [(At(shard.start + 1 + i, shard.first + i, "row"), r) for i, r in enumerate(rows)]
 
 
