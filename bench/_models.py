@@ -1,5 +1,6 @@
 """A benchmark-sized random causal LM (no hub): the tiny tokenizer with a wider, deeper Llama, so
 that compute, not Python overhead, dominates what the benchmarks time."""
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,18 @@ def bench_llama(directory: Path, hidden: int = 512, layers: int = 4, positions: 
     tiny_llama(directory, max_positions=positions)  # tokenizer and chat template
     tok = AutoTokenizer.from_pretrained(directory)
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=tok.vocab_size, hidden_size=hidden, intermediate_size=4 * hidden,
-                         num_hidden_layers=layers, num_attention_heads=hidden // 64, num_key_value_heads=hidden // 64,
-                         max_position_embeddings=positions, bos_token_id=tok.bos_token_id,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=tok.vocab_size,
+        hidden_size=hidden,
+        intermediate_size=4 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=hidden // 64,
+        num_key_value_heads=hidden // 64,
+        max_position_embeddings=positions,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
 
@@ -54,13 +63,13 @@ def matmul_ceiling(dtype: str, size: int = 2048, repeats: int = 5) -> float:
     torch.set_num_threads(os.cpu_count())
     small = [torch.randn(512, 512, dtype=getattr(torch, dtype)) for _ in range(2)]
     torch.matmul(*small)
-    probe = 2 * 512 ** 3 / _timed(lambda: torch.matmul(*small))
+    probe = 2 * 512**3 / _timed(lambda: torch.matmul(*small))
     if probe < 20e9:  # no fast kernel: a 2048 matmul would take minutes, and would say the same
         return probe
     a, b = (torch.randn(size, size, dtype=getattr(torch, dtype)) for _ in range(2))
     torch.matmul(a, b)
     best = min(_timed(lambda: torch.matmul(a, b)) for _ in range(repeats))
-    return 2 * size ** 3 / best
+    return 2 * size**3 / best
 
 
 def _timed(fn) -> float:

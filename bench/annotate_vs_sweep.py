@@ -9,12 +9,12 @@ from the command line (local Ray, one engine actor, the model loaded once), time
 so each pays its own start. The last line is annotate rows/s / sweep rows/s: about 1 means streaming
 to shards costs nothing next to the judging.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +22,6 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def write_rows(path: Path, n: int) -> None:
@@ -32,9 +31,20 @@ def write_rows(path: Path, n: int) -> None:
     from judge_core.data import load
 
     pairs = [e for e in load("pandalm")[0] if e.answer1.strip() and e.answer2.strip()]  # yours may not be empty
-    pq.write_table(pa.Table.from_pylist([{"rid": f"p{i}", "prompt": pairs[i % len(pairs)].question,
-                                          "a": pairs[i % len(pairs)].answer1, "b": pairs[i % len(pairs)].answer2}
-                                         for i in range(n)]), path)
+    pq.write_table(
+        pa.Table.from_pylist(
+            [
+                {
+                    "rid": f"p{i}",
+                    "prompt": pairs[i % len(pairs)].question,
+                    "a": pairs[i % len(pairs)].answer1,
+                    "b": pairs[i % len(pairs)].answer2,
+                }
+                for i in range(n)
+            ]
+        ),
+        path,
+    )
 
 
 def timed(verb: str, cfg: dict, work: Path) -> float:
@@ -58,12 +68,33 @@ def main() -> None:
     judge = {"name": "smollm2", "engine": "hf", "model": real_model(), "mode": "label", "batch_size": 16}
     columns = {"question": "prompt", "answer1": "a", "answer2": "b"}
     ray = {"address": "local", "include_dashboard": False}
-    sweep = timed("sweep", {"name": "s", "output_dir": str(work), "judges": [judge], "templates": ["label"],
-                            "benchmarks": [{"name": "rows", "path": str(work / "rows.parquet"), "columns": columns}],
-                            "orders": args.orders, "bootstrap": 0, "ray_init": ray}, work)
-    annotate = timed("annotate", {"input": {"path": str(work / "rows.parquet"), "columns": columns, "id": "rid"},
-                                  "judge": judge, "template": "label", "orders": args.orders,
-                                  "output": str(work / "annotated"), "shard_rows": 250, "ray_init": ray}, work)
+    sweep = timed(
+        "sweep",
+        {
+            "name": "s",
+            "output_dir": str(work),
+            "judges": [judge],
+            "templates": ["label"],
+            "benchmarks": [{"name": "rows", "path": str(work / "rows.parquet"), "columns": columns}],
+            "orders": args.orders,
+            "bootstrap": 0,
+            "ray_init": ray,
+        },
+        work,
+    )
+    annotate = timed(
+        "annotate",
+        {
+            "input": {"path": str(work / "rows.parquet"), "columns": columns, "id": "rid"},
+            "judge": judge,
+            "template": "label",
+            "orders": args.orders,
+            "output": str(work / "annotated"),
+            "shard_rows": 250,
+            "ray_init": ray,
+        },
+        work,
+    )
     print(f"{args.rows} rows, orders {args.orders}, SmolLM2-135M-Instruct label mode, hf engine, one actor:")
     print(f"judge sweep:    {sweep:7.1f} s  {args.rows / sweep:6.2f} rows/s")
     print(f"judge annotate: {annotate:7.1f} s  {args.rows / annotate:6.2f} rows/s")

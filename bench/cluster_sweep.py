@@ -15,6 +15,7 @@ Ray (or the Cluster) starts to its end, so start-up counts in the wall time and 
 Rows per judge are chosen so that a perfect schedule takes --seconds. The last line reads
 `utilization: a=0.xx b=0.xx c=0.xx d=0.xx`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,19 +36,40 @@ NODES = {"d": [2, 2]}  # GPUs per worker node; the other cases: one local Ray wi
 
 
 def sweep_config(case: str, out: Path, rows: int, delay: float, data: str, address: str | None) -> dict:
-    judges = [{"name": f"j{i}-{g}gpu", "engine": "fake", "num_gpus": g, "num_cpus": 0.5, "batch_size": 4,
-               "options": {"delay": delay}} for i, g in enumerate(CASES[case])]
+    judges = [
+        {
+            "name": f"j{i}-{g}gpu",
+            "engine": "fake",
+            "num_gpus": g,
+            "num_cpus": 0.5,
+            "batch_size": 4,
+            "options": {"delay": delay},
+        }
+        for i, g in enumerate(CASES[case])
+    ]
     ray_init = {"address": address} if address else {"num_cpus": 16, "num_gpus": GPUS, "include_dashboard": False}
-    return {"name": case, "output_dir": str(out), "root": data, "benchmarks": ["pandalm"], "orders": "ab",
-            "limit": rows, "bootstrap": 0, "part_rows": 64, "judges": judges, "ray_init": ray_init}
+    return {
+        "name": case,
+        "output_dir": str(out),
+        "root": data,
+        "benchmarks": ["pandalm"],
+        "orders": "ab",
+        "limit": rows,
+        "bootstrap": 0,
+        "part_rows": 64,
+        "judges": judges,
+        "ray_init": ray_init,
+    }
 
 
 def start_cluster(gpus_per_node: list[int], temp: str):
     """A head without GPUs and one worker node per entry, each with its own raylet and object store."""
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 0, "include_dashboard": False,
-                                                            "temp_dir": temp})
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "num_gpus": 0, "include_dashboard": False, "temp_dir": temp},
+    )
     for g in gpus_per_node:
         cluster.add_node(num_cpus=8, num_gpus=g)
     cluster.wait_for_nodes()
@@ -65,16 +87,19 @@ def run_case(case: str, seconds: float, delay: float, data: str) -> dict:
     try:
         cfg = out / "sweep.yaml"
         cfg.write_text(yaml.safe_dump(sweep_config(case, out, rows, delay, data, cluster and cluster.address)))
-        proc = subprocess.run([sys.executable, "-m", "ray_jobs.cli", "sweep", str(cfg)], env=env, cwd=ROOT,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "ray_jobs.cli", "sweep", str(cfg)], env=env, cwd=ROOT, capture_output=True, text=True
+        )
         wall = time.perf_counter() - start
     finally:
         if cluster is not None:
             cluster.shutdown()
     if proc.returncode != 0:
         raise SystemExit(f"case {case} failed:\n{proc.stdout}\n{proc.stderr}")
-    judged = {m.parent.parent.parent.name: json.loads(m.read_text())["rows_this_run"]
-              for m in (out / case).glob("*/*/*/metrics.json")}
+    judged = {
+        m.parent.parent.parent.name: json.loads(m.read_text())["rows_this_run"]
+        for m in (out / case).glob("*/*/*/metrics.json")
+    }
     work = sum(judged[f"j{i}-{g}gpu"] * delay * g for i, g in enumerate(gpus))
     return {"case": case, "judges": gpus, "rows": rows, "wall": wall, "work": work, "utilization": work / (wall * GPUS)}
 
@@ -90,8 +115,11 @@ def main() -> None:
     for case in args.cases:
         r = run_case(case, args.seconds, args.delay, args.data)
         results.append(r)
-        print(f"case {case}: judges of {r['judges']} GPU(s), {r['rows']} rows each, {args.delay} s/row: "
-              f"wall {r['wall']:.1f} s, work {r['work']:.0f} GPU-s, utilization {r['utilization']:.2f}", flush=True)
+        print(
+            f"case {case}: judges of {r['judges']} GPU(s), {r['rows']} rows each, {args.delay} s/row: "
+            f"wall {r['wall']:.1f} s, work {r['work']:.0f} GPU-s, utilization {r['utilization']:.2f}",
+            flush=True,
+        )
     print("utilization: " + " ".join(f"{r['case']}={r['utilization']:.2f}" for r in results))
 
 

@@ -7,21 +7,19 @@ Work per prompt of s tokens: 2 x non-embedding parameters x s (the linear layers
 x hidden (attention scores and weighted sum) + 2 x vocabulary x hidden (the output layer, last position). The ceiling is the best of several fp32 square matmuls
 (torch, all threads). Prints the fraction achieved/ceiling for label mode (prefill only).
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._models import bench_llama, matmul_ceiling, non_embedding_params, prefill_flops, real_model  # noqa: E402
-from judge_core.data import load  # noqa: E402
-from judge_core.pipeline import expand  # noqa: E402
-from ray_jobs.engines.base import build_engine  # noqa: E402
-from ray_jobs.spec import JudgeSpec  # noqa: E402
+from bench._models import bench_llama, matmul_ceiling, non_embedding_params, prefill_flops, real_model
+from judge_core.data import load
+from judge_core.pipeline import expand
+from ray_jobs.engines.base import build_engine
+from ray_jobs.spec import JudgeSpec
 
 
 def main() -> None:
@@ -31,11 +29,18 @@ def main() -> None:
     p.add_argument("--real", action="store_true", help="SmolLM2-135M-Instruct on LLMBar Natural (real lengths)")
     args = p.parse_args()
     model = real_model() if args.real else str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama"))
-    engine = build_engine(JudgeSpec(name="f", engine="hf", model=model, mode="label",  # micro-batches: the engine's own
-                                    options={"max_model_len": 2048 if args.real else args.max_model_len, "dtype": "float32"}))
+    engine = build_engine(
+        JudgeSpec(
+            name="f",
+            engine="hf",
+            model=model,
+            mode="label",  # micro-batches: the engine's own
+            options={"max_model_len": 2048 if args.real else args.max_model_len, "dtype": "float32"},
+        )
+    )
     cfg = engine.model.config
     params = non_embedding_params(engine.model)
-    rows = expand(load(*(("llmbar", "natural") if args.real else ("pandalm", "test")))[0][:args.n], ("ab",))
+    rows = expand(load(*(("llmbar", "natural") if args.real else ("pandalm", "test")))[0][: args.n], ("ab",))
     engine.judge(rows[:4], "label")
     start = time.perf_counter()
     outs = engine.judge(rows, "label")
@@ -43,9 +48,11 @@ def main() -> None:
     lengths = [o["tokens_in"] for o in outs]
     flops = prefill_flops(cfg, params, lengths)
     ceiling = matmul_ceiling("float32")
-    print(f"{len(rows)} prompts, {sum(lengths)} tokens in {seconds:.1f} s ({sum(lengths) / seconds:.0f} tokens/s); "
-          f"{params / 1e6:.1f} M non-embedding parameters; achieved {flops / seconds / 1e9:.1f} GFLOP/s, "
-          f"matmul ceiling {ceiling / 1e9:.1f} GFLOP/s: fraction {flops / seconds / ceiling:.2f}")
+    print(
+        f"{len(rows)} prompts, {sum(lengths)} tokens in {seconds:.1f} s ({sum(lengths) / seconds:.0f} tokens/s); "
+        f"{params / 1e6:.1f} M non-embedding parameters; achieved {flops / seconds / 1e9:.1f} GFLOP/s, "
+        f"matmul ceiling {ceiling / 1e9:.1f} GFLOP/s: fraction {flops / seconds / ceiling:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,21 +11,19 @@ decision is Response 1 / Response 2 / Tie" at once) and lets SmolLM2 write its c
 `--critique-tokens`. Prints examples/s of each and the ratio label/generate (machine-independent);
 with --real also the critiques' mean length, how many parse, and how often the two modes agree.
 """
+
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._models import bench_llama, real_model  # noqa: E402
-from judge_core.data import load  # noqa: E402
-from judge_core.pipeline import expand, to_judgment  # noqa: E402
-from ray_jobs.engines.base import build_engine  # noqa: E402
-from ray_jobs.spec import JudgeSpec  # noqa: E402
+from bench._models import bench_llama, real_model
+from judge_core.data import load
+from judge_core.pipeline import expand, to_judgment
+from ray_jobs.engines.base import build_engine
+from ray_jobs.spec import JudgeSpec
 
 
 def timed(engine, rows, template) -> tuple[float, list[dict]]:
@@ -50,7 +48,7 @@ def main() -> None:
         model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama"))
         benchmark, templates, tokens, max_len = ("pandalm", "test"), ("label", "autoj"), 200, 1024
     tokens, max_len = args.critique_tokens or tokens, args.max_model_len or max_len
-    rows = expand(load(*benchmark)[0][:args.n], ("ab",))
+    rows = expand(load(*benchmark)[0][: args.n], ("ab",))
     opts = {"max_model_len": max_len, "dtype": "float32", "max_new_tokens": tokens}
     if args.engine == "hf":
         opts["micro_batch"] = 16
@@ -62,15 +60,19 @@ def main() -> None:
     gen = build_engine(spec.model_copy(update={"mode": "generate", "options": opts | forced}))
     gen_rate, gen_outs = timed(gen, rows, templates[1])
     critique = sum(o["tokens_out"] for o in gen_outs) / len(gen_outs)
-    line = (f"{len(rows)} {benchmark[0]} prompts, {args.engine} engine, {'SmolLM2-135M-Instruct' if args.real else 'random model'}: "
-            f"label mode {label_rate:.2f}/s; generate mode ({critique:.0f}-token critiques on average, "
-            f"{'at most' if args.real else 'forced'} {tokens}) {gen_rate:.2f}/s")
+    line = (
+        f"{len(rows)} {benchmark[0]} prompts, {args.engine} engine, {'SmolLM2-135M-Instruct' if args.real else 'random model'}: "
+        f"label mode {label_rate:.2f}/s; generate mode ({critique:.0f}-token critiques on average, "
+        f"{'at most' if args.real else 'forced'} {tokens}) {gen_rate:.2f}/s"
+    )
     if args.real:
         said = [to_judgment(r, o, templates[1], "g").verdict for r, o in zip(rows, gen_outs)]
         read = [to_judgment(r, o, templates[0], "l").verdict for r, o in zip(rows, label_outs)]
         parsed = [i for i, v in enumerate(said) if v is not None]
-        line += (f"; {len(parsed)} of {len(rows)} critiques parse, label and generate agree on "
-                 f"{sum(said[i] == read[i] for i in parsed)} of those")
+        line += (
+            f"; {len(parsed)} of {len(rows)} critiques parse, label and generate agree on "
+            f"{sum(said[i] == read[i] for i in parsed)} of those"
+        )
     print(line)
     print(f"label/generate = {label_rate / gen_rate:.1f}x")
 

@@ -28,31 +28,35 @@ fraction of the fp32 and bf16 limits, its wall time over ours, and how many verd
 ours; last line:
 `ours/ray.data.llm = R.RRx, ours/plain-vllm = R.RRx` (wall time ratios, ours = the faster of ours).
 """
+
 from __future__ import annotations
 
 import time
 
 BORN = time.perf_counter()  # each way's wall clock starts here, with its process: imports count for everyone
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._models import matmul_ceiling, non_embedding_params, prefill_flops  # noqa: E402
+from bench._models import matmul_ceiling, non_embedding_params, prefill_flops
 
 MODEL = "models/smollm2-135m-instruct"
 WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "plain-vllm-tuned", "hf-generate")
 MAX_LEN = 2048
 # every vLLM here gets ours' settings: a 1 GiB KV cache and the engine core in the calling process (with
 # vLLM's default engine-core subprocess, the caller's busy polling takes one of 2 cores)
-ENV = {"RAY_AUTH_MODE": "disabled", "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-       "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+ENV = {
+    "RAY_AUTH_MODE": "disabled",
+    "VLLM_CPU_KVCACHE_SPACE": "1",
+    "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+    "HF_HUB_OFFLINE": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+}
 
 
 # ---- the shared prompts ------------------------------------------------------------------------------
@@ -100,11 +104,24 @@ def run_ours(engine: str, args) -> dict:
     from ray_jobs.spec import JudgeSpec
 
     out = Path(tempfile.mkdtemp(prefix="peers-"))
-    spec = JudgeSpec(name=engine, engine=engine, model=MODEL, mode="label", batch_size=args.batch_size,
-                     options={"max_model_len": MAX_LEN, "dtype": "float32"})
-    cfg = SweepConfig(name="peers", output_dir=str(out), judges=[spec], templates=["label"], benchmarks=[args.benchmark],
-                      limit=args.n, bootstrap=0, ray_init={"address": "local", "num_cpus": os.cpu_count(),
-                                                           "include_dashboard": False})
+    spec = JudgeSpec(
+        name=engine,
+        engine=engine,
+        model=MODEL,
+        mode="label",
+        batch_size=args.batch_size,
+        options={"max_model_len": MAX_LEN, "dtype": "float32"},
+    )
+    cfg = SweepConfig(
+        name="peers",
+        output_dir=str(out),
+        judges=[spec],
+        templates=["label"],
+        benchmarks=[args.benchmark],
+        limit=args.n,
+        bootstrap=0,
+        ray_init={"address": "local", "num_cpus": os.cpu_count(), "include_dashboard": False},
+    )
     status = run_sweep(cfg, log=lambda *_: None)
     wall = time.perf_counter() - BORN
     assert all(s.startswith("ok") for s in status.values()), status
@@ -112,8 +129,13 @@ def run_ours(engine: str, args) -> dict:
     flip = {1: 2, 2: 1, 0: 0, None: None}
     verdicts = {f"{r['uid']}/{r['order']}": r["verdict"] if r["order"] == "ab" else flip[r["verdict"]] for r in table}
     steady = sum(r["seconds"] or 0 for r in table)
-    return {"wall": wall, "steady": steady, "start": wall - steady, "verdicts": verdicts,
-            "tokens": sum(r["tokens_in"] for r in table)}
+    return {
+        "wall": wall,
+        "steady": steady,
+        "start": wall - steady,
+        "verdicts": verdicts,
+        "tokens": sum(r["tokens_in"] for r in table),
+    }
 
 
 def run_plain_vllm(args, tuned: bool = False) -> dict:
@@ -122,18 +144,39 @@ def run_plain_vllm(args, tuned: bool = False) -> dict:
     from ray_jobs.engines.vllm_engine import CPU_ENGINE
 
     rows = rows_for(args.benchmark, args.n)
-    llm = LLM(model=MODEL, dtype="float32", max_model_len=MAX_LEN, enforce_eager=True, seed=0,
-              logprobs_mode="processed_logprobs", **(CPU_ENGINE if tuned else {}))
+    llm = LLM(
+        model=MODEL,
+        dtype="float32",
+        max_model_len=MAX_LEN,
+        enforce_eager=True,
+        seed=0,
+        logprobs_mode="processed_logprobs",
+        **(CPU_ENGINE if tuned else {}),
+    )
     started = time.perf_counter()
     preps = prepared(rows, llm.get_tokenizer())
-    params = [SamplingParams(max_tokens=1, temperature=0, logprobs=len(set(p["labels"].values())),
-                             allowed_token_ids=sorted(set(p["labels"].values()))) for p in preps]
+    params = [
+        SamplingParams(
+            max_tokens=1,
+            temperature=0,
+            logprobs=len(set(p["labels"].values())),
+            allowed_token_ids=sorted(set(p["labels"].values())),
+        )
+        for p in preps
+    ]
     results = llm.generate([{"prompt_token_ids": p["ids"]} for p in preps], sampling_params=params, use_tqdm=False)
     end = time.perf_counter()
-    verdicts = {key(r): label_verdict(p, {t: lp.logprob for t, lp in res.outputs[0].logprobs[0].items()}, r["allow_tie"])
-                for r, p, res in zip(rows, preps, results)}
-    return {"wall": end - BORN, "steady": end - started, "start": started - BORN, "verdicts": verdicts,
-            "tokens": sum(len(p["ids"]) for p in preps)}
+    verdicts = {
+        key(r): label_verdict(p, {t: lp.logprob for t, lp in res.outputs[0].logprobs[0].items()}, r["allow_tie"])
+        for r, p, res in zip(rows, preps, results)
+    }
+    return {
+        "wall": end - BORN,
+        "steady": end - started,
+        "start": started - BORN,
+        "verdicts": verdicts,
+        "tokens": sum(len(p["ids"]) for p in preps),
+    }
 
 
 def run_ray_data_llm(args) -> dict:
@@ -148,23 +191,41 @@ def run_ray_data_llm(args) -> dict:
     ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
     light = {"enabled": True, "num_cpus": 0.25, "concurrency": 1}
     config = vLLMEngineProcessorConfig(
-        model_source=str(Path(MODEL).resolve()), batch_size=args.batch_size, concurrency=1,
+        model_source=str(Path(MODEL).resolve()),
+        batch_size=args.batch_size,
+        concurrency=1,
         engine_kwargs={"dtype": "float32", "max_model_len": MAX_LEN, "enforce_eager": True},
         placement_group_config={"bundles": [{"CPU": 1}]},
         runtime_env={"env_vars": ENV | {"OMP_NUM_THREADS": str(os.cpu_count())}},
-        chat_template_stage={"enabled": False}, tokenize_stage=light, detokenize_stage=light)
+        chat_template_stage={"enabled": False},
+        tokenize_stage=light,
+        detokenize_stage=light,
+    )
     processor = build_processor(
         config,
-        preprocess=lambda row: {"key": row["key"], "prompt": row["prompt"],
-                                "sampling_params": {"max_tokens": 3, "temperature": 0.0}},
-        postprocess=lambda row: {"key": row["key"], "text": row["generated_text"],
-                                 "tokens": row.get("num_input_tokens", 0)})
+        preprocess=lambda row: {
+            "key": row["key"],
+            "prompt": row["prompt"],
+            "sampling_params": {"max_tokens": 3, "temperature": 0.0},
+        },
+        postprocess=lambda row: {
+            "key": row["key"],
+            "text": row["generated_text"],
+            "tokens": row.get("num_input_tokens", 0),
+        },
+    )
     begun = time.perf_counter()
     out = processor(ray.data.from_items(items)).take_all()
     end = time.perf_counter()
     ray.shutdown()
-    return {"wall": end - BORN, "steady": None, "start": None, "dataset": end - begun,
-            "verdicts": {r["key"]: parsed_verdict(r["text"]) for r in out}, "tokens": sum(len(p["ids"]) for p in preps)}
+    return {
+        "wall": end - BORN,
+        "steady": None,
+        "start": None,
+        "dataset": end - begun,
+        "verdicts": {r["key"]: parsed_verdict(r["text"]) for r in out},
+        "tokens": sum(len(p["ids"]) for p in preps),
+    }
 
 
 def run_hf_generate(args) -> dict:
@@ -179,22 +240,31 @@ def run_hf_generate(args) -> dict:
     preps = prepared(rows, tok)
     verdicts, batch = {}, 8
     for i in range(0, len(preps), batch):
-        chunk = preps[i:i + batch]
+        chunk = preps[i : i + batch]
         enc = tok.pad({"input_ids": [p["ids"] for p in chunk]}, return_tensors="pt")
         with torch.no_grad():
             out = model.generate(**enc, max_new_tokens=3, do_sample=False, pad_token_id=tok.pad_token_id)
-        for r, seq in zip(rows[i:i + batch], out[:, enc["input_ids"].shape[1]:]):
+        for r, seq in zip(rows[i : i + batch], out[:, enc["input_ids"].shape[1] :]):
             verdicts[key(r)] = parsed_verdict(tok.decode(seq, skip_special_tokens=True))
     end = time.perf_counter()
-    return {"wall": end - BORN, "steady": end - started, "start": started - BORN, "verdicts": verdicts,
-            "tokens": sum(len(p["ids"]) for p in preps)}
+    return {
+        "wall": end - BORN,
+        "steady": end - started,
+        "start": started - BORN,
+        "verdicts": verdicts,
+        "tokens": sum(len(p["ids"]) for p in preps),
+    }
 
 
 def run_way(way: str, args) -> dict:
-    runs = {"ours-vllm": lambda: run_ours("vllm", args), "ours-hf": lambda: run_ours("hf", args),
-            "ray.data.llm": lambda: run_ray_data_llm(args), "plain-vllm": lambda: run_plain_vllm(args),
-            "plain-vllm-tuned": lambda: run_plain_vllm(args, tuned=True),
-            "hf-generate": lambda: run_hf_generate(args)}
+    runs = {
+        "ours-vllm": lambda: run_ours("vllm", args),
+        "ours-hf": lambda: run_ours("hf", args),
+        "ray.data.llm": lambda: run_ray_data_llm(args),
+        "plain-vllm": lambda: run_plain_vllm(args),
+        "plain-vllm-tuned": lambda: run_plain_vllm(args, tuned=True),
+        "hf-generate": lambda: run_hf_generate(args),
+    }
     return runs[way]()
 
 
@@ -231,8 +301,18 @@ def main() -> None:
 
 
 def _subprocess(way: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--one", way, "--n", str(args.n), "--benchmark", args.benchmark,
-           "--batch-size", str(args.batch_size)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        way,
+        "--n",
+        str(args.n),
+        "--benchmark",
+        args.benchmark,
+        "--batch-size",
+        str(args.batch_size),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | ENV, timeout=3600)
     line = [l for l in proc.stdout.splitlines() if l.startswith("PEERS-RESULT ")]
     if proc.returncode or not line:
@@ -248,27 +328,37 @@ def report(results: dict, args) -> None:
     ours = min((w for w in ("ours-vllm", "ours-hf") if results.get(w)), key=lambda w: results[w]["wall"], default=None)
     tokens = next(r["tokens"] for r in results.values() if r)
     examples = 2 * args.n
-    print(f"{args.benchmark}: first {args.n} pairs in both orders = {examples} prompts, {tokens} prompt tokens; "
-          f"SmolLM2-135M-Instruct ({params / 1e6:.1f} M non-embedding parameters), float32; {os.cpu_count()} cores")
-    print(f"limit: {flops / 1e12:.2f} TFLOP to read every prompt once; matmul ceiling {fp32 / 1e9:.0f} GFLOP/s fp32 -> "
-          f"{flops / fp32:.1f} s; bf16 {bf16 / 1e9:.0f} GFLOP/s" + (f" -> {flops / bf16:.1f} s" if bf16_kernel else
-                                                                   " (no bf16 kernel on this CPU: no bf16 column)"))
-    print(f"{'way':17} {'start s':>8} {'steady s':>9} {'wall s':>8} {'ex/s':>6} {'tok/s':>7} {'fp32 lim':>8} "
-          f"{'bf16 lim':>8} {'its/ours':>8}  verdicts vs {ours or 'ours'}")
+    print(
+        f"{args.benchmark}: first {args.n} pairs in both orders = {examples} prompts, {tokens} prompt tokens; "
+        f"SmolLM2-135M-Instruct ({params / 1e6:.1f} M non-embedding parameters), float32; {os.cpu_count()} cores"
+    )
+    print(
+        f"limit: {flops / 1e12:.2f} TFLOP to read every prompt once; matmul ceiling {fp32 / 1e9:.0f} GFLOP/s fp32 -> "
+        f"{flops / fp32:.1f} s; bf16 {bf16 / 1e9:.0f} GFLOP/s"
+        + (f" -> {flops / bf16:.1f} s" if bf16_kernel else " (no bf16 kernel on this CPU: no bf16 column)")
+    )
+    print(
+        f"{'way':17} {'start s':>8} {'steady s':>9} {'wall s':>8} {'ex/s':>6} {'tok/s':>7} {'fp32 lim':>8} "
+        f"{'bf16 lim':>8} {'its/ours':>8}  verdicts vs {ours or 'ours'}"
+    )
     for way, r in results.items():
         if not r:
             print(f"{way:17} failed")
             continue
         busy = r["steady"] or r.get("dataset") or r["wall"]
         same = _differences(r["verdicts"], results[ours]["verdicts"]) if ours else "-"
-        print(f"{way:17} {_s(r['start']):>8} {_s(r['steady'] or r.get('dataset')):>9} {r['wall']:8.1f} "
-              f"{examples / r['wall']:6.2f} {tokens / r['wall']:7.0f} {flops / busy / fp32:8.2f} "
-              f"{_s(flops / busy / bf16 if bf16_kernel else None, 2):>8} "
-              f"{_s(r['wall'] / results[ours]['wall'] if ours else None, 2):>7}x  {same}")
+        print(
+            f"{way:17} {_s(r['start']):>8} {_s(r['steady'] or r.get('dataset')):>9} {r['wall']:8.1f} "
+            f"{examples / r['wall']:6.2f} {tokens / r['wall']:7.0f} {flops / busy / fp32:8.2f} "
+            f"{_s(flops / busy / bf16 if bf16_kernel else None, 2):>8} "
+            f"{_s(r['wall'] / results[ours]['wall'] if ours else None, 2):>7}x  {same}"
+        )
     print("(fraction of the limit above 1.00: that way skipped work, prefix-cache hits)")
     if ours:
-        ratio = {w: results[w]["wall"] / results[ours]["wall"] if results.get(w) else float("nan")
-                 for w in ("ray.data.llm", "plain-vllm")}
+        ratio = {
+            w: results[w]["wall"] / results[ours]["wall"] if results.get(w) else float("nan")
+            for w in ("ray.data.llm", "plain-vllm")
+        }
         print(f"ours/ray.data.llm = {ratio['ray.data.llm']:.2f}x, ours/plain-vllm = {ratio['plain-vllm']:.2f}x")
 
 
@@ -279,7 +369,11 @@ def _s(value, digits: int = 1) -> str:
 def _differences(theirs: dict, ours: dict) -> str:
     diff = [k for k, v in ours.items() if theirs.get(k) != v]
     unparsed = sum(theirs.get(k) is None for k in diff)
-    return "same" if not diff else f"{len(diff)} of {len(ours)} differ" + (f" ({unparsed} unparsed text)" if unparsed else "")
+    return (
+        "same"
+        if not diff
+        else f"{len(diff)} of {len(ours)} differ" + (f" ({unparsed} unparsed text)" if unparsed else "")
+    )
 
 
 if __name__ == "__main__":

@@ -8,22 +8,20 @@ plan (actor pool of one, parse stage, Parquet parts) on a local Ray that is alre
 Prints both times and two ratios pipeline/loop (1.0 = no overhead): end to end, and per additional
 row (from two pipeline runs of n/2 and n rows: the fixed start-up of actors and model cancels).
 """
+
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._models import bench_llama, real_model  # noqa: E402
-from judge_core.data import load  # noqa: E402
-from judge_core.pipeline import expand  # noqa: E402
-from ray_jobs.engines.base import build_engine  # noqa: E402
-from ray_jobs.spec import JudgeSpec  # noqa: E402
+from bench._models import bench_llama, real_model
+from judge_core.data import load
+from judge_core.pipeline import expand
+from ray_jobs.engines.base import build_engine
+from ray_jobs.spec import JudgeSpec
 
 
 def main() -> None:
@@ -42,17 +40,18 @@ def main() -> None:
     else:
         model = str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama", hidden=256, layers=2))
         opts = {"max_model_len": 512, "micro_batch": 16}
-    spec = JudgeSpec(name="bench", engine="hf", model=model, mode="label", batch_size=args.batch_size, num_cpus=2,
-                     options=opts)
+    spec = JudgeSpec(
+        name="bench", engine="hf", model=model, mode="label", batch_size=args.batch_size, num_cpus=2, options=opts
+    )
     examples, _ = load("pandalm", "test")
-    rows = expand(examples[:args.n], ("ab",))
+    rows = expand(examples[: args.n], ("ab",))
 
     start = time.perf_counter()
     engine = build_engine(spec)
     load_s = time.perf_counter() - start
     start = time.perf_counter()
     for i in range(0, len(rows), args.batch_size):
-        engine.judge(rows[i:i + args.batch_size], "label")
+        engine.judge(rows[i : i + args.batch_size], "label")
     loop_s = time.perf_counter() - start
     del engine
 
@@ -62,14 +61,18 @@ def main() -> None:
     for n in (args.n // 2, args.n):  # two sizes: the difference is the per-row cost without start-up
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
-            run_cell(Cell(spec, "label", "pandalm", "test", orders=("ab",), limit=n), out, bootstrap=0, log=lambda *_: None)
+            run_cell(
+                Cell(spec, "label", "pandalm", "test", orders=("ab",), limit=n), out, bootstrap=0, log=lambda *_: None
+            )
             times[n] = time.perf_counter() - start
     ray.shutdown()
     ray_s = times[args.n]
     marginal = (times[args.n] - times[args.n // 2]) / (loop_s * (args.n - args.n // 2) / args.n)
-    print(f"rows: {len(rows)}; plain loop {loop_s:.1f} s (+{load_s:.1f} s model load); Ray Data pipeline "
-          f"{ray_s:.1f} s incl. actor start-up; pipeline/loop = {ray_s / (loop_s + load_s):.2f}x end to end, "
-          f"{marginal:.2f}x per additional row (start-up excluded: {times[args.n // 2]:.1f} s for {args.n // 2} rows)")
+    print(
+        f"rows: {len(rows)}; plain loop {loop_s:.1f} s (+{load_s:.1f} s model load); Ray Data pipeline "
+        f"{ray_s:.1f} s incl. actor start-up; pipeline/loop = {ray_s / (loop_s + load_s):.2f}x end to end, "
+        f"{marginal:.2f}x per additional row (start-up excluded: {times[args.n // 2]:.1f} s for {args.n // 2} rows)"
+    )
 
 
 if __name__ == "__main__":

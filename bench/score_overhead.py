@@ -6,19 +6,17 @@ Scores 2 x 1,392 Auto-J judgments (both orders) through judge_core.scoring (vali
 checks, the protocol, per-group table; no bootstrap) and through a bare loop that only reads the
 JSONL and counts agreement. ratio = scoring time / bare time (lower is better).
 """
+
 from __future__ import annotations
 
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from judge_core.data import load  # noqa: E402
-from judge_core.scoring import score  # noqa: E402
+from judge_core.data import load
+from judge_core.scoring import score
 
 
 def best_of(fn, repeats: int = 5) -> float:
@@ -33,8 +31,11 @@ def best_of(fn, repeats: int = 5) -> float:
 def main() -> None:
     examples, _ = load("autoj")
     rng = random.Random(0)
-    rows = [{"index": e.index, "order": o, "verdict": e.label if rng.random() < 0.7 else rng.choice([0, 1, 2])}
-            for e in examples for o in ("ab", "ba")]
+    rows = [
+        {"index": e.index, "order": o, "verdict": e.label if rng.random() < 0.7 else rng.choice([0, 1, 2])}
+        for e in examples
+        for o in ("ab", "ba")
+    ]
     path = Path(tempfile.mkdtemp()) / "preds.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     gold = {e.index: e.label for e in examples}
@@ -49,8 +50,10 @@ def main() -> None:
     full_s = best_of(lambda: score("autoj", path, bootstrap=0))
     bare_s = best_of(bare)
     assert abs(score("autoj", path, bootstrap=0)["agreement"] - bare()) < 1e-12
-    print(f"judge score: {full_s * 1e3:.1f} ms, bare loop: {bare_s * 1e3:.1f} ms, "
-          f"ratio {full_s / bare_s:.1f}x for {len(rows)} judgments (includes loading the benchmark)")
+    print(
+        f"judge score: {full_s * 1e3:.1f} ms, bare loop: {bare_s * 1e3:.1f} ms, "
+        f"ratio {full_s / bare_s:.1f}x for {len(rows)} judgments (includes loading the benchmark)"
+    )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Llama (hf engine, label mode, PandaLM test pairs cut to 512 tokens), then sends 
 --batch. Prints requests/s of each, the ratio batched/unbatched (machine-independent), p50/p99
 latency, and the counts of errors (non-200) and lost requests (no answer); exits 1 unless both are 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,10 +22,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench._models import bench_llama, real_model  # noqa: E402
-from judge_core.data import load  # noqa: E402
+from bench._models import bench_llama, real_model
+from judge_core.data import load
 
 
 def _free_port() -> int:
@@ -45,14 +44,20 @@ def drive(url: str, key: str, bodies: list[dict], concurrency: int) -> dict:
             return time.perf_counter() - start, "ok" if ok else f"error {r.status_code}"
         except requests.RequestException as exc:
             return time.perf_counter() - start, f"lost {type(exc).__name__}"
+
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         results = list(pool.map(one, bodies))
     wall = time.perf_counter() - start
     lat = sorted(t for t, _ in results)
-    return {"rps": len(bodies) / wall, "p50": statistics.median(lat), "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
-            "errors": sum(s.startswith("error") for _, s in results), "lost": sum(s.startswith("lost") for _, s in results),
-            "answered": sum(s == "ok" for _, s in results)}
+    return {
+        "rps": len(bodies) / wall,
+        "p50": statistics.median(lat),
+        "p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))],
+        "errors": sum(s.startswith("error") for _, s in results),
+        "lost": sum(s.startswith("lost") for _, s in results),
+        "answered": sum(s == "ok" for _, s in results),
+    }
 
 
 def _sizes(url: str, key: str) -> list[int]:
@@ -76,32 +81,51 @@ def main() -> int:
     args = p.parse_args()
     key = os.environ.setdefault("JUDGE_API_KEY", "bench-key")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    model = real_model() if args.real else str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama",
-                                                            hidden=256, layers=2))
+    model = (
+        real_model()
+        if args.real
+        else str(bench_llama(Path(tempfile.gettempdir()) / "judgeray-bench-llama", hidden=256, layers=2))
+    )
     examples, _ = load("pandalm", "test")
-    bodies = [{"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2}
-              for ex in (examples * (args.n // len(examples) + 1))[:args.n]]
+    bodies = [
+        {"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2}
+        for ex in (examples * (args.n // len(examples) + 1))[: args.n]
+    ]
     ray.init(address="local", include_dashboard=False, log_to_driver=False)
     port = _free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     url, runs = f"http://127.0.0.1:{port}", {}
     for name, batch in (("unbatched", 1), ("batched", args.batch)):
-        cfg = {"judge": {"name": "bench", "engine": "hf", "model": model, "mode": "label", "num_cpus": 1,
-                         "options": {"max_model_len": args.max_len, "micro_batch": batch, "dtype": "float32"}},
-               "max_batch_size": batch, "batch_wait_timeout_s": 0.005, "max_input_tokens": 100_000,
-               "max_ongoing_requests": 4 * args.concurrency}
+        cfg = {
+            "judge": {
+                "name": "bench",
+                "engine": "hf",
+                "model": model,
+                "mode": "label",
+                "num_cpus": 1,
+                "options": {"max_model_len": args.max_len, "micro_batch": batch, "dtype": "float32"},
+            },
+            "max_batch_size": batch,
+            "batch_wait_timeout_s": 0.005,
+            "max_input_tokens": 100_000,
+            "max_ongoing_requests": 4 * args.concurrency,
+        }
         serve.run(build_app(cfg), name="judge", route_prefix="/")
         drive(url, key, bodies[:8], 4)  # warm-up: model pages in, first batches
         seen = len(_sizes(url, key))
         runs[name] = r = drive(url, key, bodies, args.concurrency)
         sizes = _sizes(url, key)[seen:]
-        print(f"{name:10} max_batch_size {batch:3d} (mean engine call {sum(sizes) / max(1, len(sizes)):.1f} rows): "
-              f"{r['rps']:.1f} req/s, p50 {1000 * r['p50']:.0f} ms, "
-              f"p99 {1000 * r['p99']:.0f} ms, answered {r['answered']}/{args.n}, errors {r['errors']}, lost {r['lost']}")
+        print(
+            f"{name:10} max_batch_size {batch:3d} (mean engine call {sum(sizes) / max(1, len(sizes)):.1f} rows): "
+            f"{r['rps']:.1f} req/s, p50 {1000 * r['p50']:.0f} ms, "
+            f"p99 {1000 * r['p99']:.0f} ms, answered {r['answered']}/{args.n}, errors {r['errors']}, lost {r['lost']}"
+        )
     serve.shutdown()
     ray.shutdown()
-    print(f"throughput batched / unbatched = {runs['batched']['rps'] / runs['unbatched']['rps']:.2f}x "
-          f"({args.n} requests, {args.concurrency} in flight, prompts <= {args.max_len} tokens)")
+    print(
+        f"throughput batched / unbatched = {runs['batched']['rps'] / runs['unbatched']['rps']:.2f}x "
+        f"({args.n} requests, {args.concurrency} in flight, prompts <= {args.max_len} tokens)"
+    )
     return 0 if all(r["errors"] == 0 and r["lost"] == 0 for r in runs.values()) else 1
 
 

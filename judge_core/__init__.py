@@ -8,18 +8,30 @@
 
 Running judges is ray_jobs': `ray_jobs.sweep({...})` takes a sweep config as a dict.
 """
+
 from __future__ import annotations
 
 from . import prompts
-from .data import FileDataset, LoadReport
+from .data import FileDataset, LoadReport, register
 from .data import load as _load
-from .data import register
 from .protocols import evaluate
 from .schema import Judgment, PairExample, PointExample, presented
 from .scoring import score, score_judgments
 
-__all__ = ["load", "render", "parse", "score", "score_judgments", "evaluate", "FileDataset", "LoadReport",
-           "PairExample", "PointExample", "Judgment", "presented"]
+__all__ = [
+    "FileDataset",
+    "Judgment",
+    "LoadReport",
+    "PairExample",
+    "PointExample",
+    "evaluate",
+    "load",
+    "parse",
+    "presented",
+    "render",
+    "score",
+    "score_judgments",
+]
 
 
 def load(dataset: str | FileDataset, subset: str | None = None, **options) -> tuple[list, LoadReport]:

@@ -11,6 +11,7 @@ overconfident judge; m is the tie threshold made explicit: a tie is the verdict 
 m * p_tie > max(p1, p2). Both are fitted by minimum log loss on a validation split and judged on the
 held-out rest, so a report's "after" numbers are never in-sample.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,12 +33,17 @@ def swap_averaged(judgments: list[Judgment], allow_tie: bool) -> list[Judgment]:
     out = []
     for group in by_uid.values():
         mean = average_orders([j.probs for j in group])
-        out += group if mean is None else \
-            [j.model_copy(update={"probs": mean, "verdict": verdict_from_probs(mean, allow_tie)}) for j in group]
+        out += (
+            group
+            if mean is None
+            else [j.model_copy(update={"probs": mean, "verdict": verdict_from_probs(mean, allow_tie)}) for j in group]
+        )
     return out
 
 
-def ensemble(members: dict[str, list[Judgment]], weights: dict[str, float], name: str, allow_tie: bool) -> list[Judgment]:
+def ensemble(
+    members: dict[str, list[Judgment]], weights: dict[str, float], name: str, allow_tie: bool
+) -> list[Judgment]:
     """One judgment per (uid, order) of the first member: the weighted mean of every member's
     swap-averaged probabilities. A uid that some member could not judge (no probabilities) is a
     failure naming that member, never a silent drop or a renormalised subset."""
@@ -49,7 +55,9 @@ def ensemble(members: dict[str, list[Judgment]], weights: dict[str, float], name
         missing = [m for m in members if j.uid not in averaged[m] or averaged[m][j.uid].probs is None]
         base = {"uid": j.uid, "judge": name, "template": "", "order": j.order}
         if missing:
-            why = "; ".join(f"{m}: {averaged[m][j.uid].error if j.uid in averaged[m] else 'not judged'}" for m in missing)
+            why = "; ".join(
+                f"{m}: {averaged[m][j.uid].error if j.uid in averaged[m] else 'not judged'}" for m in missing
+            )
             out.append(Judgment(**base, error=f"ensemble member without probabilities ({why})"[:500]))
             continue
         probs = tuple(sum(weights[m] * averaged[m][j.uid].probs[k] for m in members) / total for k in range(3))
@@ -59,7 +67,7 @@ def ensemble(members: dict[str, list[Judgment]], weights: dict[str, float], name
 
 def split_uids(uids, share: float = 0.5, seed: int = 0) -> tuple[set, set]:
     """(fit, held-out): a uid is in fit when its seeded hash falls below `share` (stable across runs)."""
-    fit = {u for u in uids if int(hashlib.sha256(f"{seed}/{u}".encode()).hexdigest()[:8], 16) / 16 ** 8 < share}
+    fit = {u for u in uids if int(hashlib.sha256(f"{seed}/{u}".encode()).hexdigest()[:8], 16) / 16**8 < share}
     return fit, set(uids) - fit
 
 
@@ -81,6 +89,7 @@ def fit_calibration(gold: list[int], probs: list) -> dict:
     def loss(x):
         params = {"temperature": math.exp(x[0]), "tie_scale": math.exp(x[1])}
         return -sum(math.log(max(apply_calibration(p, params)[g], EPS)) for g, p in zip(gold, probs)) / len(gold)
+
     # T and m within e^±5: enough to undo any sane judge, never degenerate
     res = minimize(loss, [0.0, 0.0], method="L-BFGS-B", bounds=[(-5.0, 5.0)] * 2)
     return {"temperature": math.exp(res.x[0]), "tie_scale": math.exp(res.x[1])}
@@ -88,12 +97,17 @@ def fit_calibration(gold: list[int], probs: list) -> dict:
 
 def _quality(gold, probs, allow_tie: bool) -> dict:
     verdicts = [verdict_from_probs(p, allow_tie) for p in probs]
-    return {"log_loss": M.log_loss(gold, probs), "brier": M.brier(gold, probs), "ece": M.ece(gold, probs),
-            "accuracy": M.accuracy(gold, verdicts)}
+    return {
+        "log_loss": M.log_loss(gold, probs),
+        "brier": M.brier(gold, probs),
+        "ece": M.ece(gold, probs),
+        "accuracy": M.accuracy(gold, verdicts),
+    }
 
 
-def calibrate_split(gold: dict[str, int], probs: dict[str, tuple], share: float = 0.5, seed: int = 0,
-                    min_rows: int = 20) -> dict:
+def calibrate_split(
+    gold: dict[str, int], probs: dict[str, tuple], share: float = 0.5, seed: int = 0, min_rows: int = 20
+) -> dict:
     """Fit on the uids of the fit split, report log loss / Brier / ECE / accuracy before and after on the
     held-out split. `gold` and `probs` are keyed by uid (one probability triple per example). Fewer than
     `min_rows` on either side: a reason instead of numbers."""
@@ -107,5 +121,11 @@ def calibrate_split(gold: dict[str, int], probs: dict[str, tuple], share: float 
     g = [gold[u] for u in held]
     before = [probs[u] for u in held]
     after = [apply_calibration(p, params) for p in before]
-    return params | {"n_fit": len(fit), "n_heldout": len(held), "share": share, "seed": seed,
-                     "before": _quality(g, before, allow_tie), "after": _quality(g, after, allow_tie)}
+    return params | {
+        "n_fit": len(fit),
+        "n_heldout": len(held),
+        "share": share,
+        "seed": seed,
+        "before": _quality(g, before, allow_tie),
+        "after": _quality(g, after, allow_tie),
+    }

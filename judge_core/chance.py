@@ -9,11 +9,13 @@ function averaged over seeded draws, so every protocol's quirks count (PandaLM's
 becoming ties, LLMBar's two-order mean, macro F1 under the gold's class balance). Scores are
 uncorrelated with the humans': correlations 0.
 """
+
 from __future__ import annotations
 
 import math
 import random
 from dataclasses import replace
+
 
 def draws_for(n: int) -> int:
     """Enough draws that the mean's standard error stays near 0.3 points or under (one draw's spread
@@ -24,15 +26,23 @@ def draws_for(n: int) -> int:
 def chance(protocol, records: list, draws: int | None = None, seed: int = 0) -> dict[str, float]:
     """`protocol`: a protocols.Protocol (passed in, not looked up: protocols imports this module)."""
     if protocol.name == "pointwise":
-        return {k: 0.0 for k in protocol.headline}
+        return dict.fromkeys(protocol.headline, 0.0)
     if not records:
         return {}
     verdicts = (0, 1, 2) if any(r.gold == 0 for r in records) else (1, 2)
     draws = draws or draws_for(len(records))
     rng, sums, counts = random.Random(seed), {}, {}
     for _ in range(draws):
-        drawn = [replace(r, ab=rng.choice(verdicts) if r.has_ab else None, ba=rng.choice(verdicts) if r.has_ba else None,
-                         probs_ab=None, probs_ba=None) for r in records]
+        drawn = [
+            replace(
+                r,
+                ab=rng.choice(verdicts) if r.has_ab else None,
+                ba=rng.choice(verdicts) if r.has_ba else None,
+                probs_ab=None,
+                probs_ba=None,
+            )
+            for r in records
+        ]
         result = protocol.compute(drawn)
         for key in protocol.headline:
             if isinstance(result.get(key), float) and not math.isnan(result[key]):

@@ -8,6 +8,7 @@
 
 Pure Python (numpy, scipy, scikit-learn inside functions); the Ray side is ray_jobs/compare.py.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,10 @@ def load_questions(source: str, root=None) -> list[Question]:
     if source == "mt-bench":
         base = data_root(root) / MT_BENCH
         refs = {str(qid): turns for qid, turns in read_answers(base / "reference_answer" / "gpt-4.jsonl").items()}
-        return [q.model_copy(update={"reference": refs.get(q.question_id) if q.category in NEED_REF else None})
-                for q in _read_questions(base / "question.jsonl", keep_reference=False)]
+        return [
+            q.model_copy(update={"reference": refs.get(q.question_id) if q.category in NEED_REF else None})
+            for q in _read_questions(base / "question.jsonl", keep_reference=False)
+        ]
     if source == "alignbench":
         return _read_questions(data_root(root) / "alignbench" / "data_v1.1_release.jsonl", keep_reference=True)
     return _read_questions(Path(source), keep_reference=True)
@@ -59,8 +62,12 @@ def _read_questions(path: Path, keep_reference: bool) -> list[Question]:
         try:
             turns = rec["turns"] if "turns" in rec else [rec["question"]]
             ref = rec.get("reference") if keep_reference else None
-            q = Question(question_id=str(rec["question_id"]), category=str(rec.get("category", "")), turns=turns,
-                         reference=[ref] if isinstance(ref, str) else ref)
+            q = Question(
+                question_id=str(rec["question_id"]),
+                category=str(rec.get("category", "")),
+                turns=turns,
+                reference=[ref] if isinstance(ref, str) else ref,
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadRecordError(path, line, None, f"not a question: {exc}") from exc
         if q.question_id in seen:
@@ -94,7 +101,9 @@ def answer_record(question_id: str, model: str, turns: list[str]) -> dict:
 
 def write_answers(path: Path, model: str, answers: dict[str, list[str]]) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps(answer_record(q, model, t), ensure_ascii=False) + "\n" for q, t in answers.items()))
+    tmp.write_text(
+        "".join(json.dumps(answer_record(q, model, t), ensure_ascii=False) + "\n" for q, t in answers.items())
+    )
     tmp.replace(path)
 
 
@@ -120,19 +129,33 @@ def _upto_answer(turns: list[str], turn: int):
     return turns[0] if turn == 1 else turns[:turn]
 
 
-def pair_examples(questions: list[Question], answers1: dict, answers2: dict, model1: str, model2: str,
-                  turn: int) -> list[PairExample]:
+def pair_examples(
+    questions: list[Question], answers1: dict, answers2: dict, model1: str, model2: str, turn: int
+) -> list[PairExample]:
     """answer1 = model1's, answer2 = model2's, for every question both answered up to `turn`."""
     out = []
     for i, q in enumerate(questions):
         if turn > len(q.turns) or q.question_id not in answers1 or q.question_id not in answers2:
             continue
         text, ref = _upto(q, turn)
-        out.append(PairExample(benchmark="compare", subset=f"t{turn}.{model1}.vs.{model2}", index=i, question=text,
-                               reference=ref, answer1=_upto_answer(answers1[q.question_id], turn),
-                               answer2=_upto_answer(answers2[q.question_id], turn),
-                               meta={"question_id": q.question_id, "category": q.category, "turn": turn,
-                                     "model1": model1, "model2": model2}))
+        out.append(
+            PairExample(
+                benchmark="compare",
+                subset=f"t{turn}.{model1}.vs.{model2}",
+                index=i,
+                question=text,
+                reference=ref,
+                answer1=_upto_answer(answers1[q.question_id], turn),
+                answer2=_upto_answer(answers2[q.question_id], turn),
+                meta={
+                    "question_id": q.question_id,
+                    "category": q.category,
+                    "turn": turn,
+                    "model1": model1,
+                    "model2": model2,
+                },
+            )
+        )
     return out
 
 
@@ -142,9 +165,17 @@ def point_examples(questions: list[Question], answers: dict, model: str, turn: i
         if turn > len(q.turns) or q.question_id not in answers:
             continue
         text, ref = _upto(q, turn)
-        out.append(PointExample(benchmark="compare", subset=f"t{turn}.{model}", index=i, question=text, reference=ref,
-                                answer=_upto_answer(answers[q.question_id], turn),
-                                meta={"question_id": q.question_id, "category": q.category, "turn": turn, "model": model}))
+        out.append(
+            PointExample(
+                benchmark="compare",
+                subset=f"t{turn}.{model}",
+                index=i,
+                question=text,
+                reference=ref,
+                answer=_upto_answer(answers[q.question_id], turn),
+                meta={"question_id": q.question_id, "category": q.category, "turn": turn, "model": model},
+            )
+        )
     return out
 
 
@@ -167,15 +198,25 @@ def win_rates(outcomes: list[str]) -> dict:
     n = c["win"] + c["loss"] + c["tie"] + c["conflict"]
     ties = c["tie"] + c["conflict"]
     rate = (lambda k: k / n) if n else (lambda k: math.nan)
-    return {"n": n, "win": c["win"], "tie": ties, "loss": c["loss"], "conflicts": c["conflict"], "errors": c["error"],
-            "win_rate": rate(c["win"]), "tie_rate": rate(ties), "loss_rate": rate(c["loss"]),
-            "win_rate_adjusted": rate(c["win"] + 0.5 * ties)}
+    return {
+        "n": n,
+        "win": c["win"],
+        "tie": ties,
+        "loss": c["loss"],
+        "conflicts": c["conflict"],
+        "errors": c["error"],
+        "win_rate": rate(c["win"]),
+        "tie_rate": rate(ties),
+        "loss_rate": rate(c["loss"]),
+        "win_rate_adjusted": rate(c["win"] + 0.5 * ties),
+    }
 
 
 def win_rates_ci(outcomes: list[str], resamples: int = 1000, seed: int = 0) -> dict:
     def stat(idx):
         r = win_rates([outcomes[i] for i in idx])
         return {k: r[k] for k in ("win_rate", "tie_rate", "loss_rate", "win_rate_adjusted")}
+
     return win_rates(outcomes) | {"ci95": bootstrap_ci(stat, len(outcomes), resamples, seed)}
 
 
@@ -209,8 +250,9 @@ def bradley_terry(battles: list[tuple[str, str, str]], anchor: str) -> dict[str,
     return {m: float(INIT + ratings[col[m]] - ratings[col[anchor]]) for m in models}
 
 
-def bradley_terry_ci(battles: list[tuple[str, str, str, str]], anchor: str, resamples: int = 1000,
-                     seed: int = 0) -> dict[str, dict]:
+def bradley_terry_ci(
+    battles: list[tuple[str, str, str, str]], anchor: str, resamples: int = 1000, seed: int = 0
+) -> dict[str, dict]:
     """{model: {rating, ci95}}; battles are (question_id, model1, model2, outcome) and the bootstrap
     resamples questions (all battles of a question move together)."""
     import numpy as np
@@ -228,13 +270,19 @@ def bradley_terry_ci(battles: list[tuple[str, str, str, str]], anchor: str, resa
                 draws[m].append(r)
         except ValueError:  # a resample with one outcome only carries no rating information
             continue
-    return {m: {"rating": r, "ci95": (float(np.percentile(draws[m], 2.5)), float(np.percentile(draws[m], 97.5)))
-                if draws[m] else None} for m, r in point.items()}
+    return {
+        m: {
+            "rating": r,
+            "ci95": (float(np.percentile(draws[m], 2.5)), float(np.percentile(draws[m], 97.5))) if draws[m] else None,
+        }
+        for m, r in point.items()
+    }
 
 
 # ---- pointwise: mean scores and the score as a share of the baseline's ------------------------------
-def score_ratio(candidate: dict[str, float | None], baseline: dict[str, float | None], resamples: int = 1000,
-                seed: int = 0) -> dict:
+def score_ratio(
+    candidate: dict[str, float | None], baseline: dict[str, float | None], resamples: int = 1000, seed: int = 0
+) -> dict:
     """Candidate's mean score as a percentage of the baseline's over the questions both got a score
     for (a failed score drops that question from both, counted), with a paired bootstrap CI."""
     keys = [k for k in candidate if k in baseline and candidate[k] is not None and baseline[k] is not None]
@@ -243,10 +291,16 @@ def score_ratio(candidate: dict[str, float | None], baseline: dict[str, float | 
     def stat(idx):
         sb = sum(b[i] for i in idx)
         return {"ratio": 100 * sum(c[i] for i in idx) / sb if sb else math.nan}
+
     unpaired = len(set(candidate) | set(baseline)) - len(keys)
-    return {"n": len(keys), "dropped": unpaired, "candidate_mean": sum(c) / len(c) if c else math.nan,
-            "baseline_mean": sum(b) / len(b) if b else math.nan, "ratio": stat(range(len(keys)))["ratio"] if keys else math.nan,
-            "ci95": bootstrap_ci(stat, len(keys), resamples, seed).get("ratio")}
+    return {
+        "n": len(keys),
+        "dropped": unpaired,
+        "candidate_mean": sum(c) / len(c) if c else math.nan,
+        "baseline_mean": sum(b) / len(b) if b else math.nan,
+        "ratio": stat(range(len(keys)))["ratio"] if keys else math.nan,
+        "ci95": bootstrap_ci(stat, len(keys), resamples, seed).get("ratio"),
+    }
 
 
 def mean_scores(scores: list[tuple[str, int, float | None]], resamples: int = 1000, seed: int = 0) -> dict:
@@ -256,8 +310,14 @@ def mean_scores(scores: list[tuple[str, int, float | None]], resamples: int = 10
 
     def mean(xs):
         return sum(xs) / len(xs) if xs else math.nan
+
     values = [s for _, _, s in ok]
     ci = bootstrap_ci(lambda idx: {"mean": mean([values[i] for i in idx])}, len(values), resamples, seed)
-    return {"n": len(ok), "failures": len(scores) - len(ok), "mean": mean(values), "ci95": ci.get("mean"),
-            "turns": {str(t): mean([s for _, tt, s in ok if tt == t]) for t in sorted({t for _, t, _ in ok})},
-            "categories": {c: mean([s for cc, _, s in ok if cc == c]) for c in sorted({c for c, _, _ in ok})}}
+    return {
+        "n": len(ok),
+        "failures": len(scores) - len(ok),
+        "mean": mean(values),
+        "ci95": ci.get("mean"),
+        "turns": {str(t): mean([s for _, tt, s in ok if tt == t]) for t in sorted({t for _, t, _ in ok})},
+        "categories": {c: mean([s for cc, _, s in ok if cc == c]) for c in sorted({c for c, _, _ in ok})},
+    }

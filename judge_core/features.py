@@ -6,6 +6,7 @@ model trained on both orders cannot prefer a position. The pair head takes each 
 (its score) and symmetric ones (its tie term) instead. Pure Python; the scikit-learn model lives in
 ray_jobs/engines/baselines.py.
 """
+
 from __future__ import annotations
 
 import math
@@ -18,8 +19,21 @@ _WORD = re.compile(r"\w+")
 _REFUSAL = re.compile(r"\b(I'?m sorry|I cannot|I can'?t|as an AI|I am unable|I'm unable|I apologi[sz]e)\b", re.I)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
-NAMES = ("log_chars", "log_words", "lines", "bullets", "headers", "code_blocks", "bold", "digits",
-         "question_overlap", "reference_overlap", "refusal", "question_echo", "empty")
+NAMES = (
+    "log_chars",
+    "log_words",
+    "lines",
+    "bullets",
+    "headers",
+    "code_blocks",
+    "bold",
+    "digits",
+    "question_overlap",
+    "reference_overlap",
+    "refusal",
+    "question_echo",
+    "empty",
+)
 
 
 def _words(text: str) -> set[str]:
@@ -33,12 +47,21 @@ def _overlap(a: set[str], b: set[str]) -> float:
 def answer_features(answer: str, question: str, reference: str | None) -> list[float]:
     words = _words(answer)
     q, ref = _words(question), _words(reference) if reference else set()
-    return [math.log1p(len(answer)), math.log1p(len(_WORD.findall(answer))), math.log1p(answer.count("\n")),
-            len(re.findall(r"^\s*(?:[-*•]|\d+[.)])\s", answer, re.M)) ** 0.5,
-            len(re.findall(r"^#+\s", answer, re.M)) ** 0.5, answer.count("```") / 2,
-            answer.count("**") / 2 ** 0.5, math.log1p(len(_NUMBER.findall(answer))), _overlap(words, q),
-            _overlap(words, ref), float(bool(_REFUSAL.search(answer))),
-            float(question.strip()[:80].lower() in answer.lower()), float(not answer.strip())]
+    return [
+        math.log1p(len(answer)),
+        math.log1p(len(_WORD.findall(answer))),
+        math.log1p(answer.count("\n")),
+        len(re.findall(r"^\s*(?:[-*•]|\d+[.)])\s", answer, re.M)) ** 0.5,
+        len(re.findall(r"^#+\s", answer, re.M)) ** 0.5,
+        answer.count("```") / 2,
+        answer.count("**") / 2**0.5,
+        math.log1p(len(_NUMBER.findall(answer))),
+        _overlap(words, q),
+        _overlap(words, ref),
+        float(bool(_REFUSAL.search(answer))),
+        float(question.strip()[:80].lower() in answer.lower()),
+        float(not answer.strip()),
+    ]
 
 
 def _shown(example: PairExample, order: str) -> tuple[str, str, list[float], list[float]]:

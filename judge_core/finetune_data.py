@@ -7,10 +7,11 @@ Sources are loaded with their documented filters, decontaminated against every b
 split by a hash of the uid (so a pair and its swapped copy never straddle the split) and then
 augmented (JudgeLM's swap augmentation and reference drop) on the training side only.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 from . import prompts
 from .data import LoadReport, decontaminate, load
@@ -20,7 +21,7 @@ from .schema import PairExample, presented
 def uid_fraction(uid: str, seed: int) -> float:
     """A stable number in [0, 1) for a uid (same on every machine and Python version)."""
     digest = hashlib.sha256(f"{seed}/{uid}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2 ** 64
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def split_by_uid(examples: Sequence, val_fraction: float, seed: int = 0) -> tuple[list, list]:
@@ -43,14 +44,24 @@ def swap_augment(examples: Sequence[PairExample]) -> list[PairExample]:
 def drop_reference(examples: Sequence[PairExample], fraction: float, seed: int = 0) -> list[PairExample]:
     """JudgeLM's reference drop: remove the reference answer from `fraction` of the examples
     (chosen by uid hash, so both orders of a pair lose it together)."""
-    return [ex.model_copy(update={"reference": None})
-            if ex.reference is not None and uid_fraction("ref/" + ex.uid, seed) < fraction else ex
-            for ex in examples]
+    return [
+        ex.model_copy(update={"reference": None})
+        if ex.reference is not None and uid_fraction("ref/" + ex.uid, seed) < fraction
+        else ex
+        for ex in examples
+    ]
 
 
-def build_training_set(sources: Sequence[str], val_fraction: float = 0.05, seed: int = 0, root=None,
-                       swap: bool = True, reference_drop: float = 0.0, clean: bool = True,
-                       limit_per_source: int | None = None) -> tuple[list, list, LoadReport]:
+def build_training_set(
+    sources: Sequence[str],
+    val_fraction: float = 0.05,
+    seed: int = 0,
+    root=None,
+    swap: bool = True,
+    reference_drop: float = 0.0,
+    clean: bool = True,
+    limit_per_source: int | None = None,
+) -> tuple[list, list, LoadReport]:
     """Load, filter, decontaminate (`clean`), split and augment training pairs.
 
     `limit_per_source` keeps a deterministic uid-hash sample of each source (for quick runs).
@@ -85,12 +96,13 @@ def generative_sample(example: PairExample, template: str, order: str = "ab") ->
     """Chat messages and the target verdict text (loss is taken on the target only)."""
     tpl = prompts.get(template)
     if tpl.label is None:
-        raise ValueError(f"template {template!r} has no single verdict text to train on; use one of "
-                         f"{[n for n, t in prompts.TEMPLATES.items() if t.label]}")
+        raise ValueError(
+            f"template {template!r} has no single verdict text to train on; use one of "
+            f"{[n for n, t in prompts.TEMPLATES.items() if t.label]}"
+        )
     shown = presented(example, order)
     return {"messages": tpl.render(example, order), "target": tpl.label.answer(shown.label)}
 
 
 def label_in_order(example: PairExample, order: str) -> int:
     return presented(example, order).label
-

@@ -4,10 +4,11 @@ A verdict of None is a parse failure; the functions here count it as wrong (it n
 label). Protocols decide beforehand whether a failure becomes a tie, stays wrong or is dropped.
 scikit-learn and scipy are imported inside functions so `import judge_core` stays light.
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 LABELS = (0, 1, 2)
 _FAIL = -1  # stands for a parse failure inside sklearn calls: a class no gold label has
@@ -18,8 +19,9 @@ def accuracy(gold: Sequence[int], pred: Sequence[int | None]) -> float:
     return sum(g == p for g, p in zip(gold, pred)) / len(gold) if gold else math.nan
 
 
-def macro_prf(gold: Sequence[int], pred: Sequence[int | None],
-              labels: Sequence[int] | None = None) -> tuple[float, float, float]:
+def macro_prf(
+    gold: Sequence[int], pred: Sequence[int | None], labels: Sequence[int] | None = None
+) -> tuple[float, float, float]:
     """Macro precision, recall and F1 over `labels`, by default the verdict labels that occur in gold
     or predictions.
 
@@ -31,8 +33,7 @@ def macro_prf(gold: Sequence[int], pred: Sequence[int | None],
     _same_length(gold, pred)
     y_pred = [_FAIL if p is None else p for p in pred]
     labels = sorted(labels if labels is not None else (set(gold) | set(y_pred)) & set(LABELS))
-    p, r, f, _ = precision_recall_fscore_support(gold, y_pred, labels=labels, average="macro",
-                                                 zero_division=0)
+    p, r, f, _ = precision_recall_fscore_support(gold, y_pred, labels=labels, average="macro", zero_division=0)
     return float(p), float(r), float(f)
 
 
@@ -48,8 +49,7 @@ def cohen_kappa(a: Sequence[int | None], b: Sequence[int | None]) -> float:
     from sklearn.metrics import cohen_kappa_score
 
     _same_length(a, b)
-    return float(cohen_kappa_score([_FAIL if x is None else x for x in a],
-                                   [_FAIL if x is None else x for x in b]))
+    return float(cohen_kappa_score([_FAIL if x is None else x for x in a], [_FAIL if x is None else x for x in b]))
 
 
 def fleiss_kappa(ratings: Sequence[Sequence[int]], categories: Sequence[int] = LABELS) -> float:
@@ -136,13 +136,20 @@ def correlations(human: Sequence[float], judge: Sequence[float]) -> dict[str, fl
     from scipy import stats
 
     _same_length(human, judge)
-    return {"pearson": float(stats.pearsonr(human, judge)[0]),
-            "spearman": float(stats.spearmanr(human, judge)[0]),
-            "kendall": float(stats.kendalltau(human, judge)[0])}
+    return {
+        "pearson": float(stats.pearsonr(human, judge)[0]),
+        "spearman": float(stats.spearmanr(human, judge)[0]),
+        "kendall": float(stats.kendalltau(human, judge)[0]),
+    }
 
 
-def bootstrap_ci(statistic: Callable[[list[int]], dict[str, float]], n: int, resamples: int = 1000,
-                 seed: int = 0, level: float = 0.95) -> dict[str, tuple[float, float]]:
+def bootstrap_ci(
+    statistic: Callable[[list[int]], dict[str, float]],
+    n: int,
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap CIs: `statistic(indices)` is recomputed on `resamples` resamples of
     the n examples (with replacement; both orders of an example move together). Seeded."""
     import numpy as np

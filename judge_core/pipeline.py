@@ -8,6 +8,7 @@ Engines answer in the PRESENTED order: raw text and/or label probabilities (p_ti
 answers as shown. `to_judgment` parses the text with the template and maps verdict, scores and
 probabilities back to the source's answer order, so a "ba" row is stored like an "ab" one.
 """
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ def expand(examples: list[PairExample | PointExample], orders: tuple[str, ...]) 
     bad = set(orders) - set(ORDERS)
     if bad or not orders:
         raise ValueError(f"orders must be a non-empty subset of {ORDERS}, got {orders!r}")
-    return [{"uid": ex.uid, "order": order, "example": ex.model_dump_json()} for ex in examples
-            for order in (("ab",) if isinstance(ex, PointExample) else orders)]
+    return [
+        {"uid": ex.uid, "order": order, "example": ex.model_dump_json()}
+        for ex in examples
+        for order in (("ab",) if isinstance(ex, PointExample) else orders)
+    ]
 
 
 def example_of(row: dict) -> PairExample | PointExample:
@@ -54,10 +58,20 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
     order = row["order"]
     probs = tuple(out["probs"]) if out.get("probs") is not None else None
     verdict, scores, error = _outcome(out, probs, template, order, allow_tie, row)
-    return Judgment(uid=row["uid"], judge=judge, template=template or "", order=order, raw=out.get("raw"),
-                    verdict=verdict, probs=_normalised(probs_to_original_frame(probs, order)), scores=scores,
-                    tokens_in=out.get("tokens_in"), tokens_out=out.get("tokens_out"),
-                    seconds=out.get("seconds"), error=error)
+    return Judgment(
+        uid=row["uid"],
+        judge=judge,
+        template=template or "",
+        order=order,
+        raw=out.get("raw"),
+        verdict=verdict,
+        probs=_normalised(probs_to_original_frame(probs, order)),
+        scores=scores,
+        tokens_in=out.get("tokens_in"),
+        tokens_out=out.get("tokens_out"),
+        seconds=out.get("seconds"),
+        error=error,
+    )
 
 
 def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool, row: dict):

@@ -7,11 +7,13 @@ Parse failures (verdict None) follow `on_parse_failure`: "wrong" (never matches 
 other order), "tie" (becomes 0) or "drop" (the example leaves the metric). Each protocol's
 default is its paper's; the count of failures is always reported.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Callable, Literal, Sequence
+from typing import Literal
 
 from . import metrics as M
 from .chance import chance
@@ -58,8 +60,10 @@ def apply_policy(records: list[ProtocolRecord], policy: OnParseFailure) -> list[
     if policy == "wrong":
         return records
     if policy == "tie":
-        return [replace(r, ab=0 if r.has_ab and r.ab is None else r.ab,
-                        ba=0 if r.has_ba and r.ba is None else r.ba) for r in records]
+        return [
+            replace(r, ab=0 if r.has_ab and r.ab is None else r.ab, ba=0 if r.has_ba and r.ba is None else r.ba)
+            for r in records
+        ]
     if policy == "drop":
         return [r for r in records if not (r.has_ab and r.ab is None) and not (r.has_ba and r.ba is None)]
     raise ValueError(f"on_parse_failure must be wrong, tie or drop, not {policy!r}")
@@ -75,9 +79,14 @@ def pandalm(records: list[ProtocolRecord]) -> dict:
     gold = [r.gold for r in records]
     pred = [_combined(r) for r in records]
     p, rec, f = M.macro_prf(gold, pred)
-    out = {"accuracy": M.accuracy(gold, pred), "precision": p, "recall": rec, "f1": f,
-           "single_accuracy": M.accuracy(gold, [r.ab for r in records]),
-           "cohen_kappa": M.cohen_kappa(gold, pred)}
+    out = {
+        "accuracy": M.accuracy(gold, pred),
+        "precision": p,
+        "recall": rec,
+        "f1": f,
+        "single_accuracy": M.accuracy(gold, [r.ab for r in records]),
+        "cohen_kappa": M.cohen_kappa(gold, pred),
+    }
     return out | _order_stats(records)
 
 
@@ -94,15 +103,17 @@ def _autoj_scores(records: list[ProtocolRecord]) -> dict:
     if not all(r.has_ba for r in records):  # single-order judge: agreement is plain accuracy
         return {"agreement": single, "consistency": None, "single_accuracy": single}
     both = sum(r.ab is not None and r.ab == r.ba == r.gold for r in records) / len(records)
-    return {"agreement": both, "consistency": M.consistency([r.ab for r in records], [r.ba for r in records]),
-            "single_accuracy": single}
+    return {
+        "agreement": both,
+        "consistency": M.consistency([r.ab for r in records], [r.ba for r in records]),
+        "single_accuracy": single,
+    }
 
 
 def autoj(records: list[ProtocolRecord]) -> dict:
     from .data.autoj import SCENARIO_GROUPS
 
-    groups = {g: _autoj_scores(rs) for g in SCENARIO_GROUPS
-              if (rs := [r for r in records if r.group == g])}
+    groups = {g: _autoj_scores(rs) for g in SCENARIO_GROUPS if (rs := [r for r in records if r.group == g])}
     return _autoj_scores(records) | {"groups": groups} | _order_stats(records)
 
 
@@ -112,10 +123,13 @@ def llmbar(records: list[ProtocolRecord]) -> dict:
     gold = [r.gold for r in records]
     acc_ab, acc_ba = M.accuracy(gold, [r.ab for r in records]), M.accuracy(gold, [r.ba for r in records])
     agreement = sum(r.ab == r.ba for r in records) / len(records)
-    return {"accuracy": (acc_ab + acc_ba) / 2, "agreement": agreement, "accuracy_ab": acc_ab,
-            "accuracy_ba": acc_ba,
-            "both_correct": sum(r.ab == r.ba == r.gold for r in records) / len(records)} | \
-        M.position_preference([r.ab for r in records], [r.ba for r in records])
+    return {
+        "accuracy": (acc_ab + acc_ba) / 2,
+        "agreement": agreement,
+        "accuracy_ab": acc_ab,
+        "accuracy_ba": acc_ba,
+        "both_correct": sum(r.ab == r.ba == r.gold for r in records) / len(records),
+    } | M.position_preference([r.ab for r in records], [r.ba for r in records])
 
 
 def judgelm(records: list[ProtocolRecord]) -> dict:
@@ -149,40 +163,88 @@ def pairwise(records: list[ProtocolRecord]) -> dict:
     gold = [r.gold for r in records] * len(orders)
     pred = [getattr(r, o) for o in orders for r in records]
     classes = sorted({1, 2} | set(gold))
-    by_order = {f"accuracy_{o}": M.accuracy([r.gold for r in records], [getattr(r, o) for r in records]) for o in orders}
+    by_order = {
+        f"accuracy_{o}": M.accuracy([r.gold for r in records], [getattr(r, o) for r in records]) for o in orders
+    }
     f1 = M.macro_prf(gold, pred, classes)[2] if len(set(gold)) > 1 else None  # one gold class: F1 says nothing
     return {"accuracy": M.accuracy(gold, pred), "f1": f1} | by_order | _order_stats(records)
 
 
 def pointwise(records: list[ProtocolRecord]) -> dict:
     scored = [r for r in records if r.score is not None]
-    out = M.correlations([r.human for r in scored], [r.score for r in scored]) if len(scored) > 2 else \
-        {"pearson": math.nan, "spearman": math.nan, "kendall": math.nan}
+    out = (
+        M.correlations([r.human for r in scored], [r.score for r in scored])
+        if len(scored) > 2
+        else {"pearson": math.nan, "spearman": math.nan, "kendall": math.nan}
+    )
     return out | {"scored": len(scored)}
 
 
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (
-    Protocol("pandalm", ("ab",), "tie", pandalm, ("accuracy", "precision", "recall", "f1"),
-             "accuracy and macro P/R/F1 vs the annotators' majority; with both orders, disagreeing "
-             "orders count as a tie; failures count as ties (PandaLM's parser)"),
-    Protocol("autoj", ("ab",), "wrong", autoj, ("agreement", "consistency", "single_accuracy"),
-             "agreement = both orders equal each other and the label; consistency = both orders "
-             "equal; per scenario group; single = original order"),
-    Protocol("llmbar", ("ab", "ba"), "wrong", llmbar, ("accuracy", "agreement"),
-             "accuracy = mean of per-order accuracy; agreement = same winner in both orders; "
-             "failures are wrong"),
-    Protocol("judgelm", ("ab",), "wrong", judgelm,
-             ("agreement", "precision", "recall", "f1", "consistency"),
-             "agreement and macro P/R/F1 of the original order; consistency and position "
-             "preference from the swapped order"),
-    Protocol("arena", ("ab",), "wrong", arena, ("log_loss", "accuracy"),
-             "3-way log loss over (tie, a, b) probabilities (swap-averaged when both orders), accuracy"),
-    Protocol("pairwise", ("ab",), "wrong", pairwise, ("accuracy", "f1"),
-             "your own labelled pairs: accuracy over every judged order (the mean of both orders' accuracies), "
-             "macro F1 over the gold's classes, consistency and position preference; failures are wrong"),
-    Protocol("pointwise", ("ab",), "drop", pointwise, ("pearson", "spearman", "kendall"),
-             "Pearson, Spearman and Kendall correlation with human scores"),
-)}
+PROTOCOLS: dict[str, Protocol] = {
+    p.name: p
+    for p in (
+        Protocol(
+            "pandalm",
+            ("ab",),
+            "tie",
+            pandalm,
+            ("accuracy", "precision", "recall", "f1"),
+            "accuracy and macro P/R/F1 vs the annotators' majority; with both orders, disagreeing "
+            "orders count as a tie; failures count as ties (PandaLM's parser)",
+        ),
+        Protocol(
+            "autoj",
+            ("ab",),
+            "wrong",
+            autoj,
+            ("agreement", "consistency", "single_accuracy"),
+            "agreement = both orders equal each other and the label; consistency = both orders "
+            "equal; per scenario group; single = original order",
+        ),
+        Protocol(
+            "llmbar",
+            ("ab", "ba"),
+            "wrong",
+            llmbar,
+            ("accuracy", "agreement"),
+            "accuracy = mean of per-order accuracy; agreement = same winner in both orders; failures are wrong",
+        ),
+        Protocol(
+            "judgelm",
+            ("ab",),
+            "wrong",
+            judgelm,
+            ("agreement", "precision", "recall", "f1", "consistency"),
+            "agreement and macro P/R/F1 of the original order; consistency and position "
+            "preference from the swapped order",
+        ),
+        Protocol(
+            "arena",
+            ("ab",),
+            "wrong",
+            arena,
+            ("log_loss", "accuracy"),
+            "3-way log loss over (tie, a, b) probabilities (swap-averaged when both orders), accuracy",
+        ),
+        Protocol(
+            "pairwise",
+            ("ab",),
+            "wrong",
+            pairwise,
+            ("accuracy", "f1"),
+            "your own labelled pairs: accuracy over every judged order (the mean of both orders' accuracies), "
+            "macro F1 over the gold's classes, consistency and position preference; failures are wrong",
+        ),
+        Protocol(
+            "pointwise",
+            ("ab",),
+            "drop",
+            pointwise,
+            ("pearson", "spearman", "kendall"),
+            "Pearson, Spearman and Kendall correlation with human scores",
+        ),
+    )
+}
 
 
 def get(name: str) -> Protocol:
@@ -192,15 +254,25 @@ def get(name: str) -> Protocol:
         raise KeyError(f"unknown protocol {name!r}; known: {', '.join(PROTOCOLS)}") from None
 
 
-def evaluate(name: str, records: list[ProtocolRecord], on_parse_failure: OnParseFailure | None = None,
-             bootstrap: int = 1000, seed: int = 0) -> dict:
+def evaluate(
+    name: str,
+    records: list[ProtocolRecord],
+    on_parse_failure: OnParseFailure | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Metrics of `records` under protocol `name`: n, parse_failures, the protocol's metrics and
     bootstrap 95% CIs of its headline metrics (`bootstrap` resamples, 0 = none)."""
     protocol = get(name)
     policy = on_parse_failure or protocol.on_parse_failure
     kept = apply_policy(list(records), policy)
-    out = {"protocol": name, "n": len(kept), "n_total": len(records), "parse_failures": _failures(records),
-           "on_parse_failure": policy}
+    out = {
+        "protocol": name,
+        "n": len(kept),
+        "n_total": len(records),
+        "parse_failures": _failures(records),
+        "on_parse_failure": policy,
+    }
     if not kept:
         return out
     out |= protocol.compute(kept)

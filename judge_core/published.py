@@ -5,6 +5,7 @@ protocol's keys in judge_core.protocols, so a report can put them in the same co
 says where each number was read: the paper or its authors' released files where we could read them,
 otherwise the citing paper it was read from (said so in the source string).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,19 +30,44 @@ class Published:
 
 
 def _llmbar(subset: str, path: str, accuracy: float, agreement: float) -> Published:
-    return Published("llmbar", subset, "GPT-4 (LLMBar Vanilla prompt)", {"accuracy": accuracy, "agreement": agreement},
-                     LLMBAR.format(path=path))
+    return Published(
+        "llmbar",
+        subset,
+        "GPT-4 (LLMBar Vanilla prompt)",
+        {"accuracy": accuracy, "agreement": agreement},
+        LLMBAR.format(path=path),
+    )
 
 
 PUBLISHED: tuple[Published, ...] = (
-    Published("pandalm", "test", "PandaLM-7B", {"accuracy": 59.26, "f1": 54.56},
-              "PandaLM (Wang et al., ICLR 2024, arXiv:2306.05087), human-annotated test set, both orders"),
-    Published("pandalm", "test", "JudgeLM-33B", {"accuracy": 75.18, "precision": 69.30, "recall": 74.93, "f1": 69.73},
-              VIA_FLEX.format(origin=JUDGELM)),
-    Published("pandalm", "test", "GPT-4", {"accuracy": 66.47, "precision": 66.20, "recall": 68.15, "f1": 61.80},
-              VIA_FLEX.format(origin=PANDALM_GPT)),
-    Published("pandalm", "test", "GPT-3.5", {"accuracy": 62.96, "precision": 61.95, "recall": 63.59, "f1": 58.20},
-              VIA_FLEX.format(origin=PANDALM_GPT)),
+    Published(
+        "pandalm",
+        "test",
+        "PandaLM-7B",
+        {"accuracy": 59.26, "f1": 54.56},
+        "PandaLM (Wang et al., ICLR 2024, arXiv:2306.05087), human-annotated test set, both orders",
+    ),
+    Published(
+        "pandalm",
+        "test",
+        "JudgeLM-33B",
+        {"accuracy": 75.18, "precision": 69.30, "recall": 74.93, "f1": 69.73},
+        VIA_FLEX.format(origin=JUDGELM),
+    ),
+    Published(
+        "pandalm",
+        "test",
+        "GPT-4",
+        {"accuracy": 66.47, "precision": 66.20, "recall": 68.15, "f1": 61.80},
+        VIA_FLEX.format(origin=PANDALM_GPT),
+    ),
+    Published(
+        "pandalm",
+        "test",
+        "GPT-3.5",
+        {"accuracy": 62.96, "precision": 61.95, "recall": 63.59, "f1": 58.20},
+        VIA_FLEX.format(origin=PANDALM_GPT),
+    ),
     Published("autoj", "test", "GPT-4", {"agreement": 62.28, "consistency": 86.28}, AUTOJ),
     Published("autoj", "test", "Auto-J-13B", {"agreement": 54.96, "consistency": 83.41}, AUTOJ),
     Published("autoj", "test", "LLaMA-2-70B-Chat", {"agreement": 46.12, "consistency": 69.90}, AUTOJ),

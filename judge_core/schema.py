@@ -3,6 +3,7 @@
 Verdict convention everywhere: 1 = answer1 better, 2 = answer2 better, 0 = tie.
 Loaders map each source's own coding onto it once, at load time.
 """
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -54,7 +55,7 @@ class PairExample(_Example):
     label: Literal[0, 1, 2] | None = None
 
     @model_validator(mode="after")
-    def _answers(self) -> "PairExample":
+    def _answers(self) -> PairExample:
         for name in ("answer1", "answer2"):
             value = getattr(self, name)
             _check_text(value, name, allow_empty=True)
@@ -64,7 +65,7 @@ class PairExample(_Example):
                 raise ValueError(f"{name} has {len(value)} turns, question has {len(self.question)}")
         return self
 
-    def swapped(self) -> "PairExample":
+    def swapped(self) -> PairExample:
         """The same pair presented in the other order (label mapped)."""
         label = None if self.label is None else swap_verdict(self.label)
         return self.model_copy(update={"answer1": self.answer2, "answer2": self.answer1, "label": label})
@@ -78,7 +79,7 @@ class PointExample(_Example):
     scale: tuple[float, float] = (1.0, 10.0)
 
     @model_validator(mode="after")
-    def _score(self) -> "PointExample":
+    def _score(self) -> PointExample:
         _check_text(self.answer, "answer", allow_empty=True)
         low, high = self.scale
         if self.score is not None and not low <= self.score <= high:
@@ -114,7 +115,7 @@ class Judgment(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _failure_has_reason(self) -> "Judgment":
+    def _failure_has_reason(self) -> Judgment:
         if self.verdict is None and self.probs is None and self.scores is None and not self.error:
             raise ValueError("a judgment without a verdict or score must say why (error)")
         return self

@@ -7,6 +7,7 @@ A predictions file is JSONL, one judgment per line:
 optionally with "probs": [p_tie, p1, p2] (original frame). Pointwise benchmarks take
 {"index": 3, "score": 4.5} or {"index": 3, "output": "... Rating: [[4]]"}.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,11 @@ def parse_rating(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def _row(path: Path, line: int, r, template, pointwise: bool, examples: dict | None = None) -> tuple[int, str, Prediction]:
+def _row(
+    path: Path, line: int, r, template, pointwise: bool, examples: dict | None = None
+) -> tuple[int, str, Prediction]:
     """(index, order, prediction) of one predictions line; a BadRecordError names the line and field."""
+
     def bad(field, reason):
         return BadRecordError(path, line, field, reason)
 
@@ -60,8 +64,12 @@ def _probs(r: dict, bad) -> tuple[float, float, float] | None:
     probs = r.get("probs")
     if probs is None:
         return None
-    if (not isinstance(probs, list) or len(probs) != 3 or abs(sum(probs) - 1) > 1e-3
-            or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in probs)):
+    if (
+        not isinstance(probs, list)
+        or len(probs) != 3
+        or abs(sum(probs) - 1) > 1e-3
+        or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in probs)
+    ):
         raise bad("probs", f"expected [p_tie, p1, p2] summing to 1, got {probs!r:.60}")
     return tuple(float(p) for p in probs)
 
@@ -84,7 +92,7 @@ def _pair(r: dict, order: str, probs, template, bad, example) -> Prediction:
     """A verdict given, parsed from the judge's text (quotes of the example's texts do not count),
     or the likeliest of its probabilities."""
     if "verdict" in r:
-        if type(r["verdict"]) is not int and r["verdict"] is not None or r["verdict"] not in (0, 1, 2, None):
+        if (type(r["verdict"]) is not int and r["verdict"] is not None) or r["verdict"] not in (0, 1, 2, None):
             raise bad("verdict", f"expected the integer 0, 1 or 2, or null, got {r['verdict']!r}")
         return Prediction(verdict=r["verdict"], probs=probs)
     if isinstance(r.get("output"), str):
@@ -96,8 +104,9 @@ def _pair(r: dict, order: str, probs, template, bad, example) -> Prediction:
     raise bad("verdict", "a row needs 'verdict', 'output' or 'probs'")
 
 
-def read_predictions(path: Path, template: str | None = None, pointwise: bool = False,
-                     examples: list | None = None) -> dict:
+def read_predictions(
+    path: Path, template: str | None = None, pointwise: bool = False, examples: list | None = None
+) -> dict:
     """{(index, order): Prediction}; duplicates are an error naming the line and index. With the
     benchmark's `examples`, scores are checked against its scale and quoted answers do not count."""
     tpl = prompts.get(template) if template else None
@@ -121,8 +130,9 @@ def _check_coverage(path, examples, preds, required: tuple[str, ...]) -> None:
         if order in required or have:  # an optional order, once given, must be complete
             missing = sorted(indices - have)
             if missing:
-                raise ValueError(f"{path}: order {order!r} has no prediction for {len(missing)} "
-                                 f"indices: {_few(missing)}")
+                raise ValueError(
+                    f"{path}: order {order!r} has no prediction for {len(missing)} indices: {_few(missing)}"
+                )
 
 
 def _few(items: list) -> str:
@@ -135,18 +145,30 @@ def records_for(examples: list, preds: dict) -> list[protocols.ProtocolRecord]:
         ab, ba = preds.get((ex.index, "ab")), preds.get((ex.index, "ba"))
         if isinstance(ex, PointExample):
             pred = ab or ba
-            out.append(protocols.ProtocolRecord(human=ex.score, score=pred.score, has_ab=True,
-                                                ab=None if pred.score is None else 0))
+            out.append(
+                protocols.ProtocolRecord(
+                    human=ex.score, score=pred.score, has_ab=True, ab=None if pred.score is None else 0
+                )
+            )
             continue
-        out.append(protocols.ProtocolRecord(
-            gold=ex.label, ab=ab.verdict if ab else None, ba=ba.verdict if ba else None,
-            has_ab=ab is not None, has_ba=ba is not None, probs_ab=ab.probs if ab else None,
-            probs_ba=ba.probs if ba else None, group=ex.meta.get("group")))
+        out.append(
+            protocols.ProtocolRecord(
+                gold=ex.label,
+                ab=ab.verdict if ab else None,
+                ba=ba.verdict if ba else None,
+                has_ab=ab is not None,
+                has_ba=ba is not None,
+                probs_ab=ab.probs if ab else None,
+                probs_ba=ba.probs if ba else None,
+                group=ex.meta.get("group"),
+            )
+        )
     return out
 
 
-def benchmark_examples(benchmark: str, subset: str | None = None, root=None, report: dict | None = None,
-                       accept_modified: bool = False) -> tuple[str, list]:
+def benchmark_examples(
+    benchmark: str, subset: str | None = None, root=None, report: dict | None = None, accept_modified: bool = False
+) -> tuple[str, list]:
     """(subset, labelled examples) of one benchmark subset; a benchmark with several subsets needs one."""
     src = source(benchmark)
     if subset is None:
@@ -168,9 +190,18 @@ def protocol_for(benchmark: str, protocol: str | None, examples: list) -> str:
     return name
 
 
-def score(benchmark: str, predictions: str | Path, subset: str | None = None, template: str | None = None,
-          protocol: str | None = None, on_parse_failure: str | None = None, root=None,
-          bootstrap: int = 1000, seed: int = 0, accept_modified: bool = False) -> dict:
+def score(
+    benchmark: str,
+    predictions: str | Path,
+    subset: str | None = None,
+    template: str | None = None,
+    protocol: str | None = None,
+    on_parse_failure: str | None = None,
+    root=None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    accept_modified: bool = False,
+) -> dict:
     """Metrics of a predictions file on one benchmark subset under its (or the given) protocol; a
     benchmark file that differs from its pinned sha256 is refused unless accept_modified (then the
     result's data_modified names it)."""
@@ -180,12 +211,23 @@ def score(benchmark: str, predictions: str | Path, subset: str | None = None, te
     preds = read_predictions(predictions, template, pointwise=name == "pointwise", examples=examples)
     _check_coverage(predictions, examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), on_parse_failure, bootstrap, seed)
-    return {"benchmark": benchmark, "subset": subset} | result | ({"data_modified": data["data_modified"]}
-                                                                   if data["data_modified"] else {})
+    return (
+        {"benchmark": benchmark, "subset": subset}
+        | result
+        | ({"data_modified": data["data_modified"]} if data["data_modified"] else {})
+    )
 
 
-def score_judgments(benchmark: str, subset: str, judgments: list, protocol: str | None = None, root=None,
-                    bootstrap: int = 1000, seed: int = 0, examples: list | None = None) -> dict:
+def score_judgments(
+    benchmark: str,
+    subset: str,
+    judgments: list,
+    protocol: str | None = None,
+    root=None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+    examples: list | None = None,
+) -> dict:
     """Metrics of stored Judgments (original frame, keyed by uid and order) on one benchmark subset."""
     if examples is None:
         subset, examples = benchmark_examples(benchmark, subset, root)
@@ -194,8 +236,9 @@ def score_judgments(benchmark: str, subset: str, judgments: list, protocol: str 
     preds = {}
     for j in judgments:
         if j.uid in index_of:  # unlabelled examples are judged but cannot be scored
-            preds[index_of[j.uid], j.order] = Prediction(verdict=j.verdict, probs=j.probs,
-                                                         score=j.scores[0] if j.scores else None)
+            preds[index_of[j.uid], j.order] = Prediction(
+                verdict=j.verdict, probs=j.probs, score=j.scores[0] if j.scores else None
+            )
     _check_coverage(f"{benchmark}/{subset} judgments", examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), None, bootstrap, seed)
     return {"benchmark": benchmark, "subset": subset} | result

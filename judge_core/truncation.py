@@ -9,9 +9,10 @@ equally. The hf and vllm engines (ray_jobs.engines.prompting), classifier infere
 fine-tuning (ray_jobs.finetune.tokenize) all cut with this rule, so a fine-tuned judge is trained
 on the prompts it will be asked.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from .prompts.base import answer_text, question_text
 from .schema import PairExample, presented

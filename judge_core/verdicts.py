@@ -9,6 +9,7 @@ ensembles, calibration, the serving app and fine-tune evaluation all decide thro
 cannot drift apart. Probabilities and verdicts are in the ORIGINAL answer frame unless a caller
 says otherwise (see judge_core.schema for the mapping between frames).
 """
+
 from __future__ import annotations
 
 Probs = tuple[float, float, float]  # (p_tie, p1, p2)
@@ -45,8 +46,9 @@ def combine_orders(ab: int | None, ba: int | None) -> int | None:
     return ab if ab == ba else 0
 
 
-def both_orders(ab: int | None, ba: int | None, probs_ab: Probs | None, probs_ba: Probs | None,
-                allow_tie: bool = True) -> tuple[int | None, Probs | None]:
+def both_orders(
+    ab: int | None, ba: int | None, probs_ab: Probs | None, probs_ba: Probs | None, allow_tie: bool = True
+) -> tuple[int | None, Probs | None]:
     """(verdict, probabilities) of an example judged in both orders (original frame): the averaged
     probabilities and their likeliest verdict where both orders have probabilities, else the agreed
     verdict, a tie where the orders disagree (FastChat's rule). The serving app and `judge annotate`."""

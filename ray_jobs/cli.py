@@ -8,6 +8,7 @@
 Only judge_core (and the report's number formats) is imported at module level: `judge data` and
 `judge score` never start Ray or import torch; each other verb imports its package when it runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,10 @@ from judge_core import prompts, protocols, scoring
 from .report.format import fmt, pct
 
 ROOT_HELP = "data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)"
-MODIFIED_HELP = ("use benchmark files that differ from their pinned sha256 (default: refused, naming both digests); "
-                 "the result is marked")
+MODIFIED_HELP = (
+    "use benchmark files that differ from their pinned sha256 (default: refused, naming both digests); "
+    "the result is marked"
+)
 
 
 # ---- judge data ----------------------------------------------------------------------------------------
@@ -40,7 +43,9 @@ def _label_counts(examples) -> str:
         names = {1: "1", 2: "2", 0: "tie", None: "unlabelled"}
         return " ".join(f"{names[k]}:{counts[k]}" for k in (1, 2, 0, None) if counts[k])
     counts = Counter(e.score for e in examples)
-    return "scores " + " ".join(f"{k:g}:{v}" for k, v in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
+    return "scores " + " ".join(
+        f"{k:g}:{v}" for k, v in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+    )
 
 
 def _list_line(name: str, src, sub: str, root) -> str:
@@ -48,7 +53,9 @@ def _list_line(name: str, src, sub: str, root) -> str:
         examples, report = D.load(name, sub, root=root, on_bad_record="skip")
     except FileNotFoundError:
         remote = src.subsets[sub].remote
-        return f"{name:24} {src.kind:9} {sub:32} {'-':>6}  not present" + (f" (fetchable: {remote.url})" if remote else "")
+        return f"{name:24} {src.kind:9} {sub:32} {'-':>6}  not present" + (
+            f" (fetchable: {remote.url})" if remote else ""
+        )
     extra = "".join(f"; filtered {n} ({why})" for why, n in report.filtered.items())
     extra += f"; skipped {len(report.skipped)} bad rows" if report.skipped else ""
     return f"{name:24} {src.kind:9} {sub:32} {len(examples):6d}  {_label_counts(examples)}{extra}"
@@ -65,8 +72,9 @@ def cmd_data_list(args) -> int:
 
 def cmd_data_show(args) -> int:
     src = D.source(args.name)
-    examples, report = D.load(args.name, args.subset, root=args.root, on_bad_record=args.on_bad_record,
-                              fetch=args.fetch)
+    examples, report = D.load(
+        args.name, args.subset, root=args.root, on_bad_record=args.on_bad_record, fetch=args.fetch
+    )
     print(f"{src.name} ({src.kind}): {src.description}")
     print(f"subsets: {', '.join(src.subsets)}; default protocol: {src.protocol or '-'}")
     print(f"rows: {len(examples)}  {_label_counts(examples)}")
@@ -83,7 +91,7 @@ def cmd_data_show(args) -> int:
     if examples:
         ex = examples[min(args.example, len(examples) - 1)]
         print(f"\nexample {ex.uid}:")
-        print(json.dumps(ex.model_dump(), ensure_ascii=False, indent=1)[:args.chars])
+        print(json.dumps(ex.model_dump(), ensure_ascii=False, indent=1)[: args.chars])
     return 0
 
 
@@ -93,25 +101,32 @@ def cmd_data_inspect(args) -> int:
 
     target = dataset_arg(args.dataset)
     if isinstance(target, D.FileDataset):
-        print(f"{target.name}: {target.where}, {target.kind}; columns {target.columns or '(their own names)'}; "
-              f"label {target.label.model_dump() if isinstance(target.label, BaseModel) else target.label}")
+        print(
+            f"{target.name}: {target.where}, {target.kind}; columns {target.columns or '(their own names)'}; "
+            f"label {target.label.model_dump() if isinstance(target.label, BaseModel) else target.label}"
+        )
         D.register(target)
         name, subset = target.name, None
     else:
         name, _, subset = target.partition("/")
     examples, report = D.load(name, subset or None, root=args.root, on_bad_record=args.on_bad_record)
-    print(f"rows: {len(examples)}" + (f" ({len(report.skipped)} bad rows skipped)" if report.skipped else "")
-          + f"  {_label_counts(examples)}")
+    print(
+        f"rows: {len(examples)}"
+        + (f" ({len(report.skipped)} bad rows skipped)" if report.skipped else "")
+        + f"  {_label_counts(examples)}"
+    )
     for err in report.skipped[:10]:
         print(f"  skipped: {err}")
     if len(report.skipped) > 10:
         print(f"  ... {len(report.skipped) - 10} more skipped rows")
     template = prompts.get(args.template)
-    for ex in examples[:args.rows]:
-        print(f"\n--- {ex.uid} (label {getattr(ex, 'label', getattr(ex, 'score', None))}), as template {args.template} "
-              "shows it in order ab:")
+    for ex in examples[: args.rows]:
+        print(
+            f"\n--- {ex.uid} (label {getattr(ex, 'label', getattr(ex, 'score', None))}), as template {args.template} "
+            "shows it in order ab:"
+        )
         for message in template.render(ex, "ab"):
-            print(f"[{message['role']}] {message['content'][:args.chars]}")
+            print(f"[{message['role']}] {message['content'][: args.chars]}")
     return 0
 
 
@@ -125,21 +140,35 @@ def add_data(sub) -> None:
     show.add_argument("name", choices=sorted(D.SOURCES), help="the source")
     show.add_argument("--subset", help="one subset (default: all of them)")
     show.add_argument("--root", help=ROOT_HELP)
-    show.add_argument("--on-bad-record", choices=("error", "skip"), default="error",
-                      help="stop at the first bad record, or leave bad records out and list them")
+    show.add_argument(
+        "--on-bad-record",
+        choices=("error", "skip"),
+        default="error",
+        help="stop at the first bad record, or leave bad records out and list them",
+    )
     show.add_argument("--fetch", action="store_true", help="download a missing file from its pinned URL")
     show.add_argument("--example", type=int, default=0, help="which row to print")
     show.add_argument("--chars", type=int, default=3000, help="print at most this much of the example")
     show.set_defaults(func=cmd_data_show)
-    ins = verbs.add_parser("inspect", help="a dataset (your file or a benchmark) as the judge will see it: mapping, "
-                                           "rows, labels, bad rows, the first prompts")
-    ins.add_argument("dataset", help="a data file (.jsonl .json .csv .parquet, columns guessed), a YAML file or inline "
-                                     "mapping {name, path, columns, label}, or a benchmark name")
+    ins = verbs.add_parser(
+        "inspect",
+        help="a dataset (your file or a benchmark) as the judge will see it: mapping, "
+        "rows, labels, bad rows, the first prompts",
+    )
+    ins.add_argument(
+        "dataset",
+        help="a data file (.jsonl .json .csv .parquet, columns guessed), a YAML file or inline "
+        "mapping {name, path, columns, label}, or a benchmark name",
+    )
     ins.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES), help="how to render the rows")
     ins.add_argument("--rows", type=int, default=2, help="how many rows to print")
     ins.add_argument("--chars", type=int, default=600, help="print at most this much of each message")
-    ins.add_argument("--on-bad-record", choices=("error", "skip"), default="skip",
-                     help="list bad rows and go on (default), or stop at the first")
+    ins.add_argument(
+        "--on-bad-record",
+        choices=("error", "skip"),
+        default="skip",
+        help="list bad rows and go on (default), or stop at the first",
+    )
     ins.add_argument("--root", help=ROOT_HELP)
     ins.set_defaults(func=cmd_data_inspect)
 
@@ -147,13 +176,15 @@ def add_data(sub) -> None:
 # ---- judge score ---------------------------------------------------------------------------------------
 def _print_result(r: dict) -> None:
     print("(percentages; kappa, correlations, log loss, Brier and ECE as they are)")
-    print(f"{r['benchmark']}/{r['subset']} under protocol {r['protocol']}: n={r['n']} of {r['n_total']}, "
-          f"parse failures={r['parse_failures']} (counted as {r['on_parse_failure']})")
+    print(
+        f"{r['benchmark']}/{r['subset']} under protocol {r['protocol']}: n={r['n']} of {r['n_total']}, "
+        f"parse failures={r['parse_failures']} (counted as {r['on_parse_failure']})"
+    )
     for path, digest in r.get("data_modified", {}).items():
         print(f"  MODIFIED DATA: {path} (sha256 {digest}) differs from its pinned source")
     ci = r.get("ci95", {})
     for key, value in r.items():
-        if isinstance(value, float) or value is None and key in protocols.get(r["protocol"]).headline:
+        if isinstance(value, float) or (value is None and key in protocols.get(r["protocol"]).headline):
             low_high = f"   95% CI {fmt(key, ci[key][0])} .. {fmt(key, ci[key][1])}" if key in ci else ""
             print(f"  {key:18} {fmt(key, value):>8}{low_high}")
     if r.get("chance"):
@@ -176,9 +207,18 @@ def strict_json(value):
 
 
 def cmd_score(args) -> int:
-    result = scoring.score(args.benchmark, args.predictions, subset=args.subset, template=args.template,
-                           protocol=args.protocol, on_parse_failure=args.on_parse_failure, root=args.root,
-                           bootstrap=args.bootstrap, seed=args.seed, accept_modified=args.accept_modified_data)
+    result = scoring.score(
+        args.benchmark,
+        args.predictions,
+        subset=args.subset,
+        template=args.template,
+        protocol=args.protocol,
+        on_parse_failure=args.on_parse_failure,
+        root=args.root,
+        bootstrap=args.bootstrap,
+        seed=args.seed,
+        accept_modified=args.accept_modified_data,
+    )
     if args.json:
         print(json.dumps(strict_json(result), allow_nan=False))
     else:
@@ -188,8 +228,12 @@ def cmd_score(args) -> int:
 
 def add_score(sub) -> None:
     sc = sub.add_parser("score", help="re-score a JSONL of judgments under a paper's protocol")
-    sc.add_argument("--benchmark", required=True, choices=sorted(n for n, s in D.SOURCES.items() if s.protocol),
-                    help="the benchmark the judgments are of")
+    sc.add_argument(
+        "--benchmark",
+        required=True,
+        choices=sorted(n for n, s in D.SOURCES.items() if s.protocol),
+        help="the benchmark the judgments are of",
+    )
     sc.add_argument("--subset", help="its subset (needed when it has several)")
     sc.add_argument("--predictions", required=True, help="JSONL: {index, order, verdict | output | probs | score}")
     sc.add_argument("--template", choices=sorted(prompts.TEMPLATES), help="parser for rows with raw 'output'")
@@ -204,18 +248,25 @@ def add_score(sub) -> None:
 
 
 # ---- verbs that take a YAML config ---------------------------------------------------------------------
-CONFIG_MODELS = {"sweep": "ray_jobs.batch.sweep:SweepConfig", "annotate": "ray_jobs.annotate.run:AnnotateConfig", "compare": "ray_jobs.compare.config:CompareConfig",
-                 "finetune": "ray_jobs.finetune.config:FinetuneConfig", "serve": "ray_jobs.serve.api:ServeConfig"}
+CONFIG_MODELS = {
+    "sweep": "ray_jobs.batch.sweep:SweepConfig",
+    "annotate": "ray_jobs.annotate.run:AnnotateConfig",
+    "compare": "ray_jobs.compare.config:CompareConfig",
+    "finetune": "ray_jobs.finetune.config:FinetuneConfig",
+    "serve": "ray_jobs.serve.api:ServeConfig",
+}
 
 
 def _with_config_keys(verb: str, base_help):
     """`judge VERB --help` ends with the config's keys, read from its pydantic model when asked (the
     model's module is imported then, not on every `judge` call)."""
+
     def format_help() -> str:
         import importlib
 
         module, cls = CONFIG_MODELS[verb].split(":")
         return base_help() + "\n" + config_keys(getattr(importlib.import_module(module), cls)) + "\n"
+
     return format_help
 
 
@@ -223,8 +274,11 @@ def config_keys(model) -> str:
     """The keys of a config model: name, type, default, description (one line each)."""
     lines = [f"config keys ({model.__name__}; a dotted key=value override reaches inside, e.g. judges.0.batch_size=8):"]
     for name, field in model.model_fields.items():
-        kind = field.annotation.__name__ if isinstance(field.annotation, type) else \
-            re.sub(r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation))  # list[ray_jobs.spec.JudgeSpec] -> list[JudgeSpec]
+        kind = (
+            field.annotation.__name__
+            if isinstance(field.annotation, type)
+            else re.sub(r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation))
+        )  # list[ray_jobs.spec.JudgeSpec] -> list[JudgeSpec]
         default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
         lines.append(f"  {name} ({kind}; {default}){': ' + field.description if field.description else ''}")
     return "\n".join(lines)
@@ -255,10 +309,15 @@ def _cells_ok(status: dict, results_dir=None, seconds: float | None = None) -> i
         print(f"  [data] {key}: {note}")
     for key, why in failed.items():  # why, in one line; the traceback is in the cell's error.txt
         print(f"  [failed] {key}: {why.removeprefix('failed: ').splitlines()[0][:400]}")
-    print(f"{len(ok)} of {len(status)} cells ok" + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
-          + (f"; {len(notes)} with data notes (report.md)" if notes else "") + (f"; failed: {', '.join(failed)}" if failed else "")
-          + (f"; {seconds:.0f} s" if seconds is not None else "")
-          + (f"; report: {Path(results_dir) / 'report.html'}" if results_dir else "") + log_note())
+    print(
+        f"{len(ok)} of {len(status)} cells ok"
+        + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")
+        + (f"; {len(notes)} with data notes (report.md)" if notes else "")
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+        + (f"; {seconds:.0f} s" if seconds is not None else "")
+        + (f"; report: {Path(results_dir) / 'report.html'}" if results_dir else "")
+        + log_note()
+    )
     return 1 if failed else 0
 
 
@@ -286,9 +345,11 @@ def cmd_compare(args) -> int:
     start, cfg = time.perf_counter(), load_compare(args.config, args.overrides)
     summary = run_compare(cfg)
     where = f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}"
-    print(f"compared {len(cfg.models) - 1} models with {cfg.baseline} as the baseline on {summary['questions']} questions "
-          f"({len(summary['cells'])} cells) in {time.perf_counter() - start:.0f} s; report: {where}/report.html, "
-          f"numbers: {where}/compare.json{log_note()}")
+    print(
+        f"compared {len(cfg.models) - 1} models with {cfg.baseline} as the baseline on {summary['questions']} questions "
+        f"({len(summary['cells'])} cells) in {time.perf_counter() - start:.0f} s; report: {where}/report.html, "
+        f"numbers: {where}/compare.json{log_note()}"
+    )
     return 0
 
 
@@ -303,8 +364,10 @@ def cmd_annotate(args) -> int:
         r = run_annotate(cfg, log=lambda *_: None)
     if cfg.picked:
         print(f"judge: {cfg.picked['why']}")
-    print(f"annotated {r['rows']} rows in {r['shards']} shards ({r['judged_now']} judged now, {r['errors_now']} with "
-          f"an error column) in {r['seconds']:.0f} s: {cfg.output}{log_note()}")
+    print(
+        f"annotated {r['rows']} rows in {r['shards']} shards ({r['judged_now']} judged now, {r['errors_now']} with "
+        f"an error column) in {r['seconds']:.0f} s: {cfg.output}{log_note()}"
+    )
     return 0
 
 
@@ -322,19 +385,48 @@ def cmd_finetune(args) -> int:
 
 
 def add_config_verbs(sub) -> None:
-    _config_verb(sub, "sweep", cmd_sweep, "judges x templates x benchmarks on Ray Data; resumable; writes the report",
-                 "configs/sweeps/<name>.yaml", "e.g. limit=20 judges.0.batch_size=8")
-    _config_verb(sub, "compare", cmd_compare, "candidate models against a baseline with one judge (win/tie/loss, "
-                 "Bradley-Terry, scores as %% of the baseline); resumable; writes a report",
-                 "configs/compare/<name>.yaml", "e.g. limit=10 name=try")
-    _config_verb(sub, "annotate", cmd_annotate, "one judge over an unlabelled dataset of any size, streamed to "
-                 "Parquet shards (every input column plus the verdict); killed and re-run, it resumes",
-                 "configs/annotate/<name>.yaml", "e.g. output=results/annotated/try judge.concurrency=2")
-    _config_verb(sub, "finetune", cmd_finetune, "fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)",
-                 "configs/finetune/<name>.yaml", "e.g. lr=1e-4 lora.rank=16")
-    _config_verb(sub, "serve", cmd_serve, "the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)",
-                 "configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)",
-                 "applied to the app's args, e.g. max_batch_size=32")
+    _config_verb(
+        sub,
+        "sweep",
+        cmd_sweep,
+        "judges x templates x benchmarks on Ray Data; resumable; writes the report",
+        "configs/sweeps/<name>.yaml",
+        "e.g. limit=20 judges.0.batch_size=8",
+    )
+    _config_verb(
+        sub,
+        "compare",
+        cmd_compare,
+        "candidate models against a baseline with one judge (win/tie/loss, "
+        "Bradley-Terry, scores as %% of the baseline); resumable; writes a report",
+        "configs/compare/<name>.yaml",
+        "e.g. limit=10 name=try",
+    )
+    _config_verb(
+        sub,
+        "annotate",
+        cmd_annotate,
+        "one judge over an unlabelled dataset of any size, streamed to "
+        "Parquet shards (every input column plus the verdict); killed and re-run, it resumes",
+        "configs/annotate/<name>.yaml",
+        "e.g. output=results/annotated/try judge.concurrency=2",
+    )
+    _config_verb(
+        sub,
+        "finetune",
+        cmd_finetune,
+        "fine-tune a judge with Ray Train (LoRA/QLoRA/full/prefix, ZeRO)",
+        "configs/finetune/<name>.yaml",
+        "e.g. lr=1e-4 lora.rank=16",
+    )
+    _config_verb(
+        sub,
+        "serve",
+        cmd_serve,
+        "the judge behind HTTP on Ray Serve (/v1/judge, /v1/score, /v1/models, /healthz)",
+        "configs/serve/<name>.yaml (a Serve config file; the key comes from the environment)",
+        "applied to the app's args, e.g. max_batch_size=32",
+    )
 
 
 # ---- judge judge: one cell from flags ------------------------------------------------------------------
@@ -347,35 +439,77 @@ def cmd_judge(args) -> int:
 
     options = apply_overrides({}, args.option)
     name = args.name or re.sub(r"[^A-Za-z0-9_.+-]", "_", args.model.rstrip("/").split("/")[-1])
-    spec = JudgeSpec(name=name, engine=args.engine, model=args.model, adapter=args.adapter, mode=args.mode,
-                     options=options, concurrency=args.concurrency, num_gpus=args.num_gpus, batch_size=args.batch_size)
+    spec = JudgeSpec(
+        name=name,
+        engine=args.engine,
+        model=args.model,
+        adapter=args.adapter,
+        mode=args.mode,
+        options=options,
+        concurrency=args.concurrency,
+        num_gpus=args.num_gpus,
+        batch_size=args.batch_size,
+    )
     out = args.out.rstrip("/")
-    cfg = SweepConfig(name=out.split("/")[-1], output_dir=str(Path(out).parent), judges=[spec],
-                      templates=[args.template], benchmarks=[dataset_arg(args.benchmark)], orders=args.orders, limit=args.limit,
-                      root=args.root, on_bad_record=args.on_bad_record, accept_modified_data=args.accept_modified_data)
+    cfg = SweepConfig(
+        name=out.split("/")[-1],
+        output_dir=str(Path(out).parent),
+        judges=[spec],
+        templates=[args.template],
+        benchmarks=[dataset_arg(args.benchmark)],
+        orders=args.orders,
+        limit=args.limit,
+        root=args.root,
+        on_bad_record=args.on_bad_record,
+        accept_modified_data=args.accept_modified_data,
+    )
     return _swept(cfg)
 
 
 def add_judge(sub) -> None:
     jj = sub.add_parser("judge", help="one cell (judge, template, benchmark) from the command line")
-    jj.add_argument("--engine", required=True, choices=("hf", "vllm", "openai", "classifier", "baseline", "reward"),
-                    help="what runs the judge (see the README's engine table)")
+    jj.add_argument(
+        "--engine",
+        required=True,
+        choices=("hf", "vllm", "openai", "classifier", "baseline", "reward"),
+        help="what runs the judge (see the README's engine table)",
+    )
     jj.add_argument("--model", required=True, help="path or HF id; baseline: longer | relevance | features")
     jj.add_argument("--adapter", help="a PEFT adapter directory on top of the model")
-    jj.add_argument("--mode", choices=("generate", "label"), default="generate",
-                    help="generate a verdict text, or read the label tokens' probabilities in one forward pass")
+    jj.add_argument(
+        "--mode",
+        choices=("generate", "label"),
+        default="generate",
+        help="generate a verdict text, or read the label tokens' probabilities in one forward pass",
+    )
     jj.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES), help="prompt template")
-    jj.add_argument("--benchmark", required=True, help="name or name/subset, a data file (columns guessed), or a "
-                                                         "dataset mapping '{name: mine, path: ..., columns: ..., label: 1}'")
-    jj.add_argument("--orders", choices=("both", "ab", "protocol"), default="both",
-                    help="answer orders to judge (protocol: the ones the benchmark's paper judged)")
+    jj.add_argument(
+        "--benchmark",
+        required=True,
+        help="name or name/subset, a data file (columns guessed), or a "
+        "dataset mapping '{name: mine, path: ..., columns: ..., label: 1}'",
+    )
+    jj.add_argument(
+        "--orders",
+        choices=("both", "ab", "protocol"),
+        default="both",
+        help="answer orders to judge (protocol: the ones the benchmark's paper judged)",
+    )
     jj.add_argument("--limit", type=int, help="the first N examples only")
-    jj.add_argument("--on-bad-record", choices=("error", "skip"), default="error",
-                    help="a bad benchmark record fails the cell (naming file and line), or is skipped and reported")
+    jj.add_argument(
+        "--on-bad-record",
+        choices=("error", "skip"),
+        default="error",
+        help="a bad benchmark record fails the cell (naming file and line), or is skipped and reported",
+    )
     jj.add_argument("--accept-modified-data", action="store_true", help=MODIFIED_HELP)
     jj.add_argument("--option", action="append", default=[], help="engine option key=value (repeatable)")
-    jj.add_argument("--concurrency", type=yaml.safe_load, default=None,
-                    help="engine actors: N, [min,max] or auto (default: auto with --num-gpus, else 1)")
+    jj.add_argument(
+        "--concurrency",
+        type=yaml.safe_load,
+        default=None,
+        help="engine actors: N, [min,max] or auto (default: auto with --num-gpus, else 1)",
+    )
     jj.add_argument("--num-gpus", type=float, default=0, help="GPUs per engine actor")
     jj.add_argument("--batch-size", type=int, default=16, help="rows per engine call")
     jj.add_argument("--name", help="judge name in results (default: from the model)")
@@ -390,7 +524,9 @@ def cmd_models_list(args) -> int:
 
     print(f"{'model':24} {'parameters':>10} {'MB':>6}  {'licence':20} {'pulled':10} install")
     for r in status(args.dir):
-        print(f"{r['name']:24} {r['parameters']:>10} {r['size_mb']:6d}  {r['licence']:20} {r['pulled']:10} {r['install']}")
+        print(
+            f"{r['name']:24} {r['parameters']:>10} {r['size_mb']:6d}  {r['licence']:20} {r['pulled']:10} {r['install']}"
+        )
     return 0
 
 
@@ -429,8 +565,10 @@ def cmd_train_features(args) -> int:
     from .engines.baselines import DEFAULT_TRAIN, train_features
 
     info = train_features(args.sources or DEFAULT_TRAIN, args.out, root=args.root)
-    print(f"{args.out}: {info['train_rows']} training rows, validation accuracy {100 * info['val_accuracy']:.2f}, "
-          f"log loss {info['val_log_loss']:.4f}")
+    print(
+        f"{args.out}: {info['train_rows']} training rows, validation accuracy {100 * info['val_accuracy']:.2f}, "
+        f"log loss {info['val_log_loss']:.4f}"
+    )
     return 0
 
 
@@ -465,8 +603,9 @@ def add_tools(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.",
-                                parents=[_verbose(False)])
+    p = argparse.ArgumentParser(
+        prog="judge", description="judgeray: LLM-as-a-judge at scale, measured exactly.", parents=[_verbose(False)]
+    )
     sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
     for add in (add_data, add_score, add_judge, add_config_verbs, add_models, add_tools):
         add(sub)
@@ -477,9 +616,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _verbose(default) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("-v", "--verbose", action="store_true", default=default,
-                        help="print every framework log line (Ray, vLLM, DeepSpeed, transformers) here instead of "
-                             "in the log file under the results folder (also: JUDGE_VERBOSE=1)")
+    parent.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="print every framework log line (Ray, vLLM, DeepSpeed, transformers) here instead of "
+        "in the log file under the results folder (also: JUDGE_VERBOSE=1)",
+    )
     return parent
 
 
@@ -500,8 +644,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _message(e: Exception) -> str:
     if isinstance(e, ValidationError):  # pydantic's reasons, without its multi-line frame
-        return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg'].removeprefix('Value error, ')}"
-                         for err in e.errors())
+        return "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'config'}: {err['msg'].removeprefix('Value error, ')}"
+            for err in e.errors()
+        )
     return e.args[0] if isinstance(e, KeyError) and e.args else str(e)
 
 

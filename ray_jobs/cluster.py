@@ -10,6 +10,7 @@ A Ray is joined only when the user names one (RAY_ADDRESS, set by `ray job submi
 ray_init); otherwise a local one is started, whatever an earlier Ray left in <tmp>/ray/ray_current_cluster
 (a Ray killed without cleaning up leaves its dead address there, which a bare ray.init() retries forever).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,18 @@ from dataclasses import dataclass, field
 from . import console
 
 JOIN_TIMEOUT_S = 5.0
-LOCAL_ONLY = {"num_cpus", "num_gpus", "resources", "labels", "object_store_memory", "include_dashboard",
-              "dashboard_host", "dashboard_port", "_temp_dir", "_system_config"}  # what only a new Ray takes
+LOCAL_ONLY = {
+    "num_cpus",
+    "num_gpus",
+    "resources",
+    "labels",
+    "object_store_memory",
+    "include_dashboard",
+    "dashboard_host",
+    "dashboard_port",
+    "_temp_dir",
+    "_system_config",
+}  # what only a new Ray takes
 _JOINED: list[str] = []  # the address ensure_ray joined (a cluster that is not ours, which may grow)
 
 
@@ -46,8 +57,10 @@ def ensure_ray(init_kwargs: dict | None = None) -> None:
         start_reaper()
         console.tell(f"started a local Ray: {describe(ray.cluster_resources())}")
     else:
-        console.tell(f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)"
-                    + (f" (ray_init's {', '.join(ignored)} ignored: a joined cluster has its own)" if ignored else ""))
+        console.tell(
+            f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)"
+            + (f" (ray_init's {', '.join(ignored)} ignored: a joined cluster has its own)" if ignored else "")
+        )
 
 
 def joined() -> bool:
@@ -62,8 +75,10 @@ def reachable(address: str, named: str = "RAY_ADDRESS") -> None:
     answers there ("auto": the address a running Ray wrote in <tmp>/ray/ray_current_cluster)."""
     target = _current_cluster() if address == "auto" else address
     if target is None:
-        raise ConnectionError("address auto: no running Ray found (no ray_current_cluster file); start one with "
-                              "`ray start --head`, or leave the address out to start a local Ray")
+        raise ConnectionError(
+            "address auto: no running Ray found (no ray_current_cluster file); start one with "
+            "`ray start --head`, or leave the address out to start a local Ray"
+        )
     host, _, port = target.removeprefix("ray://").rpartition(":")
     try:
         with socket.create_connection((host or "127.0.0.1", int(port)), timeout=JOIN_TIMEOUT_S):
@@ -72,7 +87,8 @@ def reachable(address: str, named: str = "RAY_ADDRESS") -> None:
         raise ConnectionError(
             f"no Ray answers at {target} ({named}"
             f"{'; found in ' + _current_cluster_file() if address == 'auto' else ''}): {exc}. Start that cluster, "
-            "or unset RAY_ADDRESS (and ray_init.address) to start a local Ray") from None
+            "or unset RAY_ADDRESS (and ray_init.address) to start a local Ray"
+        ) from None
 
 
 def _current_cluster_file() -> str:
@@ -90,12 +106,19 @@ def _current_cluster() -> str | None:
 
 
 def describe(resources: dict) -> str:
-    """"8 CPUs, 4 GPUs" (and custom resources), for the console."""
+    """ "8 CPUs, 4 GPUs" (and custom resources), for the console."""
+
     def num(v: float) -> str:
         return f"{v:g}"
-    shown = [f"{num(resources.get('CPU', 0))} CPUs"] + ([f"{num(resources['GPU'])} GPUs"] if resources.get("GPU") else [])
-    custom = sorted(k for k in resources if k not in ("CPU", "GPU", "memory", "object_store_memory")
-                    and not k.startswith(("node:", "accelerator_type:")))
+
+    shown = [f"{num(resources.get('CPU', 0))} CPUs"] + (
+        [f"{num(resources['GPU'])} GPUs"] if resources.get("GPU") else []
+    )
+    custom = sorted(
+        k
+        for k in resources
+        if k not in ("CPU", "GPU", "memory", "object_store_memory") and not k.startswith(("node:", "accelerator_type:"))
+    )
     return ", ".join(shown + [f"{num(resources[k])} {k}" for k in custom])
 
 
@@ -104,15 +127,16 @@ def describe(resources: dict) -> str:
 class Nodes:
     """Free resources per node (id -> {resource: amount}), as the sweep's scheduler books them: the
     alive nodes' totals less what the judges it started reserved."""
+
     free: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @classmethod
-    def of_cluster(cls) -> "Nodes":
+    def of_cluster(cls) -> Nodes:
         import ray
 
         return cls({n["NodeID"]: dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")})
 
-    def copy(self) -> "Nodes":
+    def copy(self) -> Nodes:
         return Nodes({n: dict(r) for n, r in self.free.items()})
 
     def place(self, bundles: list[dict[str, float]]) -> str | None:

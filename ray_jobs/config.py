@@ -5,6 +5,7 @@
 Values are parsed as YAML (numbers, lists, null, {a: 1}); a dotted key walks into mappings and,
 with an integer step, into lists.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

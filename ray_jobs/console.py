@@ -7,6 +7,7 @@ descriptors 1 and 2 there, so output of C extensions and child processes lands t
 --verbose (or JUDGE_VERBOSE=1) nothing is redirected and every line reaches the terminal.
 Outside a session (library calls, tests) every function here is a plain print or a no-op.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,9 +20,9 @@ from pathlib import Path
 
 
 class _State:
-    active = False      # inside a CLI session
+    active = False  # inside a CLI session
     verbose = False
-    terminal = None     # the stream the user sees
+    terminal = None  # the stream the user sees
     log_path: Path | None = None
     last_log: Path | None = None  # the log file of the verb's run, for its summary line
     bar = None
@@ -111,7 +112,7 @@ def _fd(stream) -> int | None:
 
 
 def log_note() -> str:
-    """"; log: <path>" for a summary line when the verb wrote a log file, else ""."""
+    """ "; log: <path>" for a summary line when the verb wrote a log file, else ""."""
     return f"; log: {S.last_log}" if S.last_log else ""
 
 
@@ -180,7 +181,9 @@ class _Bar:
     def line(self) -> str:
         elapsed = time.monotonic() - self.start
         eta = f", ETA {elapsed / self.n * (self.total - self.n):.0f} s" if 0 < self.n < self.total else ""
-        return f"{self.desc}: {self.n}/{self.total} {self.unit}, {elapsed:.0f} s{eta}" + (f"; {self.note}" if self.note else "")
+        return f"{self.desc}: {self.n}/{self.total} {self.unit}, {elapsed:.0f} s{eta}" + (
+            f"; {self.note}" if self.note else ""
+        )
 
     def close(self) -> None:
         if self.tqdm is not None:
@@ -241,7 +244,7 @@ def following(pattern: str, on_match):
             with open(path, "rb") as f:
                 f.seek(offset)
                 chunk = f.read()
-            whole = chunk[:chunk.rfind(b"\n") + 1]  # a line still being written waits for the next round
+            whole = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits for the next round
             offset += len(whole)
             for line in whole.decode("utf-8", errors="replace").splitlines():
                 if m := regex.search(line):

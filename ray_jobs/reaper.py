@@ -10,6 +10,7 @@ gone, terminates those still running (SIGTERM, then SIGKILL after 5 s). It only 
 processes that descend from its driver and still have the start time it recorded, so a Ray the
 driver merely joined (a cluster, another user's) is never touched.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,13 @@ import time
 
 def start_reaper() -> subprocess.Popen:
     """A reaper watching this process (in its own session: a kill of the driver's group spares it)."""
-    return subprocess.Popen([sys.executable, "-m", "ray_jobs.reaper", str(os.getpid())], start_new_session=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ray_jobs.reaper", str(os.getpid())],
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def watch(driver_pid: int, interval: float = 1.0) -> int:

@@ -9,14 +9,24 @@
 validated on construction against the engine's options model (`extra="forbid"`): an unknown option
 is an error naming it and the options the engine has.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
-from pydantic import (AliasChoices, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .config import DirName
 from .locations import resolve
@@ -30,46 +40,67 @@ class _Options(BaseModel):
 
 class HFOptions(_Options):
     """transformers causal LM (ray_jobs/engines/hf.py)."""
+
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
-        "auto", description="auto = bf16 on CUDA, fp32 on CPU")
-    max_model_len: int | None = Field(None, ge=16, description="default: the model's max_position_embeddings, at most 8192")
+        "auto", description="auto = bf16 on CUDA, fp32 on CPU"
+    )
+    max_model_len: int | None = Field(
+        None, ge=16, description="default: the model's max_position_embeddings, at most 8192"
+    )
     max_new_tokens: int = Field(512, ge=1, description="generate mode: the longest critique")
     min_new_tokens: int = Field(0, ge=0, description="benchmarks that force a critique's length")
     micro_batch: int = Field(8, ge=1, description="rows per forward pass (length-sorted)")
-    micro_tokens: int | None = Field(None, ge=1, description="padded prompt tokens per forward pass at most (at least "
-                                                              "one row); default 1024 in label mode on CPU, else none")
+    micro_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="padded prompt tokens per forward pass at most (at least "
+        "one row); default 1024 in label mode on CPU, else none",
+    )
     device: str | None = Field(None, description="default: cuda when available, else cpu")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
-                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads (default: the machine's cores / concurrency; Ray gives an actor OMP_NUM_THREADS=1)",
+    )
 
 
 class VLLMOptions(_Options):
     """vllm.LLM (ray_jobs/engines/vllm_engine.py)."""
+
     tensor_parallel_size: int = Field(1, ge=1)
     dtype: str = "auto"
     max_model_len: int | None = Field(None, ge=16, description="default: the model's")
     max_new_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.0, ge=0, description="> 0 samples, seeded per row by uid and order")
     seed: int = 0
-    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="default: vLLM's 0.9, times num_gpus "
-                                                                               "when an actor has a fraction of a GPU")
+    gpu_memory_utilization: float | None = Field(
+        None, gt=0, le=1, description="default: vLLM's 0.9, times num_gpus when an actor has a fraction of a GPU"
+    )
     max_lora_rank: int = Field(64, ge=1)
     enforce_eager: bool | None = Field(None, description="default: True on CPU")
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="any other vllm.LLM argument")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
-                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads (default: the machine's cores / concurrency; Ray gives an actor OMP_NUM_THREADS=1)",
+    )
 
 
 class OpenAIOptions(_Options):
     """Any OpenAI-compatible endpoint (ray_jobs/engines/openai_engine.py)."""
+
     base_url: str | None = Field(None, description="default: $OPENAI_BASE_URL, else http://127.0.0.1:8000/v1")
     api_key_env: str = Field("OPENAI_API_KEY", description="the variable holding the key; never the key itself")
     max_concurrency: int = Field(8, ge=1, description="requests in flight per actor")
     max_retries: int = Field(5, ge=0)
     backoff: float = Field(1.0, ge=0, description="first wait in seconds, doubled each retry")
     timeout: float = Field(120, gt=0)
-    max_new_tokens: int = Field(512, ge=1, validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
-                                description="the API's max_tokens (that name is accepted too)")
+    max_new_tokens: int = Field(
+        512,
+        ge=1,
+        validation_alias=AliasChoices("max_new_tokens", "max_tokens"),
+        description="the API's max_tokens (that name is accepted too)",
+    )
     temperature: float = Field(0.0, ge=0)
     seed: int = 0
     extra_body: dict[str, Any] = Field(default_factory=dict)
@@ -77,43 +108,64 @@ class OpenAIOptions(_Options):
 
 class ClassifierOptions(_Options):
     """A `judge finetune` classifier or pair-head directory (ray_jobs/engines/classifier.py)."""
+
     batch_size: int = Field(32, ge=1, description="examples per forward pass")
     device: str = "cpu"
     max_length: int | None = Field(None, ge=16, description="default: the length it was trained with")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
-                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads (default: the machine's cores / concurrency; Ray gives an actor OMP_NUM_THREADS=1)",
+    )
 
 
 class RewardOptions(_Options):
     """A sequence-classification reward model: one scalar reward per (question, answer)
     (ray_jobs/engines/reward.py)."""
+
     backend: Literal["hf", "vllm"] = Field("hf", description="hf: transformers; vllm: vllm.LLM's pooling runner")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field(
-        "auto", description="auto = bf16 on CUDA, fp32 on CPU (vllm: the model's own)")
+        "auto", description="auto = bf16 on CUDA, fp32 on CPU (vllm: the model's own)"
+    )
     device: str | None = Field(None, description="hf: default cuda when available, else cpu")
-    max_length: int | None = Field(None, ge=16, description="tokens per (question, answer) text (default: the "
-                                                            "model's max, at most 4096); a longer text loses the "
-                                                            "start of its question first, then of its answer")
+    max_length: int | None = Field(
+        None,
+        ge=16,
+        description="tokens per (question, answer) text (default: the "
+        "model's max, at most 4096); a longer text loses the "
+        "start of its question first, then of its answer",
+    )
     micro_batch: int = Field(8, ge=1, description="hf: texts per forward pass (length-sorted)")
     tie_margin: float = Field(0.0, ge=0, description="> 0: rewards at most this far apart are a tie")
     input_format: Literal["auto", "chat", "plain"] = Field(
-        "auto", description="chat: the tokenizer's chat template, a user turn and an assistant turn; plain: its "
-                            "text-pair encoding tokenizer(question, answer) (OpenAssistant's DeBERTa); auto: chat "
-                            "when the tokenizer has a template")
+        "auto",
+        description="chat: the tokenizer's chat template, a user turn and an assistant turn; plain: its "
+        "text-pair encoding tokenizer(question, answer) (OpenAssistant's DeBERTa); auto: chat "
+        "when the tokenizer has a template",
+    )
     engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="vllm: any other vllm.LLM argument")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
-                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads (default: the machine's cores / concurrency; Ray gives an actor OMP_NUM_THREADS=1)",
+    )
 
 
 class BaselineOptions(_Options):
     """Reference judges (ray_jobs/engines/baselines.py)."""
-    path: str | None = Field(None, description="features: the joblib file (trained on first use); relevance: an encoder")
+
+    path: str | None = Field(
+        None, description="features: the joblib file (trained on first use); relevance: an encoder"
+    )
     train: list[str] | None = Field(None, description="features: training sources (default: every shared one)")
     seed: int = 0
     root: str | None = Field(None, description="features: data root of the training sources")
     max_length: int = Field(256, ge=8, description="relevance: encoder tokens per text")
-    threads: int | None = Field(None, ge=1, description="CPU threads (default: the machine's cores / concurrency; "
-                                                        "Ray gives an actor OMP_NUM_THREADS=1)")
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads (default: the machine's cores / concurrency; Ray gives an actor OMP_NUM_THREADS=1)",
+    )
 
     @field_validator("path")
     @classmethod
@@ -123,6 +175,7 @@ class BaselineOptions(_Options):
 
 class FakeOptions(_Options):
     """The model-free test engine (ray_jobs/engines/fake.py)."""
+
     rule: Literal["longer", "first"] = "longer"
     fail_uids: list[str] = Field(default_factory=list, description="rows that raise (isolation tests)")
     delay: float = Field(0.0, ge=0, description="seconds per row (stop-mid-run tests)")
@@ -132,11 +185,12 @@ class FakeOptions(_Options):
 
 class EnsembleOptions(_Options):
     """Weighted mean of other judges' stored probabilities (ray_jobs/batch/ensemble.py)."""
+
     members: list[str] = Field(min_length=2, description="judges of the sweep, 'judge' or 'judge/template'")
     weights: list[float] | None = Field(None, description="one non-negative weight per member (default equal)")
 
     @model_validator(mode="after")
-    def _weights(self) -> "EnsembleOptions":
+    def _weights(self) -> EnsembleOptions:
         w = self.weights
         if w is not None and (len(w) != len(self.members) or any(x < 0 for x in w) or not sum(w)):
             raise ValueError("weights needs one non-negative weight per member, not all zero")
@@ -146,28 +200,33 @@ class EnsembleOptions(_Options):
 @dataclass(frozen=True)
 class Capability:
     """What an engine can do; every 'which engines can...' question is answered here."""
+
     options: type[_Options]
     builder: str | None  # "module:Class" under ray_jobs.engines; None: nothing to build (ensemble)
     prompted: bool = False  # reads a prompt template
     label_mode: bool = False  # has mode: label
     generates: bool = False  # answers chat conversations (compare generators, /v1/chat/completions)
     tokenizer: bool = False  # has its own tokenizer (serving's token limits)
-    probabilities: Callable[["JudgeSpec"], bool] = lambda spec: spec.mode == "label"
+    probabilities: Callable[[JudgeSpec], bool] = lambda spec: spec.mode == "label"
     scores_answers: bool = False  # judges pointwise benchmarks without a template: the reward of the one answer
 
 
 CAPABILITIES: dict[str, Capability] = {
     "hf": Capability(HFOptions, "hf:HFEngine", prompted=True, label_mode=True, generates=True, tokenizer=True),
-    "vllm": Capability(VLLMOptions, "vllm_engine:VLLMEngine", prompted=True, label_mode=True, generates=True,
-                       tokenizer=True),
+    "vllm": Capability(
+        VLLMOptions, "vllm_engine:VLLMEngine", prompted=True, label_mode=True, generates=True, tokenizer=True
+    ),
     "openai": Capability(OpenAIOptions, "openai_engine:OpenAIEngine", prompted=True, label_mode=True, generates=True),
     "fake": Capability(FakeOptions, "fake:FakeEngine", prompted=True, label_mode=True),
-    "classifier": Capability(ClassifierOptions, "classifier:ClassifierEngine", tokenizer=True,
-                             probabilities=lambda spec: True),
-    "reward": Capability(RewardOptions, "reward:RewardEngine", tokenizer=True, probabilities=lambda spec: True,
-                         scores_answers=True),
-    "baseline": Capability(BaselineOptions, "baselines:BaselineEngine",
-                           probabilities=lambda spec: spec.model == "features"),
+    "classifier": Capability(
+        ClassifierOptions, "classifier:ClassifierEngine", tokenizer=True, probabilities=lambda spec: True
+    ),
+    "reward": Capability(
+        RewardOptions, "reward:RewardEngine", tokenizer=True, probabilities=lambda spec: True, scores_answers=True
+    ),
+    "baseline": Capability(
+        BaselineOptions, "baselines:BaselineEngine", probabilities=lambda spec: spec.model == "features"
+    ),
     "ensemble": Capability(EnsembleOptions, None, probabilities=lambda spec: True),
 }
 
@@ -179,21 +238,30 @@ class JudgeSpec(BaseModel):
 
     name: DirName = Field(description="directory-safe name used in results")
     engine: EngineKind
-    model: str | None = Field(None, description="path or HF id; baseline: 'longer', 'relevance' or 'features'; "
-                                                "openai: the served model name")
+    model: str | None = Field(
+        None, description="path or HF id; baseline: 'longer', 'relevance' or 'features'; openai: the served model name"
+    )
     adapter: str | None = Field(None, description="PEFT adapter directory (hf, vllm LoRA, classifier)")
-    mode: Literal["generate", "label"] = Field("generate", description="label = one forward pass over "
-                                                                       "the template's label tokens")
+    mode: Literal["generate", "label"] = Field(
+        "generate", description="label = one forward pass over the template's label tokens"
+    )
     templates: list[str] | None = Field(None, description="templates for this judge (default: the sweep's)")
     options: dict[str, Any] = Field(default_factory=dict, description="engine settings; see the engine's options model")
     concurrency: PositiveInt | tuple[PositiveInt, PositiveInt] | Literal["auto"] | None = Field(
-        None, description="engine actors: N, [min, max] (Ray Data's autoscaling pool) or auto (1 to as many as the "
-                          "cluster holds, growing as other judges finish); default: auto for a GPU judge, else 1")
-    num_gpus: float = Field(0, ge=0, description="GPUs per actor (0.5: two judges share a GPU; a vllm judge with "
-                                                  "tensor_parallel_size k takes k, on one node)")
+        None,
+        description="engine actors: N, [min, max] (Ray Data's autoscaling pool) or auto (1 to as many as the "
+        "cluster holds, growing as other judges finish); default: auto for a GPU judge, else 1",
+    )
+    num_gpus: float = Field(
+        0,
+        ge=0,
+        description="GPUs per actor (0.5: two judges share a GPU; a vllm judge with "
+        "tensor_parallel_size k takes k, on one node)",
+    )
     num_cpus: float = Field(1, ge=0, description="CPUs per actor")
-    resources: dict[str, float] = Field(default_factory=dict, description="Ray custom resources per actor "
-                                                                          "(e.g. {A100: 1} for nodes that declare it)")
+    resources: dict[str, float] = Field(
+        default_factory=dict, description="Ray custom resources per actor (e.g. {A100: 1} for nodes that declare it)"
+    )
     batch_size: int = Field(16, ge=1, description="rows per map_batches call")
 
     @field_validator("model", "adapter")
@@ -203,7 +271,7 @@ class JudgeSpec(BaseModel):
         return resolve(path)
 
     @model_validator(mode="after")
-    def _check(self) -> "JudgeSpec":
+    def _check(self) -> JudgeSpec:
         cap = self.capability
         if self.engine not in ("fake", "ensemble") and not self.model:
             raise ValueError(f"judge {self.name}: engine {self.engine} needs a model")
@@ -211,10 +279,14 @@ class JudgeSpec(BaseModel):
             raise ValueError(f"judge {self.name}: engine {self.engine} has no label mode (it gives probabilities)")
         self.opts  # noqa: B018 - validates the options now, not when an actor starts
         if isinstance(self.concurrency, tuple) and self.concurrency[0] > self.concurrency[1]:
-            raise ValueError(f"judge {self.name}: concurrency [min, max] needs min <= max, not {list(self.concurrency)}")
+            raise ValueError(
+                f"judge {self.name}: concurrency [min, max] needs min <= max, not {list(self.concurrency)}"
+            )
         if self.tensor_parallel > 1 and self.num_gpus not in (0, self.tensor_parallel):
-            raise ValueError(f"judge {self.name}: tensor_parallel_size {self.tensor_parallel} takes "
-                             f"{self.tensor_parallel} GPUs per actor; num_gpus {self.num_gpus} says otherwise")
+            raise ValueError(
+                f"judge {self.name}: tensor_parallel_size {self.tensor_parallel} takes "
+                f"{self.tensor_parallel} GPUs per actor; num_gpus {self.num_gpus} says otherwise"
+            )
         return self
 
     @property
@@ -238,8 +310,11 @@ class JudgeSpec(BaseModel):
     @property
     def pool(self) -> tuple[int, int | None]:
         """(min, max) engine actors; max None: as many as the cluster holds (`auto`)."""
-        c = self.concurrency if self.concurrency is not None else ("auto" if self.num_gpus or self.tensor_parallel > 1
-                                                                   else 1)
+        c = (
+            self.concurrency
+            if self.concurrency is not None
+            else ("auto" if self.num_gpus or self.tensor_parallel > 1 else 1)
+        )
         return {"auto": (1, None)}.get(c, (c, c)) if not isinstance(c, tuple) else c
 
     @property
@@ -287,7 +362,9 @@ def preflight(spec: JudgeSpec) -> None:
     if spec.capability.generates:
         ensure(spec.model)
     if spec.engine == "classifier" and not (Path(spec.adapter or spec.model) / "judgeray.json").is_file():
-        raise FileNotFoundError(f"judge {spec.name}: {spec.adapter or spec.model} is not a directory written by "
-                                "`judge finetune` (no judgeray.json); train it first")
+        raise FileNotFoundError(
+            f"judge {spec.name}: {spec.adapter or spec.model} is not a directory written by "
+            "`judge finetune` (no judgeray.json); train it first"
+        )
     if spec.adapter and spec.engine != "classifier" and not Path(spec.adapter).is_dir():
         raise FileNotFoundError(f"judge {spec.name}: adapter directory {spec.adapter} not found")

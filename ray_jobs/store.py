@@ -9,6 +9,7 @@ This module is also the one place where an absent number meets Parquet: a missin
 written as null and read back as None (parts written before this module existed hold NaN there,
 which reads back as None too).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,9 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -33,11 +34,25 @@ from .spec import JudgeSpec
 
 SCHEMA_VERSION = 1  # part of every cell's hash: bump when stored judgments change meaning
 
-JUDGMENTS = pa.schema([("uid", pa.string()), ("judge", pa.string()), ("template", pa.string()),
-                       ("order", pa.string()), ("raw", pa.string()), ("verdict", pa.int8()),
-                       ("p_tie", pa.float64()), ("p1", pa.float64()), ("p2", pa.float64()),
-                       ("scores", pa.list_(pa.float64())), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
-                       ("seconds", pa.float64()), ("truncated", pa.bool_()), ("error", pa.string())])
+JUDGMENTS = pa.schema(
+    [
+        ("uid", pa.string()),
+        ("judge", pa.string()),
+        ("template", pa.string()),
+        ("order", pa.string()),
+        ("raw", pa.string()),
+        ("verdict", pa.int8()),
+        ("p_tie", pa.float64()),
+        ("p1", pa.float64()),
+        ("p2", pa.float64()),
+        ("scores", pa.list_(pa.float64())),
+        ("tokens_in", pa.int64()),
+        ("tokens_out", pa.int64()),
+        ("seconds", pa.float64()),
+        ("truncated", pa.bool_()),
+        ("error", pa.string()),
+    ]
+)
 TAGGED = pa.schema([("cell", pa.string())] + list(JUDGMENTS))  # a judgment and the cell it belongs to
 PROBS = ("p_tie", "p1", "p2")
 
@@ -55,6 +70,7 @@ def cell_key(judge: str, template: str | None, benchmark: str, subset: str) -> s
 @dataclass
 class Cell:
     """One (judge, template, benchmark subset): the unit that is judged, stored, resumed and scored."""
+
     judge: JudgeSpec
     template: str | None
     benchmark: str
@@ -78,9 +94,19 @@ class Cell:
         never reused for it."""
         data = self.examples if self.examples is not None else self.loaded
         artifacts = local_artifacts(self.judge)
-        return {"judge": self.judge.judging_config(), "template": self.template, "benchmark": self.benchmark,
-                "subset": self.subset, "orders": list(self.orders), "limit": self.limit, "schema": SCHEMA_VERSION} | \
-            ({"examples": examples_digest(data)} if data is not None else {}) | ({"artifacts": artifacts} if artifacts else {})
+        return (
+            {
+                "judge": self.judge.judging_config(),
+                "template": self.template,
+                "benchmark": self.benchmark,
+                "subset": self.subset,
+                "orders": list(self.orders),
+                "limit": self.limit,
+                "schema": SCHEMA_VERSION,
+            }
+            | ({"examples": examples_digest(data)} if data is not None else {})
+            | ({"artifacts": artifacts} if artifacts else {})
+        )
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
@@ -96,8 +122,9 @@ def fingerprint(path: Path) -> str:
     adapter retrained at the same path gets a new fingerprint. Cheap for multi-GB model
     directories, whose files are not read."""
     files = [path] if path.is_file() else sorted(f for f in path.rglob("*") if f.is_file())
-    stamp = "\n".join(f"{f.relative_to(path) if f != path else f.name} {f.stat().st_size} {f.stat().st_mtime_ns}"
-                      for f in files)
+    stamp = "\n".join(
+        f"{f.relative_to(path) if f != path else f.name} {f.stat().st_size} {f.stat().st_mtime_ns}" for f in files
+    )
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
@@ -156,8 +183,9 @@ def read_judgments(cell_dir: Path) -> list[Judgment]:
 
 
 def write_judgments(cell_dir: Path, judgments: list[Judgment]) -> None:
-    write_part(cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments],
-                                              schema=JUDGMENTS))
+    write_part(
+        cell_dir, pa.Table.from_pylist([judgment_row(j) | {"truncated": False} for j in judgments], schema=JUDGMENTS)
+    )
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -186,16 +214,20 @@ def locked(results_dir: Path, log=print):
         f.seek(0)
         holder = f.read().strip() or "a process that has not written its name yet"
         f.close()
-        raise ResultsLocked(f"{results_dir} is being written by {holder} (lock {path}); wait for it to finish "
-                            "or stop it, or write to another output_dir or name") from None
+        raise ResultsLocked(
+            f"{results_dir} is being written by {holder} (lock {path}); wait for it to finish "
+            "or stop it, or write to another output_dir or name"
+        ) from None
     f.seek(0)
     before = f.read().strip()
     if before:
         log(f"[lock] {results_dir}: took over the lock of {before}, which is no longer running")
     f.seek(0)
     f.truncate()
-    f.write(f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv)[:200]}) since "
-            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+    f.write(
+        f"pid {os.getpid()} on {socket.gethostname()} ({' '.join(sys.argv)[:200]}) since "
+        f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    )
     f.flush()
     try:
         yield
@@ -252,8 +284,11 @@ def judgment_from_row(row: dict) -> Judgment:
     probs = tuple(row[k] for k in PROBS)
     fields = {k: v for k, v in row.items() if k in Judgment.model_fields and k not in ("probs", "scores")}
     scores = row.get("scores")
-    return Judgment(**fields, probs=None if any(_absent(p) for p in probs) else probs,
-                    scores=tuple(scores) if scores is not None and len(scores) else None)
+    return Judgment(
+        **fields,
+        probs=None if any(_absent(p) for p in probs) else probs,
+        scores=tuple(scores) if scores is not None and len(scores) else None,
+    )
 
 
 def _absent(value) -> bool:

@@ -4,6 +4,7 @@ them, and so does the CPU quickstart:
 
     .venv/bin/python -m ray_jobs.tiny_models llama models/tiny-llama
 """
+
 from __future__ import annotations
 
 import json
@@ -12,19 +13,27 @@ from pathlib import Path
 RANDOM_MARKER = "judgeray-random-model.json"  # says "random weights" to the report (a banner), not to any engine
 
 CORPUS = [
-    "the quick brown fox jumps over the lazy dog", "answer one is better than answer two",
-    "question: what is two plus two? answer: four", "a tie means both answers are equally good",
-    "good helpful correct answer", "bad wrong harmful answer", "[0] [1] [2] output (a) output (b)",
+    "the quick brown fox jumps over the lazy dog",
+    "answer one is better than answer two",
+    "question: what is two plus two? answer: four",
+    "a tie means both answers are equally good",
+    "good helpful correct answer",
+    "bad wrong harmful answer",
+    "[0] [1] [2] output (a) output (b)",
 ] * 20
 
 REWARD_INIT = 0.2  # weights 10x the default spread: rewards of different texts differ by ~1, not ~0.01
 
-CHAT_TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
-                 "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
 
 
 def _mark_random(directory: Path, kind: str) -> None:
-    (Path(directory) / RANDOM_MARKER).write_text(json.dumps({"random": True, "model": kind, "by": "ray_jobs.tiny_models"}))
+    (Path(directory) / RANDOM_MARKER).write_text(
+        json.dumps({"random": True, "model": kind, "by": "ray_jobs.tiny_models"})
+    )
 
 
 def _bert_parts(**config):
@@ -37,14 +46,31 @@ def _bert_parts(**config):
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    tok.train_from_iterator(CORPUS, trainers.WordPieceTrainer(
-        vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]))
-    tok.post_processor = processors.BertProcessing(("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]")))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]")
+    tok.train_from_iterator(
+        CORPUS, trainers.WordPieceTrainer(vocab_size=300, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    )
+    tok.post_processor = processors.BertProcessing(
+        ("[SEP]", tok.token_to_id("[SEP]")), ("[CLS]", tok.token_to_id("[CLS]"))
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+    )
     torch.manual_seed(0)  # the same tiny model in every test run
-    config = BertConfig(vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=256, pad_token_id=fast.pad_token_id, **config)
+    config = BertConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=256,
+        pad_token_id=fast.pad_token_id,
+        **config,
+    )
     return fast, config
 
 
@@ -78,17 +104,32 @@ def _llama_parts(max_positions: int, **config):
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(
-        vocab_size=400, special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>",
-                                   pad_token="<pad>")
+    tok.train_from_iterator(
+        CORPUS,
+        trainers.BpeTrainer(
+            vocab_size=400,
+            special_tokens=["<unk>", "<s>", "</s>", "<pad>"],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        ),
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
     fast.chat_template = CHAT_TEMPLATE
     torch.manual_seed(0)
-    return fast, LlamaConfig(vocab_size=fast.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                             num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=max_positions,
-                             bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id,
-                             pad_token_id=fast.pad_token_id, **config)
+    return fast, LlamaConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=max_positions,
+        bos_token_id=fast.bos_token_id,
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+        **config,
+    )
 
 
 def tiny_llama(directory: Path, max_positions: int = 512) -> Path:

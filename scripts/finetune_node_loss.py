@@ -12,6 +12,7 @@ restarts the worker group from that checkpoint (ray.train.get_checkpoint(); fine
 Prints the steps, where the run resumed, the exit code and the wall time; exits non-zero if the run did
 not finish or did not resume from a checkpoint.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,28 @@ def main() -> int:
     p.add_argument("--every", type=int, default=10, help="steps between checkpoints")
     args = p.parse_args()
     temp, storage = tempfile.mkdtemp(prefix="ray"), Path(tempfile.mkdtemp(prefix="ft-node-loss-"))
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": temp})
+    cluster = Cluster(
+        initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "temp_dir": temp}
+    )
     workers = [cluster.add_node(num_cpus=1) for _ in range(2)]
     cluster.wait_for_nodes()
     env = os.environ | {"RAY_ADDRESS": cluster.address, "RAY_AUTH_MODE": "disabled", "JUDGE_VERBOSE": "1"}
-    cmd = [sys.executable, "-m", "ray_jobs.cli", "finetune", "configs/finetune/minilm-cpu.yaml", "name=node-loss",
-           f"storage_path={storage}", "num_workers=2", "placement=STRICT_SPREAD", "max_failures=2",
-           f"stop_after_steps={args.steps}", f"checkpoint_every={args.every}", "log_every=5", "threads_per_worker=1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "ray_jobs.cli",
+        "finetune",
+        "configs/finetune/minilm-cpu.yaml",
+        "name=node-loss",
+        f"storage_path={storage}",
+        "num_workers=2",
+        "placement=STRICT_SPREAD",
+        "max_failures=2",
+        f"stop_after_steps={args.steps}",
+        f"checkpoint_every={args.every}",
+        "log_every=5",
+        "threads_per_worker=1",
+    ]
     start = time.perf_counter()
     log = open(storage / "finetune.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
@@ -66,7 +82,13 @@ def main() -> int:
     print(f"exit code {proc.returncode}; wall {wall:.0f} s; log {storage / 'finetune.log'}")
     print("final metrics: " + (final[-1] if final else "none"))
     print(f"worker groups started: {groups} (1 + the restarts)")
-    ok = proc.returncode == 0 and killed_at is not None and groups > 1 and final and "'resumed_from': 0," not in final[-1]
+    ok = (
+        proc.returncode == 0
+        and killed_at is not None
+        and groups > 1
+        and final
+        and "'resumed_from': 0," not in final[-1]
+    )
     print("node loss survived from a checkpoint" if ok else "FAILED: the run did not finish from a checkpoint")
     return 0 if ok else 1
 

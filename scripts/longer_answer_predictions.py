@@ -6,16 +6,13 @@
 A worked example of the predictions format, and the simplest reference judge there is: it never
 looks at the question, so any judge worth using must beat it. Equal lengths are a tie.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from judge_core.data import load  # noqa: E402
+from judge_core.data import load
 
 
 def length(text) -> int:

@@ -9,6 +9,7 @@ whichever answer was shown first in both orders (pure position bias; a content j
 rows. Table 2, quality: each subset's headline metric under its paper's protocol with its 95%
 bootstrap CI; a label-mode judge also gets a swap-avg row (both orders' probabilities averaged).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,10 +18,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from judge_core import protocols  # noqa: E402
-from ray_jobs.report.format import md_table, with_ci  # noqa: E402
-from ray_jobs.spec import CAPABILITIES  # noqa: E402
+from judge_core import protocols
+from ray_jobs.report.format import md_table, with_ci
+from ray_jobs.spec import CAPABILITIES
 
 
 def cells(results: Path) -> list[dict]:
@@ -29,13 +29,22 @@ def cells(results: Path) -> list[dict]:
         m = json.loads(path.read_text())
         if "result" not in m:
             continue
-        seconds = sum(s or 0 for p in (path.parent / "parts").glob("*.parquet") for s in pq.read_table(p)["seconds"].to_pylist())
+        seconds = sum(
+            s or 0 for p in (path.parent / "parts").glob("*.parquet") for s in pq.read_table(p)["seconds"].to_pylist()
+        )
         judge, template, leaf = m["cell"].split("/")
         mode = m["mode"] if CAPABILITIES[m["engine"]].prompted else m["engine"]
         out.append({"row": (judge, template, mode), "leaf": leaf, "m": m, "seconds": seconds})
         if m.get("result_swapavg"):  # label mode: the two orders' probabilities averaged, position cancelled
-            out.append({"row": (judge, template, mode + " swap-avg"), "leaf": leaf, "m": m | {"result": m["result_swapavg"]},
-                        "seconds": 0.0, "swapavg": True})
+            out.append(
+                {
+                    "row": (judge, template, mode + " swap-avg"),
+                    "leaf": leaf,
+                    "m": m | {"result": m["result_swapavg"]},
+                    "seconds": 0.0,
+                    "swapavg": True,
+                }
+            )
     return out
 
 
@@ -50,16 +59,37 @@ def cost_table(found: list[dict]) -> str:
         r["fail"] += c["m"]["result"]["parse_failures"]
         r["out"] += c["m"]["tokens_out"]
         r["s"] += c["seconds"]
-    body = [[*key, f"{100 * r['fail'] / r['rows']:.1f}", f"{r['out'] / r['rows']:.1f}", f"{r['s'] / r['rows']:.2f}",
-             f"{100 * r['first'] / r['pairs']:.1f}" if r["pairs"] else "-", str(r["rows"])] for key, r in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))]
-    return md_table(["judge", "template", "mode", "parse fail %", "tokens out", "s / row", "first in both orders %", "rows"], body)
+    body = [
+        [
+            *key,
+            f"{100 * r['fail'] / r['rows']:.1f}",
+            f"{r['out'] / r['rows']:.1f}",
+            f"{r['s'] / r['rows']:.2f}",
+            f"{100 * r['first'] / r['pairs']:.1f}" if r["pairs"] else "-",
+            str(r["rows"]),
+        ]
+        for key, r in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][2], kv[0][1]))
+    ]
+    return md_table(
+        ["judge", "template", "mode", "parse fail %", "tokens out", "s / row", "first in both orders %", "rows"], body
+    )
 
 
-SHORT = {"arena-train": "Arena", "autoj-test": "Auto-J", "critiquellm-pairwise-reference-based": "CritiqueLLM pair ref",
-         "critiquellm-pairwise-reference-free": "CritiqueLLM pair free", "critiquellm-pointwise-reference-based":
-         "CritiqueLLM point ref", "critiquellm-pointwise-reference-free": "CritiqueLLM point free",
-         "llmbar-gptinst": "GPTInst", "llmbar-gptout": "GPTOut", "llmbar-manual": "Manual", "llmbar-natural": "Natural",
-         "llmbar-neighbor": "Neighbor", "mtbench-human": "MT-Bench", "pandalm-test": "PandaLM"}
+SHORT = {
+    "arena-train": "Arena",
+    "autoj-test": "Auto-J",
+    "critiquellm-pairwise-reference-based": "CritiqueLLM pair ref",
+    "critiquellm-pairwise-reference-free": "CritiqueLLM pair free",
+    "critiquellm-pointwise-reference-based": "CritiqueLLM point ref",
+    "critiquellm-pointwise-reference-free": "CritiqueLLM point free",
+    "llmbar-gptinst": "GPTInst",
+    "llmbar-gptout": "GPTOut",
+    "llmbar-manual": "Manual",
+    "llmbar-natural": "Natural",
+    "llmbar-neighbor": "Neighbor",
+    "mtbench-human": "MT-Bench",
+    "pandalm-test": "PandaLM",
+}
 
 
 def quality_table(found: list[dict]) -> str:
@@ -72,8 +102,10 @@ def quality_table(found: list[dict]) -> str:
             r = by.get((key, leaf))
             row.append(with_ci(r, protocols.get(r["protocol"]).headline[0]) if r else "")
         body.append(row)
-    heads = [f"{SHORT.get(leaf, leaf)} ({protocols.get(next(c['m']['result']['protocol'] for c in found if c['leaf'] == leaf)).headline[0]})"
-             for leaf in leaves]
+    heads = [
+        f"{SHORT.get(leaf, leaf)} ({protocols.get(next(c['m']['result']['protocol'] for c in found if c['leaf'] == leaf)).headline[0]})"
+        for leaf in leaves
+    ]
     return md_table(["judge", "template", "mode", *heads], body)
 
 

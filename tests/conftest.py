@@ -11,8 +11,9 @@ def shared_root() -> Path:
     """The real benchmark files (../shared/data beside the checkout, or $JUDGE_DATA_DIR)."""
     root = Path(os.environ.get("JUDGE_DATA_DIR", SHARED))
     if not (root / "pandalm" / "testset-v1.json").is_file():
-        pytest.fail(f"benchmark data not found under {root}: put ../shared/data beside the checkout "
-                    "or set JUDGE_DATA_DIR")
+        pytest.fail(
+            f"benchmark data not found under {root}: put ../shared/data beside the checkout or set JUDGE_DATA_DIR"
+        )
     return root
 
 
@@ -22,8 +23,13 @@ def ray_local(tmp_path_factory):
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False,
-             _temp_dir=str(tmp_path_factory.mktemp("ray")))
+    ray.init(
+        address="local",
+        num_cpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+    )
     yield
     ray.shutdown()
 

@@ -1,4 +1,5 @@
 """`judge annotate`: shards cut from the input alone, every row out exactly once, resumable after SIGKILL."""
+
 import json
 import os
 import re
@@ -23,8 +24,9 @@ COLUMNS = {"question": "prompt", "answer1": "a", "answer2": "b"}
 def prefs(shared_root, tmp_path_factory) -> pd.DataFrame:
     """600 real preference pairs (UltraFeedback's train sample), chosen shown first, with an id."""
     rows = [json.loads(line) for line in (shared_root / "train/ultrafeedback_sample/train_clean.jsonl").open()][:600]
-    return pd.DataFrame([{"rid": f"uf-{i}", "prompt": r["prompt"], "a": r["chosen"], "b": r["rejected"]}
-                         for i, r in enumerate(rows)])
+    return pd.DataFrame(
+        [{"rid": f"uf-{i}", "prompt": r["prompt"], "a": r["chosen"], "b": r["rejected"]} for i, r in enumerate(rows)]
+    )
 
 
 def longer(df: pd.DataFrame) -> pd.Series:
@@ -33,9 +35,15 @@ def longer(df: pd.DataFrame) -> pd.Series:
 
 
 def _cfg(tmp_path, path, **kw) -> AnnotateConfig:
-    return AnnotateConfig.model_validate({"input": {"path": str(path), "columns": COLUMNS, "id": "rid"},
-                                          "judge": {"name": "longer", "engine": "baseline", "model": "longer"},
-                                          "output": str(tmp_path / "out"), "shard_rows": 64} | kw)
+    return AnnotateConfig.model_validate(
+        {
+            "input": {"path": str(path), "columns": COLUMNS, "id": "rid"},
+            "judge": {"name": "longer", "engine": "baseline", "model": "longer"},
+            "output": str(tmp_path / "out"),
+            "shard_rows": 64,
+        }
+        | kw
+    )
 
 
 # ---- the cut (no Ray) ------------------------------------------------------------------------------------
@@ -80,7 +88,10 @@ def test_every_row_comes_out_once_with_its_verdict_and_a_rerun_judges_nothing(ra
     assert list(out.columns[:4]) == ["rid", "prompt", "a", "b"]
     good = out[~blank.to_numpy()]
     assert (good["verdict"] == longer(bad)[~blank]).all() and good["consistent"].all()
-    assert out[blank.to_numpy()]["verdict"].isna().all() and out[blank.to_numpy()]["error"].str.contains("empty text").all()
+    assert (
+        out[blank.to_numpy()]["verdict"].isna().all()
+        and out[blank.to_numpy()]["error"].str.contains("empty text").all()
+    )
     assert out.loc[5, "error"] == f"{path}, row 6 (example 5), field 'b': empty text" and pd.isna(out.loc[5, "verdict"])
     again = run_annotate(cfg, log=lambda *_: None)
     assert again["judged_now"] == 0 and again["rows"] == 600
@@ -101,10 +112,14 @@ def test_label_mode_gives_probabilities_and_both_orders(ray_local, tmp_path, pre
 def test_pointwise_input_gets_a_score_per_row(ray_local, tmp_path, prefs):
     path = tmp_path / "points.jsonl"
     prefs.head(12).rename(columns={"a": "answer"}).drop(columns="b").to_json(path, orient="records", lines=True)
-    cfg = AnnotateConfig.model_validate({
-        "input": {"path": str(path), "kind": "pointwise", "columns": {"question": "prompt"}, "id": "rid"},
-        "judge": {"name": "fake", "engine": "fake", "mode": "label"}, "template": "mtbench-single",
-        "output": str(tmp_path / "out")})
+    cfg = AnnotateConfig.model_validate(
+        {
+            "input": {"path": str(path), "kind": "pointwise", "columns": {"question": "prompt"}, "id": "rid"},
+            "judge": {"name": "fake", "engine": "fake", "mode": "label"},
+            "template": "mtbench-single",
+            "output": str(tmp_path / "out"),
+        }
+    )
     run_annotate(cfg, log=lambda *_: None)
     out = pd.read_parquet(tmp_path / "out").sort_values("input_row")
     assert len(out) == 12 and out["score"].between(1, 10).all() and out["verdict"].isna().all()
@@ -116,10 +131,19 @@ def test_pointwise_input_gets_a_score_per_row(ray_local, tmp_path, prefs):
 def test_best_of_a_sweep_annotates_with_the_judge_that_won(ray_local, tmp_path, prefs, shared_root):
     from ray_jobs.batch import SweepConfig, run_sweep
 
-    sweep = SweepConfig.model_validate({
-        "name": "won", "output_dir": str(tmp_path), "root": str(shared_root), "bootstrap": 0,
-        "benchmarks": ["llmbar/natural"], "judges": [{"name": "longer", "engine": "baseline", "model": "longer"},
-                                                     {"name": "first", "engine": "fake", "options": {"rule": "first"}}]})
+    sweep = SweepConfig.model_validate(
+        {
+            "name": "won",
+            "output_dir": str(tmp_path),
+            "root": str(shared_root),
+            "bootstrap": 0,
+            "benchmarks": ["llmbar/natural"],
+            "judges": [
+                {"name": "longer", "engine": "baseline", "model": "longer"},
+                {"name": "first", "engine": "fake", "options": {"rule": "first"}},
+            ],
+        }
+    )
     run_sweep(sweep, log=lambda *_: None)
     path = tmp_path / "in.parquet"
     prefs.head(30).to_parquet(path)
@@ -133,8 +157,14 @@ def test_best_of_a_sweep_annotates_with_the_judge_that_won(ray_local, tmp_path, 
 # ---- SIGKILL of the driver, twice -------------------------------------------------------------------------
 def _annotate(cfg_path) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "JUDGE_VERBOSE"} | {"RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "annotate", str(cfg_path)], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ray_jobs.cli", "annotate", str(cfg_path)],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.slow
@@ -142,10 +172,19 @@ def test_killed_twice_then_rerun_every_row_once_and_the_same_verdicts(ray_local,
     path = tmp_path / "in.parquet"
     prefs.to_parquet(path, row_group_size=100)
     judge = {"name": "slow", "engine": "fake", "batch_size": 8, "options": {"delay": 0.004}}
-    cfg = {"input": {"path": str(path), "columns": COLUMNS, "id": "rid"}, "judge": judge, "template": "label",
-           "output": str(tmp_path / "killed"), "shard_rows": 20,
-           "ray_init": {"address": "local", "num_cpus": 2, "include_dashboard": False,
-                        "_temp_dir": tempfile.mkdtemp(prefix="ray")}}
+    cfg = {
+        "input": {"path": str(path), "columns": COLUMNS, "id": "rid"},
+        "judge": judge,
+        "template": "label",
+        "output": str(tmp_path / "killed"),
+        "shard_rows": 20,
+        "ray_init": {
+            "address": "local",
+            "num_cpus": 2,
+            "include_dashboard": False,
+            "_temp_dir": tempfile.mkdtemp(prefix="ray"),
+        },
+    }
     cfg_path = tmp_path / "annotate.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     shards_seen = []
@@ -153,7 +192,9 @@ def test_killed_twice_then_rerun_every_row_once_and_the_same_verdicts(ray_local,
         proc = _annotate(cfg_path)
         deadline = time.time() + 240
         while len(list((tmp_path / "killed").glob("shard-*.parquet"))) < kill_after:
-            assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
+            assert proc.poll() is None and time.time() < deadline, (
+                proc.stdout.read() if proc.poll() is not None else "timeout"
+            )
             time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()

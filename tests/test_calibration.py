@@ -1,4 +1,5 @@
 """Ensembles and calibration on synthetic judges whose true probabilities are known."""
+
 import math
 
 import numpy as np
@@ -38,13 +39,17 @@ def test_temperature_undoes_an_overconfident_judge_on_heldout_data():
 
 def test_tie_multiplier_restores_an_underestimated_tie():
     _, logits, gold = _world(seed=1)
+
     def shy(z):  # a judge that gives ties a fifth of their probability
         p = _softmax(z)
         p[0] /= 5
         return tuple(p / p.sum())
+
     r = calibrate_split({f"u{i}": g for i, g in enumerate(gold)}, {f"u{i}": shy(z) for i, z in enumerate(logits)})
     assert r["tie_scale"] == pytest.approx(5.0, rel=0.3) and r["after"]["log_loss"] < r["before"]["log_loss"]
-    assert apply_calibration((0.2, 0.4, 0.4), {"temperature": 1.0, "tie_scale": 2.0}) == pytest.approx((1 / 3, 1 / 3, 1 / 3))
+    assert apply_calibration((0.2, 0.4, 0.4), {"temperature": 1.0, "tie_scale": 2.0}) == pytest.approx(
+        (1 / 3, 1 / 3, 1 / 3)
+    )
 
 
 def test_too_few_examples_give_a_reason():

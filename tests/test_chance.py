@@ -1,4 +1,5 @@
 """Chance under each protocol: the expected headline of a judge that answers uniformly at random."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """The `judge` command's help and its user errors: a newcomer's first commands must work."""
+
 import argparse
 
 import pytest
@@ -17,9 +18,22 @@ def _parsers(parser: argparse.ArgumentParser, path=("judge",)):
 
 def test_help_formats_for_every_verb():
     found = {" ".join(path): p.format_help() for path, p in _parsers(build_parser())}
-    assert {"judge", "judge sweep", "judge compare", "judge serve", "judge finetune", "judge data list",
-            "judge data show", "judge score", "judge judge", "judge report", "judge train-features",
-            "judge finetune-eval", "judge models list", "judge models pull"} <= set(found)
+    assert {
+        "judge",
+        "judge sweep",
+        "judge compare",
+        "judge serve",
+        "judge finetune",
+        "judge data list",
+        "judge data show",
+        "judge score",
+        "judge judge",
+        "judge report",
+        "judge train-features",
+        "judge finetune-eval",
+        "judge models list",
+        "judge models pull",
+    } <= set(found)
     assert "% of the baseline" in found["judge compare"] and not any("%%" in text for text in found.values())
 
 
@@ -31,24 +45,33 @@ def test_help_exits_cleanly(argv, capsys):
 
 
 def test_every_argument_has_help():
-    missing = [f"{' '.join(path)} {a.dest}" for path, p in _parsers(build_parser()) for a in p._actions
-               if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and not a.help]
+    missing = [
+        f"{' '.join(path)} {a.dest}"
+        for path, p in _parsers(build_parser())
+        for a in p._actions
+        if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and not a.help
+    ]
     assert missing == []
 
 
 def test_unknown_engine_option_names_it_and_the_allowed_ones(capsys):
-    code = main(["judge", "--engine", "hf", "--model", "x", "--benchmark", "llmbar/natural",
-                 "--option", "max_model_lenn=99"])
+    code = main(
+        ["judge", "--engine", "hf", "--model", "x", "--benchmark", "llmbar/natural", "--option", "max_model_lenn=99"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "max_model_lenn" in err and "max_model_len" in err.replace("max_model_lenn", "")
 
 
-@pytest.mark.parametrize("verb, line", [
-    ("sweep", "  limit (int | None; default None): first N examples of each subset (quick runs)"),
-    ("sweep", "  judges (list[JudgeSpec]; required)"),
-    ("finetune", "  stop_after_steps (int | None; default None): stop early (tests, smoke runs)"),
-    ("compare", "  name (str; required)"),
-    ("serve", "  max_batch_size (int; default 16): rows per engine call across concurrent requests (@serve.batch)")])
+@pytest.mark.parametrize(
+    "verb, line",
+    [
+        ("sweep", "  limit (int | None; default None): first N examples of each subset (quick runs)"),
+        ("sweep", "  judges (list[JudgeSpec]; required)"),
+        ("finetune", "  stop_after_steps (int | None; default None): stop early (tests, smoke runs)"),
+        ("compare", "  name (str; required)"),
+        ("serve", "  max_batch_size (int; default 16): rows per engine call across concurrent requests (@serve.batch)"),
+    ],
+)
 def test_config_verbs_help_lists_the_config_keys(verb, line, capsys):
     with pytest.raises(SystemExit):
         main([verb, "--help"])

@@ -1,6 +1,7 @@
 """Sizing and placing judges without a Ray: free resources per node, pool bounds, actor bundles (tensor
 parallel on one node, fractions of a GPU), vLLM's settings for them, and the scheduler that starts judges
 side by side as they fit (fake jobs on a fake cluster); the stale-address case of joining a Ray."""
+
 import os
 import subprocess
 import sys
@@ -49,8 +50,15 @@ def test_pool_bounds_from_concurrency():
 
 
 def test_tensor_parallel_asks_one_strict_pack_group_per_actor_without_starting_vllm():
-    spec = JudgeSpec(name="llama70", engine="vllm", model="m", num_gpus=4, concurrency=1, resources={"big": 1},
-                     options={"tensor_parallel_size": 4})
+    spec = JudgeSpec(
+        name="llama70",
+        engine="vllm",
+        model="m",
+        num_gpus=4,
+        concurrency=1,
+        resources={"big": 1},
+        options={"tensor_parallel_size": 4},
+    )
     assert spec.actor_bundles == [{"CPU": 1, "GPU": 1, "big": 1}, {"GPU": 1}, {"GPU": 1}, {"GPU": 1}]
     stage = engine_stage(spec, two_nodes())
     assert stage["num_gpus"] == 0 and stage["num_cpus"] == 1  # the workers take the GPUs, in the group
@@ -77,7 +85,10 @@ def test_where_and_how_many_actors_run_does_not_change_a_cells_hash():
 
     base = JudgeSpec(name="q", engine="hf", model="m", mode="label")
     moved = base.model_copy(update={"concurrency": "auto", "num_gpus": 0.5, "num_cpus": 4, "resources": {"A100": 1}})
-    assert Cell(base, "label", "llmbar", "natural").config_hash() == Cell(moved, "label", "llmbar", "natural").config_hash()
+    assert (
+        Cell(base, "label", "llmbar", "natural").config_hash()
+        == Cell(moved, "label", "llmbar", "natural").config_hash()
+    )
 
 
 class Clock:
@@ -95,6 +106,7 @@ class Clock:
             self.started.append(name)
             assert self.release[name].wait(10)
             return {"ok": name}
+
         return Job(name, [{"CPU": 1, "GPU": gpus}], actors, run)
 
 
@@ -109,8 +121,9 @@ def test_jobs_start_side_by_side_as_they_fit_and_the_rest_as_others_end():
     clock, ended = Clock(), []
     jobs = [clock.job("big", 2), clock.job("one", 1), clock.job("two", 1), clock.job("three", 1)]
     out = {}
-    t = threading.Thread(target=lambda: out.update(side_by_side(jobs, lambda n, r: ended.append(n), poll_s=0.01,
-                                                                cluster=two_nodes)))
+    t = threading.Thread(
+        target=lambda: out.update(side_by_side(jobs, lambda n, r: ended.append(n), poll_s=0.01, cluster=two_nodes))
+    )
     t.start()
     _wait_for(lambda: len(clock.started) == 3)
     time.sleep(0.1)
@@ -142,30 +155,38 @@ def test_the_largest_actors_are_placed_first():
 
 def test_a_job_too_large_for_every_node_fails_at_once_on_a_local_ray_and_waits_on_a_joined_one():
     clock = Clock()
-    out = side_by_side([clock.job("huge", 3, done=True), clock.job("small", 1, done=True)], poll_s=0.01,
-                       cluster=two_nodes)
-    assert isinstance(out["huge"], RuntimeError) and "on one node" in str(out["huge"]) and out["small"] == {"ok": "small"}
+    out = side_by_side(
+        [clock.job("huge", 3, done=True), clock.job("small", 1, done=True)], poll_s=0.01, cluster=two_nodes
+    )
+    assert (
+        isinstance(out["huge"], RuntimeError) and "on one node" in str(out["huge"]) and out["small"] == {"ok": "small"}
+    )
     assert clock.started == ["small"]
     # a joined cluster may add nodes (an autoscaler): started once nothing else runs, its demand visible
-    assert side_by_side([clock.job("huge", 3, done=True)], poll_s=0.01, cluster=two_nodes, joined=True) == \
-        {"huge": {"ok": "huge"}}
+    assert side_by_side([clock.job("huge", 3, done=True)], poll_s=0.01, cluster=two_nodes, joined=True) == {
+        "huge": {"ok": "huge"}
+    }
 
 
 def test_several_queued_jobs_each_wait_for_the_idle_cluster():
     """Two 4-GPU jobs behind a running one on 4 GPUs: each fits the idle cluster by itself, so both wait
     (checking the first must not use up the idle cluster for the second) and both run in turn."""
     clock = Clock()
-    out = side_by_side([clock.job("first", 4, done=True), clock.job("second", 4, done=True),
-                        clock.job("third", 4, done=True)], poll_s=0.01,
-                       cluster=lambda: Nodes({"a": {"CPU": 8, "GPU": 4}}))
+    out = side_by_side(
+        [clock.job("first", 4, done=True), clock.job("second", 4, done=True), clock.job("third", 4, done=True)],
+        poll_s=0.01,
+        cluster=lambda: Nodes({"a": {"CPU": 8, "GPU": 4}}),
+    )
     assert out == {n: {"ok": n} for n in ("first", "second", "third")} and clock.started == ["first", "second", "third"]
 
 
 def test_a_failing_job_fails_alone():
     def boom():
         raise ValueError("no model")
-    out = side_by_side([Job("bad", [{"GPU": 1}], 1, boom), Job("good", [{"GPU": 1}], 1, lambda: 7)], poll_s=0.01,
-                       cluster=two_nodes)
+
+    out = side_by_side(
+        [Job("bad", [{"GPU": 1}], 1, boom), Job("good", [{"GPU": 1}], 1, lambda: 7)], poll_s=0.01, cluster=two_nodes
+    )
     assert isinstance(out["bad"], ValueError) and out["good"] == 7
 
 
@@ -175,13 +196,32 @@ def test_a_stale_ray_address_is_not_joined(tmp_path, shared_root):
     temp = Path(tempfile.mkdtemp(prefix="ray"))  # short: Ray's socket paths live under it
     (temp / "ray").mkdir()
     (temp / "ray" / "ray_current_cluster").write_text("127.0.0.1:1")
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "JUDGE_VERBOSE")} | \
-        {"RAY_TMPDIR": str(temp), "RAY_AUTH_MODE": "disabled"}
-    cmd = [sys.executable, "-m", "ray_jobs.cli", "judge", "--engine", "baseline", "--model", "longer", "--benchmark",
-           "llmbar/natural", "--limit", "2", "--root", str(shared_root), "--out", str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "JUDGE_VERBOSE")} | {
+        "RAY_TMPDIR": str(temp),
+        "RAY_AUTH_MODE": "disabled",
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "ray_jobs.cli",
+        "judge",
+        "--engine",
+        "baseline",
+        "--model",
+        "longer",
+        "--benchmark",
+        "llmbar/natural",
+        "--limit",
+        "2",
+        "--root",
+        str(shared_root),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     start = time.monotonic()
-    dead = subprocess.run(cmd, env=env | {"RAY_ADDRESS": "127.0.0.1:1"}, cwd=ROOT, capture_output=True, text=True,
-                          timeout=60)
+    dead = subprocess.run(
+        cmd, env=env | {"RAY_ADDRESS": "127.0.0.1:1"}, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert time.monotonic() - start < 10 and dead.returncode != 0
     assert "no Ray answers at 127.0.0.1:1 (RAY_ADDRESS)" in dead.stdout + dead.stderr
     done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)

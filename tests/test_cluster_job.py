@@ -2,6 +2,7 @@
 a compare, a fine-tune and a server submitted with `ray job submit`; every job SUCCEEDED, results and
 adapter where the README says, the served judge answers; and that head stopped by its own pid (never
 `ray stop`, which would stop every Ray on the machine)."""
+
 import json
 import os
 import re
@@ -29,9 +30,16 @@ def _readme_blocks() -> str:
 
 def _answers(path: Path, model: str, questions: list[dict]) -> str:
     """A FastChat model_answer file for the first questions: one answer per turn."""
-    rows = [{"question_id": q["question_id"], "model_id": model,
-             "choices": [{"index": 0, "turns": [f"{model} answers: {t[:40]}" * (1 + (model == "b")) for t in q["turns"]]}]}
-            for q in questions]
+    rows = [
+        {
+            "question_id": q["question_id"],
+            "model_id": model,
+            "choices": [
+                {"index": 0, "turns": [f"{model} answers: {t[:40]}" * (1 + (model == "b")) for t in q["turns"]]}
+            ],
+        }
+        for q in questions
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return str(path)
 
@@ -67,17 +75,33 @@ def test_the_readme_cluster_commands_give_succeeded_jobs(tmp_path, shared_root):
     head_dir = tempfile.mkdtemp(prefix="jh")  # short: Ray's socket paths must fit 107 bytes
     questions = [json.loads(line) for line in (shared_root / "mt_bench" / "fastchat" / "question.jsonl").open()][:2]
     compact = {"separators": (",", ":")}  # one word each: the README expands the overrides unquoted
-    models = json.dumps([{"name": m, "answers": _answers(tmp_path / f"{m}.jsonl", m, questions)} for m in "ab"], **compact)
+    models = json.dumps(
+        [{"name": m, "answers": _answers(tmp_path / f"{m}.jsonl", m, questions)} for m in "ab"], **compact
+    )
     judge = json.dumps({"name": "longer", "engine": "baseline", "model": "longer"}, **compact)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_ADDRESS", "JUDGE_"))} | {
-        "GCS_PORT": str(gcs), "DASH_PORT": str(dash), "CLIENT_PORT": str(client), "AGENT_PORT": str(agent),
-        "SERVE_PORT": str(serve_port), "HEAD_DIR": head_dir, "LIMIT": "2", "JUDGE_DATA_DIR": str(shared_root),
-        "JUDGE_RESULTS_DIR": str(tmp_path / "results"), "JUDGE_MODELS_DIR": str(tmp_path / "models"),
+        "GCS_PORT": str(gcs),
+        "DASH_PORT": str(dash),
+        "CLIENT_PORT": str(client),
+        "AGENT_PORT": str(agent),
+        "SERVE_PORT": str(serve_port),
+        "HEAD_DIR": head_dir,
+        "LIMIT": "2",
+        "JUDGE_DATA_DIR": str(shared_root),
+        "JUDGE_RESULTS_DIR": str(tmp_path / "results"),
+        "JUDGE_MODELS_DIR": str(tmp_path / "models"),
         "COMPARE_OVERRIDES": f"name=compare-job limit=2 pointwise=false baseline=a models={models} judge={judge}",
-        "FINETUNE_OVERRIDES": "stop_after_steps=2 limit_per_source=8 batch_size=4 checkpoint_every=1000"}
+        "FINETUNE_OVERRIDES": "stop_after_steps=2 limit_per_source=8 batch_size=4 checkpoint_every=1000",
+    }
     start = time.time()
-    run = subprocess.run(["bash", "-euo", "pipefail", "-c", _readme_blocks()], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=900)
+    run = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", _readme_blocks()],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-6000:]
     assert len(re.findall(r"Job 'raysubmit_\w+' succeeded", out)) == 3, out[-6000:]  # sweep, compare, finetune

@@ -1,5 +1,6 @@
 """judge_core.compare: questions, answers, FastChat's pairwise rule, Bradley-Terry, score ratios
 (hand-computed values)."""
+
 import json
 import math
 
@@ -97,6 +98,8 @@ def test_score_ratio_pairs_questions_and_mean_scores():
 def test_turn_two_conversation_carries_the_models_own_first_answer():
     q = load_questions("mt-bench")[0]
     assert conversation(q, [], 1) == [{"role": "user", "content": q.turns[0]}]
-    assert conversation(q, ["mine"], 2) == [{"role": "user", "content": q.turns[0]},
-                                            {"role": "assistant", "content": "mine"},
-                                            {"role": "user", "content": q.turns[1]}]
+    assert conversation(q, ["mine"], 2) == [
+        {"role": "user", "content": q.turns[0]},
+        {"role": "assistant", "content": "mine"},
+        {"role": "user", "content": q.turns[1]},
+    ]

@@ -1,6 +1,7 @@
 """judge compare end to end on Ray: a tiny Llama answers MT-Bench questions (two turns, the second
 seeing its own first answer), a rule judge compares and scores them; FastChat's aggregation, the
 reported gaps and the resume are checked against values computed here from the stored answers."""
+
 import json
 from collections import Counter
 
@@ -32,13 +33,24 @@ def _fake_score(answer):  # the fake engine's pointwise rule
 def test_missing_or_short_answers_are_reported_and_not_judged(tmp_path):
     files = {"a": {"81": ["x", "y"], "82": ["only one"]}, "b": {q: ["u", "v"] for q in ("81", "82", "83")}}
     for name, rows in files.items():
-        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(answer_record(q, name, t)) + "\n" for q, t in rows.items()))
-    cfg = CompareConfig(name="x", output_dir=str(tmp_path), limit=3, baseline="b", judge={"name": "f", "engine": "fake"},
-                        models=[{"name": n, "answers": str(tmp_path / f"{n}.jsonl")} for n in files])
+        (tmp_path / f"{name}.jsonl").write_text(
+            "".join(json.dumps(answer_record(q, name, t)) + "\n" for q, t in rows.items())
+        )
+    cfg = CompareConfig(
+        name="x",
+        output_dir=str(tmp_path),
+        limit=3,
+        baseline="b",
+        judge={"name": "f", "engine": "fake"},
+        models=[{"name": n, "answers": str(tmp_path / f"{n}.jsonl")} for n in files],
+    )
     questions = load_questions("mt-bench")[:3]
     answers, problems = collect_answers(cfg, questions, 2)
     assert problems == {"a": {"82": "1 of 2 turns answered", "83": "no answer in the file"}, "b": {}}
-    assert [[e.meta["question_id"] for e in c.examples] for c in plan_cells(cfg, questions, answers, [1, 2])] == [["81"], ["81"]]
+    assert [[e.meta["question_id"] for e in c.examples] for c in plan_cells(cfg, questions, answers, [1, 2])] == [
+        ["81"],
+        ["81"],
+    ]
     answers, problems = collect_answers(cfg, questions, 1)  # judging turn 1 only: one turn is enough
     assert problems["a"] == {"83": "no answer in the file"} and sorted(answers["a"]) == ["81", "82"]
     with pytest.raises(ValueError, match="exactly one of answers"):
@@ -51,12 +63,24 @@ def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, ti
     base_turns = {"81": ["word " * 12, "w " * 40], "82": ["short", "x"], "83": ["y " * 200, "z " * 3]}  # no 84
     base_file.write_text("".join(json.dumps(answer_record(q, "base", t)) + "\n" for q, t in base_turns.items()))
     starts = tmp_path / "starts.txt"
-    gen = {"name": "tiny", "engine": "hf", "model": tiny_llama_dir, "batch_size": 4,
-           "options": {"max_new_tokens": 12, "max_model_len": 1024}}
-    cfg = CompareConfig(name="c", output_dir=str(tmp_path), questions="mt-bench", limit=4, baseline="base",
-                        models=[{"name": "base", "answers": str(base_file)}, {"name": "tiny", "generator": gen}],
-                        judge={"name": "fake", "engine": "fake", "mode": "label", "options": {"starts_file": str(starts)}},
-                        pointwise=True, bootstrap=50)
+    gen = {
+        "name": "tiny",
+        "engine": "hf",
+        "model": tiny_llama_dir,
+        "batch_size": 4,
+        "options": {"max_new_tokens": 12, "max_model_len": 1024},
+    }
+    cfg = CompareConfig(
+        name="c",
+        output_dir=str(tmp_path),
+        questions="mt-bench",
+        limit=4,
+        baseline="base",
+        models=[{"name": "base", "answers": str(base_file)}, {"name": "tiny", "generator": gen}],
+        judge={"name": "fake", "engine": "fake", "mode": "label", "options": {"starts_file": str(starts)}},
+        pointwise=True,
+        bootstrap=50,
+    )
     summary = run_compare(cfg)
 
     tiny = read_answers(tmp_path / "c" / "answers" / "tiny.jsonl")
@@ -69,8 +93,13 @@ def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, ti
             a, b = _length(_upto(tiny[q], turn)), _length(_upto(base_turns[q], turn))
             expected["win" if a > b else "loss" if b > a else "tie"] += 1
     got = summary["pairwise"]["tiny vs base"]["all"]
-    assert (got["win"], got["tie"], got["loss"], got["n"], got["conflicts"]) == \
-        (expected["win"], expected["tie"], expected["loss"], 6, 0)
+    assert (got["win"], got["tie"], got["loss"], got["n"], got["conflicts"]) == (
+        expected["win"],
+        expected["tie"],
+        expected["loss"],
+        6,
+        0,
+    )
     assert got["win_rate_adjusted"] == pytest.approx((expected["win"] + 0.5 * expected["tie"]) / 6)
     assert summary["bradley_terry"]["base"]["rating"] == pytest.approx(1000)
 
@@ -110,14 +139,20 @@ def test_answer_actor_answers_turn_by_turn_and_keeps_failures():
 
     class Echo:  # an engine stub: answers with the last user turn, fails on "POISON"
         def answer(self, conversations):
-            return [{"error": "too long"} if "POISON" in c[-1]["content"] else {"raw": f"re {c[-1]['content']} ({len(c)})"}
-                    for c in conversations]
+            return [
+                {"error": "too long"} if "POISON" in c[-1]["content"] else {"raw": f"re {c[-1]['content']} ({len(c)})"}
+                for c in conversations
+            ]
+
     actor = object.__new__(AnswerActor)
     actor.engine, actor.turns = Echo(), 2
     qs = load_questions("mt-bench")[:2]
     bad = qs[1].model_copy(update={"turns": [qs[1].turns[0], "POISON"]})
     rows = [{"question_id": q.question_id, "question": q.model_dump_json(), "answers": "[]"} for q in (qs[0], bad)]
     out = actor(pa.Table.from_pylist(rows)).to_pylist()
-    assert json.loads(out[0]["answers"]) == [f"re {qs[0].turns[0]} (1)", f"re {qs[0].turns[1]} (3)"] and out[0]["error"] is None
+    assert (
+        json.loads(out[0]["answers"]) == [f"re {qs[0].turns[0]} (1)", f"re {qs[0].turns[1]} (3)"]
+        and out[0]["error"] is None
+    )
     assert json.loads(out[1]["answers"]) == [f"re {bad.turns[0]} (1)"] and out[1]["error"] == "turn 2: too long"
     assert actor(pa.Table.from_pylist(rows[:1])).schema == ANSWERS  # no error at all: still a string column

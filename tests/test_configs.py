@@ -1,4 +1,5 @@
 """Every YAML in the repository parses; the cluster config has a CPU head and GPU workers."""
+
 from pathlib import Path
 
 import yaml

@@ -1,4 +1,5 @@
 """Bad rows: a clear error naming file, row and field, or (skip) a counted skip. Fetching: checksums."""
+
 import hashlib
 import http.server
 import json
@@ -35,13 +36,16 @@ GOOD = {"input": "q", "output_1": "a", "output_2": "b", "label": 1}
 AUTOJ_GOOD = json.dumps({"scenario": "chitchat", "label": 2, "prompt": "hi", "response 1": "a", "response 2": "b"})
 
 
-@pytest.mark.parametrize("row, field, reason", [
-    ({"input": "q", "output_1": "a", "label": 1}, "output_2", "missing field"),
-    (GOOD | {"label": 3}, "label", "unknown label value 3"),
-    (GOOD | {"label": "1"}, "label", "unknown label value '1'"),
-    (GOOD | {"output_1": 5}, "output_1", "expected str"),
-    (GOOD | {"input": ""}, "question", "question is empty"),
-])
+@pytest.mark.parametrize(
+    "row, field, reason",
+    [
+        ({"input": "q", "output_1": "a", "label": 1}, "output_2", "missing field"),
+        (GOOD | {"label": 3}, "label", "unknown label value 3"),
+        (GOOD | {"label": "1"}, "label", "unknown label value '1'"),
+        (GOOD | {"output_1": 5}, "output_1", "expected str"),
+        (GOOD | {"input": ""}, "question", "question is empty"),
+    ],
+)
 def test_bad_row_names_file_line_example_and_field(tmp_path, row, field, reason):
     path = write_llmbar(tmp_path, [GOOD, row, GOOD])  # one line of JSON: every record starts on line 1
     with pytest.raises(BadRecordError) as err:
@@ -77,9 +81,12 @@ def test_arena_winner_must_be_one_hot(tmp_path):
     path = tmp_path / "lmsys_arena_kaggle" / "small_train.csv"
     path.parent.mkdir(parents=True)
     header = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
-    path.write_text(header + '1,m1,m2,"[""q""]","[""a""]","[null]",1,0,0\n'
-                    + '2,m1,m2,"[""q""]","[""a""]","[""b""]",1,1,0\n'
-                    + '3,m1,m2,"not json","[""a""]","[""b""]",0,0,1\n')
+    path.write_text(
+        header
+        + '1,m1,m2,"[""q""]","[""a""]","[null]",1,0,0\n'
+        + '2,m1,m2,"[""q""]","[""a""]","[""b""]",1,1,0\n'
+        + '3,m1,m2,"not json","[""a""]","[""b""]",0,0,1\n'
+    )
     examples, report = load("arena", "train", root=tmp_path, on_bad_record="skip")
     assert len(examples) == 1 and examples[0].answer2 == [""] and examples[0].label == 1
     assert [(e.line, e.index, e.field) for e in report.skipped] == [(3, 1, "winner_*"), (4, 2, "prompt")]
@@ -97,7 +104,10 @@ def test_data_root_precedence(tmp_path, monkeypatch):
 
 def test_missing_file_says_where(tmp_path, monkeypatch):
     monkeypatch.setenv("JUDGE_CACHE_DIR", str(tmp_path / "cache"))
-    with pytest.raises(FileNotFoundError, match=r"pandalm/test: pandalm/testset-v1.json not found.*raw.githubusercontent.com/WeOpenML/PandaLM/3871806e"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"pandalm/test: pandalm/testset-v1.json not found.*raw.githubusercontent.com/WeOpenML/PandaLM/3871806e",
+    ):
         locate("pandalm", "test", root=tmp_path)
 
 
@@ -139,8 +149,11 @@ def test_load_fetches_missing_source(http_dir, tmp_path, monkeypatch, shared_roo
     real = (shared_root / "pandalm" / "testset-v1.json").read_bytes()
     (served / "testset-v1.json").write_bytes(real)
     spec = registry.SOURCES["pandalm"].subsets["test"]
-    monkeypatch.setitem(registry.SOURCES["pandalm"].subsets, "test",
-                        registry.Subset(spec.path, Remote(f"{url}/testset-v1.json", spec.remote.sha256)))
+    monkeypatch.setitem(
+        registry.SOURCES["pandalm"].subsets,
+        "test",
+        registry.Subset(spec.path, Remote(f"{url}/testset-v1.json", spec.remote.sha256)),
+    )
     monkeypatch.setenv("JUDGE_CACHE_DIR", str(tmp_path / "cache"))
     examples, _ = load("pandalm", root=tmp_path / "empty", fetch=True)
     assert len(examples) == 999
@@ -173,8 +186,9 @@ def test_csv_errors_name_the_line_where_a_multi_line_record_starts(tmp_path):
     path = tmp_path / "lmsys_arena_kaggle" / "small_train.csv"
     path.parent.mkdir(parents=True)
     header = "id,model_a,model_b,prompt,response_a,response_b,winner_model_a,winner_model_b,winner_tie\n"
-    path.write_text(header + '1,m1,m2,"[""q""\n\n]","[""a""]","[""b""]",1,0,0\n'
-                    + '2,m1,m2,"[""q""]","[""a""]","[""b""]",1,1,0\n')
+    path.write_text(
+        header + '1,m1,m2,"[""q""\n\n]","[""a""]","[""b""]",1,0,0\n' + '2,m1,m2,"[""q""]","[""a""]","[""b""]",1,1,0\n'
+    )
     with pytest.raises(BadRecordError) as err:
         load("arena", "train", root=tmp_path)
     assert (err.value.line, err.value.index) == (5, 1)  # the first record spans lines 2-4
@@ -184,7 +198,9 @@ def test_non_utf8_bytes_are_named_by_line_or_skipped(tmp_path):
     path = write_autoj(tmp_path, [AUTOJ_GOOD, AUTOJ_GOOD])
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(lines[0] + lines[1].replace(b'"hi"', b'"h\xffi"') + lines[0])
-    with pytest.raises(BadRecordError, match=r"testdata_pairwise.jsonl, line 2 \(example 1\): not valid UTF-8 \(byte 0xff\)"):
+    with pytest.raises(
+        BadRecordError, match=r"testdata_pairwise.jsonl, line 2 \(example 1\): not valid UTF-8 \(byte 0xff\)"
+    ):
         load("autoj", root=tmp_path)
     examples, report = load("autoj", root=tmp_path, on_bad_record="skip")
     assert [e.index for e in examples] == [0, 2] and [e.line for e in report.skipped] == [2]
@@ -222,7 +238,7 @@ def test_a_modified_pinned_file_is_refused_naming_both_digests(tmp_path, shared_
     cut = tmp_path / "autoj" / "testdata_pairwise.jsonl"
     cut.parent.mkdir(parents=True)
     lines = real.read_bytes().splitlines(keepends=True)
-    cut.write_bytes(b"".join(lines[:len(lines) // 2]))  # cut in half on a line boundary: every row still parses
+    cut.write_bytes(b"".join(lines[: len(lines) // 2]))  # cut in half on a line boundary: every row still parses
     with pytest.raises(ModifiedDataError) as err:
         load("autoj", root=tmp_path)
     assert str(cut) in str(err.value) and sha256_of(cut) in str(err.value) and sha256_of(real) in str(err.value)

@@ -1,4 +1,5 @@
 """Loaders on the real files in ../shared/data: counts and label distributions as documented there."""
+
 from collections import Counter
 
 import pytest
@@ -94,7 +95,8 @@ def test_decontaminate_removes_benchmark_questions(shared_root):
     vicuna, _ = load("train-vicuna80", root=shared_root)
     report = LoadReport()
     kept = decontaminate(vicuna, shared_root, report)
-    bench = {normalise_text(e.question) for name in ("autoj", "llmbar", "mtbench")
-             for e in load(name, root=shared_root)[0]}
+    bench = {
+        normalise_text(e.question) for name in ("autoj", "llmbar", "mtbench") for e in load(name, root=shared_root)[0]
+    }
     assert not any(normalise_text(e.question) in bench for e in kept)
     assert sum(report.filtered.values()) == len(vicuna) - len(kept) > 0

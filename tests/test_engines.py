@@ -1,4 +1,5 @@
 """Engines without Ray: truncation keeps every text visible, label tokens, classifier frame, feature judge."""
+
 import pytest
 
 from judge_core import prompts
@@ -22,8 +23,15 @@ def tiny(tmp_path_factory):
     return {"llama": str(llama), "bert": str(tiny_bert(root / "bert")), "tok": AutoTokenizer.from_pretrained(llama)}
 
 
-LONG = PairExample(benchmark="b", subset="s", index=0, question="what is the quick brown fox " * 40,
-                   answer1="answer one is better " * 200, answer2="short answer two", label=1)
+LONG = PairExample(
+    benchmark="b",
+    subset="s",
+    index=0,
+    question="what is the quick brown fox " * 40,
+    answer1="answer one is better " * 200,
+    answer2="short answer two",
+    label=1,
+)
 
 
 def test_truncation_keeps_question_both_answers_and_instructions(tiny):
@@ -52,7 +60,10 @@ def test_label_ids_read_the_first_distinct_token(tiny):
     ids, tokens, follow = label_ids("<|assistant|>\n" + spec.prefix, spec, tok)
     assert sorted(tokens) == [0, 1, 2] and len(set(tokens.values())) == 3 and follow == {}
     for v, t in tokens.items():  # prompt + the label's token is exactly the tokenization of the full text
-        assert ids + [t] == tok.encode("<|assistant|>\n" + spec.prefix + spec.words[v], add_special_tokens=False)[:len(ids) + 1]
+        assert (
+            ids + [t]
+            == tok.encode("<|assistant|>\n" + spec.prefix + spec.words[v], add_special_tokens=False)[: len(ids) + 1]
+        )
 
 
 def test_hf_label_probabilities_equal_a_plain_forward_pass(tiny):
@@ -90,8 +101,13 @@ def test_hf_label_micro_batches_by_tokens_on_cpu_give_the_same_probabilities(tin
     from ray_jobs.engines.hf import micro_batches
     from ray_jobs.engines.prompting import prepare_rows
 
-    rows = expand([LONG.model_copy(update={"question": f"question {i} " * (1 + 20 * i), "answer1": "a " * 9 * i})
-                   for i in range(6)], ("ab", "ba"))
+    rows = expand(
+        [
+            LONG.model_copy(update={"question": f"question {i} " * (1 + 20 * i), "answer1": "a " * 9 * i})
+            for i in range(6)
+        ],
+        ("ab", "ba"),
+    )
     base = JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label", options={"max_model_len": 2048})
     assert build_engine(base).micro_tokens == 1024  # label mode on CPU
     assert build_engine(base.model_copy(update={"mode": "generate"})).micro_tokens is None
@@ -103,7 +119,7 @@ def test_hf_label_micro_batches_by_tokens_on_cpu_give_the_same_probabilities(tin
     for a, b in zip(packed.judge(rows, "label"), one.judge(rows, "label")):
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
     # Auto-J's labels read further on the batch's KV cache: 8 left-padded rows per pass = 1 per pass
-    packed.micro_tokens = 10 ** 6
+    packed.micro_tokens = 10**6
     for a, b in zip(packed.judge(rows, "autoj"), one.judge(rows, "autoj")):
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
 
@@ -115,12 +131,19 @@ def test_cpu_threads_reach_openmp_before_torch_loads():
     import subprocess
     import sys
 
-    code = ("import os, sys; from ray_jobs.engines.base import use_cpu_threads; from ray_jobs.spec import JudgeSpec; "
-            "assert 'torch' not in sys.modules; "
-            "use_cpu_threads(JudgeSpec(name='t', engine='hf', model='m', options={'threads': 2})); "
-            "import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())")
-    out = subprocess.run([sys.executable, "-c", code], env=os.environ | {"OMP_NUM_THREADS": "1"},
-                         capture_output=True, text=True, check=True)
+    code = (
+        "import os, sys; from ray_jobs.engines.base import use_cpu_threads; from ray_jobs.spec import JudgeSpec; "
+        "assert 'torch' not in sys.modules; "
+        "use_cpu_threads(JudgeSpec(name='t', engine='hf', model='m', options={'threads': 2})); "
+        "import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=os.environ | {"OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert out.stdout.split() == ["2", "2"]
 
 
@@ -135,8 +158,9 @@ def test_vllm_on_cpu_gets_small_blocks_and_steps_unless_engine_kwargs_say_otherw
     assert llm_kwargs(mine, on_gpu=False)["block_size"] == 128
 
 
-POINT = PointExample(benchmark="b", subset="s", index=0, question="two plus two", answer="four", score=4.0,
-                     scale=(1, 5), reference="4")
+POINT = PointExample(
+    benchmark="b", subset="s", index=0, question="two plus two", answer="four", score=4.0, scale=(1, 5), reference="4"
+)
 
 
 def test_label_ids_read_one_token_further_where_ratings_share_a_first_token(tiny):
@@ -159,8 +183,9 @@ def test_hf_label_reads_labels_sharing_tokens_to_where_they_part(tiny):
 
     short = LONG.model_copy(update={"question": "two plus two", "answer1": "four", "answer2": "five"})
     row = expand([short], ("ab",))[0]
-    engine = build_engine(JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label",
-                                    options={"max_model_len": 2048}))
+    engine = build_engine(
+        JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label", options={"max_model_len": 2048})
+    )
     out = engine.judge([row], "autoj")[0]
     tok, spec = tiny["tok"], prompts.get("autoj").label
     ids, tokens, follow = label_ids(chat_text(prompts.get("autoj").render(short, "ab"), tok) + spec.prefix, spec, tok)
@@ -171,6 +196,7 @@ def test_hf_label_reads_labels_sharing_tokens_to_where_they_part(tiny):
         with torch.no_grad():
             lp = torch.log_softmax(model(torch.tensor([seq])).logits[0], -1)
         return sum(float(lp[k - 1, seq[k]]) for k in range(len(ids), len(seq)))
+
     lps = torch.tensor([logp(ids + [tokens[v]] + follow.get(v, [])) for v in (0, 1, 2)])
     assert out["probs"] == pytest.approx(tuple(torch.softmax(lps, 0).tolist()), abs=1e-5)
     assert to_judgment(row, out, "autoj", "t").verdict == int(torch.argmax(lps))  # verdicts 0, 1, 2 in that order
@@ -182,14 +208,17 @@ def test_hf_pointwise_label_score_is_the_expected_rating_of_two_forward_passes(t
 
     from ray_jobs.engines.prompting import chat_text
 
-    engine = build_engine(JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label",
-                                    options={"max_model_len": 2048}))  # the FastChat prompt alone is ~600 tiny tokens
+    engine = build_engine(
+        JudgeSpec(name="t", engine="hf", model=tiny["llama"], mode="label", options={"max_model_len": 2048})
+    )  # the FastChat prompt alone is ~600 tiny tokens
     rows = expand([POINT], ("ab", "ba"))
     assert [r["order"] for r in rows] == ["ab"]  # one answer, one order
     row = rows[0]
     out = engine.judge([row], "mtbench-single")[0]
     tok, spec = tiny["tok"], prompts.get("mtbench-single").label
-    ids, tokens, follow = label_ids(chat_text(prompts.get("mtbench-single").render(POINT), tok) + spec.prefix, spec, tok)
+    ids, tokens, follow = label_ids(
+        chat_text(prompts.get("mtbench-single").render(POINT), tok) + spec.prefix, spec, tok
+    )
     model = AutoModelForCausalLM.from_pretrained(tiny["llama"]).eval()
     with torch.no_grad():
         first = torch.log_softmax(model(torch.tensor([ids])).logits[0, -1], -1)
@@ -204,8 +233,9 @@ def test_hf_pointwise_label_score_is_the_expected_rating_of_two_forward_passes(t
 
 
 def test_pointwise_truncation_keeps_question_answer_and_reference(tiny):
-    long = POINT.model_copy(update={"question": "what is two plus two " * 40, "answer": "it is four " * 300,
-                                    "reference": "four"})
+    long = POINT.model_copy(
+        update={"question": "what is two plus two " * 40, "answer": "it is four " * 300, "reference": "four"}
+    )
     text, cut = fit_prompt(long, "ab", "mtbench-single", tiny["tok"], 1200)
     assert cut and len(tiny["tok"].encode(text, add_special_tokens=False)) <= 1200
     answer = text.split("[The Start of Assistant's Answer]")[1].split("[The End of Assistant's Answer]")[0]
@@ -217,11 +247,18 @@ def test_openai_label_tokens_belong_to_the_label_they_spell():
     from ray_jobs.engines.openai_engine import _label_from_top
 
     def resp(tokens):
-        return {"choices": [{"logprobs": {"content": [{"top_logprobs": [
-            {"token": t, "logprob": lp} for t, lp in tokens]}]}}]}
+        return {
+            "choices": [
+                {"logprobs": {"content": [{"top_logprobs": [{"token": t, "logprob": lp} for t, lp in tokens]}]}}
+            ]
+        }
 
     spec = prompts.get("mtbench-single").label
-    assert _label_from_top(resp([("10", -0.1), ("1", -2.0), ("9", -3.0), ("x", -0.5)]), spec) == {10: -0.1, 1: -2.0, 9: -3.0}
+    assert _label_from_top(resp([("10", -0.1), ("1", -2.0), ("9", -3.0), ("x", -0.5)]), spec) == {
+        10: -0.1,
+        1: -2.0,
+        9: -3.0,
+    }
     tie = prompts.get("label").label
     assert _label_from_top(resp([("T", -1.0), (" 1", -0.2), ("2", -0.9)]), tie) == {1: -0.2, 2: -0.9}
     with pytest.raises(ValueError, match="no label token"):
@@ -250,15 +287,20 @@ def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path, head):
     rows = expand(examples, ("ab", "ba"))
     judgments = [to_judgment(r, o, None, "c") for r, o in zip(rows, engine.judge(rows, None))]
     direct = ClassifierJudge(tmp_path / "adapter")  # presented frame: "ba" comes back with p1, p2 swapped
-    want = [p for ex in examples for p in (direct.probs([ex], "ab")[0], probs_to_original_frame(direct.probs([ex], "ba")[0], "ba"))]
+    want = [
+        p
+        for ex in examples
+        for p in (direct.probs([ex], "ab")[0], probs_to_original_frame(direct.probs([ex], "ba")[0], "ba"))
+    ]
     for j, p in zip(judgments, want):
         assert j.probs == pytest.approx(p, abs=1e-5)
 
 
 def test_feature_judge_is_position_free_and_beats_chance(tmp_path, shared_root):
     path = tmp_path / "features.joblib"
-    engine = build_engine(JudgeSpec(name="f", engine="baseline", model="features",
-                                    options={"path": str(path), "root": str(shared_root)}))
+    engine = build_engine(
+        JudgeSpec(name="f", engine="baseline", model="features", options={"path": str(path), "root": str(shared_root)})
+    )
     info = (tmp_path / "features.json").read_text()
     assert '"val_accuracy"' in info
     examples, _ = load("pandalm", "test", root=shared_root)
@@ -278,10 +320,16 @@ def test_relevance_judge_prefers_the_answer_about_the_question(shared_root):
     """Zero-shot MiniLM relevance: the on-topic answer wins in both orders though it is shorter; on
     LLMBar GPTInst (off-instruction answers written to look good) it beats a coin where length fails."""
     engine = build_engine(JudgeSpec(name="r", engine="baseline", model="relevance"))
-    ex = PairExample(benchmark="b", subset="s", index=0, question="How do I cook dry spaghetti?", label=1,
-                     answer1="Boil salted water, add the spaghetti and cook it for about nine minutes.",
-                     answer2="Stock markets rose today as investors weighed interest rates, earnings "
-                             "reports and the outlook for inflation over the coming quarter.")
+    ex = PairExample(
+        benchmark="b",
+        subset="s",
+        index=0,
+        question="How do I cook dry spaghetti?",
+        label=1,
+        answer1="Boil salted water, add the spaghetti and cook it for about nine minutes.",
+        answer2="Stock markets rose today as investors weighed interest rates, earnings "
+        "reports and the outlook for inflation over the coming quarter.",
+    )
     rows = expand([ex], ("ab", "ba"))
     assert [to_judgment(r, o, None, "r").verdict for r, o in zip(rows, engine.judge(rows, None))] == [1, 1]
     examples, _ = load("llmbar", "gptinst", root=shared_root)

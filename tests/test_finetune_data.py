@@ -1,4 +1,5 @@
 """Training-data builders: split, augmentation, targets and the segment budget."""
+
 from collections import Counter
 
 import pytest
@@ -17,8 +18,16 @@ from judge_core.truncation import allocate, fit_segments, pair_segments
 
 
 def ex(i, label=1, reference=None):
-    return PairExample(benchmark="t", subset="s", index=i, question=f"q{i}", answer1=f"a{i}",
-                       answer2=f"b{i}", label=label, reference=reference)
+    return PairExample(
+        benchmark="t",
+        subset="s",
+        index=i,
+        question=f"q{i}",
+        answer1=f"a{i}",
+        answer2=f"b{i}",
+        label=label,
+        reference=reference,
+    )
 
 
 def test_uid_fraction_is_stable():
@@ -38,7 +47,11 @@ def test_split_is_deterministic_and_disjoint():
 def test_swap_augment_maps_labels():
     out = swap_augment([ex(0, 1), ex(1, 0)])
     assert [(e.answer1, e.label, e.meta.get("swapped", False)) for e in out] == [
-        ("a0", 1, False), ("b0", 2, True), ("a1", 0, False), ("b1", 0, True)]
+        ("a0", 1, False),
+        ("b0", 2, True),
+        ("a1", 0, False),
+        ("b1", 0, True),
+    ]
 
 
 def test_reference_drop_fraction_and_pairs_together():
@@ -61,14 +74,17 @@ def test_generative_target_parses_back_in_both_orders():
         generative_sample(pair, "judgelm")
 
 
-@pytest.mark.parametrize("lengths, budget, caps", [
-    ([10, 20, 30], 100, [10, 20, 30]),
-    ([10, 200, 300], 100, [10, 45, 45]),
-    ([200, 300, 400], 90, [30, 30, 30]),
-    ([5, 300, 400], 100, [5, 47, 48]),
-    ([0, 0, 50], 10, [0, 0, 10]),
-    ([7, 7, 7], 0, [0, 0, 0]),
-])
+@pytest.mark.parametrize(
+    "lengths, budget, caps",
+    [
+        ([10, 20, 30], 100, [10, 20, 30]),
+        ([10, 200, 300], 100, [10, 45, 45]),
+        ([200, 300, 400], 90, [30, 30, 30]),
+        ([5, 300, 400], 100, [5, 47, 48]),
+        ([0, 0, 50], 10, [0, 0, 10]),
+        ([7, 7, 7], 0, [0, 0, 0]),
+    ],
+)
 def test_allocate(lengths, budget, caps):
     assert allocate(lengths, budget) == caps
     assert sum(caps) <= budget
@@ -84,15 +100,17 @@ def test_pair_segments_follow_order():
 
 
 def test_build_training_set_on_real_sources(shared_root):
-    train, val, report = build_training_set(["train-ultrafeedback", "train-vicuna80"], val_fraction=0.1,
-                                            root=shared_root)
+    train, val, report = build_training_set(
+        ["train-ultrafeedback", "train-vicuna80"], val_fraction=0.1, root=shared_root
+    )
     assert all(e.label is not None for e in train + val)
     assert len(train) % 2 == 0 and sum(e.meta.get("swapped", False) for e in train) == len(train) // 2
     assert {e.uid for e in train}.isdisjoint({e.uid for e in val})
     n_clean = len(train) // 2 + len(val)
     assert n_clean == 1200 + 1040 - sum(n for why, n in report.filtered.items() if why.startswith("question in"))
-    limited, val, _ = build_training_set(["train-llmeval2"], val_fraction=0.1, root=shared_root, swap=False,
-                                         limit_per_source=200, clean=False)
+    limited, val, _ = build_training_set(
+        ["train-llmeval2"], val_fraction=0.1, root=shared_root, swap=False, limit_per_source=200, clean=False
+    )
     assert 150 < len(limited) < 200 and len(limited) + len(val) == 200  # the sample is not the val side
 
 
@@ -101,8 +119,15 @@ def test_head_features_per_answer_and_symmetric_tie_features():
 
     from judge_core.features import NAMES, TIE_NAMES, head_features, pair_features
 
-    ex = PairExample(benchmark="b", subset="s", index=0, question="Name two colours", label=1,
-                     answer1="Red and blue.", answer2="I'm sorry, I cannot help with colours")
+    ex = PairExample(
+        benchmark="b",
+        subset="s",
+        index=0,
+        question="Name two colours",
+        label=1,
+        answer1="Red and blue.",
+        answer2="I'm sorry, I cannot help with colours",
+    )
     f1, f2, tie = head_features(ex, "ab")
     assert len(f1) == len(NAMES) and len(tie) == len(TIE_NAMES)
     named = dict(zip(NAMES, f2))
@@ -112,6 +137,6 @@ def test_head_features_per_answer_and_symmetric_tie_features():
     assert tie[-1] == 0.0 and tie[:-1] == [abs(a - b) for a, b in zip(f1, f2)]
     g1, g2, tie_ba = head_features(ex, "ba")  # the other order: answers trade places, tie features stay
     assert (g1, g2, tie_ba) == (f2, f1, tie)
-    assert pair_features(ex)[:len(NAMES)] == [a - b for a, b in zip(f1, f2)]
+    assert pair_features(ex)[: len(NAMES)] == [a - b for a, b in zip(f1, f2)]
     same = ex.model_copy(update={"answer2": "Blue and red"})
     assert head_features(same)[2][-1] == 1.0  # the same words: overlap 1

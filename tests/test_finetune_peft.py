@@ -1,4 +1,5 @@
 """PEFT wiring without Ray: frozen base, changing adapter, QLoRA gradients after an eval pass, features."""
+
 import pytest
 import torch
 
@@ -53,8 +54,9 @@ def test_classifier_lora_freezes_base_and_trains_adapter_and_head(models):
 def test_generative_lora_loss_only_on_verdict(models):
     c = cfg(models["llama"], head="generative", template="label")
     tok = load_tokenizer(c)
-    ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two?", answer1="four",
-                     answer2="five", label=1)
+    ex = PairExample(
+        benchmark="b", subset="s", index=0, question="what is two plus two?", answer1="four", answer2="five", label=1
+    )
     feats = generative_row(ex, "ba", tok, 512, "label")
     supervised = [t for t in feats["labels"] if t != IGNORE]
     assert tok.decode(supervised) == "[2]" + tok.eos_token  # swapped: the better answer is shown second
@@ -141,16 +143,31 @@ def test_pair_head_is_position_free_trains_scorer_and_tie_and_round_trips(models
     from ray_jobs.finetune.model import save
     from ray_jobs.finetune.tokenize import feature_stats, micro_batches, pair_row
 
-    c = cfg(models["bert"], head="pair", max_length=48, pair_features=answer_features,
-            lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]})
+    c = cfg(
+        models["bert"],
+        head="pair",
+        max_length=48,
+        pair_features=answer_features,
+        lora={"rank": 4, "alpha": 8, "target_modules": ["query", "value"]},
+    )
     tok = load_tokenizer(c)
-    ex = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two",
-                     answer1="four, because two and two make four", answer2="five", label=1)
+    ex = PairExample(
+        benchmark="b",
+        subset="s",
+        index=0,
+        question="what is two plus two",
+        answer1="four, because two and two make four",
+        answer2="five",
+        label=1,
+    )
     rows = [pair_row(ex, o, tok, c.max_length, answer_features) for o in ("ab", "ba")]
     assert rows[0]["input_ids"] == rows[1]["input_ids"][::-1] and [r["labels"] for r in rows] == [1, 2]
     assert all(len(s) <= 48 for r in rows for s in r["input_ids"])
-    stats = feature_stats(rows + [pair_row(ex.model_copy(update={"answer2": "4"}), "ab", tok, 48, True)]
-                          ) if answer_features else None
+    stats = (
+        feature_stats(rows + [pair_row(ex.model_copy(update={"answer2": "4"}), "ab", tok, 48, True)])
+        if answer_features
+        else None
+    )
     model = load_model(c, tok, stats)
     assert isinstance(model, PairJudge)
     batch = micro_batches(rows, 2)[0]  # flattened: first, second, first, second

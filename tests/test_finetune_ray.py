@@ -1,4 +1,5 @@
 """Fine-tuning through Ray Train with 2 CPU workers on tiny models: learning, heads, QLoRA, resume."""
+
 import json
 import math
 import os
@@ -26,9 +27,16 @@ def toy_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("toy")
     path = root / "train" / "ultrafeedback_sample" / "train_clean.jsonl"
     path.parent.mkdir(parents=True)
-    rows = [{"prompt": f"question number {i}", "chosen": "good helpful correct answer",
-             "rejected": "bad wrong harmful answer", "source_index": i,
-             "metadata": {"score_chosen": 8.0, "score_rejected": 2.0}} for i in range(240)]
+    rows = [
+        {
+            "prompt": f"question number {i}",
+            "chosen": "good helpful correct answer",
+            "rejected": "bad wrong harmful answer",
+            "source_index": i,
+            "metadata": {"score_chosen": 8.0, "score_rejected": 2.0},
+        }
+        for i in range(240)
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root
 
@@ -42,9 +50,21 @@ def models(tmp_path_factory):
 def config(tmp_path, toy_root, model, **kw):
     from ray_jobs.finetune.config import FinetuneConfig
 
-    base = dict(name="t", model=model, sources=["train-ultrafeedback/train"], data_root=str(toy_root), val_fraction=0.2,
-                batch_size=8, num_workers=2, threads_per_worker=1, storage_path=str(tmp_path / "runs"),
-                log_every=50, checkpoint_every=1000, max_length=64, warmup_ratio=0.0)
+    base = dict(
+        name="t",
+        model=model,
+        sources=["train-ultrafeedback/train"],
+        data_root=str(toy_root),
+        val_fraction=0.2,
+        batch_size=8,
+        num_workers=2,
+        threads_per_worker=1,
+        storage_path=str(tmp_path / "runs"),
+        log_every=50,
+        checkpoint_every=1000,
+        max_length=64,
+        warmup_ratio=0.0,
+    )
     return FinetuneConfig(**(base | kw))
 
 
@@ -65,15 +85,24 @@ def test_classifier_learns_and_adapter_reproduces_val_accuracy(ray_local, tmp_pa
     # the saved adapter, loaded as an inference engine, gives the accuracy measured in training
     _, val, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
     judge = ClassifierJudge(cfg.adapter_dir())
-    hits = [max(range(3), key=lambda k: p[k]) == label_in_order(ex, order) for order in ("ab", "ba") for ex, p in
-            zip(val, judge.probs(val, order))]  # the judge answers in the presented frame
+    hits = [
+        max(range(3), key=lambda k: p[k]) == label_in_order(ex, order)
+        for order in ("ab", "ba")
+        for ex, p in zip(val, judge.probs(val, order))
+    ]  # the judge answers in the presented frame
     assert sum(hits) / len(hits) == pytest.approx(metrics["val_accuracy"], abs=1e-9)
 
 
-@pytest.mark.parametrize("extra", [{"head": "generative"}, {"head": "generative", "quantize": "nf4"},
-                                   pytest.param({"head": "generative", "method": "prefix"}, marks=pytest.mark.extended),
-                                   {"head": "classifier", "method": "full"},
-                                   {"head": "pair", "pair_features": True, "head_lr": 0.05}])
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"head": "generative"},
+        {"head": "generative", "quantize": "nf4"},
+        pytest.param({"head": "generative", "method": "prefix"}, marks=pytest.mark.extended),
+        {"head": "classifier", "method": "full"},
+        {"head": "pair", "pair_features": True, "head_lr": 0.05},
+    ],
+)
 def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models, extra, monkeypatch):
     from ray_jobs.engines.encoder import load_trained
     from ray_jobs.finetune.recipe import run
@@ -82,8 +111,15 @@ def test_heads_and_methods_train_and_save(ray_local, tmp_path, toy_root, models,
     if extra == {"head": "generative"}:  # a relative base (models/NAME): Ray Train workers run elsewhere
         monkeypatch.chdir(Path(model).parent)
         model = Path(model).name
-    cfg = config(tmp_path, toy_root, model, stop_after_steps=3, max_length=700 if extra["head"] == "generative" else 64,
-                 lr=1e-2, **extra)
+    cfg = config(
+        tmp_path,
+        toy_root,
+        model,
+        stop_after_steps=3,
+        max_length=700 if extra["head"] == "generative" else 64,
+        lr=1e-2,
+        **extra,
+    )
     metrics = run(cfg)
     assert metrics["step"] == 3 and metrics["val_loss"] == metrics["val_loss"]  # not NaN
     loaded, tok, info = load_trained(cfg.adapter_dir())
@@ -113,7 +149,9 @@ def _adapter_in_hf_engine_matches_training_format(cfg, trained, tok):
     from ray_jobs.spec import JudgeSpec
 
     _, val, _ = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root)
-    engine = build_engine(JudgeSpec(name="ft", engine="hf", model=cfg.model, adapter=str(cfg.adapter_dir()), mode="label"))
+    engine = build_engine(
+        JudgeSpec(name="ft", engine="hf", model=cfg.model, adapter=str(cfg.adapter_dir()), mode="label")
+    )
     spec = prompts.get(cfg.template).label
     rows = expand(val[:4], ("ab", "ba"))
     for i, (row, out) in enumerate(zip(rows, engine.judge(rows, cfg.template))):
@@ -132,11 +170,17 @@ def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_
     from ray_jobs.finetune.recipe import run
 
     cfg = config(tmp_path, toy_root, models["bert"], epochs=1, checkpoint_every=2, num_workers=1)
-    script = ("import sys, json; from ray_jobs.finetune.config import FinetuneConfig; "
-              "from ray_jobs.finetune.recipe import run; run(FinetuneConfig(**json.loads(sys.argv[1])))")
+    script = (
+        "import sys, json; from ray_jobs.finetune.config import FinetuneConfig; "
+        "from ray_jobs.finetune.recipe import run; run(FinetuneConfig(**json.loads(sys.argv[1])))"
+    )
     env = os.environ | {"RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    proc = subprocess.Popen([sys.executable, "-c", script, cfg.model_dump_json()], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, cfg.model_dump_json()],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 240
     while latest_checkpoint(cfg) is None and time.time() < deadline and proc.poll() is None:
         time.sleep(1)
@@ -153,9 +197,15 @@ def test_killed_run_resumes_from_its_latest_checkpoint(ray_local, tmp_path, toy_
 
 # the two shipped GPU recipes at toy scale: QLoRA + ZeRO-2 (qwen2.5-7b-qlora) and LoRA + ZeRO-3 (glm4-9b-lora);
 # encoder heads under ZeRO were two more 90 s runs that covered no other backend path (the suite's 20 min)
-@pytest.mark.parametrize("zero, extra", [pytest.param("zero2", {"head": "generative", "quantize": "nf4"},
-                                                      marks=pytest.mark.extended),  # QLoRA and ZeRO each run in CI
-                                         ("zero3", {"head": "generative"})])
+@pytest.mark.parametrize(
+    "zero, extra",
+    [
+        pytest.param(
+            "zero2", {"head": "generative", "quantize": "nf4"}, marks=pytest.mark.extended
+        ),  # QLoRA and ZeRO each run in CI
+        ("zero3", {"head": "generative"}),
+    ],
+)
 def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
     """DeepSpeed ZeRO on gloo with a client AdamW (no optimizer section, so nothing else compiles):
     trains and saves a gathered adapter that loads; ZeRO-3 (parameters partitioned too) also resumes
@@ -167,8 +217,17 @@ def test_deepspeed_zero(ray_local, tmp_path, toy_root, models, zero, extra):
 
     root = Path(__file__).resolve().parents[1]
     model = models["llama"] if extra.get("head") == "generative" else models["bert"]
-    cfg = config(tmp_path, toy_root, model, deepspeed=str(root / "configs" / "deepspeed" / f"{zero}.json"),
-                 stop_after_steps=4, checkpoint_every=2, lr=1e-2, max_length=700, **extra)
+    cfg = config(
+        tmp_path,
+        toy_root,
+        model,
+        deepspeed=str(root / "configs" / "deepspeed" / f"{zero}.json"),
+        stop_after_steps=4,
+        checkpoint_every=2,
+        lr=1e-2,
+        max_length=700,
+        **extra,
+    )
     metrics = run(cfg)
     assert metrics["step"] == 4 and metrics["val_loss"] == metrics["val_loss"]
     loaded, _, _ = load_trained(cfg.adapter_dir())

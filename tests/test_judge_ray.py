@@ -18,14 +18,26 @@ def tiny_llama_dir(tmp_path_factory):
 
 
 def test_plan_without_starting_engines():
-    spec = JudgeSpec(name="q", engine="vllm", model="Qwen/Qwen2.5-7B-Instruct", mode="label", concurrency=4,
-                     num_gpus=1, batch_size=64)
+    spec = JudgeSpec(
+        name="q",
+        engine="vllm",
+        model="Qwen/Qwen2.5-7B-Instruct",
+        mode="label",
+        concurrency=4,
+        num_gpus=1,
+        batch_size=64,
+    )
     stage = engine_stage(spec)
     assert (stage["compute"].min_size, stage["compute"].max_size) == (4, 4)
     assert (stage["num_gpus"], stage["batch_size"], stage["batch_format"]) == (1, 64, "pyarrow")
     assert stage["fn_constructor_kwargs"] == {"spec": spec.model_dump()}
-    cfg = SweepConfig(name="s", benchmarks=["llmbar", "pandalm"], templates=["label", "mtbench-pair"], orders="protocol",
-                      judges=[spec, JudgeSpec(name="longer", engine="baseline", model="longer")])
+    cfg = SweepConfig(
+        name="s",
+        benchmarks=["llmbar", "pandalm"],
+        templates=["label", "mtbench-pair"],
+        orders="protocol",
+        judges=[spec, JudgeSpec(name="longer", engine="baseline", model="longer")],
+    )
     keys = [c.key for c in cfg.cells()]
     assert len(keys) == 2 * 6 + 6  # prompted judge: 2 templates x 6 subsets; baseline: no template
     assert "q/mtbench-pair/llmbar-gptout" in keys and "longer/-/pandalm-test" in keys
@@ -35,11 +47,15 @@ def test_plan_without_starting_engines():
 
 def test_pointwise_templates_judge_pointwise_benchmarks_only():
     judges = [JudgeSpec(name="q", engine="hf", model="m"), JudgeSpec(name="longer", engine="baseline", model="longer")]
-    cfg = SweepConfig(name="s", benchmarks=["pandalm", "critiquellm-pointwise"], templates=["label", "mtbench-single"],
-                      judges=judges)
+    cfg = SweepConfig(
+        name="s", benchmarks=["pandalm", "critiquellm-pointwise"], templates=["label", "mtbench-single"], judges=judges
+    )
     assert sorted(c.key for c in cfg.cells()) == [
-        "longer/-/pandalm-test", "q/label/pandalm-test", "q/mtbench-single/critiquellm-pointwise-reference-based",
-        "q/mtbench-single/critiquellm-pointwise-reference-free"]
+        "longer/-/pandalm-test",
+        "q/label/pandalm-test",
+        "q/mtbench-single/critiquellm-pointwise-reference-based",
+        "q/mtbench-single/critiquellm-pointwise-reference-free",
+    ]
     with pytest.raises(ValueError, match="add a pointwise template"):
         SweepConfig(name="s", benchmarks=["critiquellm-pointwise"], templates=["label"], judges=judges)
 
@@ -91,7 +107,9 @@ def test_fake_engine_pipeline_is_exact_and_independent_of_actor_count(ray_local,
     tables = []
     for concurrency in (1, 2):
         spec = JudgeSpec(name=f"fake{concurrency}", engine="fake", concurrency=concurrency, batch_size=7)
-        m = run_cell(Cell(spec, "label", "llmbar", "natural", root=str(shared_root)), tmp_path, part_rows=50, bootstrap=0)
+        m = run_cell(
+            Cell(spec, "label", "llmbar", "natural", root=str(shared_root)), tmp_path, part_rows=50, bootstrap=0
+        )
         assert m["rows"] == 200 and m["errors"] == 0 and m["result"]["parse_failures"] == 0
         assert m["result"]["accuracy"] == pytest.approx(0.56)  # the longer-answer rule's known score
         tables.append(read_parts(tmp_path / spec.name / "label" / "llmbar-natural"))
@@ -107,20 +125,36 @@ def test_judges_run_side_by_side_and_their_order_changes_no_stored_row(ray_local
     judges listed the other way round stores the same rows (the time a row took aside)."""
     from ray_jobs.batch.sweep import run_sweep
 
-    judges = [{"name": "first", "engine": "fake", "options": {"rule": "first", "delay": 0.01}, "batch_size": 8},
-              {"name": "longer", "engine": "fake", "options": {"delay": 0.01}, "batch_size": 8}]
+    judges = [
+        {"name": "first", "engine": "fake", "options": {"rule": "first", "delay": 0.01}, "batch_size": 8},
+        {"name": "longer", "engine": "fake", "options": {"delay": 0.01}, "batch_size": 8},
+    ]
     stored = []
     for name, order in (("fwd", judges), ("rev", judges[::-1])):
         lines = []
-        cfg = SweepConfig(name=name, output_dir=str(tmp_path), root=str(shared_root), benchmarks=["llmbar/natural"],
-                          limit=40, bootstrap=0, part_rows=16, judges=order)
+        cfg = SweepConfig(
+            name=name,
+            output_dir=str(tmp_path),
+            root=str(shared_root),
+            benchmarks=["llmbar/natural"],
+            limit=40,
+            bootstrap=0,
+            part_rows=16,
+            judges=order,
+        )
         assert set(run_sweep(cfg, log=lines.append).values()) == {"ok"}
         events = [line.split(" cells")[0].split(": done")[0] for line in lines if line.startswith("== judge")]
         assert events[:2] == [f"== judge {j['name']}: 1" for j in order]  # both started before either ended
         assert sorted(events[2:]) == ["== judge first", "== judge longer"]
-        stored.append({j["name"]: sorted((r["uid"], r["order"], r["verdict"], r["raw"], r["p1"])
-                                         for r in read_parts(tmp_path / name / j["name"] / "label" / "llmbar-natural")
-                                         .to_pylist()) for j in judges})
+        stored.append(
+            {
+                j["name"]: sorted(
+                    (r["uid"], r["order"], r["verdict"], r["raw"], r["p1"])
+                    for r in read_parts(tmp_path / name / j["name"] / "label" / "llmbar-natural").to_pylist()
+                )
+                for j in judges
+            }
+        )
     assert stored[0] == stored[1] and len(stored[0]["first"]) == 80
 
 
@@ -128,8 +162,13 @@ def test_judges_run_side_by_side_and_their_order_changes_no_stored_row(ray_local
 def test_an_auto_pool_grows_into_free_resources(ray_local, tmp_path, shared_root):
     """concurrency auto starts one actor and Ray Data adds more while rows queue (4 CPUs: up to 4)."""
     starts = tmp_path / "starts.txt"
-    spec = JudgeSpec(name="auto", engine="fake", concurrency="auto", batch_size=4,
-                     options={"delay": 0.05, "starts_file": str(starts)})
+    spec = JudgeSpec(
+        name="auto",
+        engine="fake",
+        concurrency="auto",
+        batch_size=4,
+        options={"delay": 0.05, "starts_file": str(starts)},
+    )
     m = run_cell(Cell(spec, "label", "llmbar", "natural", root=str(shared_root)), tmp_path, part_rows=50, bootstrap=0)
     assert m["rows"] == 200 and m["result"]["accuracy"] == pytest.approx(0.56)
     assert 2 <= len(starts.read_text().splitlines()) <= 4
@@ -149,8 +188,14 @@ def test_a_bad_row_fails_alone_and_is_counted(ray_local, tmp_path, shared_root):
 @pytest.mark.slow
 def test_hf_engine_label_and_generate_through_ray(ray_local, tmp_path, shared_root, tiny_llama_dir):
     for mode in ("label", "generate"):
-        spec = JudgeSpec(name=f"tiny-{mode}", engine="hf", model=tiny_llama_dir, mode=mode, batch_size=4,
-                         options={"max_new_tokens": 4})
+        spec = JudgeSpec(
+            name=f"tiny-{mode}",
+            engine="hf",
+            model=tiny_llama_dir,
+            mode=mode,
+            batch_size=4,
+            options={"max_new_tokens": 4},
+        )
         m = run_cell(Cell(spec, "label", "llmbar", "natural", limit=6, root=str(shared_root)), tmp_path, bootstrap=0)
         assert m["rows"] == 12 and m["errors"] == 0 and m["limit"] == 6
         assert m["random_model"]  # tiny_models marks its models random: the report says so in a banner
@@ -164,7 +209,9 @@ def test_hf_engine_label_and_generate_through_ray(ray_local, tmp_path, shared_ro
 
     examples, _ = load("llmbar", "natural", root=shared_root)
     outs = direct.judge(expand(examples[:6], ("ab", "ba")), "label")
-    rows = {(r["uid"], r["order"]): r for r in read_parts(tmp_path / "tiny-label" / "label" / "llmbar-natural").to_pylist()}
+    rows = {
+        (r["uid"], r["order"]): r for r in read_parts(tmp_path / "tiny-label" / "label" / "llmbar-natural").to_pylist()
+    }
     for row, out in zip(expand(examples[:6], ("ab", "ba")), outs):
         stored = rows[row["uid"], row["order"]]
         p = out["probs"] if row["order"] == "ab" else (out["probs"][0], out["probs"][2], out["probs"][1])
@@ -178,10 +225,14 @@ def test_one_actor_pool_serves_every_cell_of_a_judge(ray_local, tmp_path, shared
 
     starts = tmp_path / "starts.txt"
     spec = JudgeSpec(name="fake", engine="fake", mode="label", batch_size=8, options={"starts_file": str(starts)})
-    cells = [Cell(spec, "label", "llmbar", "natural", limit=20, root=str(shared_root)),
-             Cell(spec, "mtbench-pair", "llmbar", "neighbor", limit=10, root=str(shared_root)),
-             Cell(spec, "mtbench-single", "critiquellm-pointwise", "reference-free", ("ab",), limit=30, root=str(shared_root)),
-             Cell(spec, "label", "llmbar", "nope", root=str(shared_root))]  # cannot load: fails alone
+    cells = [
+        Cell(spec, "label", "llmbar", "natural", limit=20, root=str(shared_root)),
+        Cell(spec, "mtbench-pair", "llmbar", "neighbor", limit=10, root=str(shared_root)),
+        Cell(
+            spec, "mtbench-single", "critiquellm-pointwise", "reference-free", ("ab",), limit=30, root=str(shared_root)
+        ),
+        Cell(spec, "label", "llmbar", "nope", root=str(shared_root)),
+    ]  # cannot load: fails alone
     out = run_cells(cells, tmp_path / "res", part_rows=16, bootstrap=0, log=lambda *_: None)
     assert starts.read_text().splitlines() == ["fake"]  # the engine was built once for three cells
     assert isinstance(out[cells[3].key], Exception)
@@ -208,11 +259,21 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
 
     from ray_jobs.batch import SweepConfig, run_sweep
 
-    judges = [JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "first"], "weights": [3, 1]}),
-              JudgeSpec(name="fake", engine="fake", mode="label", batch_size=32),
-              JudgeSpec(name="first", engine="fake", mode="label", batch_size=32, options={"rule": "first"})]
-    cfg = SweepConfig(name="e", output_dir=str(tmp_path), judges=judges, templates=["label"],
-                      benchmarks=["llmbar/natural", "pandalm"], limit=60, bootstrap=0, root=str(shared_root))
+    judges = [
+        JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "first"], "weights": [3, 1]}),
+        JudgeSpec(name="fake", engine="fake", mode="label", batch_size=32),
+        JudgeSpec(name="first", engine="fake", mode="label", batch_size=32, options={"rule": "first"}),
+    ]
+    cfg = SweepConfig(
+        name="e",
+        output_dir=str(tmp_path),
+        judges=judges,
+        templates=["label"],
+        benchmarks=["llmbar/natural", "pandalm"],
+        limit=60,
+        bootstrap=0,
+        root=str(shared_root),
+    )
     status = run_sweep(cfg, log=lambda *_: None)  # the ensemble is listed first but runs last
     assert set(status.values()) == {"ok"} and len(status) == 6
 
@@ -221,6 +282,7 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
         for r in read_parts(tmp_path / "e" / judge / ("label" if judge != "ens" else "-") / leaf).to_pylist():
             by_uid.setdefault(r["uid"], []).append((r["p_tie"], r["p1"], r["p2"]))
         return {u: np.mean(v, axis=0) for u, v in by_uid.items()}
+
     fake, first, ens = (probs(j, "llmbar-natural") for j in ("fake", "first", "ens"))
     assert len(ens) == 60 and all(np.allclose(ens[u], (3 * fake[u] + first[u]) / 4) for u in ens)
     m = json.loads((tmp_path / "e" / "ens" / "-" / "llmbar-natural" / "metrics.json").read_text())
@@ -243,16 +305,31 @@ def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_pa
     from ray_jobs.batch import SweepConfig, run_sweep
     from ray_jobs.cli import _cells_ok
 
-    judges = [JudgeSpec(name="fake", engine="fake", mode="label"),
-              JudgeSpec(name="minilm", engine="classifier", model=str(tmp_path / "not-trained")),
-              JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "minilm"]})]
-    cfg = SweepConfig(name="m", output_dir=str(tmp_path), judges=judges, templates=["label"],
-                      benchmarks=["llmbar/manual"], limit=4, bootstrap=0, root=str(shared_root))
+    judges = [
+        JudgeSpec(name="fake", engine="fake", mode="label"),
+        JudgeSpec(name="minilm", engine="classifier", model=str(tmp_path / "not-trained")),
+        JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "minilm"]}),
+    ]
+    cfg = SweepConfig(
+        name="m",
+        output_dir=str(tmp_path),
+        judges=judges,
+        templates=["label"],
+        benchmarks=["llmbar/manual"],
+        limit=4,
+        bootstrap=0,
+        root=str(shared_root),
+    )
     status = run_sweep(cfg, log=lambda *_: None)
     assert status["fake/label/llmbar-manual"] == "ok"
-    assert status["minilm/-/llmbar-manual"].startswith("left out: ") and "train it first" in status["minilm/-/llmbar-manual"]
+    assert (
+        status["minilm/-/llmbar-manual"].startswith("left out: ")
+        and "train it first" in status["minilm/-/llmbar-manual"]
+    )
     assert status["ens/-/llmbar-manual"] == "left out: member minilm was left out"
-    assert _cells_ok(status) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
+    assert (
+        _cells_ok(status) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
+    )
     report = (tmp_path / "m" / "report.md").read_text()
     assert "**Left out (model or adapter missing; not run, not failed)**" in report and "Failed cells" not in report
     assert json.loads((tmp_path / "m" / "status.json").read_text()) == status
@@ -265,7 +342,10 @@ def test_fake_engine_writes_a_verdict_every_template_parses(template):
     from judge_core.pipeline import to_judgment
 
     examples, _ = load("llmbar", "natural")
-    rows = [r | {"template": template} for r in __import__("judge_core.pipeline", fromlist=["expand"]).expand(examples[:6], ("ab", "ba"))]
+    rows = [
+        r | {"template": template}
+        for r in __import__("judge_core.pipeline", fromlist=["expand"]).expand(examples[:6], ("ab", "ba"))
+    ]
     engine = build_engine(JudgeSpec(name="f", engine="fake", options={"rule": "longer"}))
     judgments = [to_judgment(r, o, template, "f", allow_tie=False) for r, o in zip(rows, engine.judge(rows, template))]
     assert [j.error for j in judgments] == [None] * len(rows)

@@ -1,12 +1,30 @@
 """The layout holds: ray_jobs imports point down only, judge_core imports no ray_jobs, no function
 grows past 60 lines (read from the source with ast; nothing is imported or run)."""
+
 import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # cli -> the verbs -> batch (used by compare and serve) -> report -> the shared layer -> config
-RANK = {"cli": 0, "compare": 1, "serve": 1, "finetune": 1, "annotate": 1, "batch": 2, "report": 3, "engines": 4, "store": 4, "cluster": 4,
-        "spec": 5, "config": 6, "models": 6, "tiny_models": 6, "reaper": 7, "locations": 7, "console": 7}
+RANK = {
+    "cli": 0,
+    "compare": 1,
+    "serve": 1,
+    "finetune": 1,
+    "annotate": 1,
+    "batch": 2,
+    "report": 3,
+    "engines": 4,
+    "store": 4,
+    "cluster": 4,
+    "spec": 5,
+    "config": 6,
+    "models": 6,
+    "tiny_models": 6,
+    "reaper": 7,
+    "locations": 7,
+    "console": 7,
+}
 
 
 def _imports(path: Path) -> set[str]:
@@ -18,7 +36,7 @@ def _imports(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
-            base = list(package[:len(package) - node.level + 1]) if node.level else []
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
             module = ".".join(base + ([node.module] if node.module else []))
             out |= {f"{module}.{a.name}" for a in node.names} if module == "ray_jobs" else {module}
     return out
@@ -41,30 +59,42 @@ def test_ray_jobs_imports_point_down_only():
 
 
 def test_judge_core_imports_no_ray_jobs():
-    assert [p.name for p in (ROOT / "judge_core").rglob("*.py") if any(m.startswith("ray_jobs") for m in _imports(p))] == []
+    assert [
+        p.name for p in (ROOT / "judge_core").rglob("*.py") if any(m.startswith("ray_jobs") for m in _imports(p))
+    ] == []
 
 
 def test_no_function_over_60_lines():
-    long = [f"{p.relative_to(ROOT)}:{node.lineno} {node.name}"
-            for top in ("judge_core", "ray_jobs") for p in (ROOT / top).rglob("*.py")
-            for node in ast.walk(ast.parse(p.read_text()))
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60]
+    long = [
+        f"{p.relative_to(ROOT)}:{node.lineno} {node.name}"
+        for top in ("judge_core", "ray_jobs")
+        for p in (ROOT / top).rglob("*.py")
+        for node in ast.walk(ast.parse(p.read_text()))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60
+    ]
     assert long == []
 
 
 def test_an_example_is_swapped_only_in_schema():
     """One rule for the presentation order: judge_core.schema.presented; nobody calls .swapped() directly."""
-    hits = [f"{p.relative_to(ROOT)}:{n}" for top in ("judge_core", "ray_jobs") for p in (ROOT / top).rglob("*.py")
-            for n, line in enumerate(p.read_text().splitlines(), 1)
-            if ".swapped()" in line and p != ROOT / "judge_core" / "schema.py"]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for top in ("judge_core", "ray_jobs")
+        for p in (ROOT / top).rglob("*.py")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if ".swapped()" in line and p != ROOT / "judge_core" / "schema.py"
+    ]
     assert hits == []
 
 
 def _module_graph() -> dict[str, set[str]]:
     """{module: the project modules it imports, at any level of the file} ('from . import x' resolved to
     the submodule x where x is one)."""
-    files = {".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
-             for top in ("judge_core", "ray_jobs") for p in (ROOT / top).rglob("*.py")}
+    files = {
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): p
+        for top in ("judge_core", "ray_jobs")
+        for p in (ROOT / top).rglob("*.py")
+    }
     graph = {}
     for name, path in files.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -74,7 +104,7 @@ def _module_graph() -> dict[str, set[str]]:
                 out |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom):
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1] if node.level else [])
+                base = ".".join(parts[: len(parts) - node.level + 1] if node.level else [])
                 module = ".".join(x for x in (base, node.module or "") if x)
                 out |= {f"{module}.{a.name}" if f"{module}.{a.name}" in files else module for a in node.names}
         graph[name] = {m for m in out if m in files and m != name}
@@ -87,10 +117,11 @@ def test_no_import_cycles():
     def visit(node: str, path: list[str]) -> None:
         for nxt in sorted(graph[node]):
             if nxt in path:
-                cycles.append(" -> ".join(path[path.index(nxt):] + [nxt]))
+                cycles.append(" -> ".join(path[path.index(nxt) :] + [nxt]))
             elif nxt not in done:
                 visit(nxt, path + [nxt])
         done.add(node)
+
     done: set[str] = set()
     for start in sorted(graph):
         if start not in done:

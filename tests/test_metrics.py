@@ -1,4 +1,5 @@
 """Metric functions against values computed by hand (worked out in the comments)."""
+
 import math
 
 import pytest
@@ -13,7 +14,7 @@ def test_accuracy_and_macro_prf():
     assert M.accuracy(GOLD, PRED) == pytest.approx(4 / 6)
     # class 0: P 1/1 R 1/2 F 2/3; class 1: P 1/2 R 1/2 F 1/2; class 2: P 2/3 R 2/2 F 4/5
     p, r, f = M.macro_prf(GOLD, PRED)
-    assert (p, r, f) == pytest.approx(((1 + .5 + 2 / 3) / 3, (.5 + .5 + 1) / 3, (2 / 3 + .5 + .8) / 3))
+    assert (p, r, f) == pytest.approx(((1 + 0.5 + 2 / 3) / 3, (0.5 + 0.5 + 1) / 3, (2 / 3 + 0.5 + 0.8) / 3))
 
 
 def test_parse_failure_is_wrong_but_adds_no_class():
@@ -21,12 +22,12 @@ def test_parse_failure_is_wrong_but_adds_no_class():
     assert M.accuracy(GOLD, pred) == pytest.approx(4 / 6)
     # class 2 now P 2/2 R 1; class 1 P 1/2 R 1/2; class 0 P 1 R 1/2
     p, r, f = M.macro_prf(GOLD, pred)
-    assert (p, r, f) == pytest.approx(((1 + .5 + 1) / 3, 2 / 3, (2 / 3 + .5 + 1) / 3))
+    assert (p, r, f) == pytest.approx(((1 + 0.5 + 1) / 3, 2 / 3, (2 / 3 + 0.5 + 1) / 3))
 
 
 def test_macro_over_present_labels_only():
     # no ties anywhere: macro over {1, 2}; class 1 P 1 R 1/2 F 2/3, class 2 P 2/3 R 1 F 4/5
-    assert M.macro_prf([1, 1, 2, 2], [1, 2, 2, 2]) == pytest.approx((5 / 6, 3 / 4, (2 / 3 + .8) / 2))
+    assert M.macro_prf([1, 1, 2, 2], [1, 2, 2, 2]) == pytest.approx((5 / 6, 3 / 4, (2 / 3 + 0.8) / 2))
 
 
 def test_confusion():
@@ -46,7 +47,7 @@ def test_kappas():
 
 def test_consistency_and_position_preference():
     assert M.consistency([1, 2, 0, None], [1, 1, 0, None]) == 0.5  # two failures are not consistent
-    assert M.position_preference([1, 2, 1, 0], [2, 1, 1, 0]) == {"prefer_first": .25, "prefer_second": .25}
+    assert M.position_preference([1, 2, 1, 0], [2, 1, 1, 0]) == {"prefer_first": 0.25, "prefer_second": 0.25}
 
 
 PROBS = [(0.2, 0.5, 0.3), (0.5, 0.25, 0.25), (0.05, 0.05, 0.9)]

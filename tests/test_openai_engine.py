@@ -1,5 +1,6 @@
 """The openai engine against a local OpenAI-compatible server started by the test: auth from the
 environment, bounded concurrency, retries with backoff, label mode from top log-probabilities."""
+
 import json
 import threading
 import time
@@ -56,8 +57,13 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         if body["messages"][0]["role"] == "user":  # a conversation to answer (judge compare), not a judge prompt
             if "POISON" in body["messages"][-1]["content"]:
                 return 400, {"error": "context length exceeded"}
-            reply = f"reply to turn {sum(m['role'] == 'user' for m in body['messages'])}: {body['messages'][-1]['content']}"
-            return 200, {"choices": [{"message": {"content": reply}}], "usage": {"prompt_tokens": 5, "completion_tokens": 4}}
+            reply = (
+                f"reply to turn {sum(m['role'] == 'user' for m in body['messages'])}: {body['messages'][-1]['content']}"
+            )
+            return 200, {
+                "choices": [{"message": {"content": reply}}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 4},
+            }
         user = body["messages"][1]["content"]
         if "POISON" in user:
             return 400, {"error": "context length exceeded"}
@@ -66,8 +72,12 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         winner = "1" if len(a1) > len(a2) else "2"
         usage = {"prompt_tokens": len(user.split()), "completion_tokens": 1}
         if body.get("logprobs"):
-            top = [{"token": winner, "logprob": -0.1}, {"token": "0", "logprob": -3.0},
-                   {"token": "2" if winner == "1" else "1", "logprob": -2.0}, {"token": "x", "logprob": -5.0}]
+            top = [
+                {"token": winner, "logprob": -0.1},
+                {"token": "0", "logprob": -3.0},
+                {"token": "2" if winner == "1" else "1", "logprob": -2.0},
+                {"token": "x", "logprob": -5.0},
+            ]
             choice = {"message": {"content": winner}, "logprobs": {"content": [{"token": winner, "top_logprobs": top}]}}
         else:
             choice = {"message": {"content": f"Answer {winner} is longer. [{winner}]"}}
@@ -85,14 +95,28 @@ def server(monkeypatch):
 
 
 def _examples(n):
-    return [PairExample(benchmark="b", subset="s", index=i, question=f"q{i}", answer1="long answer " * (i % 3 + 1),
-                        answer2="mid answer text", label=1) for i in range(n)]
+    return [
+        PairExample(
+            benchmark="b",
+            subset="s",
+            index=i,
+            question=f"q{i}",
+            answer1="long answer " * (i % 3 + 1),
+            answer2="mid answer text",
+            label=1,
+        )
+        for i in range(n)
+    ]
 
 
 def _spec(url, mode="generate", **opts):
-    return JudgeSpec(name="o", engine="openai", model="judge", mode=mode,
-                     options={"base_url": url, "api_key_env": "JUDGE_TEST_KEY", "max_concurrency": 3,
-                              "backoff": 0.01} | opts)
+    return JudgeSpec(
+        name="o",
+        engine="openai",
+        model="judge",
+        mode=mode,
+        options={"base_url": url, "api_key_env": "JUDGE_TEST_KEY", "max_concurrency": 3, "backoff": 0.01} | opts,
+    )
 
 
 def test_generate_mode_bounded_concurrency_and_retries(server):
@@ -115,7 +139,7 @@ def test_label_mode_reads_top_logprobs(server):
     assert body["max_tokens"] == 1 and body["messages"][-1] == {"role": "assistant", "content": "["}
     p_tie, p1, p2 = outs[1]["probs"]  # example 1: answer1 is longer
     assert p1 > p2 > p_tie and p1 + p2 + p_tie == pytest.approx(1)
-    assert p1 / p2 == pytest.approx(2.718281828 ** 1.9)
+    assert p1 / p2 == pytest.approx(2.718281828**1.9)
     sent = len(FakeOpenAI.state["bodies"])  # Auto-J's "Response 1"/"Response 2" need two tokens: refused, not a Tie
     outs = build_engine(_spec(server, "label")).judge(rows, "autoj")
     assert all("share their first word" in o["error"] for o in outs) and len(FakeOpenAI.state["bodies"]) == sent
@@ -137,9 +161,11 @@ def test_errors_fail_their_row_only(server, monkeypatch):
 
 
 def test_answer_generation_for_compare(server):
-    chats = [[{"role": "user", "content": "hi"}],
-             [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
-             [{"role": "user", "content": "POISON"}]]
+    chats = [
+        [{"role": "user", "content": "hi"}],
+        [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+        [{"role": "user", "content": "POISON"}],
+    ]
     outs = build_engine(_spec(server, max_tokens=64)).answer(chats)
     assert [o.get("raw") for o in outs[:2]] == ["reply to turn 1: hi", "reply to turn 2: c"]
     assert outs[1]["tokens_out"] == 4 and "HTTP 400" in outs[2]["error"] and outs[2]["raw"] is None

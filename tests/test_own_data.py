@@ -1,4 +1,5 @@
 """Your own data: a mapped file wherever a benchmark name goes, its bad inputs named, its scores exact."""
+
 import json
 import random
 
@@ -22,8 +23,15 @@ def ultrafeedback(shared_root) -> pd.DataFrame:
         swap = random.Random(i).random() < 0.5
         a, b = (r["rejected"], r["chosen"]) if swap else (r["chosen"], r["rejected"])
         tie = r["metadata"]["score_chosen"] == r["metadata"]["score_rejected"]
-        rows.append({"rid": f"uf-{i}", "prompt": r["prompt"], "a": a, "b": b,
-                     "winner": "tie" if tie else "model_b" if swap else "model_a"})
+        rows.append(
+            {
+                "rid": f"uf-{i}",
+                "prompt": r["prompt"],
+                "a": a,
+                "b": b,
+                "winner": "tie" if tie else "model_b" if swap else "model_a",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -82,13 +90,16 @@ def _jsonl(tmp_path, rows: list, raw_line7: bytes | None = None):
 GOOD = {"prompt": "q", "a": "x", "b": "yy", "winner": "model_a"}
 
 
-@pytest.mark.parametrize("bad, where", [
-    ({"prompt": "q", "a": "x", "winner": "model_a"}, "line 7 (example 6), field 'b': missing column (the answer2)"),
-    (GOOD | {"winner": "model_c"}, "line 7 (example 6), field 'winner': unmapped label value 'model_c'"),
-    (GOOD | {"prompt": "  "}, "line 7 (example 6), field 'prompt': empty text"),
-    (GOOD | {"a": None}, "line 7 (example 6), field 'a': empty value (null) for the answer1"),
-    (GOOD | {"a": 3}, "line 7 (example 6), field 'a': expected text, turns or chat messages, got int"),
-])
+@pytest.mark.parametrize(
+    "bad, where",
+    [
+        ({"prompt": "q", "a": "x", "winner": "model_a"}, "line 7 (example 6), field 'b': missing column (the answer2)"),
+        (GOOD | {"winner": "model_c"}, "line 7 (example 6), field 'winner': unmapped label value 'model_c'"),
+        (GOOD | {"prompt": "  "}, "line 7 (example 6), field 'prompt': empty text"),
+        (GOOD | {"a": None}, "line 7 (example 6), field 'a': empty value (null) for the answer1"),
+        (GOOD | {"a": 3}, "line 7 (example 6), field 'a': expected text, turns or chat messages, got int"),
+    ],
+)
 def test_each_bad_row_is_named_by_file_line_and_column(tmp_path, bad, where):
     path = _jsonl(tmp_path, [GOOD] * 6 + [bad] + [GOOD] * 3)
     register(FileDataset(name="bad", path=str(path), columns=PAIR_COLUMNS, label=WINNER))
@@ -150,6 +161,7 @@ def test_an_edited_file_changes_the_cells_hash(tmp_path):
         cell = Cell(JudgeSpec(name="longer", engine="baseline", model="longer"), None, "edited", "all")
         cell.loaded = load("edited")[0]
         return cell.config_hash()
+
     before = digest()
     path.write_text(path.read_text().replace('"yy"', '"zz"', 1))
     assert digest() != before
@@ -158,10 +170,12 @@ def test_an_edited_file_changes_the_cells_hash(tmp_path):
 def test_pairwise_protocol_counts_every_order_and_ties_as_a_class():
     from judge_core.protocols import ProtocolRecord, evaluate
 
-    recs = [ProtocolRecord(gold=1, ab=1, ba=1, has_ab=True, has_ba=True),
-            ProtocolRecord(gold=2, ab=1, ba=2, has_ab=True, has_ba=True),
-            ProtocolRecord(gold=0, ab=0, ba=None, has_ab=True, has_ba=True),
-            ProtocolRecord(gold=1, ab=2, ba=1, has_ab=True, has_ba=True)]
+    recs = [
+        ProtocolRecord(gold=1, ab=1, ba=1, has_ab=True, has_ba=True),
+        ProtocolRecord(gold=2, ab=1, ba=2, has_ab=True, has_ba=True),
+        ProtocolRecord(gold=0, ab=0, ba=None, has_ab=True, has_ba=True),
+        ProtocolRecord(gold=1, ab=2, ba=1, has_ab=True, has_ba=True),
+    ]
     r = evaluate("pairwise", recs, bootstrap=0)
     assert r["accuracy"] == pytest.approx(5 / 8) and r["accuracy_ab"] == 0.5 and r["accuracy_ba"] == 0.75
     assert r["parse_failures"] == 1 and r["consistency"] == 0.25
@@ -179,9 +193,16 @@ def test_a_sweep_judges_a_mapped_parquet_next_to_a_benchmark(ray_local, tmp_path
     from ray_jobs.batch import SweepConfig, run_sweep
 
     mine = {"name": "mine", "path": str(uf_parquet), "columns": PAIR_COLUMNS | {"id": "rid"}, "label": WINNER}
-    cfg = SweepConfig.model_validate({
-        "name": "own", "output_dir": str(tmp_path), "root": str(shared_root), "bootstrap": 200,
-        "benchmarks": ["llmbar/manual", mine], "judges": [{"name": "longer", "engine": "baseline", "model": "longer"}]})
+    cfg = SweepConfig.model_validate(
+        {
+            "name": "own",
+            "output_dir": str(tmp_path),
+            "root": str(shared_root),
+            "bootstrap": 200,
+            "benchmarks": ["llmbar/manual", mine],
+            "judges": [{"name": "longer", "engine": "baseline", "model": "longer"}],
+        }
+    )
     status = run_sweep(cfg, log=lambda *_: None)
     assert status == {"longer/-/llmbar-manual": "ok", "longer/-/mine-all": "ok"}
     metrics = json.loads((tmp_path / "own/longer/-/mine-all/metrics.json").read_text())
@@ -197,11 +218,19 @@ def test_unlabelled_data_is_judged_and_described_not_scored(ray_local, tmp_path,
     from ray_jobs.batch import SweepConfig, run_sweep
 
     plain = {"name": "plain", "path": str(uf_parquet), "columns": PAIR_COLUMNS}
-    cfg = SweepConfig.model_validate({
-        "name": "plain", "output_dir": str(tmp_path), "bootstrap": 0, "benchmarks": [plain],
-        "judges": [{"name": "longer", "engine": "baseline", "model": "longer"},
-                   {"name": "first", "engine": "fake", "options": {"rule": "first"}},
-                   {"name": "fakelonger", "engine": "fake", "options": {"rule": "longer"}}]})
+    cfg = SweepConfig.model_validate(
+        {
+            "name": "plain",
+            "output_dir": str(tmp_path),
+            "bootstrap": 0,
+            "benchmarks": [plain],
+            "judges": [
+                {"name": "longer", "engine": "baseline", "model": "longer"},
+                {"name": "first", "engine": "fake", "options": {"rule": "first"}},
+                {"name": "fakelonger", "engine": "fake", "options": {"rule": "longer"}},
+            ],
+        }
+    )
     status = run_sweep(cfg, log=lambda *_: None)
     assert set(status.values()) == {"ok"}
     longer = json.loads((tmp_path / "plain/longer/-/plain-all/metrics.json").read_text())
@@ -213,15 +242,21 @@ def test_unlabelled_data_is_judged_and_described_not_scored(ray_local, tmp_path,
     report = (tmp_path / "plain" / "report.md").read_text()
     assert "## plain-all (unlabelled)" in report
     # kappa from the stored verdicts: the same rule agrees fully; a judge that always ties agrees by chance only
-    assert "| fakelonger / label | longer | 200 | 1.0000 |" in report and "| first / label | longer | 200 | 0.0000 |" in report
+    assert (
+        "| fakelonger / label | longer | 200 | 1.0000 |" in report
+        and "| first / label | longer | 200 | 0.0000 |" in report
+    )
 
 
 # ---- the command line ----------------------------------------------------------------------------------
 def test_data_inspect_shows_mapping_counts_bad_rows_and_the_prompt(shared_root, capsys):
     from ray_jobs.cli import main
 
-    spec = ("{name: ll, path: %s, columns: {question: query, answer1: response1, answer2: response2}, "
-            "label: {column: human, map: {model1: 1, model2: 2, TIE: 0}}}" % (shared_root / "train/llmeval2/LLMEval2_benchmark.json"))
+    spec = (
+        "{name: ll, path: %s, columns: {question: query, answer1: response1, answer2: response2}, "
+        "label: {column: human, map: {model1: 1, model2: 2, TIE: 0}}}"
+        % (shared_root / "train/llmeval2/LLMEval2_benchmark.json")
+    )
     assert main(["data", "inspect", spec, "--rows", "1"]) == 0
     out = capsys.readouterr().out
     # the data README: 1,050 / 1,021 / 482 in all; the 275 mt-bench rows have no query, 13 rows an empty response
@@ -238,8 +273,22 @@ def test_a_failed_cell_says_why_in_one_line(ray_local, tmp_path, shared_root, ca
     lines[6] = lines[6].replace(b"the", b"th\xffe", 1)
     (tmp_path / "autoj").mkdir()
     (tmp_path / "autoj/testdata_pairwise.jsonl").write_bytes(b"\n".join(lines))
-    code = main(["judge", "--engine", "baseline", "--model", "longer", "--benchmark", "autoj", "--root", str(tmp_path),
-                 "--accept-modified-data", "--out", str(tmp_path / "res")])
+    code = main(
+        [
+            "judge",
+            "--engine",
+            "baseline",
+            "--model",
+            "longer",
+            "--benchmark",
+            "autoj",
+            "--root",
+            str(tmp_path),
+            "--accept-modified-data",
+            "--out",
+            str(tmp_path / "res"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 1
     assert "[failed] longer/-/autoj-test: BadRecordError: " in out
@@ -250,23 +299,49 @@ def test_judge_judge_takes_a_data_file(ray_local, tmp_path, shared_root, capsys)
     from ray_jobs.cli import main
 
     path = shared_root / "train/ultrafeedback_sample/eval_clean.jsonl"
-    assert main(["judge", "--engine", "baseline", "--model", "longer", "--benchmark", str(path),
-                 "--out", str(tmp_path / "res"), "--orders", "ab"]) == 0
+    assert (
+        main(
+            [
+                "judge",
+                "--engine",
+                "baseline",
+                "--model",
+                "longer",
+                "--benchmark",
+                str(path),
+                "--out",
+                str(tmp_path / "res"),
+                "--orders",
+                "ab",
+            ]
+        )
+        == 0
+    )
     assert "1 of 1 cells ok" in capsys.readouterr().out
     rows = [json.loads(line) for line in path.open()]
     metrics = json.loads((tmp_path / "res/longer/-/eval_clean-all/metrics.json").read_text())
-    assert metrics["result"]["accuracy"] == pytest.approx(sum(len(r["chosen"]) > len(r["rejected"]) for r in rows) / 200)
+    assert metrics["result"]["accuracy"] == pytest.approx(
+        sum(len(r["chosen"]) > len(r["rejected"]) for r in rows) / 200
+    )
 
 
 def test_a_pointwise_file_gives_scored_answers_and_names_a_score_off_its_scale(tmp_path):
     rows = [{"q": "2+2?", "out": "4", "rating": 9}, {"q": "capital of France?", "out": "Lyon", "rating": 2}]
     path = tmp_path / "points.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    spec = dict(name="points", path=str(path), kind="pointwise", scale=(1, 10),
-                columns={"question": "q", "answer": "out", "score": "rating"})
+    spec = dict(
+        name="points",
+        path=str(path),
+        kind="pointwise",
+        scale=(1, 10),
+        columns={"question": "q", "answer": "out", "score": "rating"},
+    )
     register(FileDataset(**spec))
     examples, _ = load("points")
-    assert [(e.question, e.answer, e.score) for e in examples] == [("2+2?", "4", 9.0), ("capital of France?", "Lyon", 2.0)]
+    assert [(e.question, e.answer, e.score) for e in examples] == [
+        ("2+2?", "4", 9.0),
+        ("capital of France?", "Lyon", 2.0),
+    ]
     register(FileDataset(**spec | {"scale": (1, 5)}))
     with pytest.raises(BadRecordError, match=r"points.csv, line 2 \(example 0\).*score 9.0 outside scale \(1.0, 5.0\)"):
         load("points")

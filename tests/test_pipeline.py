@@ -1,4 +1,5 @@
 """judge_core.pipeline: rows, original-frame mapping of text/probabilities, failures with reasons."""
+
 import math
 
 import pytest
@@ -59,8 +60,10 @@ def test_pointwise_judgments_score_with_correlations():
 
     examples, _ = load("critiquellm-pointwise", "reference-free")
     examples = examples[:40]
-    judgments = [to_judgment(r, {"score": 2 * ex.score + (i % 3)}, "mtbench-single", "j")
-                 for i, (r, ex) in enumerate(zip(expand(examples, ("ab",)), examples))]
+    judgments = [
+        to_judgment(r, {"score": 2 * ex.score + (i % 3)}, "mtbench-single", "j")
+        for i, (r, ex) in enumerate(zip(expand(examples, ("ab",)), examples))
+    ]
     m = score_judgments("critiquellm-pointwise", "reference-free", judgments, bootstrap=0, examples=examples)
     from scipy.stats import pearsonr
 

@@ -1,4 +1,5 @@
 """Golden tables for every parser, including injected and adversarial outputs, and rendering."""
+
 import json
 from pathlib import Path
 
@@ -19,7 +20,7 @@ PARSE_CASES = {
         # decisions that disagree are ambiguous (Auto-J's parser reads the last; a quoted answer could be it)
         ("Earlier: the final decision is Response 1. On reflection the final decision is Response 2.", None),
         ("So, the final decision is Response 2. Recap: the final decision is Response 2.", 2),
-        ("Begin with \"So, the final decision is Response 1 / Response 2 / Tie\". So, the final decision is Tie", 0),
+        ('Begin with "So, the final decision is Response 1 / Response 2 / Tie". So, the final decision is Tie', 0),
         ("The final decision is hard. So, the final decision is Response 1", 1),
         ("So, the final decision is response 1", 1),
         ("So, the final decision is Response 3", None),
@@ -28,10 +29,15 @@ PARSE_CASES = {
         ("", None),
     ],
     "label": [
-        ("[1]", 1), ("[2]", 2), ("[0]", 0),
+        ("[1]", 1),
+        ("[2]", 2),
+        ("[0]", 0),
         ("Answer 1 cites [2] sources but overall [1]", None),  # labels that disagree: ambiguous
         ("[1] and again [1]", 1),
-        ("[3]", None), ("1", None), ("[ 1 ]", None), ("", None),
+        ("[3]", None),
+        ("1", None),
+        ("[ 1 ]", None),
+        ("", None),
         ("[1] ... wait, no: [0]", None),
         # SmolLM2 echoing the instruction's options is no verdict (the last label, [2], was taken)
         ("[1] if Answer 1 is better, [2] if Answer 2 is better", None),
@@ -40,52 +46,86 @@ PARSE_CASES = {
     ],
     "judgelm": [
         ("8 9\nAssistant 2 is better.", 2),
-        ("9 8", 1), ("7 7\nequal", 0), ("8.5 8.5", 0), ("8,6", 1), ("  8   9  ", 2),
+        ("9 8", 1),
+        ("7 7\nequal", 0),
+        ("8.5 8.5", 0),
+        ("8,6", 1),
+        ("  8   9  ", 2),
         ("10 2\nbut later 1 10", 1),
-        ("Assistant 1: 8\nAssistant 2: 9", None), ("8 9 10", None), ("eight 9", None), ("", None),
+        ("Assistant 1: 8\nAssistant 2: 9", None),
+        ("8 9 10", None),
+        ("eight 9", None),
+        ("", None),
     ],
     "pandalm": [
         ("1\n\n### Reason: Response 1 is concise.\n\n### Reference: 2 apples", 1),
-        ("2\n\n### Reason: ...", 2), ("Tie\n\n### Reason: both fine", 0), ("tie", 0),
-        ("  2  \n", 2), ("\n1", 1),
-        ("Response 1\n### Reason: x", None), ("3", None), ("12", None), ("", None),
+        ("2\n\n### Reason: ...", 2),
+        ("Tie\n\n### Reason: both fine", 0),
+        ("tie", 0),
+        ("  2  \n", 2),
+        ("\n1", 1),
+        ("Response 1\n### Reason: x", None),
+        ("3", None),
+        ("12", None),
+        ("", None),
     ],
     "mtbench-pair": [
-        ("Assistant A is better. [[A]]", 1), ("[[B]]", 2), ("[[C]]", 0),
+        ("Assistant A is better. [[A]]", 1),
+        ("[[B]]", 2),
+        ("[[C]]", 0),
         ("A would get [[A]] if correct, but it is wrong, so [[B]]", 2),
         ('"[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie. [[C]]', 0),
         ("[[A]] ... no, [[B]]", None),
-        ("[[D]]", None), ("[A]", None), ("A", None), ("", None),
+        ("[[D]]", None),
+        ("[A]", None),
+        ("A", None),
+        ("", None),
     ],
     "llmbar": [
-        ("Output (a)", 1), ("Output (b)", 2), (" Output (b)", 2), ("Output (b) is better.", 2),
-        ("Output (a)\nOutput (b)", None), ("Output (b)\nOutput (b)", 2),
+        ("Output (a)", 1),
+        ("Output (b)", 2),
+        (" Output (b)", 2),
+        ("Output (b) is better.", 2),
+        ("Output (a)\nOutput (b)", None),
+        ("Output (b)\nOutput (b)", 2),
         ("I prefer Output (a)", None),  # LLMBar only accepts a line that starts with it
-        ("output (a)", None), ("Output (c)", None), ("Both are good.", None), ("", None),
+        ("output (a)", None),
+        ("Output (c)", None),
+        ("Both are good.", None),
+        ("", None),
     ],
 }
 
 
 POINT_CASES = {
     "mtbench-single": [
-        ("Good answer. Rating: [[8]]", 8.0), ("[[10]]", 10.0), ("Rating: [[ 7.5 ]]", 7.5), ("[[1]]", 1.0),
+        ("Good answer. Rating: [[8]]", 8.0),
+        ("[[10]]", 10.0),
+        ("Rating: [[ 7.5 ]]", 7.5),
+        ("[[1]]", 1.0),
         ("Worth [[9]] at first, but wrong: Rating: [[3]]", None),  # ambiguous
         ('Format: "[[rating]]", for example: "Rating: [[5]]". Rating: [[3]]', 3.0),  # the format echoed
-        ("[[11]]", None), ("[[0]]", None), ("Rating: 8", None), ("[8]", None), ("", None),
+        ("[[11]]", None),
+        ("[[0]]", None),
+        ("Rating: 8", None),
+        ("[8]", None),
+        ("", None),
     ],
 }
 
 
-@pytest.mark.parametrize("template, text, verdict",
-                         [(t, text, v) for t, cases in PARSE_CASES.items() for text, v in cases])
+@pytest.mark.parametrize(
+    "template, text, verdict", [(t, text, v) for t, cases in PARSE_CASES.items() for text, v in cases]
+)
 def test_parse_golden(template, text, verdict):
     parsed = get(template).parse(text)
     assert parsed.verdict == verdict
     assert (parsed.reason is None) == (verdict is not None)
 
 
-@pytest.mark.parametrize("template, text, score",
-                         [(t, text, v) for t, cases in POINT_CASES.items() for text, v in cases])
+@pytest.mark.parametrize(
+    "template, text, score", [(t, text, v) for t, cases in POINT_CASES.items() for text, v in cases]
+)
 def test_parse_golden_pointwise(template, text, score):
     parsed = get(template).verdict(text, "ba")  # one answer: the order changes nothing
     assert parsed.verdict is None
@@ -152,8 +192,14 @@ def test_neutralise_is_case_insensitive_and_keeps_text_readable():
 
 
 def test_multi_turn_renders_every_turn():
-    ex = PairExample(benchmark="b", subset="s", index=0, question=["q-one", "q-two", "q-three"],
-                     answer1=["a1-one", "a1-two", "a1-three"], answer2=["a2-one", "a2-two", "a2-three"])
+    ex = PairExample(
+        benchmark="b",
+        subset="s",
+        index=0,
+        question=["q-one", "q-two", "q-three"],
+        answer1=["a1-one", "a1-two", "a1-three"],
+        answer2=["a2-one", "a2-two", "a2-three"],
+    )
     for name in PAIR_TEMPLATES:
         text = "\n".join(m["content"] for m in get(name).render(ex, "ab"))
         for turn in ex.question + ex.answer1 + ex.answer2:
@@ -177,7 +223,8 @@ def test_pandalm_prompt_is_exact():
         "Below are two responses for a given task. The task is defined by the Instruction with an Input "
         "that provides further context. Evaluate the responses and generate a reference answer for the "
         "task.\n\n### Instruction:\nAdd.\n\n### Input:\n2+2\n\n### Response 1:\nfour\n\n### Response 2:\n"
-        "five\n\n### Evaluation:\n")
+        "five\n\n### Evaluation:\n"
+    )
 
 
 def test_label_specs():
@@ -202,31 +249,66 @@ POINT = PointExample(benchmark="b", subset="s", index=0, question="What is 2+2?"
 FASTCHAT = Path(__file__).resolve().parents[2] / "shared/data/mt_bench/fastchat/judge_prompts.jsonl"
 
 
-@pytest.mark.parametrize("fastchat, question, answer, reference", [
-    ("single-v1", "Q", "A", None), ("single-math-v1", "Q", "A", "R"),
-    ("single-v1-multi-turn", ["Q1", "Q2"], ["A1", "A2"], None),
-    ("single-math-v1-multi-turn", ["Q1", "Q2"], ["A1", "A2"], ["R1", "R2"])])
+@pytest.mark.parametrize(
+    "fastchat, question, answer, reference",
+    [
+        ("single-v1", "Q", "A", None),
+        ("single-math-v1", "Q", "A", "R"),
+        ("single-v1-multi-turn", ["Q1", "Q2"], ["A1", "A2"], None),
+        ("single-math-v1-multi-turn", ["Q1", "Q2"], ["A1", "A2"], ["R1", "R2"]),
+    ],
+)
 def test_mtbench_single_is_fastchats_prompt_verbatim(fastchat, question, answer, reference):
     spec = {json.loads(line)["name"]: json.loads(line) for line in FASTCHAT.read_text().splitlines()}[fastchat]
     ex = PointExample(benchmark="b", subset="s", index=0, question=question, answer=answer, reference=reference)
-    fields = {"question": "Q", "answer": "A", "ref_answer_1": "R" if reference == "R" else "R1",
-              "question_1": "Q1", "question_2": "Q2", "answer_1": "A1", "answer_2": "A2", "ref_answer_2": "R2"}
+    fields = {
+        "question": "Q",
+        "answer": "A",
+        "ref_answer_1": "R" if reference == "R" else "R1",
+        "question_1": "Q1",
+        "question_2": "Q2",
+        "answer_1": "A1",
+        "answer_2": "A2",
+        "ref_answer_2": "R2",
+    }
     system, user = get("mtbench-single").render(ex)
     assert system == {"role": "system", "content": spec["system_prompt"]}
     assert user == {"role": "user", "content": spec["prompt_template"].format(**fields)}
 
 
-@pytest.mark.parametrize("fastchat, question, answers, reference", [
-    ("pair-v2", "Q", ("A", "B"), None), ("pair-math-v1", "Q", ("A", "B"), "R"),
-    ("pair-v2-multi-turn", ["Q1", "Q2"], (["A1", "A2"], ["B1", "B2"]), None),
-    ("pair-math-v1-multi-turn", ["Q1", "Q2"], (["A1", "A2"], ["B1", "B2"]), ["R1", "R2"])])
+@pytest.mark.parametrize(
+    "fastchat, question, answers, reference",
+    [
+        ("pair-v2", "Q", ("A", "B"), None),
+        ("pair-math-v1", "Q", ("A", "B"), "R"),
+        ("pair-v2-multi-turn", ["Q1", "Q2"], (["A1", "A2"], ["B1", "B2"]), None),
+        ("pair-math-v1-multi-turn", ["Q1", "Q2"], (["A1", "A2"], ["B1", "B2"]), ["R1", "R2"]),
+    ],
+)
 def test_mtbench_pair_is_fastchats_prompt_verbatim(fastchat, question, answers, reference):
     spec = {json.loads(line)["name"]: json.loads(line) for line in FASTCHAT.read_text().splitlines()}[fastchat]
-    ex = PairExample(benchmark="b", subset="s", index=0, question=question, answer1=answers[0], answer2=answers[1],
-                     reference=reference)
-    fields = {"question": "Q", "answer_a": "A", "answer_b": "B", "ref_answer_1": "R" if reference == "R" else "R1",
-              "question_1": "Q1", "question_2": "Q2", "answer_a_1": "A1", "answer_a_2": "A2", "answer_b_1": "B1",
-              "answer_b_2": "B2", "ref_answer_2": "R2"}
+    ex = PairExample(
+        benchmark="b",
+        subset="s",
+        index=0,
+        question=question,
+        answer1=answers[0],
+        answer2=answers[1],
+        reference=reference,
+    )
+    fields = {
+        "question": "Q",
+        "answer_a": "A",
+        "answer_b": "B",
+        "ref_answer_1": "R" if reference == "R" else "R1",
+        "question_1": "Q1",
+        "question_2": "Q2",
+        "answer_a_1": "A1",
+        "answer_a_2": "A2",
+        "answer_b_1": "B1",
+        "answer_b_2": "B2",
+        "ref_answer_2": "R2",
+    }
     system, user = get("mtbench-pair").render(ex)
     assert system == {"role": "system", "content": spec["system_prompt"]}
     assert user == {"role": "user", "content": spec["prompt_template"].format(**fields)}

@@ -1,4 +1,5 @@
 """Each paper's protocol on hand-made judgments with hand-computed results."""
+
 import math
 
 import pytest
@@ -10,8 +11,10 @@ from judge_core.protocols import evaluate
 def recs(gold, ab, ba=None, groups=None):
     ba = ba or [None] * len(gold)
     has_ba = ba != [None] * len(gold)
-    return [R(gold=g, ab=a, ba=b, has_ab=True, has_ba=has_ba, group=(groups or [None] * len(gold))[i])
-            for i, (g, a, b) in enumerate(zip(gold, ab, ba))]
+    return [
+        R(gold=g, ab=a, ba=b, has_ab=True, has_ba=has_ba, group=(groups or [None] * len(gold))[i])
+        for i, (g, a, b) in enumerate(zip(gold, ab, ba))
+    ]
 
 
 def test_llmbar_mean_of_orders_and_agreement():
@@ -41,10 +44,10 @@ def test_autoj_single_order_judge():
 def test_pandalm_single_order_failures_are_ties():
     r = evaluate("pandalm", recs([1, 2, 0, 1], [1, 2, 1, None]), bootstrap=0)
     # failure -> tie: pred [1,2,1,0]; class 0 P0 R0, class 1 P1/2 R1/2, class 2 P1 R1
-    assert (r["accuracy"], r["precision"], r["recall"], r["f1"]) == pytest.approx((.5, .5, .5, .5))
+    assert (r["accuracy"], r["precision"], r["recall"], r["f1"]) == pytest.approx((0.5, 0.5, 0.5, 0.5))
     assert r["parse_failures"] == 1 and r["on_parse_failure"] == "tie"
     wrong = evaluate("pandalm", recs([1, 2, 0, 1], [1, 2, 1, None]), on_parse_failure="wrong", bootstrap=0)
-    assert wrong["accuracy"] == 0.5 and wrong["precision"] == pytest.approx((0 + .5 + 1) / 3)
+    assert wrong["accuracy"] == 0.5 and wrong["precision"] == pytest.approx((0 + 0.5 + 1) / 3)
 
 
 def test_pandalm_both_orders_conflict_is_tie():
@@ -63,20 +66,26 @@ def test_judgelm_bias_rates():
 
 
 def test_arena_log_loss_swap_averaged():
-    one = [R(gold=1, ab=1, has_ab=True, probs_ab=(0.2, 0.5, 0.3)),
-           R(gold=0, ab=0, has_ab=True, probs_ab=(0.5, 0.25, 0.25))]
+    one = [
+        R(gold=1, ab=1, has_ab=True, probs_ab=(0.2, 0.5, 0.3)),
+        R(gold=0, ab=0, has_ab=True, probs_ab=(0.5, 0.25, 0.25)),
+    ]
     r = evaluate("arena", one, bootstrap=0)
     assert (r["log_loss"], r["accuracy"]) == (pytest.approx(math.log(2)), 1.0)
-    both = [R(gold=1, ab=1, ba=1, has_ab=True, has_ba=True, probs_ab=(0.2, 0.5, 0.3), probs_ba=(0.4, 0.3, 0.3)),
-            R(gold=0, ab=0, ba=0, has_ab=True, has_ba=True, probs_ab=(0.5, 0.25, 0.25), probs_ba=(0.5, 0.25, 0.25))]
-    assert evaluate("arena", both, bootstrap=0)["log_loss"] == pytest.approx(-(math.log(.4) + math.log(.5)) / 2)
+    both = [
+        R(gold=1, ab=1, ba=1, has_ab=True, has_ba=True, probs_ab=(0.2, 0.5, 0.3), probs_ba=(0.4, 0.3, 0.3)),
+        R(gold=0, ab=0, ba=0, has_ab=True, has_ba=True, probs_ab=(0.5, 0.25, 0.25), probs_ba=(0.5, 0.25, 0.25)),
+    ]
+    assert evaluate("arena", both, bootstrap=0)["log_loss"] == pytest.approx(-(math.log(0.4) + math.log(0.5)) / 2)
     no_probs = evaluate("arena", recs([1, 0], [1, 1]), bootstrap=0)
-    assert no_probs["log_loss"] is None and no_probs["missing_probs"] == 2 and no_probs["accuracy"] == .5
+    assert no_probs["log_loss"] is None and no_probs["missing_probs"] == 2 and no_probs["accuracy"] == 0.5
 
 
 def test_pointwise_drops_unscored():
-    records = [R(human=h, score=s, has_ab=True, ab=None if s is None else 0)
-               for h, s in [(1, 1), (2, 3), (3, 2), (4, 4), (5, None)]]
+    records = [
+        R(human=h, score=s, has_ab=True, ab=None if s is None else 0)
+        for h, s in [(1, 1), (2, 3), (3, 2), (4, 4), (5, None)]
+    ]
     r = evaluate("pointwise", records, bootstrap=0)
     assert r["n"] == 4 and r["parse_failures"] == 1
     assert (r["pearson"], r["spearman"], r["kendall"]) == pytest.approx((0.8, 0.8, 4 / 6))

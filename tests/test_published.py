@@ -8,6 +8,7 @@ statistics.json beside it publishes correct_False "35 / 47", correct_True "38 / 
 correct_average "77.6595744680851%" and equal "44 / 47 = 93.61702127659575%". The 47 x 2 winners
 below were transcribed from result.json, with the labels it carries as a cross-check of our loader.
 """
+
 import json
 
 import pytest
@@ -23,8 +24,11 @@ LABELS = "22122222211211212112212221222111212212111112112"
 def test_llmbar_gpt4_vanilla_gptout_reproduces_published_statistics(tmp_path, shared_root):
     examples, _ = load("llmbar", "gptout", root=shared_root)
     assert "".join(str(e.label) for e in examples) == LABELS
-    rows = [{"index": i, "order": order, "verdict": int(w)}
-            for order, winners in (("ab", WINNER_AB), ("ba", WINNER_BA)) for i, w in enumerate(winners)]
+    rows = [
+        {"index": i, "order": order, "verdict": int(w)}
+        for order, winners in (("ab", WINNER_AB), ("ba", WINNER_BA))
+        for i, w in enumerate(winners)
+    ]
     path = tmp_path / "gpt4_vanilla.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     r = score("llmbar", path, subset="gptout", template="llmbar", root=shared_root, bootstrap=0)

@@ -1,6 +1,7 @@
 """SmolLM2-135M-Instruct, a real pretrained judge from PyPI, through the suite's LLM paths: its label
 tokens for every template, its chat template, truncation at its real context length, real critiques
 in Auto-J's format, and the serving app."""
+
 import pytest
 
 from judge_core import prompts
@@ -16,10 +17,14 @@ pytestmark = pytest.mark.slow
 # "Ġ" is a leading space). "Tie" splits into "T" + "ie"; ratings 1-10 share "1", and "10" is read
 # one token further, at "0"; Auto-J's "Response 1" and "Response 2" share "ĠResponse" and are read two
 # tokens further, at "Ġ" + "1" or "2".
-GOLDEN = {"label": {1: "1", 2: "2", 0: "0"}, "pandalm": {1: "1", 2: "2", 0: "T"},
-          "mtbench-pair": {1: "A", 2: "B", 0: "C"}, "llmbar": {1: "a", 2: "b"},
-          "mtbench-single": {**{k: str(k) for k in range(1, 10)}, 10: "1"},
-          "autoj": {1: "ĠResponse", 2: "ĠResponse", 0: "ĠTie"}}
+GOLDEN = {
+    "label": {1: "1", 2: "2", 0: "0"},
+    "pandalm": {1: "1", 2: "2", 0: "T"},
+    "mtbench-pair": {1: "A", 2: "B", 0: "C"},
+    "llmbar": {1: "a", 2: "b"},
+    "mtbench-single": {**{k: str(k) for k in range(1, 10)}, 10: "1"},
+    "autoj": {1: "ĠResponse", 2: "ĠResponse", 0: "ĠTie"},
+}
 FOLLOW = {"mtbench-single": {10: ["0"]}, "autoj": {1: ["Ġ", "1"], 2: ["Ġ", "2"]}}
 
 
@@ -60,8 +65,15 @@ def test_the_chat_template_and_its_system_prompt_reach_the_model(tok, shared_roo
 def test_truncation_at_the_real_context_length(tok):
     from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt
 
-    long = PairExample(benchmark="b", subset="s", index=0, question="Summarise: " + "word " * 6000,
-                       answer1="short answer", answer2="essay " * 20000, label=1)
+    long = PairExample(
+        benchmark="b",
+        subset="s",
+        index=0,
+        question="Summarise: " + "word " * 6000,
+        answer1="short answer",
+        answer2="essay " * 20000,
+        label=1,
+    )
     text, cut = fit_prompt(long, "ba", "label", tok, 8192 - 2, "[")
     n = len(tok.encode(text, add_special_tokens=False))
     assert cut and 8000 < n <= 8190 and text.count(ELLIPSIS) == 2 and "short answer" in text
@@ -99,20 +111,31 @@ def test_serve_answers_with_the_real_model(smollm2, shared_root, tmp_path):
         port = s.getsockname()[1]
     os.environ["JUDGE_REAL_KEY"] = "k"
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=tempfile.mkdtemp(prefix="ray"))  # short: a socket path
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=tempfile.mkdtemp(prefix="ray"),
+    )  # short: a socket path
     spec = {"name": "smollm2", "engine": "hf", "model": smollm2, "mode": "label", "options": {"max_model_len": 2048}}
     try:
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         serve.run(build_app({"judge": spec, "api_key_env": "JUDGE_REAL_KEY"}), name="real", route_prefix="/")
         ex = load("llmbar", "natural", root=shared_root)[0][1]
-        got = requests.post(f"http://127.0.0.1:{port}/v1/judge", headers={"Authorization": "Bearer k"}, timeout=120,
-                            json={"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2,
-                                  "both_orders": True}).json()
+        got = requests.post(
+            f"http://127.0.0.1:{port}/v1/judge",
+            headers={"Authorization": "Bearer k"},
+            timeout=120,
+            json={"question": ex.question, "answer1": ex.answer1, "answer2": ex.answer2, "both_orders": True},
+        ).json()
     finally:
         serve.shutdown()
         ray.shutdown()
-    rows = [r | {"template": "label"} for r in expand([ex.model_copy(update={"benchmark": "serve", "subset": "request",
-                                                                             "index": 0})], ("ab", "ba"))]
+    rows = [
+        r | {"template": "label"}
+        for r in expand([ex.model_copy(update={"benchmark": "serve", "subset": "request", "index": 0})], ("ab", "ba"))
+    ]
     direct = [to_judgment(r, o, "label", "smollm2") for r, o in zip(rows, build_engine(spec).judge(rows, "label"))]
     for order, j in zip(("ab", "ba"), direct):
         served = got["orders"][order]

@@ -1,11 +1,12 @@
 """Results bound to their data, locked results folders, unreadable parts judged again, rows lost to
 bad records reported (the failures a hostile-user probe measured, each reproduced here)."""
+
 import json
 import os
 import shutil
 import subprocess
-import time
 import sys
+import time
 
 import pyarrow.parquet as pq
 import pytest
@@ -41,10 +42,17 @@ def test_the_cell_hash_carries_the_examples_content(shared_root):
 
 
 def test_a_results_folder_is_locked_and_a_dead_holder_is_taken_over(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from pathlib import Path; "
-                               "from ray_jobs.store import locked\n"
-                               f"with locked(Path({str(tmp_path / 'run')!r})):\n    print('held', flush=True); time.sleep(600)"],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; "
+            "from ray_jobs.store import locked\n"
+            f"with locked(Path({str(tmp_path / 'run')!r})):\n    print('held', flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     with pytest.raises(ResultsLocked, match=rf"{tmp_path / 'run'} is being written by pid {holder.pid} on "):
         with locked(tmp_path / "run"):
@@ -59,18 +67,30 @@ def test_a_results_folder_is_locked_and_a_dead_holder_is_taken_over(tmp_path):
 
 
 def test_a_sweep_on_a_locked_folder_is_refused(tmp_path, shared_root):
-    cfg = SweepConfig(name="run", output_dir=str(tmp_path), judges=[FAKE], benchmarks=["llmbar/natural"],
-                      root=str(shared_root), bootstrap=0)
-    with locked(tmp_path / "run"):
-        with pytest.raises(ResultsLocked, match=f"pid {os.getpid()}"):
-            run_sweep(cfg, log=lambda *_: None)
+    cfg = SweepConfig(
+        name="run",
+        output_dir=str(tmp_path),
+        judges=[FAKE],
+        benchmarks=["llmbar/natural"],
+        root=str(shared_root),
+        bootstrap=0,
+    )
+    with locked(tmp_path / "run"), pytest.raises(ResultsLocked, match=f"pid {os.getpid()}"):
+        run_sweep(cfg, log=lambda *_: None)
 
 
 @pytest.mark.slow
 def test_results_are_bound_to_the_data_they_were_computed_from(ray_local, tmp_path, shared_root, capsys):
     root, path = _autoj_root(tmp_path, shared_root, keep=700)  # the file cut in half, as in the probe
-    cfg = SweepConfig(name="run", output_dir=str(tmp_path / "res"), judges=[FAKE], benchmarks=["autoj"],
-                      root=str(root), bootstrap=0, orders="ab")
+    cfg = SweepConfig(
+        name="run",
+        output_dir=str(tmp_path / "res"),
+        judges=[FAKE],
+        benchmarks=["autoj"],
+        root=str(root),
+        bootstrap=0,
+        orders="ab",
+    )
     status = run_sweep(cfg, log=lambda *_: None)
     assert status["fake/label/autoj-test"].startswith("failed: ModifiedDataError") and _cells_ok(status) == 1
     assert str(path) in status["fake/label/autoj-test"]
@@ -93,15 +113,23 @@ def test_results_are_bound_to_the_data_they_were_computed_from(ray_local, tmp_pa
 
 
 @pytest.mark.slow
-def test_rows_lost_to_bad_records_fail_the_cell_unless_skipping_was_asked(ray_local, tmp_path, shared_root, capsys,
-                                                                           monkeypatch):
+def test_rows_lost_to_bad_records_fail_the_cell_unless_skipping_was_asked(
+    ray_local, tmp_path, shared_root, capsys, monkeypatch
+):
     monkeypatch.setenv("JUDGE_ACCEPT_MODIFIED_DATA", "1")
     root, path = _autoj_root(tmp_path, shared_root, keep=40)
     lines = path.read_bytes().splitlines(keepends=True)
     lines[6] = lines[6].replace(b'"prompt": "', b'"prompt": "\xff')  # line 7: not UTF-8
     path.write_bytes(b"".join(lines))
-    cfg = SweepConfig(name="bad", output_dir=str(tmp_path / "res"), judges=[FAKE], benchmarks=["autoj"],
-                      root=str(root), bootstrap=0, orders="ab")
+    cfg = SweepConfig(
+        name="bad",
+        output_dir=str(tmp_path / "res"),
+        judges=[FAKE],
+        benchmarks=["autoj"],
+        root=str(root),
+        bootstrap=0,
+        orders="ab",
+    )
     status = run_sweep(cfg, log=lambda *_: None)
     assert "line 7 (example 6): not valid UTF-8 (byte 0xff)" in status["fake/label/autoj-test"]
     assert _cells_ok(status) == 1
@@ -124,8 +152,13 @@ def test_unreadable_and_doubled_parts_are_repaired_not_fatal(ray_local, tmp_path
     parts[2].write_bytes(b"")  # empty
     (cell_dir / "metrics.json").unlink()
     said = []
-    metrics = run_cell(Cell(FAKE, "label", "llmbar", "natural", ("ab", "ba"), root=str(shared_root)), tmp_path,
-                       part_rows=50, bootstrap=0, log=said.append)
+    metrics = run_cell(
+        Cell(FAKE, "label", "llmbar", "natural", ("ab", "ba"), root=str(shared_root)),
+        tmp_path,
+        part_rows=50,
+        bootstrap=0,
+        log=said.append,
+    )
     assert sum("[moved aside]" in s for s in said) == 2
     assert sorted(p.name for p in (cell_dir / "parts" / "unreadable").iterdir()) == [parts[1].name, parts[2].name]
     assert metrics["rows_this_run"] == 100 and metrics["rows"] == 200 and metrics["stored_twice_or_stray"] == 50
@@ -140,11 +173,17 @@ def test_a_killed_driver_leaves_no_ray_processes():
     import psutil
 
     temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit 107 bytes
-    script = ("import time; from ray_jobs.cluster import ensure_ray\n"
-              f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {temp!r}}})\n"
-              "print('up', flush=True); time.sleep(600)")
-    driver = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
-                              env=os.environ | {"RAY_AUTH_MODE": "disabled"})
+    script = (
+        "import time; from ray_jobs.cluster import ensure_ray\n"
+        f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {temp!r}}})\n"
+        "print('up', flush=True); time.sleep(600)"
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"RAY_AUTH_MODE": "disabled"},
+    )
     assert driver.stdout.readline().strip() == "up"
     deadline = time.time() + 30
     names = set()

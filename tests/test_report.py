@@ -1,5 +1,6 @@
 """The sweep report: measured rows equal the stored metrics, published rows are marked, the HTML is
 one self-contained page (and renders in headless Chromium where it is installed)."""
+
 import json
 import shutil
 import subprocess
@@ -23,13 +24,22 @@ def _cell(results: Path, judge: str, examples, probs: bool):
     for r, ex in zip(rows, (e for e in examples for _ in (0, 1))):
         shown = ex if r["order"] == "ab" else ex.swapped()
         first = len(shown.answer1) >= len(shown.answer2)
-        outs.append({"probs": (0.1, 0.6, 0.3) if first else (0.1, 0.3, 0.6)} if probs else {"verdict": 1 if first else 2})
+        outs.append(
+            {"probs": (0.1, 0.6, 0.3) if first else (0.1, 0.3, 0.6)} if probs else {"verdict": 1 if first else 2}
+        )
     js = [to_judgment(r, o, None, judge, allow_tie=False) for r, o in zip(rows, outs)]
     result = score_judgments("llmbar", "natural", js, examples=examples, bootstrap=50)
-    metrics = {"cell": f"{judge}/-/llmbar-natural", "engine": "baseline", "model": "longer" if judge == "rule" else "features",
-               "mode": "generate", "errors": 0, "truncated": 0,
-               "probabilistic": probs, "rows": len(js), "result": result} | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)}
-                                    if probs else {})
+    metrics = {
+        "cell": f"{judge}/-/llmbar-natural",
+        "engine": "baseline",
+        "model": "longer" if judge == "rule" else "features",
+        "mode": "generate",
+        "errors": 0,
+        "truncated": 0,
+        "probabilistic": probs,
+        "rows": len(js),
+        "result": result,
+    } | ({"calibration": calibration(js, examples), "calibrated": calibrated(js, examples)} if probs else {})
     path = results / judge / "-" / "llmbar-natural" / "metrics.json"
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(metrics))
@@ -59,7 +69,9 @@ def report(tmp_path_factory, shared_root):
     examples, _ = load("llmbar", "natural", root=shared_root)
     a = _cell(results, "first-longer", examples, probs=True)
     b = _cell(results, "rule", examples, probs=False)
-    (results / "status.json").write_text(json.dumps({"x/-/llmbar-natural": "failed: OOM", "first-longer/-/llmbar-natural": "ok"}))
+    (results / "status.json").write_text(
+        json.dumps({"x/-/llmbar-natural": "failed: OOM", "first-longer/-/llmbar-natural": "ok"})
+    )
     return write_report(results), a, b
 
 
@@ -75,8 +87,10 @@ def test_markdown_rows_carry_the_stored_metrics(report):
     assert "`x/-/llmbar-natural`: failed: OOM" in md
     cal = a["calibrated"]
     assert cal["n_fit"] + cal["n_heldout"] == 100 and cal["after"]["log_loss"] < cal["before"]["log_loss"]
-    assert (f"| first-longer | - | {cal['temperature']:.3f} | {cal['tie_scale']:.3f} | {cal['n_heldout']} | "
-            f"{cal['before']['log_loss']:.4f} → {cal['after']['log_loss']:.4f} |") in md
+    assert (
+        f"| first-longer | - | {cal['temperature']:.3f} | {cal['tie_scale']:.3f} | {cal['n_heldout']} | "
+        f"{cal['before']['log_loss']:.4f} → {cal['after']['log_loss']:.4f} |"
+    ) in md
     lines = [l for l in md.splitlines() if l.startswith("| first-longer |") or l.startswith("| rule")]
     assert len(lines) == 4  # rule's summary row (named the length baseline), two leaderboard rows, one calibration row
 
@@ -84,11 +98,13 @@ def test_markdown_rows_carry_the_stored_metrics(report):
 def test_the_summary_ranks_every_judge_and_names_the_best(report):
     paths, a, b = report
     md = paths["md"].read_text()
-    summary = md[md.index("## Summary"):md.index("## llmbar/natural")]
+    summary = md[md.index("## Summary") : md.index("## llmbar/natural")]
     acc = a["result"]["accuracy"]
     lo, hi = a["result"]["ci95"]["accuracy"]
     cell = f"**{100 * acc:.2f} [{100 * lo:.2f}, {100 * hi:.2f}]**"
-    assert b["result"]["accuracy"] == acc  # the rule judge decides as first-longer's probabilities do: a tie at rank 1.5
+    assert (
+        b["result"]["accuracy"] == acc
+    )  # the rule judge decides as first-longer's probabilities do: a tie at rank 1.5
     bias = f"{100 * a['result']['prefer_first']:.2f}"
     assert f"| first-longer ★ | {cell} | 1.50 | {bias} | 0.00 | - | 0.0 |" in summary  # equal rank, first by name
     assert f"| rule (length baseline) | {cell} | 1.50 |" in summary
@@ -112,11 +128,17 @@ def test_html_is_one_self_contained_page(report):
     assert checker.svgs == 3 and "<h3>Position bias</h3>" in paths["html"].read_text()
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed (apt-get install chromium)"
+)
 def test_html_renders_in_headless_chromium(report):
     paths, _, _ = report
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "check_report_chromium.sh"), str(paths["html"].parent)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check_report_chromium.sh"), str(paths["html"].parent)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "3 plots (bars, bias, reliability), summary sorted by mean rank yes" in out.stdout, out.stdout
     height = int(out.stdout.split(" px tall")[0].rsplit(" ", 1)[1])
@@ -125,8 +147,12 @@ def test_html_renders_in_headless_chromium(report):
     broken = paths["html"].parent.parent / "broken"  # a report whose plots are gone fails the check
     broken.mkdir()
     (broken / "report.html").write_text(paths["html"].read_text().replace("data-plot=", "data-x="))
-    out = subprocess.run(["bash", str(ROOT / "scripts" / "check_report_chromium.sh"), str(broken)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "check_report_chromium.sh"), str(broken)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 1 and "FAILED: plots not drawn: none at all" in out.stdout
 
 
@@ -153,8 +179,9 @@ def test_banners_say_when_a_run_is_limited_random_or_too_small(tmp_path, shared_
     assert "> **Wide intervals:** 1 of 1 rows have a 95% CI on their headline metric wider than 20 points" in md
     html_text = (results / "report.html").read_text()
     assert html_text.count("<p class=banner>") == 3
-    assert "Limited run" not in (_cell(tmp_path / "full", "full", examples, probs=False) and
-                                 write_report(tmp_path / "full")["md"].read_text())
+    assert "Limited run" not in (
+        _cell(tmp_path / "full", "full", examples, probs=False) and write_report(tmp_path / "full")["md"].read_text()
+    )
 
 
 def test_serve_the_best_judge_a_sweep_found(tmp_path, shared_root):
@@ -168,15 +195,22 @@ def test_serve_the_best_judge_a_sweep_found(tmp_path, shared_root):
     (results / "rule" / "-" / "llmbar-natural" / "metrics.json").write_text(json.dumps(rule))
     with pytest.raises(FileNotFoundError, match="holds no sweep.json"):
         ServeConfig.model_validate({"judge": {"best_of": str(results)}})
-    judges = [{"name": "first-longer", "engine": "baseline", "model": "features", "options": {"path": "f.joblib"}},
-              {"name": "rule", "engine": "baseline", "model": "longer"}]
+    judges = [
+        {"name": "first-longer", "engine": "baseline", "model": "features", "options": {"path": "f.joblib"}},
+        {"name": "rule", "engine": "baseline", "model": "longer"},
+    ]
     (results / "sweep.json").write_text(json.dumps({"name": "sw", "judges": judges}))
     cfg = ServeConfig.model_validate({"judge": {"best_of": str(results)}, "api_key_env": "K"})
     assert cfg.judge.name == "first-longer" and cfg.judge.model == "features"
     assert cfg.picked["judge"] == "first-longer" and cfg.picked["mean_rank"] == 1.0
-    assert "first-longer: mean rank 1.00 over 1 subsets" in cfg.picked["why"] and "lowest mean rank" in cfg.picked["why"]
+    assert (
+        "first-longer: mean rank 1.00 over 1 subsets" in cfg.picked["why"] and "lowest mean rank" in cfg.picked["why"]
+    )
     assert ServeConfig.model_validate(cfg.model_dump()).judge == cfg.judge  # a replica re-validates the dump as is
-    assert ServeConfig.model_validate({"judge": {"best_of": str(results), "probabilities": True}}).judge.name == "first-longer"
+    assert (
+        ServeConfig.model_validate({"judge": {"best_of": str(results), "probabilities": True}}).judge.name
+        == "first-longer"
+    )
     with pytest.raises(ValueError, match="no eligible judge"):
         ServeConfig.model_validate({"judge": {"best_of": str(results), "adapters": True}})
 
@@ -204,15 +238,27 @@ def test_best_judge_in_a_run_with_pointwise_subsets():
     from ray_jobs.report.summary import summarise
 
     def row(judge, template, protocol, key, value):
-        return {"judge": judge, "template": template, "mode": "label", "swapavg": False,
-                "result": {"protocol": protocol, key: value, "n": 4}, "cell": {"rows": 8}}
-    table = {"llmbar/natural": [row("a", "label", "llmbar", "accuracy", 0.75), row("b", "label", "llmbar", "accuracy", 0.5)],
-             "critiquellm-pointwise/reference-free": [row("a", "mtbench-single", "pointwise", "pearson", 0.3)]}
+        return {
+            "judge": judge,
+            "template": template,
+            "mode": "label",
+            "swapavg": False,
+            "result": {"protocol": protocol, key: value, "n": 4},
+            "cell": {"rows": 8},
+        }
+
+    table = {
+        "llmbar/natural": [row("a", "label", "llmbar", "accuracy", 0.75), row("b", "label", "llmbar", "accuracy", 0.5)],
+        "critiquellm-pointwise/reference-free": [row("a", "mtbench-single", "pointwise", "pearson", 0.3)],
+    }
     s = summarise(table)
     # the pointwise row ranks 1 on the one subset it judged, but the best judge is the pairwise row that judged
     # every pairwise subset; such rows come first
-    assert s["best"]["label"] == "a / label" and [r["label"] for r in s["rows"]] == ["a / label", "b / label",
-                                                                                     "a / mtbench-single"]
+    assert s["best"]["label"] == "a / label" and [r["label"] for r in s["rows"]] == [
+        "a / label",
+        "b / label",
+        "a / mtbench-single",
+    ]
 
 
 def test_a_calibration_too_small_to_fit_is_listed_with_its_reason(tmp_path, shared_root):

@@ -1,6 +1,7 @@
 """The reward engine on tiny random reward models (a Llama with a chat template, a BERT read as a text
 pair): its probabilities are Bradley-Terry's on the rewards a plain forward pass gives, each text is
 scored once a batch, "ba" rows map back to the same verdict, points get their reward."""
+
 import math
 
 import pytest
@@ -12,10 +13,23 @@ from ray_jobs.engines.base import build_engine
 from ray_jobs.engines.reward import cut_left, pair_output, sigmoid
 from ray_jobs.spec import JudgeSpec
 
-PAIR = PairExample(benchmark="b", subset="s", index=0, question="what is two plus two?", answer1="four",
-                   answer2="the quick brown fox jumps over the lazy dog", label=1)
-MULTI = PairExample(benchmark="b", subset="s", index=1, question=["what is two plus two?", "and a tie?"],
-                    answer1=["four", "both answers are equally good"], answer2=["five", "bad wrong answer"])
+PAIR = PairExample(
+    benchmark="b",
+    subset="s",
+    index=0,
+    question="what is two plus two?",
+    answer1="four",
+    answer2="the quick brown fox jumps over the lazy dog",
+    label=1,
+)
+MULTI = PairExample(
+    benchmark="b",
+    subset="s",
+    index=1,
+    question=["what is two plus two?", "and a tie?"],
+    answer1=["four", "both answers are equally good"],
+    answer2=["five", "bad wrong answer"],
+)
 POINT = PointExample(benchmark="b", subset="p", index=0, question="what is two plus two?", answer="four", score=9)
 
 
@@ -24,8 +38,11 @@ def models(tmp_path_factory):
     from ray_jobs.tiny_models import tiny_bert_reward, tiny_llama_reward
 
     root = tmp_path_factory.mktemp("reward")
-    return {"llama": str(tiny_llama_reward(root / "llama")), "bert": str(tiny_bert_reward(root / "bert")),
-            "three": str(tiny_llama_reward(root / "three", num_labels=3))}
+    return {
+        "llama": str(tiny_llama_reward(root / "llama")),
+        "bert": str(tiny_bert_reward(root / "bert")),
+        "three": str(tiny_llama_reward(root / "three", num_labels=3)),
+    }
 
 
 def _engine(model: str, **options):
@@ -46,8 +63,9 @@ def _chat_reward(model: str, question, answer) -> float:
 
     tok = AutoTokenizer.from_pretrained(model)
     qs, as_ = ([question], [answer]) if isinstance(question, str) else (question, answer)
-    messages = [m for q, a in zip(qs, as_)
-                for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})]
+    messages = [
+        m for q, a in zip(qs, as_) for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})
+    ]
     text = tok.apply_chat_template(messages, tokenize=False)
     assert text.startswith("<|user|>\n" + qs[0])  # the tokenizer's own template, both turns
     return _direct(model, {"input_ids": tok(text, add_special_tokens=False)["input_ids"]})
@@ -184,10 +202,17 @@ def test_a_sweep_gives_a_reward_judge_pairwise_and_pointwise_cells(models, ray_l
 
     from ray_jobs.batch import SweepConfig, run_sweep
 
-    cfg = SweepConfig.model_validate({
-        "name": "rw", "output_dir": str(tmp_path), "root": str(shared_root), "bootstrap": 0, "limit": 12,
-        "benchmarks": ["llmbar/manual", "critiquellm-pointwise/reference-free"],
-        "judges": [{"name": "rm", "engine": "reward", "model": models["llama"], "batch_size": 8}]})
+    cfg = SweepConfig.model_validate(
+        {
+            "name": "rw",
+            "output_dir": str(tmp_path),
+            "root": str(shared_root),
+            "bootstrap": 0,
+            "limit": 12,
+            "benchmarks": ["llmbar/manual", "critiquellm-pointwise/reference-free"],
+            "judges": [{"name": "rm", "engine": "reward", "model": models["llama"], "batch_size": 8}],
+        }
+    )
     assert [c.key for c in cfg.cells()] == ["rm/-/llmbar-manual", "rm/-/critiquellm-pointwise-reference-free"]
     assert set(run_sweep(cfg, log=lambda *_: None).values()) == {"ok"}
     pair = json.loads((tmp_path / "rw/rm/-/llmbar-manual/metrics.json").read_text())

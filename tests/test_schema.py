@@ -18,17 +18,20 @@ def test_uid_and_swap():
     assert pair(label=None).swapped().label is None
 
 
-@pytest.mark.parametrize("kw, message", [
-    ({"label": 3}, "label"),
-    ({"label": -1}, "label"),
-    ({"question": "   "}, "question is empty"),
-    ({"question": []}, "question has no turns"),
-    ({"index": -1}, "index"),
-    ({"benchmark": ""}, "benchmark"),
-    ({"question": ["a", "b"], "answer1": ["x"], "answer2": ["y", "z"]}, "answer1 has 1 turns"),
-    ({"question": ["a"], "answer1": "x", "answer2": ["y"]}, "both be single-turn or both multi-turn"),
-    ({"extra": 1}, "extra"),
-])
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"label": 3}, "label"),
+        ({"label": -1}, "label"),
+        ({"question": "   "}, "question is empty"),
+        ({"question": []}, "question has no turns"),
+        ({"index": -1}, "index"),
+        ({"benchmark": ""}, "benchmark"),
+        ({"question": ["a", "b"], "answer1": ["x"], "answer2": ["y", "z"]}, "answer1 has 1 turns"),
+        ({"question": ["a"], "answer1": "x", "answer2": ["y"]}, "both be single-turn or both multi-turn"),
+        ({"extra": 1}, "extra"),
+    ],
+)
 def test_pair_validation(kw, message):
     with pytest.raises(ValidationError, match=message):
         pair(**kw)

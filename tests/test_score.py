@@ -1,4 +1,5 @@
 """`judge score` end to end on the real benchmarks: every protocol, raw outputs, bad prediction files."""
+
 import json
 import os
 import subprocess
@@ -63,17 +64,42 @@ def test_raw_outputs_parsed_and_mapped_back(tmp_path, shared_root):
 
 
 def test_pandalm_and_autoj_json_keys(tmp_path, shared_root, capsys):
-    for bench, keys in (("pandalm", {"accuracy", "precision", "recall", "f1"}),
-                        ("autoj", {"agreement", "consistency", "single_accuracy", "groups"})):
+    for bench, keys in (
+        ("pandalm", {"accuracy", "precision", "recall", "f1"}),
+        ("autoj", {"agreement", "consistency", "single_accuracy", "groups"}),
+    ):
         examples, _ = load(bench, root=shared_root)
         path = write(tmp_path / f"{bench}.jsonl", oracle_rows(examples))
-        assert main(["score", "--benchmark", bench, "--predictions", str(path), "--root", str(shared_root),
-                     "--bootstrap", "50", "--json"]) == 0
+        assert (
+            main(
+                [
+                    "score",
+                    "--benchmark",
+                    bench,
+                    "--predictions",
+                    str(path),
+                    "--root",
+                    str(shared_root),
+                    "--bootstrap",
+                    "50",
+                    "--json",
+                ]
+            )
+            == 0
+        )
         out = json.loads(capsys.readouterr().out)
         assert keys <= set(out) and out["n"] == len(examples) and out["parse_failures"] == 0
         assert all(0 <= out[k] <= 1 for k in keys - {"groups"})
-    assert set(out["groups"]) == {"Summarization", "Exam Questions", "Code", "Rewriting", "Creative Writing",
-                                  "Functional Writing", "General Communication", "NLP Tasks"}
+    assert set(out["groups"]) == {
+        "Summarization",
+        "Exam Questions",
+        "Code",
+        "Rewriting",
+        "Creative Writing",
+        "Functional Writing",
+        "General Communication",
+        "NLP Tasks",
+    }
 
 
 def test_judgelm_protocol_on_pandalm(tmp_path, shared_root):
@@ -93,28 +119,45 @@ def test_arena_log_loss_from_probs(tmp_path, shared_root):
 
 def test_pointwise_from_scores_and_ratings(tmp_path, shared_root):
     examples, _ = load("critiquellm-pointwise", "reference-free", root=shared_root)
-    rows = [{"index": e.index, "score": e.score} if e.index % 2 else
-            {"index": e.index, "output": f"Critique. Rating: [[{e.score:g}]]"} for e in examples]
+    rows = [
+        {"index": e.index, "score": e.score}
+        if e.index % 2
+        else {"index": e.index, "output": f"Critique. Rating: [[{e.score:g}]]"}
+        for e in examples
+    ]
     rows[1] = {"index": 1, "output": "no rating given"}
-    r = score("critiquellm-pointwise", write(tmp_path / "p.jsonl", rows), subset="reference-free",
-              root=shared_root, bootstrap=0)
+    r = score(
+        "critiquellm-pointwise",
+        write(tmp_path / "p.jsonl", rows),
+        subset="reference-free",
+        root=shared_root,
+        bootstrap=0,
+    )
     assert r["parse_failures"] == 1 and r["n"] == 99
     assert (r["pearson"], r["spearman"], r["kendall"]) == pytest.approx((1.0, 1.0, 1.0))
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([{"index": 0, "order": "ab", "verdict": 1}], r"order 'ab' has no prediction for 99 indices: 1, 2, 3"),
-    ([{"index": i, "order": "ab", "verdict": 1} for i in range(100)] + [{"index": 100, "order": "ab", "verdict": 1}],
-     "indices not in the benchmark: 100"),
-    ([{"index": 0, "order": "ab", "verdict": 1}, {"index": 0, "order": "ab", "verdict": 2}],
-     r"line 2, field 'index': duplicate prediction for index 0 order ab"),
-    ([{"index": 0, "order": "xy", "verdict": 1}], "field 'order'"),
-    ([{"index": "0", "verdict": 1}], "field 'index'"),
-    ([{"index": 0, "verdict": 5}], "field 'verdict'"),
-    ([{"index": 0, "verdict": 1.0}], r"line 1, field 'verdict': expected the integer 0, 1 or 2, or null, got 1.0"),
-    ([{"index": 0, "verdict": True}], "field 'verdict'"),
-    ([{"index": 0, "verdict": 1, "probs": [0.5, 0.6, 0.1]}], "field 'probs'"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{"index": 0, "order": "ab", "verdict": 1}], r"order 'ab' has no prediction for 99 indices: 1, 2, 3"),
+        (
+            [{"index": i, "order": "ab", "verdict": 1} for i in range(100)]
+            + [{"index": 100, "order": "ab", "verdict": 1}],
+            "indices not in the benchmark: 100",
+        ),
+        (
+            [{"index": 0, "order": "ab", "verdict": 1}, {"index": 0, "order": "ab", "verdict": 2}],
+            r"line 2, field 'index': duplicate prediction for index 0 order ab",
+        ),
+        ([{"index": 0, "order": "xy", "verdict": 1}], "field 'order'"),
+        ([{"index": "0", "verdict": 1}], "field 'index'"),
+        ([{"index": 0, "verdict": 5}], "field 'verdict'"),
+        ([{"index": 0, "verdict": 1.0}], r"line 1, field 'verdict': expected the integer 0, 1 or 2, or null, got 1.0"),
+        ([{"index": 0, "verdict": True}], "field 'verdict'"),
+        ([{"index": 0, "verdict": 1, "probs": [0.5, 0.6, 0.1]}], "field 'probs'"),
+    ],
+)
 def test_bad_prediction_files(tmp_path, shared_root, rows, message):
     path = write(tmp_path / "p.jsonl", rows)
     with pytest.raises(ValueError, match=message):
@@ -123,7 +166,9 @@ def test_bad_prediction_files(tmp_path, shared_root, rows, message):
 
 def test_incomplete_optional_order_is_an_error(tmp_path, shared_root):
     examples, _ = load("pandalm", root=shared_root)
-    rows = [{"index": e.index, "order": "ab", "verdict": 1} for e in examples] + [{"index": 0, "order": "ba", "verdict": 1}]
+    rows = [{"index": e.index, "order": "ab", "verdict": 1} for e in examples] + [
+        {"index": 0, "order": "ba", "verdict": 1}
+    ]
     with pytest.raises(ValueError, match="order 'ba' has no prediction for 998 indices"):
         score("pandalm", write(tmp_path / "p.jsonl", rows), root=shared_root, bootstrap=0)
 
@@ -136,23 +181,51 @@ def test_subset_required_for_multi_subset_benchmarks(tmp_path, shared_root):
 def test_console_script_and_no_heavy_imports(tmp_path, shared_root):
     examples, _ = load("llmbar", "manual", root=shared_root)
     path = write(tmp_path / "p.jsonl", oracle_rows(examples, wrong_every=0))
-    probe = ("import sys, runpy; sys.argv = ['judge', 'score', '--benchmark', 'llmbar', '--subset', 'manual', "
-             f"'--predictions', {str(path)!r}, '--root', {str(shared_root)!r}, '--json']; "
-             "from ray_jobs.cli import main; code = main(); "
-             "heavy = [m for m in ('ray', 'torch', 'vllm', 'transformers', 'deepspeed') if m in sys.modules]; "
-             "print('HEAVY', heavy); sys.exit(code)")
+    probe = (
+        "import sys, runpy; sys.argv = ['judge', 'score', '--benchmark', 'llmbar', '--subset', 'manual', "
+        f"'--predictions', {str(path)!r}, '--root', {str(shared_root)!r}, '--json']; "
+        "from ray_jobs.cli import main; code = main(); "
+        "heavy = [m for m in ('ray', 'torch', 'vllm', 'transformers', 'deepspeed') if m in sys.modules]; "
+        "print('HEAVY', heavy); sys.exit(code)"
+    )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "HEAVY []" in out and json.loads(out.splitlines()[0])["accuracy"] == 1.0
     if VENV_JUDGE.exists():
-        res = subprocess.run([str(VENV_JUDGE), "score", "--benchmark", "llmbar", "--subset", "manual",
-                              "--predictions", str(path), "--root", str(shared_root)],
-                             capture_output=True, text=True, env=os.environ | {"JUDGE_DATA_DIR": str(shared_root)})
+        res = subprocess.run(
+            [
+                str(VENV_JUDGE),
+                "score",
+                "--benchmark",
+                "llmbar",
+                "--subset",
+                "manual",
+                "--predictions",
+                str(path),
+                "--root",
+                str(shared_root),
+            ],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"JUDGE_DATA_DIR": str(shared_root)},
+        )
         assert res.returncode == 0 and "accuracy" in res.stdout and "100.00" in res.stdout
 
 
 def test_cli_errors_are_one_line(tmp_path, shared_root, capsys):
-    assert main(["score", "--benchmark", "llmbar", "--predictions", str(tmp_path / "none.jsonl"),
-                 "--root", str(shared_root)]) == 2
+    assert (
+        main(
+            [
+                "score",
+                "--benchmark",
+                "llmbar",
+                "--predictions",
+                str(tmp_path / "none.jsonl"),
+                "--root",
+                str(shared_root),
+            ]
+        )
+        == 2
+    )
     assert "judge: error: llmbar has several subsets" in capsys.readouterr().err
 
 
@@ -168,10 +241,16 @@ def test_data_list_and_show(shared_root, capsys):
     assert "annotator agreement: Fleiss' kappa 0.8642" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("value, message", [
-    ("NaN", "expected a finite number, got nan"), ("Infinity", "expected a finite number, got inf"),
-    ("-Infinity", "expected a finite number"), ("11", r"11 is off the benchmark's scale 1..5"),
-    ("0.5", r"0.5 is off the benchmark's scale 1..5")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("NaN", "expected a finite number, got nan"),
+        ("Infinity", "expected a finite number, got inf"),
+        ("-Infinity", "expected a finite number"),
+        ("11", r"11 is off the benchmark's scale 1..5"),
+        ("0.5", r"0.5 is off the benchmark's scale 1..5"),
+    ],
+)
 def test_pointwise_scores_are_finite_and_on_the_scale(tmp_path, shared_root, value, message):
     examples, _ = load("critiquellm-pointwise", "reference-free", root=shared_root)
     lines = [json.dumps({"index": e.index, "score": e.score}) for e in examples]
@@ -193,8 +272,25 @@ def test_json_output_is_strict_json(tmp_path, shared_root, capsys):
     examples, _ = load("critiquellm-pointwise", "reference-free", root=shared_root)
     rows = [{"index": e.index, "score": 5} for e in examples]  # constant scores: Pearson is undefined
     path = write(tmp_path / "p.jsonl", rows)
-    assert main(["score", "--benchmark", "critiquellm-pointwise", "--subset", "reference-free", "--predictions",
-                 str(path), "--root", str(shared_root), "--json", "--bootstrap", "50"]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--benchmark",
+                "critiquellm-pointwise",
+                "--subset",
+                "reference-free",
+                "--predictions",
+                str(path),
+                "--root",
+                str(shared_root),
+                "--json",
+                "--bootstrap",
+                "50",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     result = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert result["pearson"] is None and "NaN" not in out

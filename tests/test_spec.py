@@ -1,4 +1,5 @@
 """ray_jobs.spec and ray_jobs.config: typed engine options, the capability table, one override parser."""
+
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_unknown_option_is_an_error_naming_it_and_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"unknown option 'max_model_lenn' for engine hf; its options: dtype, max_model_len"):
+    with pytest.raises(
+        ValueError, match=r"unknown option 'max_model_lenn' for engine hf; its options: dtype, max_model_len"
+    ):
         JudgeSpec(name="h", engine="hf", model="m", options={"max_model_lenn": 99})
     with pytest.raises(ValueError, match="unknown option 'max_model_lenn'"):
         load_sweep(ROOT / "configs/sweeps/quickstart-cpu.yaml", ["judges.4.options.max_model_lenn=99"])
@@ -45,8 +48,12 @@ def test_capability_table():
 def test_one_override_parser_for_every_verb():
     data = {"judges": [{"name": "a"}, {"name": "b", "options": {}}], "lora": {"rank": 8}}
     apply_overrides(data, ["judges.1.options.dtype=float32", "lora.rank=16", "new.key=[1, 2]", "limit=null"])
-    assert data == {"judges": [{"name": "a"}, {"name": "b", "options": {"dtype": "float32"}}], "lora": {"rank": 16},
-                    "new": {"key": [1, 2]}, "limit": None}
+    assert data == {
+        "judges": [{"name": "a"}, {"name": "b", "options": {"dtype": "float32"}}],
+        "lora": {"rank": 16},
+        "new": {"key": [1, 2]},
+        "limit": None,
+    }
     with pytest.raises(ValueError, match=r"judges is a list of 2; '5' is not an index in it"):
         apply_overrides(data, ["judges.5.batch_size=8"])
     with pytest.raises(ValueError, match="is not key=value"):

@@ -1,4 +1,5 @@
 """ray_jobs.store: the Parquet row of a judgment, results written before this layout, cell hashes."""
+
 import math
 
 import pyarrow as pa
@@ -16,11 +17,13 @@ POINT = PointExample(benchmark="b", subset="s", index=4, question="2+2?", answer
 def _judgments():
     ab, ba = expand([EX], ("ab", "ba"))
     point = expand([POINT], ("ab",))[0]
-    return [to_judgment(ab, {"raw": "[[A]]", "tokens_in": 10, "tokens_out": 2}, "mtbench-pair", "j"),
-            to_judgment(ba, {"probs": (0.2, 0.5, 0.3)}, "label", "j"),
-            to_judgment(ab, {"error": "engine failed"}, "label", "j"),
-            to_judgment(point, {"raw": "Fine. Rating: [[7]]"}, "mtbench-single", "j"),
-            to_judgment(point, {"score": 6.25}, "mtbench-single", "j")]
+    return [
+        to_judgment(ab, {"raw": "[[A]]", "tokens_in": 10, "tokens_out": 2}, "mtbench-pair", "j"),
+        to_judgment(ba, {"probs": (0.2, 0.5, 0.3)}, "label", "j"),
+        to_judgment(ab, {"error": "engine failed"}, "label", "j"),
+        to_judgment(point, {"raw": "Fine. Rating: [[7]]"}, "mtbench-single", "j"),
+        to_judgment(point, {"score": 6.25}, "mtbench-single", "j"),
+    ]
 
 
 def test_a_judgment_round_trips_through_parquet_with_null_for_absent_probabilities(tmp_path):
@@ -45,7 +48,9 @@ def test_parts_written_before_this_layout_hold_nan_and_still_read(tmp_path):
 def test_cell_hashes_are_those_of_results_written_before_this_layout():
     """The config hash decides whether stored judgments are reused: the redesign kept it byte for
     byte (values computed with the code before it), so existing results directories are not re-judged."""
-    hf = JudgeSpec(name="q", engine="hf", model="Qwen/Qwen2.5-7B-Instruct", mode="label", options={"max_model_len": 8192})
+    hf = JudgeSpec(
+        name="q", engine="hf", model="Qwen/Qwen2.5-7B-Instruct", mode="label", options={"max_model_len": 8192}
+    )
     openai = JudgeSpec(name="o", engine="openai", model="judge", options={"max_tokens": 8, "base_url": "http://x/v1"})
     assert Cell(hf, "label", "llmbar", "natural", ("ab", "ba"), 20).config_hash() == "2869e317b67792cf"
     assert Cell(openai, "mtbench-pair", "pandalm", "test", ("ab",)).config_hash() == "8d223145b26be82a"

@@ -1,4 +1,5 @@
 """A sweep killed mid-cell resumes without losing or duplicating a judgment; finished cells are skipped."""
+
 import json
 import os
 import signal
@@ -17,23 +18,43 @@ pytestmark = pytest.mark.slow
 
 def _sweep(cfg_path: Path, *flags: str, **kw) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "JUDGE_VERBOSE"} | {"RAY_AUTH_MODE": "disabled"}
-    return subprocess.Popen([sys.executable, "-m", "ray_jobs.cli", "sweep", str(cfg_path), *flags], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ray_jobs.cli", "sweep", str(cfg_path), *flags],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **kw,
+    )
 
 
 def test_killed_sweep_resumes_with_exact_counts(tmp_path, shared_root):
-    cfg = {"name": "resume", "output_dir": str(tmp_path), "root": str(shared_root), "benchmarks": ["llmbar/natural", "llmbar/manual"],
-           "orders": "both", "bootstrap": 0, "part_rows": 8,
-           "judges": [{"name": "slow", "engine": "fake", "batch_size": 4, "options": {"delay": 0.05}}],
-           "ray_init": {"address": "local", "num_cpus": 2, "include_dashboard": False,
-                        "_temp_dir": tempfile.mkdtemp(prefix="ray")}}  # short: socket paths
+    cfg = {
+        "name": "resume",
+        "output_dir": str(tmp_path),
+        "root": str(shared_root),
+        "benchmarks": ["llmbar/natural", "llmbar/manual"],
+        "orders": "both",
+        "bootstrap": 0,
+        "part_rows": 8,
+        "judges": [{"name": "slow", "engine": "fake", "batch_size": 4, "options": {"delay": 0.05}}],
+        "ray_init": {
+            "address": "local",
+            "num_cpus": 2,
+            "include_dashboard": False,
+            "_temp_dir": tempfile.mkdtemp(prefix="ray"),
+        },
+    }  # short: socket paths
     cfg_path = tmp_path / "sweep.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     parts = tmp_path / "resume" / "slow" / "label" / "llmbar-natural" / "parts"
     proc = _sweep(cfg_path)
     deadline = time.time() + 240
     while len(list(parts.glob("part-*.parquet"))) < 3:  # 200 rows at 0.05 s: killed well before the end
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
+        assert proc.poll() is None and time.time() < deadline, (
+            proc.stdout.read() if proc.poll() is not None else "timeout"
+        )
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()

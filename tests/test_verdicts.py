@@ -1,15 +1,25 @@
 """judge_core.verdicts: the one rule from probabilities and from two orders, and every user of it."""
+
 import pytest
 
 from judge_core.schema import Judgment, PairExample
 from judge_core.verdicts import average_orders, combine_orders, ties_allowed, verdict_from_probs
 
 
-@pytest.mark.parametrize("probs, tie, expected", [
-    ((0.5, 0.3, 0.2), True, 0), ((0.5, 0.3, 0.2), False, 1), ((0.2, 0.3, 0.5), True, 2),
-    ((0.0, 0.5, 0.5), True, 0), ((0.0, 0.5, 0.5), False, 1), (None, True, None),
-    ((0.4, 0.4, 0.2), True, 1),  # a tie must be strictly likelier than both answers
-    ((1 / 3, 1 / 3, 1 / 3), True, 0), ((1 / 3, 1 / 3, 1 / 3), False, 1)])
+@pytest.mark.parametrize(
+    "probs, tie, expected",
+    [
+        ((0.5, 0.3, 0.2), True, 0),
+        ((0.5, 0.3, 0.2), False, 1),
+        ((0.2, 0.3, 0.5), True, 2),
+        ((0.0, 0.5, 0.5), True, 0),
+        ((0.0, 0.5, 0.5), False, 1),
+        (None, True, None),
+        ((0.4, 0.4, 0.2), True, 1),  # a tie must be strictly likelier than both answers
+        ((1 / 3, 1 / 3, 1 / 3), True, 0),
+        ((1 / 3, 1 / 3, 1 / 3), False, 1),
+    ],
+)
 def test_verdict_from_probs(probs, tie, expected):
     assert verdict_from_probs(probs, tie) == expected
 
@@ -23,6 +33,7 @@ def test_average_and_combine_orders():
 def test_ties_allowed_when_the_gold_has_ties_or_there_is_no_gold():
     def ex(label):
         return PairExample(benchmark="b", subset="s", index=0, question="q", answer1="a", answer2="b", label=label)
+
     assert ties_allowed([ex(1), ex(0)]) and ties_allowed([ex(None)]) and not ties_allowed([ex(1), ex(2)])
 
 
@@ -48,6 +59,7 @@ def test_every_user_decides_by_the_one_rule():
     class Even:
         def probs(self, examples, order):
             return [EVEN for _ in examples]
+
     ex = PairExample(benchmark="b", subset="s", index=0, question="q", answer1="a", answer2="b", label=0)
     rows = predictions(Even(), [ex])
     assert {r["verdict"] for variant in rows.values() for r in variant} == {want}

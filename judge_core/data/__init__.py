@@ -7,6 +7,7 @@ Files are looked up under the data root ($JUDGE_DATA_DIR, else ./data, else ../s
 in the download cache ($JUDGE_CACHE_DIR, default ~/.cache/judgeray); with fetch=True a missing file
 is downloaded from its pinned public URL and checked against its sha256.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,9 +18,23 @@ from ._io import BadRecordError, LoadReport, ModifiedDataError, OnBadRecord, cac
 from .files import FileDataset, register
 from .registry import SOURCES, Source, Subset
 
-__all__ = ["FileDataset", "register", "load", "load_all", "locate", "source", "targets", "SOURCES", "Source", "LoadReport", "BadRecordError",
-           "ModifiedDataError",
-           "data_root", "decontaminate", "normalise_text"]
+__all__ = [
+    "SOURCES",
+    "BadRecordError",
+    "FileDataset",
+    "LoadReport",
+    "ModifiedDataError",
+    "Source",
+    "data_root",
+    "decontaminate",
+    "load",
+    "load_all",
+    "locate",
+    "normalise_text",
+    "register",
+    "source",
+    "targets",
+]
 
 
 def source(name: str) -> Source:
@@ -46,11 +61,14 @@ def locate(name: str, subset: str, root=None, fetch_missing: bool = False) -> Pa
             return base / spec.path
     if fetch_missing and spec.remote is not None:
         return fetch(spec.remote, cache_dir() / spec.path)
-    fetch_hint = f"; `judge data show {name} --fetch` downloads its public copy ({spec.remote.url})" if spec.remote else ""
-    raise FileNotFoundError(f"{name}/{subset}: {spec.path} not found under {data_root(root)} (cwd {Path.cwd()}). "
-                            "Set JUDGE_DATA_DIR or the config's root: to the data root; in a Ray job, pass it in the "
-                            "runtime_env: --runtime-env-json '{\"env_vars\": {\"JUDGE_DATA_DIR\": \"/abs/path/data\"}}'"
-                            + fetch_hint)
+    fetch_hint = (
+        f"; `judge data show {name} --fetch` downloads its public copy ({spec.remote.url})" if spec.remote else ""
+    )
+    raise FileNotFoundError(
+        f"{name}/{subset}: {spec.path} not found under {data_root(root)} (cwd {Path.cwd()}). "
+        "Set JUDGE_DATA_DIR or the config's root: to the data root; in a Ray job, pass it in the "
+        'runtime_env: --runtime-env-json \'{"env_vars": {"JUDGE_DATA_DIR": "/abs/path/data"}}\'' + fetch_hint
+    )
 
 
 def _subset(src: Source, subset: str) -> Subset:
@@ -59,8 +77,14 @@ def _subset(src: Source, subset: str) -> Subset:
     return src.subsets[subset]
 
 
-def load(name: str, subset: str | None = None, root=None, on_bad_record: OnBadRecord = "error",
-         fetch: bool = False, accept_modified: bool = False) -> tuple[list, LoadReport]:
+def load(
+    name: str,
+    subset: str | None = None,
+    root=None,
+    on_bad_record: OnBadRecord = "error",
+    fetch: bool = False,
+    accept_modified: bool = False,
+) -> tuple[list, LoadReport]:
     """Examples of one source (all its subsets when `subset` is None) and what was skipped or filtered.
 
     on_bad_record="error" raises BadRecordError naming file, line, example and field at the first bad row;
@@ -70,7 +94,7 @@ def load(name: str, subset: str | None = None, root=None, on_bad_record: OnBadRe
     src = source(name)
     report = LoadReport()
     examples = []
-    for sub in ([subset] if subset else list(src.subsets)):
+    for sub in [subset] if subset else list(src.subsets):
         if src.kind == "file":  # your own data (data/files.py) knows where it is
             examples += src.read(None, src, sub, on_bad_record, report)
             continue

@@ -4,6 +4,7 @@ Every record a loader reads comes with where it is (`At`: the 1-based line where
 editor numbers lines, and its 0-based index among the file's records, which is the example's
 `index`), so an error can name file, line, example and field.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,9 +14,10 @@ import os
 import re
 import sys
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 OnBadRecord = Literal["error", "skip"]
 
@@ -23,6 +25,7 @@ OnBadRecord = Literal["error", "skip"]
 class At(NamedTuple):
     """Where a record is: the 1-based line where it starts (the row, for Parquet and datasets: `unit`),
     and its 0-based index among the records."""
+
     line: int
     index: int
     unit: str = "line"
@@ -32,14 +35,21 @@ class BadRecordError(ValueError):
     """A record that cannot be used; the message names the file, the 1-based line where the record
     starts, the example's index where there is one, and the field."""
 
-    def __init__(self, path: Path | str, line: int | None, field_name: str | None, reason: str,
-                 index: int | None = None, unit: str = "line"):
+    def __init__(
+        self,
+        path: Path | str,
+        line: int | None,
+        field_name: str | None,
+        reason: str,
+        index: int | None = None,
+        unit: str = "line",
+    ):
         self.path, self.line, self.index, self.field, self.reason = str(path), line, index, field_name, reason
         where = str(path) + (f", {unit} {line}" if line else "") + (f" (example {index})" if index is not None else "")
         super().__init__(f"{where}{f', field {field_name!r}' if field_name else ''}: {reason}")
 
     @classmethod
-    def at(cls, path, at: At, field_name: str | None, reason: str) -> "BadRecordError":
+    def at(cls, path, at: At, field_name: str | None, reason: str) -> BadRecordError:
         return cls(path, at.line, field_name, reason, at.index, at.unit)
 
 
@@ -86,7 +96,7 @@ def not_utf8(value) -> str | None:
     """Why a decoded record is not UTF-8 (its first bad byte), or None."""
     if isinstance(value, str):
         m = _ESCAPED.search(value)
-        return f"not valid UTF-8 (byte 0x{ord(m.group(0)) - 0xdc00:02x})" if m else None
+        return f"not valid UTF-8 (byte 0x{ord(m.group(0)) - 0xDC00:02x})" if m else None
     if isinstance(value, dict):
         value = list(value.keys()) + list(value.values())
     if isinstance(value, list):
@@ -134,7 +144,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[At, Any]]:
             try:
                 yield At(lineno, index), json.loads(line)
             except (json.JSONDecodeError, RecursionError) as e:
-                yield At(lineno, index), BadRecordError(path, lineno, None, f"not valid JSON ({getattr(e, 'msg', e)})", index)
+                yield (
+                    At(lineno, index),
+                    BadRecordError(path, lineno, None, f"not valid JSON ({getattr(e, 'msg', e)})", index),
+                )
             index += 1
 
 
@@ -151,8 +164,13 @@ def read_csv(path: Path) -> Iterator[tuple[At, dict[str, str]]]:
             before = reader.line_num
 
 
-def collect(rows: Iterator[tuple[At, Any]], path: Path, make: Callable[[int, Any], Any],
-            on_bad_record: OnBadRecord, report: LoadReport) -> list:
+def collect(
+    rows: Iterator[tuple[At, Any]],
+    path: Path,
+    make: Callable[[int, Any], Any],
+    on_bad_record: OnBadRecord,
+    report: LoadReport,
+) -> list:
     """Turn located records into examples with `make(index, record)`; bad records raise or are counted.
 
     `make` may return None for a record removed by a documented filter (it must call report.filter_out).
@@ -215,7 +233,7 @@ def need(record: dict, key: str, kind: type | tuple[type, ...] = str) -> Any:
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
     value = record[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise FieldError(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r:.60}")
     return value
 
@@ -235,6 +253,7 @@ def label_from(record: dict, key: str, mapping: dict) -> int:
 
 
 # ---- fetching a public copy -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Remote:
@@ -277,7 +296,8 @@ def verify_pinned(path: Path, remote: Remote | None, accept_modified: bool, repo
         f"{path} differs from its pinned source: sha256 {digest}, pinned {remote.sha256} ({remote.url}). "
         "Restore the file (delete it and load with fetch, or copy it again), or accept the modified data "
         "(sweep: accept_modified_data=true; judge score: --accept-modified-data; any verb: "
-        "JUDGE_ACCEPT_MODIFIED_DATA=1): the report then marks the cells judged on it")
+        "JUDGE_ACCEPT_MODIFIED_DATA=1): the report then marks the cells judged on it"
+    )
 
 
 def fetch(remote: Remote, dest: Path, allow_unpinned: bool = False) -> Path:

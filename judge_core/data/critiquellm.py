@@ -3,6 +3,7 @@
 `judge data show critiquellm-pointwise --subset reference-free`. Pairwise labels count 0 = first,
 1 = second, 2 = tie and are mapped 0->1, 1->2, 2->0.
 """
+
 from __future__ import annotations
 
 from ..schema import PairExample, PointExample
@@ -24,19 +25,32 @@ def _reference(r: dict, subset: str) -> str | None:
 
 def _pair(row: int, r: dict, source: Source, subset: str) -> PairExample:
     return PairExample(
-        benchmark=source.name, subset=subset, index=row, question=need(r, "question"),
-        answer1=need(r, "response_1"), answer2=need(r, "response_2"), reference=_reference(r, subset),
+        benchmark=source.name,
+        subset=subset,
+        index=row,
+        question=need(r, "question"),
+        answer1=need(r, "response_1"),
+        answer2=need(r, "response_2"),
+        reference=_reference(r, subset),
         label=label_from(r, "label", {0: 1, 1: 2, 2: 0}),
-        meta={"category": r.get("category"), "id": r.get("id"),
-              "human_scores": [need(r, "human_score_1", (int, float)), need(r, "human_score_2", (int, float))]},
+        meta={
+            "category": r.get("category"),
+            "id": r.get("id"),
+            "human_scores": [need(r, "human_score_1", (int, float)), need(r, "human_score_2", (int, float))],
+        },
     )
 
 
 def _point(row: int, r: dict, source: Source, subset: str) -> PointExample:
     return PointExample(
-        benchmark=source.name, subset=subset, index=row, question=need(r, "question"),
-        answer=need(r, "response"), reference=_reference(r, subset),
-        score=float(need(r, "human_score", (int, float))), scale=(1.0, 5.0),
+        benchmark=source.name,
+        subset=subset,
+        index=row,
+        question=need(r, "question"),
+        answer=need(r, "response"),
+        reference=_reference(r, subset),
+        score=float(need(r, "human_score", (int, float))),
+        scale=(1.0, 5.0),
         meta={"category": r.get("category"), "id": r.get("id"), "model": r.get("model")},
     )
 
@@ -45,18 +59,30 @@ def _subsets(kind: str) -> dict[str, Subset]:
     out = {}
     for subset in ("reference-based", "reference-free"):
         name = f"alignbench_{subset.replace('-', '_')}_sample.jsonl"
-        out[subset] = Subset(f"alignbench/critiquellm/{kind}/{name}", github(
-            _REPO, _COMMIT, f"data/evaluation/{kind}/{name}", _SHA[kind, subset]))
+        out[subset] = Subset(
+            f"alignbench/critiquellm/{kind}/{name}",
+            github(_REPO, _COMMIT, f"data/evaluation/{kind}/{name}", _SHA[kind, subset]),
+        )
     return out
 
 
-register(Source(
-    name="critiquellm-pairwise", kind="benchmark", protocol="autoj", read=rows_reader(read_jsonl, _pair),
-    description="AlignBench pairwise samples rated by humans (CritiqueLLM), with/without reference",
-    subsets=_subsets("pairwise"),
-))
-register(Source(
-    name="critiquellm-pointwise", kind="benchmark", protocol="pointwise", read=rows_reader(read_jsonl, _point),
-    description="AlignBench single answers with human scores 1-5 (CritiqueLLM), with/without reference",
-    subsets=_subsets("pointwise"),
-))
+register(
+    Source(
+        name="critiquellm-pairwise",
+        kind="benchmark",
+        protocol="autoj",
+        read=rows_reader(read_jsonl, _pair),
+        description="AlignBench pairwise samples rated by humans (CritiqueLLM), with/without reference",
+        subsets=_subsets("pairwise"),
+    )
+)
+register(
+    Source(
+        name="critiquellm-pointwise",
+        kind="benchmark",
+        protocol="pointwise",
+        read=rows_reader(read_jsonl, _point),
+        description="AlignBench single answers with human scores 1-5 (CritiqueLLM), with/without reference",
+        subsets=_subsets("pointwise"),
+    )
+)

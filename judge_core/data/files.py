@@ -13,13 +13,15 @@ answer, so TRL's implicit-prompt preference rows need no question column). The l
 (chosen is always better: 1), or a column mapped through `map`; without one the data is judged, not scored.
 A bad row is named by file and 1-based line (row, for Parquet and datasets) like every benchmark's.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,24 +30,32 @@ from ._io import At, FieldError, LoadReport, OnBadRecord, cache_dir, collect, re
 from .registry import SOURCES, Source, Subset
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
-FIELDS = {"pairwise": ("question", "answer1", "answer2", "reference", "id"),
-          "pointwise": ("question", "answer", "reference", "score", "id")}
+FIELDS = {
+    "pairwise": ("question", "answer1", "answer2", "reference", "id"),
+    "pointwise": ("question", "answer", "reference", "score", "id"),
+}
 # what a column is usually called in preference and judging sets, for `judge data inspect FILE`
-USUAL_NAMES = {"question": ("question", "prompt", "instruction", "query", "input"),
-               "answer1": ("answer1", "chosen", "response1", "response_a", "answer_a", "output_1"),
-               "answer2": ("answer2", "rejected", "response2", "response_b", "answer_b", "output_2"),
-               "answer": ("answer", "response", "output", "completion"),
-               "reference": ("reference", "reference_answer"), "score": ("score", "rating"), "id": ("id",)}
+USUAL_NAMES = {
+    "question": ("question", "prompt", "instruction", "query", "input"),
+    "answer1": ("answer1", "chosen", "response1", "response_a", "answer_a", "output_1"),
+    "answer2": ("answer2", "rejected", "response2", "response_b", "answer_b", "output_2"),
+    "answer": ("answer", "response", "output", "completion"),
+    "reference": ("reference", "reference_answer"),
+    "score": ("score", "rating"),
+    "id": ("id",),
+}
 SUBSET = "all"  # a file is one subset: its cells are <name>-all
 
 
 class LabelColumn(BaseModel):
     """The label read from a column, mapped to the convention (1 = answer1 better, 2 = answer2, 0 = tie)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     column: str
     map: dict[str | int | float | bool, Literal[0, 1, 2]] | None = Field(
-        None, description="the column's values -> 1, 2 or 0 (tie); default: the column holds 0, 1, 2 already")
+        None, description="the column's values -> 1, 2 or 0 (tie); default: the column holds 0, 1, 2 already"
+    )
 
     def of(self, record: dict) -> int:
         value = record.get(self.column)
@@ -61,6 +71,7 @@ class LabelColumn(BaseModel):
 class FileDataset(BaseModel):
     """A dataset from a file: what a sweep's `benchmarks:` entry, `judge judge --benchmark` and
     `judge data inspect` accept besides a registered benchmark's name."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.+]+$", description="its name in results and the report (no '-' or '/')")
@@ -69,23 +80,32 @@ class FileDataset(BaseModel):
     split: str | None = Field(None, description="hf: the split (needed when it holds several)")
     format: Literal["jsonl", "json", "csv", "parquet"] | None = Field(None, description="default: from the suffix")
     kind: Literal["pairwise", "pointwise"] = "pairwise"
-    columns: dict[str, str] = Field(default_factory=dict, description="field -> your column: question, answer1, "
-                                    "answer2 (pointwise: answer, score), reference, id; default: the usual names")
-    label: Literal[0, 1, 2] | LabelColumn | None = Field(None, description="a constant, {column, map}, or none "
-                                                                            "(judged, not scored)")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="field -> your column: question, answer1, "
+        "answer2 (pointwise: answer, score), reference, id; default: the usual names",
+    )
+    label: Literal[0, 1, 2] | LabelColumn | None = Field(
+        None, description="a constant, {column, map}, or none (judged, not scored)"
+    )
     scale: tuple[float, float] = Field((1.0, 10.0), description="pointwise: the scores' range")
-    shuffle_positions: bool = Field(False, description="swap the answers of about half the pairs (seeded by the row, "
-                                    "label swapped with them): chosen/rejected data then has both labels, so macro "
-                                    "F1 means something and a judge that favours a position cannot hide")
+    shuffle_positions: bool = Field(
+        False,
+        description="swap the answers of about half the pairs (seeded by the row, "
+        "label swapped with them): chosen/rejected data then has both labels, so macro "
+        "F1 means something and a judge that favours a position cannot hide",
+    )
 
     @model_validator(mode="after")
-    def _check(self) -> "FileDataset":
+    def _check(self) -> FileDataset:
         if (self.path is None) == (self.hf is None):
             raise ValueError(f"dataset {self.name}: give one of path or hf")
         unknown = set(self.columns) - set(FIELDS[self.kind])
         if unknown:
-            raise ValueError(f"dataset {self.name}: columns has {sorted(unknown)}; a {self.kind} dataset maps "
-                             f"{', '.join(FIELDS[self.kind])}")
+            raise ValueError(
+                f"dataset {self.name}: columns has {sorted(unknown)}; a {self.kind} dataset maps "
+                f"{', '.join(FIELDS[self.kind])}"
+            )
         if self.kind == "pointwise" and self.label is not None:
             raise ValueError(f"dataset {self.name}: a pointwise dataset is scored by its score column, not a label")
         return self
@@ -100,12 +120,16 @@ class FileDataset(BaseModel):
             return self.format
         suffix = Path(self.path.split("?")[0]).suffix.lstrip(".").lower()
         if suffix not in FORMATS:
-            raise ValueError(f"dataset {self.name}: cannot tell the format of {self.path}; set format: one of {FORMATS}")
+            raise ValueError(
+                f"dataset {self.name}: cannot tell the format of {self.path}; set format: one of {FORMATS}"
+            )
         return suffix
 
     def column(self, field: str) -> str | None:
         """Your column for one of our fields: the mapped one, else the field's own name."""
-        return self.columns.get(field, field if field in ("question", "answer1", "answer2", "answer", "score") else None)
+        return self.columns.get(
+            field, field if field in ("question", "answer1", "answer2", "answer", "score") else None
+        )
 
     # ---- reading ----------------------------------------------------------------------------------
     def records(self) -> tuple[str, Iterator[tuple[At, Any]]]:
@@ -134,12 +158,22 @@ class FileDataset(BaseModel):
         if self.kind == "pointwise":
             answer = self._value(record, "answer")
             score = record.get(self.column("score")) if self.column("score") in record else None
-            return PointExample(**common, question=self._question(record, answer), answer=_text(answer, self.column("answer"), "assistant"),
-                                score=None if score is None else float(score), scale=self.scale)
+            return PointExample(
+                **common,
+                question=self._question(record, answer),
+                answer=_text(answer, self.column("answer"), "assistant"),
+                score=None if score is None else float(score),
+                scale=self.scale,
+            )
         a1, a2 = self._value(record, "answer1"), self._value(record, "answer2")
         label = self.label.of(record) if isinstance(self.label, LabelColumn) else self.label
-        pair = PairExample(**common, question=self._question(record, a1), answer1=_text(a1, self.column("answer1"), "assistant"),
-                           answer2=_text(a2, self.column("answer2"), "assistant"), label=label)
+        pair = PairExample(
+            **common,
+            question=self._question(record, a1),
+            answer1=_text(a1, self.column("answer1"), "assistant"),
+            answer2=_text(a2, self.column("answer2"), "assistant"),
+            label=label,
+        )
         return presented(pair, "ba" if self.shuffle_positions and random.Random(index).random() < 0.5 else "ab")
 
     def _value(self, record: dict, field: str):
@@ -269,9 +303,14 @@ def register(dataset: FileDataset) -> Source:
     def read(_path, _source, _subset, on_bad_record, report):
         return dataset.read(on_bad_record, report)
 
-    source = Source(dataset.name, "file", {SUBSET: Subset(dataset.where)}, read,
-                    protocol="pointwise" if dataset.kind == "pointwise" else "pairwise",
-                    description=f"your data: {dataset.where} ({json.dumps(dataset.model_dump(exclude_defaults=True))})")
+    source = Source(
+        dataset.name,
+        "file",
+        {SUBSET: Subset(dataset.where)},
+        read,
+        protocol="pointwise" if dataset.kind == "pointwise" else "pairwise",
+        description=f"your data: {dataset.where} ({json.dumps(dataset.model_dump(exclude_defaults=True))})",
+    )
     SOURCES[dataset.name] = source
     return source
 

@@ -3,6 +3,7 @@
 `judge data show judgelm-val`. The files live on the Hugging Face hub (BAAI/JudgeLM-100K); put
 them under <data root>/judgelm/ or let the loader fetch them. Reference answers are optional.
 """
+
 from __future__ import annotations
 
 from ..schema import PairExample
@@ -30,12 +31,20 @@ def _example(row: int, r: dict, source: Source, subset: str, with_reference: boo
     key = "score_w_reference" if with_reference and "score_w_reference" in r else "score"
     s1, s2 = _scores(r, key)
     return PairExample(
-        benchmark=source.name, subset=subset, index=row, question=need(r, "question_body"),
-        answer1=need(r, "answer1_body"), answer2=need(r, "answer2_body"),
-        reference=reference if with_reference else None, label=label_from_scores(s1, s2),
-        meta={"scores": [s1, s2], "question_id": r.get("question_id"),
-              "models": [r.get("answer1_model_id"), r.get("answer2_model_id")],
-              "judgment": r.get("text_w_reference" if key == "score_w_reference" else "text")},
+        benchmark=source.name,
+        subset=subset,
+        index=row,
+        question=need(r, "question_body"),
+        answer1=need(r, "answer1_body"),
+        answer2=need(r, "answer2_body"),
+        reference=reference if with_reference else None,
+        label=label_from_scores(s1, s2),
+        meta={
+            "scores": [s1, s2],
+            "question_id": r.get("question_id"),
+            "models": [r.get("answer1_model_id"), r.get("answer2_model_id")],
+            "judgment": r.get("text_w_reference" if key == "score_w_reference" else "text"),
+        },
     )
 
 
@@ -43,13 +52,22 @@ def reader(with_reference: bool):
     return rows_reader(read_jsonl, lambda row, r, source, subset: _example(row, r, source, subset, with_reference))
 
 
-register(Source(
-    name="judgelm-train", kind="train", read=reader(with_reference=False),
-    description="JudgeLM-100K training judgments by GPT-4 (HF BAAI/JudgeLM-100K; not in ../shared/data)",
-    subsets={"train": Subset("judgelm/judgelm_train_100k.jsonl", Remote(_HF + "judgelm_train_100k.jsonl"))},
-))
-register(Source(
-    name="judgelm-val", kind="benchmark", protocol="judgelm", read=reader(with_reference=False),
-    description="JudgeLM val 5K with GPT-4 judgments (HF BAAI/JudgeLM-100K; not in ../shared/data)",
-    subsets={"val": Subset("judgelm/judgelm_val_5k_gpt4.jsonl", Remote(_HF + "judgelm_val_5k_gpt4.jsonl"))},
-))
+register(
+    Source(
+        name="judgelm-train",
+        kind="train",
+        read=reader(with_reference=False),
+        description="JudgeLM-100K training judgments by GPT-4 (HF BAAI/JudgeLM-100K; not in ../shared/data)",
+        subsets={"train": Subset("judgelm/judgelm_train_100k.jsonl", Remote(_HF + "judgelm_train_100k.jsonl"))},
+    )
+)
+register(
+    Source(
+        name="judgelm-val",
+        kind="benchmark",
+        protocol="judgelm",
+        read=reader(with_reference=False),
+        description="JudgeLM val 5K with GPT-4 judgments (HF BAAI/JudgeLM-100K; not in ../shared/data)",
+        subsets={"val": Subset("judgelm/judgelm_val_5k_gpt4.jsonl", Remote(_HF + "judgelm_val_5k_gpt4.jsonl"))},
+    )
+)

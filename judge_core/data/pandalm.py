@@ -1,4 +1,5 @@
 """PandaLM test set (999 pairs, 3 annotators; gold = majority). `judge data show pandalm`"""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -34,16 +35,37 @@ def _example(row: int, r: dict, source: Source, subset: str) -> PairExample:
     question = f"{instruction}\n\n{extra}" if extra.strip() else instruction
     model1, _, model2 = need(r, "cmp_key").partition("_")
     return PairExample(
-        benchmark=source.name, subset=subset, index=row, question=question,
-        answer1=_response(r, "response1"), answer2=_response(r, "response2"), label=majority(votes),
-        meta={"annotators": votes, "instruction": instruction, "input": extra,
-              "motivation_app": r.get("motivation_app"), "models": [model1, model2]},
+        benchmark=source.name,
+        subset=subset,
+        index=row,
+        question=question,
+        answer1=_response(r, "response1"),
+        answer2=_response(r, "response2"),
+        label=majority(votes),
+        meta={
+            "annotators": votes,
+            "instruction": instruction,
+            "input": extra,
+            "motivation_app": r.get("motivation_app"),
+            "models": [model1, model2],
+        },
     )
 
 
-SOURCE = register(Source(
-    name="pandalm", kind="benchmark", protocol="pandalm", read=rows_reader(read_json_list, _example),
-    description="PandaLM human-annotated test set (gold = majority of 3 annotators)",
-    subsets=pinned_file("test", "pandalm/testset-v1.json", "WeOpenML/PandaLM", "3871806e72b4832f815ecafd24d3503c73403f48",
-                        "data/testset-v1.json", "cc154f9067c7382d7ea86f8f246511a5e1ac87e1fddd845c5938d789505b07a4"),
-))
+SOURCE = register(
+    Source(
+        name="pandalm",
+        kind="benchmark",
+        protocol="pandalm",
+        read=rows_reader(read_json_list, _example),
+        description="PandaLM human-annotated test set (gold = majority of 3 annotators)",
+        subsets=pinned_file(
+            "test",
+            "pandalm/testset-v1.json",
+            "WeOpenML/PandaLM",
+            "3871806e72b4832f815ecafd24d3503c73403f48",
+            "data/testset-v1.json",
+            "cc154f9067c7382d7ea86f8f246511a5e1ac87e1fddd845c5938d789505b07a4",
+        ),
+    )
+)

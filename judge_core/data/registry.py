@@ -1,9 +1,10 @@
 """The list of sources users can name, and where each one's files live."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ._io import LoadReport, OnBadRecord, Remote, collect
 
@@ -52,7 +53,8 @@ def pinned_file(subset: str, local: str, repo: str, commit: str, remote: str, sh
 def rows_reader(read_rows: Callable, make: Callable) -> Reader:
     """A Reader from a row iterator (read_json_list, read_jsonl, read_csv) and
     `make(row, record, source, subset) -> example`."""
+
     def read(path, source, subset, on_bad_record, report):
-        return collect(read_rows(path), path, lambda row, r: make(row, r, source, subset),
-                       on_bad_record, report)
+        return collect(read_rows(path), path, lambda row, r: make(row, r, source, subset), on_bad_record, report)
+
     return read

@@ -6,6 +6,7 @@ the text after the LAST "final decision is " must start with Response 1 / Respon
 reads every such statement and calls statements that disagree "ambiguous" (an answer quoted after
 the verdict cannot forge it); a statement naming no choice, or the format echoed back, is skipped.
 """
+
 from __future__ import annotations
 
 import re
@@ -36,26 +37,33 @@ _DECISION = re.compile(r"final decision is \s*(?i:(response 1|response 2|tie))(?
 
 
 def build(ex) -> list[dict]:
-    content = PAIRWISE_TIE.format(prompt=question_text(ex), response=answer_text(ex.answer1),
-                                  response_another=answer_text(ex.answer2))
+    content = PAIRWISE_TIE.format(
+        prompt=question_text(ex), response=answer_text(ex.answer1), response_another=answer_text(ex.answer2)
+    )
     return [{"role": "user", "content": content}]
 
 
 def parse(text: str, quoted=()) -> Parsed:
     if _DECISION.search(text):
-        return one_verdict(_DECISION, text, lambda m: Parsed(_CHOICES[m.group(1).lower()]),
-                           "every decision statement quotes an answer", quoted)
+        return one_verdict(
+            _DECISION,
+            text,
+            lambda m: Parsed(_CHOICES[m.group(1).lower()]),
+            "every decision statement quotes an answer",
+            quoted,
+        )
     pos = text.rfind(_KEY)
     if pos < 0:
         return Parsed(None, "no 'final decision is' statement")
-    rest = text[pos + len(_KEY):].strip().lower()
+    rest = text[pos + len(_KEY) :].strip().lower()
     return Parsed(None, f"final decision is neither Response 1, Response 2 nor Tie: {rest[:30]!r}")
 
 
 TEMPLATE = Template(
-    name="autoj", build=build, parse=parse,
-    markers=("final decision is", "[BEGIN DATA]", "[END DATA]", "[Query]:", "[Response 1]:",
-             "[Response 2]:"),
+    name="autoj",
+    build=build,
+    parse=parse,
+    markers=("final decision is", "[BEGIN DATA]", "[END DATA]", "[Query]:", "[Response 1]:", "[Response 2]:"),
     description="Auto-J pairwise_tie protocol: critique, then 'So, the final decision is Response 1/2/Tie'",
     # label mode reads the decision statement at once, with no critique before it; answer(v) is the
     # statement Auto-J writes ("So, the final decision is Response 1")

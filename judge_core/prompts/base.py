@@ -4,12 +4,13 @@ A template is two pure functions: render(example, order) -> chat messages, and
 parse(text) -> Parsed (a verdict in the PRESENTED order, or a failure reason). A pointwise
 template (`pointwise=True`) renders a PointExample and parses a score instead of a verdict.
 """
+
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from ..schema import PairExample, PointExample, presented, to_original_frame
 from .quotes import inside, quoted_spans, untrusted_texts
@@ -19,14 +20,48 @@ ZWSP = "\u200b"
 
 # Chat-format control strings: an answer must never be able to end its turn or open a new one. The
 # judge's own tokenizer adds its special and added tokens (Template.render's `control`).
-CHAT_CONTROL = ("<|im_start|>", "<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|eom_id|>", "<|start_header_id|>",
-                "<|end_header_id|>", "<|begin_of_text|>", "<|end_of_text|>", "<|python_tag|>", "<s>", "</s>",
-                "<pad>", "<unk>", "<mask>", "<bos>", "<eos>", "[INST]", "[/INST]", "<<SYS>>", "<</SYS>>", "<|user|>",
-                "<|assistant|>", "<|system|>", "<|end|>", "<|endofprompt|>", "<start_of_turn>", "<end_of_turn>",
-                "<|begin▁of▁sentence|>", "<|end▁of▁sentence|>",  # DeepSeek, ASCII bars
-                "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>",  # DeepSeek
-                "<｜User｜>", "<｜Assistant｜>", "<think>", "</think>",
-                "[gMASK]", "<sop>", "<eop>", "<|observation|>")  # GLM
+CHAT_CONTROL = (
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|python_tag|>",
+    "<s>",
+    "</s>",
+    "<pad>",
+    "<unk>",
+    "<mask>",
+    "<bos>",
+    "<eos>",
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|system|>",
+    "<|end|>",
+    "<|endofprompt|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|begin▁of▁sentence|>",
+    "<|end▁of▁sentence|>",  # DeepSeek, ASCII bars
+    "<｜begin▁of▁sentence｜>",
+    "<｜end▁of▁sentence｜>",  # DeepSeek
+    "<｜User｜>",
+    "<｜Assistant｜>",
+    "<think>",
+    "</think>",
+    "[gMASK]",
+    "<sop>",
+    "<eop>",
+    "<|observation|>",
+)  # GLM
 
 
 # Meta fields some templates render (PandaLM's separate instruction and input).
@@ -102,12 +137,18 @@ class Template:
             raise ValueError(f"template {self.name} is {kind}; it cannot judge a {type(example).__name__}")
         shown = presented(example, order)
         answers = ("answer",) if self.pointwise else ("answer1", "answer2")
+
         def safe_text(text):
             return self.neutralise(text, control)
-        safe = shown.model_copy(update={
-            "question": safe_text(shown.question), "reference": safe_text(shown.reference),
-            **{a: safe_text(getattr(shown, a)) for a in answers},
-            "meta": {k: safe_text(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()}})
+
+        safe = shown.model_copy(
+            update={
+                "question": safe_text(shown.question),
+                "reference": safe_text(shown.reference),
+                **{a: safe_text(getattr(shown, a)) for a in answers},
+                "meta": {k: safe_text(v) if k in UNTRUSTED_META else v for k, v in shown.meta.items()},
+            }
+        )
         return self.build(safe)
 
     @property
@@ -147,13 +188,16 @@ def control_strings(tok) -> tuple[str, ...]:
     return tuple(sorted({s for s in strings if len(s.strip()) > 1 and not s.strip().replace("_", "").isalnum()}))
 
 
-def one_verdict(pattern: re.Pattern, text: str, read: Callable[[re.Match], Parsed], missing: str,
-                quoted: list[tuple[int, int]] = ()) -> Parsed:
+def one_verdict(
+    pattern: re.Pattern, text: str, read: Callable[[re.Match], Parsed], missing: str, quoted: list[tuple[int, int]] = ()
+) -> Parsed:
     """The verdict of the markers `pattern` finds in `text` outside the quoted spans: none is a
     failure (`missing`), markers that disagree are a failure ("ambiguous"): never a guess between
     the judge and an answer it quoted."""
+
     def own(m: re.Match) -> bool:  # the marker itself, without the line break a pattern may start with
         return not inside(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end(), quoted)
+
     found = [(m, read(m)) for m in pattern.finditer(text) if own(m)]
     if not found:
         return Parsed(None, missing)
@@ -206,8 +250,10 @@ def reference_conversation(example) -> str:
 def conversation_block(example, name: str, answers: list[str]) -> str:
     """FastChat's multi-turn block: every user turn with assistant `name`'s answer to it."""
     turns = "".join(f"### User:\n{q}\n\n### Assistant {name}:\n{a}\n\n" for q, a in zip(example.question, answers))
-    return (f"<|The Start of Assistant {name}'s Conversation with User|>\n\n{turns}"
-            f"<|The End of Assistant {name}'s Conversation with User|>")
+    return (
+        f"<|The Start of Assistant {name}'s Conversation with User|>\n\n{turns}"
+        f"<|The End of Assistant {name}'s Conversation with User|>"
+    )
 
 
 def multi_turn_messages(example, body: str, system: str, system_math: str) -> Messages:
@@ -217,5 +263,7 @@ def multi_turn_messages(example, body: str, system: str, system_math: str) -> Me
     which = "second" if len(example.question) == 2 else "last"
     if example.reference is None:
         return [{"role": "system", "content": system.format(which=which)}, {"role": "user", "content": body}]
-    return [{"role": "system", "content": system_math.format(which=which)},
-            {"role": "user", "content": reference_conversation(example) + body}]
+    return [
+        {"role": "system", "content": system_math.format(which=which)},
+        {"role": "user", "content": reference_conversation(example) + body},
+    ]

@@ -4,17 +4,22 @@ Built for label mode: the assistant turn is pre-filled with "[" and one forward 
 probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the [0]/[1]/[2] labels must
 agree (else "ambiguous"), except a label followed by "if" (the instruction's options echoed back).
 """
+
 from __future__ import annotations
 
 import re
 
 from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text, reference_text
 
-SYSTEM = ("You are a fair judge of answers written by AI assistants. Judge which answer serves the "
-          "user's question better: correct, helpful, honest and following the instructions. The "
-          "order of the answers and their length must not affect your judgment.")
-INSTRUCTION = ("Which answer is better? Reply with exactly one label and nothing else: [1] if "
-               "Answer 1 is better, [2] if Answer 2 is better, [0] if they are equally good.")
+SYSTEM = (
+    "You are a fair judge of answers written by AI assistants. Judge which answer serves the "
+    "user's question better: correct, helpful, honest and following the instructions. The "
+    "order of the answers and their length must not affect your judgment."
+)
+INSTRUCTION = (
+    "Which answer is better? Reply with exactly one label and nothing else: [1] if "
+    "Answer 1 is better, [2] if Answer 2 is better, [0] if they are equally good."
+)
 # "[2] if Answer 2 is better" is the instruction's option list echoed back (small models do), not a verdict
 _VERDICT = re.compile(r"\[([012])\](?!\s+if\b)")
 
@@ -35,7 +40,9 @@ def parse(text: str, quoted=()) -> Parsed:
 
 
 TEMPLATE = Template(
-    name="label", build=build, parse=parse,
+    name="label",
+    build=build,
+    parse=parse,
     markers=("[0]", "[1]", "[2]", "[Question]", "[The Start of", "[The End of"),
     label=LabelSpec(prefix="[", words={1: "1", 2: "2", 0: "0"}, suffix="]"),
     description="Short label prompt answering [1]/[2]/[0]; made for one-forward-pass label mode",

@@ -4,42 +4,53 @@ reference answer is given, pair-v2-multi-turn / pair-math-v1-multi-turn for conv
 
 Verdict = [[A]] / [[B]] / [[C]] (tie); several that disagree are "ambiguous", an echo of the format is no verdict.
 """
+
 from __future__ import annotations
 
 import re
 
 from .base import LabelSpec, Parsed, Template, conversation_block, multi_turn_messages, one_verdict, reference_text
 
-_TAIL = ("Avoid any position biases and ensure that the order in which the responses were presented "
-         "does not influence your decision. Do not allow the length of the responses to influence your "
-         "evaluation. Do not favor certain names of the assistants. Be as objective as possible. After "
-         "providing your explanation, output your final verdict by strictly following this format: "
-         "\"[[A]]\" if assistant A is better, \"[[B]]\" if assistant B is better, and \"[[C]]\" for a tie.")
-SYSTEM_PAIR = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
-               "AI assistants to the user question displayed below. You should choose the assistant that "
-               "follows the user's instructions and answers the user's question better. Your evaluation "
-               "should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, "
-               "and level of detail of their responses. Begin your evaluation by comparing the two "
-               "responses and provide a short explanation. " + _TAIL)
-SYSTEM_MATH = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
-               "AI assistants to the user question displayed below. Your evaluation should consider "
-               "correctness and helpfulness. You will be given a reference answer, assistant A's answer, "
-               "and assistant B's answer. Your job is to evaluate which assistant's answer is better. "
-               "Begin your evaluation by comparing both assistants' answers with the reference answer. "
-               "Identify and correct any mistakes. " + _TAIL)
-SYSTEM_MULTI = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
-                "AI assistants to the user questions. You should choose the assistant that follows the "
-                "user's instructions and answers the user's questions better. Your evaluation should "
-                "consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and "
-                "level of detail of their responses. You should focus on who provides a better answer to "
-                "the {which} user question. Begin your evaluation by comparing the responses of the two "
-                "assistants and provide a short explanation. " + _TAIL)
-SYSTEM_MULTI_MATH = ("Please act as an impartial judge and evaluate the quality of the responses provided by two "
-                     "AI assistants to the user questions. Your evaluation should consider correctness and "
-                     "helpfulness. You will be given reference answers, the assistant A's answers, the assistant "
-                     "B's answers. Your job is to determine which assistant provides correct and helpful answers "
-                     "to the {which} user question. Begin your evaluation by comparing both assistants' answers "
-                     "with the reference answers. Identify and correct any mistakes. " + _TAIL)
+_TAIL = (
+    "Avoid any position biases and ensure that the order in which the responses were presented "
+    "does not influence your decision. Do not allow the length of the responses to influence your "
+    "evaluation. Do not favor certain names of the assistants. Be as objective as possible. After "
+    "providing your explanation, output your final verdict by strictly following this format: "
+    '"[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie.'
+)
+SYSTEM_PAIR = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two "
+    "AI assistants to the user question displayed below. You should choose the assistant that "
+    "follows the user's instructions and answers the user's question better. Your evaluation "
+    "should consider factors such as the helpfulness, relevance, accuracy, depth, creativity, "
+    "and level of detail of their responses. Begin your evaluation by comparing the two "
+    "responses and provide a short explanation. " + _TAIL
+)
+SYSTEM_MATH = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two "
+    "AI assistants to the user question displayed below. Your evaluation should consider "
+    "correctness and helpfulness. You will be given a reference answer, assistant A's answer, "
+    "and assistant B's answer. Your job is to evaluate which assistant's answer is better. "
+    "Begin your evaluation by comparing both assistants' answers with the reference answer. "
+    "Identify and correct any mistakes. " + _TAIL
+)
+SYSTEM_MULTI = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two "
+    "AI assistants to the user questions. You should choose the assistant that follows the "
+    "user's instructions and answers the user's questions better. Your evaluation should "
+    "consider factors such as the helpfulness, relevance, accuracy, depth, creativity, and "
+    "level of detail of their responses. You should focus on who provides a better answer to "
+    "the {which} user question. Begin your evaluation by comparing the responses of the two "
+    "assistants and provide a short explanation. " + _TAIL
+)
+SYSTEM_MULTI_MATH = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two "
+    "AI assistants to the user questions. Your evaluation should consider correctness and "
+    "helpfulness. You will be given reference answers, the assistant A's answers, the assistant "
+    "B's answers. Your job is to determine which assistant provides correct and helpful answers "
+    "to the {which} user question. Begin your evaluation by comparing both assistants' answers "
+    "with the reference answers. Identify and correct any mistakes. " + _TAIL
+)
 # '"[[A]]" if assistant A is better' is the instruction's format echoed back, not a verdict
 _VERDICT = re.compile(r"\[\[([ABC])\]\](?!\"?\s+(?:if|for)\b)")
 _LETTER = {"A": 1, "B": 2, "C": 0}
@@ -50,18 +61,23 @@ def _single(ex) -> list[dict]:
     body = f"[User Question]\n{ex.question}\n\n"
     if ref is not None:
         body += f"[The Start of Reference Answer]\n{ref}\n[The End of Reference Answer]\n\n"
-    body += (f"[The Start of Assistant A's Answer]\n{ex.answer1}\n[The End of Assistant A's Answer]\n\n"
-             f"[The Start of Assistant B's Answer]\n{ex.answer2}\n[The End of Assistant B's Answer]")
-    return [{"role": "system", "content": SYSTEM_MATH if ref is not None else SYSTEM_PAIR},
-            {"role": "user", "content": body}]
+    body += (
+        f"[The Start of Assistant A's Answer]\n{ex.answer1}\n[The End of Assistant A's Answer]\n\n"
+        f"[The Start of Assistant B's Answer]\n{ex.answer2}\n[The End of Assistant B's Answer]"
+    )
+    return [
+        {"role": "system", "content": SYSTEM_MATH if ref is not None else SYSTEM_PAIR},
+        {"role": "user", "content": body},
+    ]
 
 
 def build(ex) -> list[dict]:
     if isinstance(ex.question, str):
         return _single(ex)
     if len(ex.question) == 1:
-        return _single(ex.model_copy(update={"question": ex.question[0], "answer1": ex.answer1[0],
-                                             "answer2": ex.answer2[0]}))
+        return _single(
+            ex.model_copy(update={"question": ex.question[0], "answer1": ex.answer1[0], "answer2": ex.answer2[0]})
+        )
     body = conversation_block(ex, "A", ex.answer1) + "\n\n\n" + conversation_block(ex, "B", ex.answer2)
     return multi_turn_messages(ex, body, SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
@@ -71,10 +87,23 @@ def parse(text: str, quoted=()) -> Parsed:
 
 
 TEMPLATE = Template(
-    name="mtbench-pair", build=build, parse=parse,
-    markers=("[[A]]", "[[B]]", "[[C]]", "[User Question]", "[The Start of", "[The End of",
-             "<|The Start of", "<|The End of", "### User:", "### Assistant A:", "### Assistant B:",
-             "### Reference answer:"),
+    name="mtbench-pair",
+    build=build,
+    parse=parse,
+    markers=(
+        "[[A]]",
+        "[[B]]",
+        "[[C]]",
+        "[User Question]",
+        "[The Start of",
+        "[The End of",
+        "<|The Start of",
+        "<|The End of",
+        "### User:",
+        "### Assistant A:",
+        "### Assistant B:",
+        "### Reference answer:",
+    ),
     label=LabelSpec(prefix="[[", words={1: "A", 2: "B", 0: "C"}, suffix="]]"),
     description="MT-Bench pair-v2 (pair-math-v1 with a reference, their multi-turn forms for conversations): [[A]]/[[B]]/[[C]]",
 )

@@ -7,36 +7,59 @@ Label mode reads the ratings' first tokens after "Rating: [[" and gives the expe
 a tokenizer in which "1" and "10" start with different tokens (Llama-3, GPT-4o); with one that splits
 digits (Llama-2, Qwen2) every row fails with that reason: use generate mode there.
 """
+
 from __future__ import annotations
 
 import re
 
-from .base import (RATING, LabelSpec, Parsed, Template, conversation_block, multi_turn_messages, one_verdict,
-                   reference_text)
+from .base import (
+    RATING,
+    LabelSpec,
+    Parsed,
+    Template,
+    conversation_block,
+    multi_turn_messages,
+    one_verdict,
+    reference_text,
+)
 
 SYSTEM = "You are a helpful assistant."
-_RATE = ("After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly "
-         "following this format: \"[[rating]]\", for example: \"Rating: [[5]]\".")
-_GENERAL = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
-            "assistant to the user question displayed below. Your evaluation should consider factors such "
-            "as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response.")
-_MATH = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
-         "assistant to the user question displayed below. Your evaluation should consider correctness and "
-         "helpfulness. You will be given a reference answer and the assistant's answer.")
-INSTRUCTION_GENERAL = _GENERAL + " Begin your evaluation by providing a short explanation. Be as objective as possible. " + _RATE
-INSTRUCTION_MATH = (_MATH + " Begin your evaluation by comparing the assistant's answer with the reference answer. "
-                    "Identify and correct any mistakes. Be as objective as possible. " + _RATE)
-SYSTEM_MULTI = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
-                "assistant to the user question displayed below. Your evaluation should consider factors such "
-                "as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the "
-                "response. You evaluation should focus on the assistant's answer to the {which} user question. "
-                "Begin your evaluation by providing a short explanation. Be as objective as possible. " + _RATE + "\n\n")
-SYSTEM_MULTI_MATH = ("Please act as an impartial judge and evaluate the quality of the response provided by an AI "
-                     "assistant to the user question. Your evaluation should consider correctness and helpfulness. "
-                     "You will be given a reference answer and the assistant's answer. You evaluation should focus "
-                     "on the assistant's answer to the {which} question. Begin your evaluation by comparing the "
-                     "assistant's answer with the reference answer. Identify and correct any mistakes. Be as "
-                     "objective as possible. " + _RATE + "\n\n")
+_RATE = (
+    "After providing your explanation, you must rate the response on a scale of 1 to 10 by strictly "
+    'following this format: "[[rating]]", for example: "Rating: [[5]]".'
+)
+_GENERAL = (
+    "Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+    "assistant to the user question displayed below. Your evaluation should consider factors such "
+    "as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the response."
+)
+_MATH = (
+    "Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+    "assistant to the user question displayed below. Your evaluation should consider correctness and "
+    "helpfulness. You will be given a reference answer and the assistant's answer."
+)
+INSTRUCTION_GENERAL = (
+    _GENERAL + " Begin your evaluation by providing a short explanation. Be as objective as possible. " + _RATE
+)
+INSTRUCTION_MATH = (
+    _MATH + " Begin your evaluation by comparing the assistant's answer with the reference answer. "
+    "Identify and correct any mistakes. Be as objective as possible. " + _RATE
+)
+SYSTEM_MULTI = (
+    "Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+    "assistant to the user question displayed below. Your evaluation should consider factors such "
+    "as the helpfulness, relevance, accuracy, depth, creativity, and level of detail of the "
+    "response. You evaluation should focus on the assistant's answer to the {which} user question. "
+    "Begin your evaluation by providing a short explanation. Be as objective as possible. " + _RATE + "\n\n"
+)
+SYSTEM_MULTI_MATH = (
+    "Please act as an impartial judge and evaluate the quality of the response provided by an AI "
+    "assistant to the user question. Your evaluation should consider correctness and helpfulness. "
+    "You will be given a reference answer and the assistant's answer. You evaluation should focus "
+    "on the assistant's answer to the {which} question. Begin your evaluation by comparing the "
+    "assistant's answer with the reference answer. Identify and correct any mistakes. Be as "
+    "objective as possible. " + _RATE + "\n\n"
+)
 SCALE = (1, 10)
 
 
@@ -75,9 +98,24 @@ def parse(text: str, quoted=()) -> Parsed:
 
 
 TEMPLATE = Template(
-    name="mtbench-single", build=build, parse=parse, pointwise=True,
-    markers=("[[", "]]", "[Instruction]", "[Question]", "[The Start of", "[The End of", "<|The Start of",
-             "<|The End of", "### User:", "### Assistant A:", "### Reference answer:", "<|The Start of Reference Answer|>"),
+    name="mtbench-single",
+    build=build,
+    parse=parse,
+    pointwise=True,
+    markers=(
+        "[[",
+        "]]",
+        "[Instruction]",
+        "[Question]",
+        "[The Start of",
+        "[The End of",
+        "<|The Start of",
+        "<|The End of",
+        "### User:",
+        "### Assistant A:",
+        "### Reference answer:",
+        "<|The Start of Reference Answer|>",
+    ),
     label=LabelSpec(prefix="Rating: [[", words={k: str(k) for k in range(SCALE[0], SCALE[1] + 1)}, suffix="]]"),
     description="MT-Bench single-v1 (single-math-v1 with a reference, multi-turn for conversations): Rating: [[1-10]]",
 )

@@ -6,13 +6,16 @@ does; a last-marker rule would read digits from the reason or reference instead.
 code, an unreadable first line is a parse failure here, not a tie: the pandalm protocol counts
 failures as ties by default, which reproduces PandaLM's released numbers.
 """
+
 from __future__ import annotations
 
 from .base import LabelSpec, Parsed, Template, answer_text, question_text
 from .quotes import own_lines
 
-_HEAD = "Below are two responses for a given task. The task is defined by the Instruction{extra}. " \
-        "Evaluate the responses and generate a reference answer for the task.\n\n"
+_HEAD = (
+    "Below are two responses for a given task. The task is defined by the Instruction{extra}. "
+    "Evaluate the responses and generate a reference answer for the task.\n\n"
+)
 
 
 def build(ex) -> list[dict]:
@@ -22,8 +25,10 @@ def build(ex) -> list[dict]:
         instruction, extra = question_text(ex), ""
     rsp = f"### Response 1:\n{answer_text(ex.answer1).strip()}\n\n### Response 2:\n{answer_text(ex.answer2).strip()}"
     if extra.strip():
-        text = (_HEAD.format(extra=" with an Input that provides further context")
-                + f"### Instruction:\n{instruction}\n\n### Input:\n{extra}\n\n{rsp}\n\n### Evaluation:\n")
+        text = (
+            _HEAD.format(extra=" with an Input that provides further context")
+            + f"### Instruction:\n{instruction}\n\n### Input:\n{extra}\n\n{rsp}\n\n### Evaluation:\n"
+        )
     else:
         text = _HEAD.format(extra="") + f"### Instruction:\n{instruction}\n\n{rsp}\n\n### Evaluation:\n"
     return [{"role": "user", "content": text}]
@@ -39,9 +44,18 @@ def parse(text: str, quoted=()) -> Parsed:
 
 
 TEMPLATE = Template(
-    name="pandalm", build=build, parse=parse,
-    markers=("### Instruction:", "### Input:", "### Response 1:", "### Response 2:", "### Evaluation:",
-             "### Reason:", "### Reference:"),
+    name="pandalm",
+    build=build,
+    parse=parse,
+    markers=(
+        "### Instruction:",
+        "### Input:",
+        "### Response 1:",
+        "### Response 2:",
+        "### Evaluation:",
+        "### Reason:",
+        "### Reference:",
+    ),
     label=LabelSpec(prefix="", words={1: "1", 2: "2", 0: "Tie"}),
     description="PandaLM: verdict 1/2/Tie on the first line, then reason and reference",
 )

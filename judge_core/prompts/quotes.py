@@ -12,6 +12,7 @@ wholly inside one (a judge's own "final decision is Response 1" may share its fi
 with a quoted "... Response 2", but its verdict character is outside the quote), and a line parser
 skips lines that do (Template.parse's `quoted`).
 """
+
 from __future__ import annotations
 
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
@@ -20,7 +21,9 @@ MIN_QUOTE = 20  # characters: shorter overlaps ("[2]", "Response 1") are common 
 
 def untrusted_texts(example) -> list[str]:
     """Every text of an example that its authors, not the judge, wrote."""
-    fields = [example.question, example.reference] + [getattr(example, a, None) for a in ("answer", "answer1", "answer2")]
+    fields = [example.question, example.reference] + [
+        getattr(example, a, None) for a in ("answer", "answer1", "answer2")
+    ]
     fields += [example.meta.get(k) for k in ("instruction", "input")]
     return [t for f in fields if f for t in ([f] if isinstance(f, str) else f) if isinstance(t, str)]
 
@@ -44,11 +47,11 @@ def quoted_spans(text: str, sources: list[str], min_len: int = MIN_QUOTE) -> lis
     flat, where = squeeze(text)
     spans, i = [], 0
     while i + min_len <= len(flat):
-        if flat[i:i + min_len] not in hay:
+        if flat[i : i + min_len] not in hay:
             i += 1
             continue
         j = i + min_len
-        while j < len(flat) and flat[i:j + 1] in hay:
+        while j < len(flat) and flat[i : j + 1] in hay:
             j += 1
         spans.append((where[i], where[j - 1] + 1))
         i = max(i + 1, j - min_len + 1)  # a quote that runs on past j contains flat[j-min_len+1 : j+1]

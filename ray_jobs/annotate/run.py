@@ -10,6 +10,7 @@ verdict_ba, raw_ba, consistent; pointwise: score) under a temporary name, then m
 a shard file is whole or absent. The driver sees only one small summary per shard. Killed at any
 moment and run again with the same config, it judges the shards without a file and nothing else.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,25 +35,44 @@ from ..spec import JudgeSpec
 from . import shards as S
 
 DONE = "shard-{:06d}.parquet"
-ADDED = pa.schema([("input_row", pa.int64()), ("verdict", pa.int8()), ("p_tie", pa.float64()), ("p1", pa.float64()),
-                   ("p2", pa.float64()), ("score", pa.float64()), ("raw", pa.string()), ("error", pa.string()),
-                   ("verdict_ab", pa.int8()), ("verdict_ba", pa.int8()), ("raw_ba", pa.string()), ("consistent", pa.bool_())])
+ADDED = pa.schema(
+    [
+        ("input_row", pa.int64()),
+        ("verdict", pa.int8()),
+        ("p_tie", pa.float64()),
+        ("p1", pa.float64()),
+        ("p2", pa.float64()),
+        ("score", pa.float64()),
+        ("raw", pa.string()),
+        ("error", pa.string()),
+        ("verdict_ab", pa.int8()),
+        ("verdict_ba", pa.int8()),
+        ("raw_ba", pa.string()),
+        ("consistent", pa.bool_()),
+    ]
+)
 
 
 class AnnotateInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     path: str = Field(description="a Parquet or JSON-lines file, a directory of them, or a storage URI")
-    format: Literal["parquet", "jsonl"] | None = Field(None, description="default: from the suffix (a directory: parquet)")
+    format: Literal["parquet", "jsonl"] | None = Field(
+        None, description="default: from the suffix (a directory: parquet)"
+    )
     kind: Literal["pairwise", "pointwise"] = "pairwise"
-    columns: dict[str, str] = Field(default_factory=dict, description="question, answer1, answer2 (pointwise: "
-                                    "answer), reference -> your columns (default: the same names)")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="question, answer1, answer2 (pointwise: "
+        "answer), reference -> your columns (default: the same names)",
+    )
     id: str | None = Field(None, description="your id column, checked present in every row")
 
     def mapping(self) -> FileDataset:
         """The rows' mapping onto examples: the one a sweep uses for your files (judge_core.data.files)."""
-        return FileDataset(name="input", path=self.path, kind=self.kind,
-                           columns=self.columns | ({"id": self.id} if self.id else {}))
+        return FileDataset(
+            name="input", path=self.path, kind=self.kind, columns=self.columns | ({"id": self.id} if self.id else {})
+        )
 
 
 class AnnotateConfig(BaseModel):
@@ -75,7 +95,7 @@ class AnnotateConfig(BaseModel):
         return resolve_best_of(data)
 
     @model_validator(mode="after")
-    def _check(self) -> "AnnotateConfig":
+    def _check(self) -> AnnotateConfig:
         # where the driver stands: an actor's working directory is not the driver's
         self.output = _absolute(results_location(self.output))  # a relative one in a packaged Ray job is refused
         self.input.path = _absolute(self.input.path)
@@ -90,8 +110,13 @@ class AnnotateConfig(BaseModel):
 
     def fingerprint(self, shards: list[S.Shard]) -> str:
         """What the output depends on: the judge, template, orders, mapping and the input's cut."""
-        what = {"judge": self.judge.judging_config(), "template": self.template if self.judge.prompted else None,
-                "orders": self.orders, "input": self.input.model_dump(), "shards": [s.to_row() for s in shards]}
+        what = {
+            "judge": self.judge.judging_config(),
+            "template": self.template if self.judge.prompted else None,
+            "orders": self.orders,
+            "input": self.input.model_dump(),
+            "shards": [s.to_row() for s in shards],
+        }
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -124,8 +149,9 @@ class ShardAnnotator:
             shard = S.Shard(**row)
             table, errors = self.annotate(shard)
             write_shard(self.cfg.output, shard.index, table)
-            out.append({"shard": shard.index, "rows": table.num_rows, "errors": errors,
-                        "seconds": time.perf_counter() - start})
+            out.append(
+                {"shard": shard.index, "rows": table.num_rows, "errors": errors, "seconds": time.perf_counter() - start}
+            )
         return pa.Table.from_pylist(out)
 
     def annotate(self, shard: S.Shard) -> tuple[pa.Table, int]:
@@ -137,8 +163,9 @@ class ShardAnnotator:
             except BadRecordError as e:  # the row stays in the output, with why
                 bad[at.index] = str(e)
         judged = self._judge(list(examples.values()))
-        added = pa.Table.from_pylist([_added(at, judged.get(at.index), bad.get(at.index), self.cfg.orders)
-                                      for at, _ in records], schema=ADDED)
+        added = pa.Table.from_pylist(
+            [_added(at, judged.get(at.index), bad.get(at.index), self.cfg.orders) for at, _ in records], schema=ADDED
+        )
         inputs = S.input_table([r if isinstance(r, dict) else {} for _, r in records], shard)
         for name in added.column_names:
             inputs = inputs.append_column(added.field(name), added[name])
@@ -148,10 +175,12 @@ class ShardAnnotator:
         """{index: {order: judgment row}} for the examples, in engine batches of the judge's batch_size."""
         orders = ("ab", "ba") if self.cfg.orders == "both" else ("ab",)
         template = self.cfg.template if self.cfg.judge.prompted else None
-        rows = [{"cell": "annotate", "template": template or "", "allow_tie": True} | r for r in expand(examples, orders)]
+        rows = [
+            {"cell": "annotate", "template": template or "", "allow_tie": True} | r for r in expand(examples, orders)
+        ]
         out: dict[int, dict] = {}
         for i in range(0, len(rows), self.batch_size):
-            for j in self.judge(pa.Table.from_pylist(rows[i:i + self.batch_size])).to_pylist():
+            for j in self.judge(pa.Table.from_pylist(rows[i : i + self.batch_size])).to_pylist():
                 out.setdefault(int(j["uid"].rsplit("/", 1)[1]), {})[j["order"]] = j
         return out
 
@@ -163,15 +192,28 @@ def _added(at, judged: dict | None, bad: str | None, orders: str) -> dict:
         return row | {"error": bad or "not judged"}
     ab, ba = judged.get("ab"), judged.get("ba")
     probs = {o: (j["p_tie"], j["p1"], j["p2"]) if j["p1"] is not None else None for o, j in judged.items()}
-    verdict, mean = (ab["verdict"], probs["ab"]) if ba is None else \
-        both_orders(ab["verdict"], ba["verdict"], probs["ab"], probs["ba"])
+    verdict, mean = (
+        (ab["verdict"], probs["ab"])
+        if ba is None
+        else both_orders(ab["verdict"], ba["verdict"], probs["ab"], probs["ba"])
+    )
     errors = [j["error"] for j in (ab, ba) if j and j["error"]]
-    row |= {"verdict": verdict, "p_tie": mean[0] if mean else None, "p1": mean[1] if mean else None,
-            "p2": mean[2] if mean else None, "score": ab["scores"][0] if ab["scores"] else None, "raw": ab["raw"],
-            "error": "; ".join(errors) or None}
+    row |= {
+        "verdict": verdict,
+        "p_tie": mean[0] if mean else None,
+        "p1": mean[1] if mean else None,
+        "p2": mean[2] if mean else None,
+        "score": ab["scores"][0] if ab["scores"] else None,
+        "raw": ab["raw"],
+        "error": "; ".join(errors) or None,
+    }
     if orders == "both" and ba is not None:
-        row |= {"verdict_ab": ab["verdict"], "verdict_ba": ba["verdict"], "raw_ba": ba["raw"],
-                "consistent": ab["verdict"] is not None and ab["verdict"] == ba["verdict"]}
+        row |= {
+            "verdict_ab": ab["verdict"],
+            "verdict_ba": ba["verdict"],
+            "raw_ba": ba["raw"],
+            "consistent": ab["verdict"] is not None and ab["verdict"] == ba["verdict"],
+        }
     return row
 
 
@@ -214,11 +256,20 @@ def _manifest(cfg: AnnotateConfig, shards: list[S.Shard]) -> dict:
     except (FileNotFoundError, OSError):
         old = None
     if old is not None and old["fingerprint"] != mine:
-        raise ValueError(f"{cfg.output} holds an annotation of another judge, template, orders or input "
-                         f"(fingerprint {old['fingerprint']}, this config {mine}); write to another output, or delete it")
-    manifest = {"fingerprint": mine, "input": cfg.input.model_dump(), "judge": cfg.judge.model_dump(),
-                "template": cfg.template, "orders": cfg.orders, "picked": cfg.picked, "shards": len(shards),
-                "rows": sum(s.rows for s in shards)}
+        raise ValueError(
+            f"{cfg.output} holds an annotation of another judge, template, orders or input "
+            f"(fingerprint {old['fingerprint']}, this config {mine}); write to another output, or delete it"
+        )
+    manifest = {
+        "fingerprint": mine,
+        "input": cfg.input.model_dump(),
+        "judge": cfg.judge.model_dump(),
+        "template": cfg.template,
+        "orders": cfg.orders,
+        "picked": cfg.picked,
+        "shards": len(shards),
+        "rows": sum(s.rows for s in shards),
+    }
     fs.create_dir(root, recursive=True)
     with fs.open_output_stream(path) as f:
         f.write(json.dumps(manifest, indent=1).encode())
@@ -259,7 +310,9 @@ def _run(cfg: AnnotateConfig, log) -> dict:
         console.quiet_ray_data()
         job = cfg.model_dump(exclude={"judge", "picked", "ray_init"})
         stage = engine_stage(cfg.judge, job=job) | {"batch_size": 1}
-        ds = ray.data.from_items([s.to_row() for s in todo], override_num_blocks=len(todo)).map_batches(ShardAnnotator, **stage)
+        ds = ray.data.from_items([s.to_row() for s in todo], override_num_blocks=len(todo)).map_batches(
+            ShardAnnotator, **stage
+        )
         with console.progress(total, "rows", "annotate") as bar:
             bar.set(before)
             try:
@@ -268,7 +321,12 @@ def _run(cfg: AnnotateConfig, log) -> dict:
                     bar.set(before + now, f"{now / (time.perf_counter() - start):.1f} rows/s")
             finally:
                 release_groups(cfg.judge.name)
-    result = {"rows": total, "shards": len(shards), "judged_now": now, "errors_now": errors,
-              "seconds": time.perf_counter() - start}
+    result = {
+        "rows": total,
+        "shards": len(shards),
+        "judged_now": now,
+        "errors_now": errors,
+        "seconds": time.perf_counter() - start,
+    }
     log(f"[annotate] {cfg.output}: {total} rows in {len(shards)} shards ({now} judged now, {errors} with an error)")
     return result

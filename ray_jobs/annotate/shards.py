@@ -9,6 +9,7 @@ the same shards and judges only those without an output file. The driver holds t
 record per shard), never the rows: it reads Parquet footers, and scans JSON lines once for offsets.
 Local paths and storage URIs (s3://, gs://, file://) are read through pyarrow's filesystems.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,12 +25,12 @@ FORMATS = ("parquet", "jsonl")
 @dataclass(frozen=True)
 class Shard:
     index: int
-    file: str     # a local path or a URI
+    file: str  # a local path or a URI
     format: str
-    start: int    # Parquet: first row in the file; JSON lines: first byte
-    stop: int     # Parquet: row after the last; JSON lines: byte after the last line
-    line: int     # the 1-based line (row, for Parquet) of its first record in the file
-    first: int    # the 0-based index of its first record in the whole input
+    start: int  # Parquet: first row in the file; JSON lines: first byte
+    stop: int  # Parquet: row after the last; JSON lines: byte after the last line
+    line: int  # the 1-based line (row, for Parquet) of its first record in the file
+    first: int  # the 0-based index of its first record in the whole input
     rows: int
 
     def to_row(self) -> dict:
@@ -55,15 +56,17 @@ def files_of(where: str, fmt: str | None) -> tuple[list[str], str]:
         raise FileNotFoundError(f"annotate input {where}: not found (cwd {Path.cwd()})")
     fmt = fmt or Path(path).suffix.lstrip(".").lower() if info.type == pafs.FileType.File else fmt or "parquet"
     if fmt not in FORMATS:
-        raise ValueError(f"annotate input {where}: {fmt or 'no suffix'} cannot be cut into shards; give Parquet or "
-                         f"JSON lines (format: {' or '.join(FORMATS)}), e.g. convert a CSV with pandas once")
+        raise ValueError(
+            f"annotate input {where}: {fmt or 'no suffix'} cannot be cut into shards; give Parquet or "
+            f"JSON lines (format: {' or '.join(FORMATS)}), e.g. convert a CSV with pandas once"
+        )
     if info.type == pafs.FileType.File:
         return [where], fmt
     found = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     names = sorted(f.path for f in found if f.type == pafs.FileType.File and f.path.endswith("." + fmt))
     if not names:
         raise FileNotFoundError(f"annotate input {where}: no .{fmt} files in it")
-    prefix = where[:where.index("://") + 3] if "://" in where else ""
+    prefix = where[: where.index("://") + 3] if "://" in where else ""
     return [prefix + n if prefix and not n.startswith(prefix) else n for n in names], fmt
 
 
@@ -75,8 +78,11 @@ def plan(where: str, fmt: str | None, shard_rows: int) -> tuple[list[Shard], lis
     for file in files:
         cut = _parquet_cuts(file, shard_rows) if fmt == "parquet" else _jsonl_cuts(file, shard_rows)
         for start, stop, line, rows, names in cut:
-            shards.append(Shard(len(shards), file, fmt, start, stop, line,
-                                shards[-1].first + shards[-1].rows if shards else 0, rows))
+            shards.append(
+                Shard(
+                    len(shards), file, fmt, start, stop, line, shards[-1].first + shards[-1].rows if shards else 0, rows
+                )
+            )
             columns = columns or names
     return shards, columns
 
@@ -175,4 +181,8 @@ def input_table(records: list[dict], shard: Shard):
         fs, path = filesystem(shard.file)
         return pa.Table.from_pylist(records, schema=pq.read_schema(fs.open_input_file(path)))
     keys = list(dict.fromkeys(k for r in records for k in r))
-    return pa.table({k: [r.get(k) for r in records] for k in keys}) if keys else pa.table({"_": [None] * len(records)}).drop_columns(["_"])
+    return (
+        pa.table({k: [r.get(k) for r in records] for k in keys})
+        if keys
+        else pa.table({"_": [None] * len(records)}).drop_columns(["_"])
+    )

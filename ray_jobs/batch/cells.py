@@ -8,6 +8,7 @@ go through ONE pipeline (stages.build_dataset), so its engine starts once per ju
 appends each arriving batch to its cell's parts (store.write_part). Finish: once every row is stored,
 score the cell (metrics.cell_metrics) and write metrics.json, which marks a finished cell.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,7 +32,7 @@ from .stages import build_dataset
 
 
 def orders_for(benchmark: str, orders: str) -> tuple[str, ...]:
-    """"both", "ab", or "protocol" (the orders the benchmark's paper judged); one answer has one order."""
+    """ "both", "ab", or "protocol" (the orders the benchmark's paper judged); one answer has one order."""
     if orders == "protocol" or source(benchmark).protocol == "pointwise":
         return protocols.get(source(benchmark).protocol).orders
     return {"both": ("ab", "ba"), "ab": ("ab",)}[orders]
@@ -40,6 +41,7 @@ def orders_for(benchmark: str, orders: str) -> tuple[str, ...]:
 @dataclass
 class Pending:
     """A cell with rows still to judge in this run."""
+
     cell: Cell
     dir: Path
     examples: list
@@ -56,8 +58,7 @@ def run_cell(cell: Cell, out_dir: str | Path, part_rows: int = 64, bootstrap: in
     return result
 
 
-def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, bootstrap: int = 1000,
-              log=print) -> dict:
+def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, bootstrap: int = 1000, log=print) -> dict:
     """Cells of ONE judge through ONE Ray Data pipeline (one actor pool: the model loads once for the
     judge's whole grid). Returns {cell key: metrics, or the exception that failed that cell}; a cell
     that cannot be loaded fails alone, an engine that cannot start fails every cell with rows to judge."""
@@ -94,8 +95,10 @@ def _store_judgments(todo: list[dict], judge, dirs: dict[str, Path], part_rows: 
             for key in dict.fromkeys(batch["cell"].to_pylist()):
                 write_part(dirs[key], batch.filter(pc.equal(batch["cell"], key)).drop_columns(["cell"]))
             done += batch.num_rows
-            console.note(f"{judge.name}: {done}/{len(todo)} rows, {done / (time.perf_counter() - start):.1f} rows/s",
-                         key=judge.name)
+            console.note(
+                f"{judge.name}: {done}/{len(todo)} rows, {done / (time.perf_counter() - start):.1f} rows/s",
+                key=judge.name,
+            )
     finally:
         console.note(None, key=judge.name)
         release_groups(judge.name)
@@ -108,10 +111,15 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
     if cell.examples is not None:
         examples, report = cell.examples, LoadReport()
     else:
-        examples, report = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record=cell.on_bad_record,
-                                accept_modified=cell.accept_modified)
+        examples, report = load(
+            cell.benchmark,
+            cell.subset,
+            root=cell.root,
+            on_bad_record=cell.on_bad_record,
+            accept_modified=cell.accept_modified,
+        )
     cell.available = len(examples)
-    examples = examples[:cell.limit] if cell.limit else examples
+    examples = examples[: cell.limit] if cell.limit else examples
     cell.loaded = examples  # before the hash: stored judgments of other data are never reused
     state = prepare_dir(cell, cell_dir)
     if state == "done":
@@ -128,9 +136,15 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
 
 def _finish(p: Pending, bootstrap: int, seconds: float, rows_this_run: int) -> dict:
     metrics = finish_cell(p.cell, p.dir, p.examples, p.rows, bootstrap)
-    metrics |= {"skipped_bad_rows": len(p.report.skipped), "skipped_reasons": [str(e) for e in p.report.skipped[:20]],
-                "filtered": p.report.filtered, "data_modified": p.report.modified, "judge_seconds_this_run": seconds,
-                "judge_rows_this_run": rows_this_run, "rows_this_run": len(p.todo)}
+    metrics |= {
+        "skipped_bad_rows": len(p.report.skipped),
+        "skipped_reasons": [str(e) for e in p.report.skipped[:20]],
+        "filtered": p.report.filtered,
+        "data_modified": p.report.modified,
+        "judge_seconds_this_run": seconds,
+        "judge_rows_this_run": rows_this_run,
+        "rows_this_run": len(p.todo),
+    }
     write_json(p.dir / "metrics.json", metrics)
     return metrics
 
@@ -149,4 +163,6 @@ def finish_cell(cell: Cell, cell_dir: Path, examples: list, rows: list[dict], bo
     judgments = [judgment_from_row(r) for r in first.values()]
     truncated = sum(bool(r["truncated"]) for r in first.values())
     dropped = (table.num_rows if table is not None else 0) - len(first)
-    return cell_metrics(cell, judgments, truncated, examples, bootstrap) | ({"stored_twice_or_stray": dropped} if dropped else {})
+    return cell_metrics(cell, judgments, truncated, examples, bootstrap) | (
+        {"stored_twice_or_stray": dropped} if dropped else {}
+    )

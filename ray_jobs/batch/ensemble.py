@@ -8,6 +8,7 @@ No model runs: each ensemble cell reads its members' finished cells of the same 
 after every other judge. An ensemble cell is recomputed on every sweep (it costs a read), so it always
 reflects the members' current results.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,10 @@ def _member_key(spec: JudgeSpec, member: str, judges: dict[str, JudgeSpec], temp
         raise ValueError(f"ensemble {spec.name}: member {name!r} is not a (non-ensemble) judge of this sweep")
     judge = judges[name]
     if not judge.probabilistic:
-        raise ValueError(f"ensemble {spec.name}: member {name} gives no probabilities to average "
-                         "(use label mode, a classifier, or the features baseline)")
+        raise ValueError(
+            f"ensemble {spec.name}: member {name} gives no probabilities to average "
+            "(use label mode, a classifier, or the features baseline)"
+        )
     if judge.prompted and not template:
         own = judge.templates or templates
         if len(own) != 1:
@@ -52,13 +55,20 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
     for member, key in members.items():
         d = out_dir / key / leaf(cell.benchmark, cell.subset)
         if not (d / "metrics.json").exists():
-            raise FileNotFoundError(f"ensemble {cell.judge.name}: member {member} has no finished cell "
-                                    f"{key}/{leaf(cell.benchmark, cell.subset)}")
+            raise FileNotFoundError(
+                f"ensemble {cell.judge.name}: member {member} has no finished cell "
+                f"{key}/{leaf(cell.benchmark, cell.subset)}"
+            )
         hashes[member] = json.loads((d / "metrics.json").read_text())["hash"]
         stored[member] = read_judgments(d)
-    examples, _ = load(cell.benchmark, cell.subset, root=cell.root, on_bad_record=cell.on_bad_record,
-                       accept_modified=cell.accept_modified)
-    examples = examples[:cell.limit] if cell.limit else examples
+    examples, _ = load(
+        cell.benchmark,
+        cell.subset,
+        root=cell.root,
+        on_bad_record=cell.on_bad_record,
+        accept_modified=cell.accept_modified,
+    )
+    examples = examples[: cell.limit] if cell.limit else examples
     cell.loaded = examples
     weights = dict(zip(members, cell.judge.opts.weights or [1.0] * len(members)))
     judgments = ensemble(stored, weights, cell.judge.name, ties_allowed(examples))
@@ -72,8 +82,9 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
     return metrics
 
 
-def run_ensemble_cells(cells: list[Cell], out_dir: Path, judges: dict[str, JudgeSpec], templates: list[str],
-                       bootstrap: int, log=print) -> dict:
+def run_ensemble_cells(
+    cells: list[Cell], out_dir: Path, judges: dict[str, JudgeSpec], templates: list[str], bootstrap: int, log=print
+) -> dict:
     """{cell key: metrics or the exception that failed that cell} (one failing cell leaves the others)."""
     results = {}
     for cell in cells:

@@ -6,6 +6,7 @@ Scoring is judge_core's (scoring.score_judgments under the benchmark's protocol,
 module only decides what a cell reports: counts, the protocol's result, and for probabilistic judges
 the calibration table, the held-out recalibration, and the swap-averaged result when both orders ran.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,18 +21,29 @@ from ..tiny_models import RANDOM_MARKER
 
 
 def cell_metrics(cell: Cell, judgments: list, truncated: int, examples: list, bootstrap: int) -> dict:
-    metrics = {"cell": cell.key, "hash": cell.config_hash(), "rows": len(judgments), "engine": cell.judge.engine,
-               "model": cell.judge.model, "mode": cell.judge.mode, "orders": list(cell.orders), "limit": cell.limit,
-               "available": cell.available,
-               "random_model": random_model(cell.judge.model),
-               "errors": sum(j.error is not None and j.raw is None for j in judgments), "truncated": truncated,
-               "tokens_in": sum(j.tokens_in or 0 for j in judgments),
-               "tokens_out": sum(j.tokens_out or 0 for j in judgments),
-               "probabilistic": all(j.probs is not None for j in judgments)}
+    metrics = {
+        "cell": cell.key,
+        "hash": cell.config_hash(),
+        "rows": len(judgments),
+        "engine": cell.judge.engine,
+        "model": cell.judge.model,
+        "mode": cell.judge.mode,
+        "orders": list(cell.orders),
+        "limit": cell.limit,
+        "available": cell.available,
+        "random_model": random_model(cell.judge.model),
+        "errors": sum(j.error is not None and j.raw is None for j in judgments),
+        "truncated": truncated,
+        "tokens_in": sum(j.tokens_in or 0 for j in judgments),
+        "tokens_out": sum(j.tokens_out or 0 for j in judgments),
+        "probabilistic": all(j.probs is not None for j in judgments),
+    }
     labelled = [ex for ex in examples if getattr(ex, "label", getattr(ex, "score", None)) is not None]
     if labelled:
         return metrics | _scored(cell, judgments, labelled, metrics["probabilistic"], bootstrap)
-    return metrics | ({"unlabelled": unlabelled(judgments, cell.orders)} if examples and hasattr(examples[0], "label") else {})
+    return metrics | (
+        {"unlabelled": unlabelled(judgments, cell.orders)} if examples and hasattr(examples[0], "label") else {}
+    )
 
 
 def unlabelled(judgments: list, orders) -> dict:
@@ -50,6 +62,7 @@ def random_model(model: str | None) -> bool:
 
 def _scored(cell: Cell, judgments: list, labelled: list, probabilistic: bool, bootstrap: int) -> dict:
     """The protocol's result and, for probabilistic judges, calibration and the swap-averaged result."""
+
     def score(js):
         return score_judgments(cell.benchmark, cell.subset, js, bootstrap=bootstrap, examples=labelled)
 
@@ -66,8 +79,13 @@ def calibration(judgments: list, examples: list) -> dict:
     gold = {ex.uid: ex.label for ex in examples}
     pairs = [(gold[j.uid], j.probs) for j in judgments if j.uid in gold and j.probs is not None]
     g, p = [x for x, _ in pairs], [y for _, y in pairs]
-    return {"n": len(g), "log_loss": M.log_loss(g, p), "brier": M.brier(g, p), "ece": M.ece(g, p),
-            "reliability": M.reliability(g, p)}
+    return {
+        "n": len(g),
+        "log_loss": M.log_loss(g, p),
+        "brier": M.brier(g, p),
+        "ece": M.ece(g, p),
+        "reliability": M.reliability(g, p),
+    }
 
 
 def calibrated(judgments: list, examples: list) -> dict:

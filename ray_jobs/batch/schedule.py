@@ -11,12 +11,13 @@ autoscaling pool, `concurrency: auto`) into whatever is free. A job that can nev
 on a Ray started here; on a joined cluster it starts when nothing else runs (its actors' demand is what
 an autoscaler adds nodes for) and the console says what it waits for.
 """
+
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .. import console
 from ..cluster import Nodes, describe, merged
@@ -26,6 +27,7 @@ from ..cluster import Nodes, describe, merged
 class Job:
     """One independent pipeline: a name, one actor's bundles (all on one node), the actors it needs to
     start, and the work."""
+
     name: str
     bundles: list[dict[str, float]]
     actors: int
@@ -36,9 +38,13 @@ class Job:
         return f"{self.actors} actor(s) of {describe(merged(self.bundles)) or 'no resources'} each on one node"
 
 
-def side_by_side(jobs: list[Job], on_done: Callable[[str, object], None] = lambda name, result: None,
-                 joined: bool = False, poll_s: float = 2.0,
-                 cluster: Callable[[], Nodes] = Nodes.of_cluster) -> dict[str, object]:
+def side_by_side(
+    jobs: list[Job],
+    on_done: Callable[[str, object], None] = lambda name, result: None,
+    joined: bool = False,
+    poll_s: float = 2.0,
+    cluster: Callable[[], Nodes] = Nodes.of_cluster,
+) -> dict[str, object]:
     """{job name: what its run returned, or the exception it raised}. on_done(name, result) is called in
     this thread as each job ends (writing status, moving the progress bar). `joined`: the cluster is not
     ours and may grow (an autoscaler); a job too large for it then waits instead of failing. `cluster`:
@@ -98,7 +104,7 @@ def _free(running: dict[str, Job], nodes: Nodes) -> Nodes:
 
 
 def _admit(job: Job, free: Nodes, idle: Nodes, busy: bool, joined: bool):
-    """"start" (booked on `free`), "wait", or the exception that fails a job that can never fit (`idle`:
+    """ "start" (booked on `free`), "wait", or the exception that fails a job that can never fit (`idle`:
     the whole cluster; `busy`: other jobs run)."""
     booked = free.reserve(job.bundles, job.actors)
     if booked is not None:
@@ -107,17 +113,23 @@ def _admit(job: Job, free: Nodes, idle: Nodes, busy: bool, joined: bool):
     if idle.copy().reserve(job.bundles, job.actors) is not None:  # a check: the idle cluster is every job's
         return "wait"  # it fits an idle cluster: its turn comes when others finish
     if not joined:
-        return RuntimeError(f"{job.name} needs {job.needs()}; this Ray has {_shapes(idle)}, and a Ray started here "
-                            "adds no nodes: lower num_gpus/num_cpus/concurrency or run it on a cluster that has them")
+        return RuntimeError(
+            f"{job.name} needs {job.needs()}; this Ray has {_shapes(idle)}, and a Ray started here "
+            "adds no nodes: lower num_gpus/num_cpus/concurrency or run it on a cluster that has them"
+        )
     if busy:
         return "wait"
-    console.say(f"[waiting] {job.name}: needs {job.needs()}; the cluster has {_shapes(idle)} now "
-                "(an autoscaling cluster adds nodes for it; a fixed one never will)")
+    console.say(
+        f"[waiting] {job.name}: needs {job.needs()}; the cluster has {_shapes(idle)} now "
+        "(an autoscaling cluster adds nodes for it; a fixed one never will)"
+    )
     return "start"
 
 
 def _shapes(nodes: Nodes) -> str:
-    return "no nodes" if not nodes.free else "nodes of " + " / ".join(sorted({describe(r) for r in nodes.free.values()}))
+    return (
+        "no nodes" if not nodes.free else "nodes of " + " / ".join(sorted({describe(r) for r in nodes.free.values()}))
+    )
 
 
 def _run(job: Job, ended: queue.Queue) -> None:

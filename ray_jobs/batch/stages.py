@@ -9,6 +9,7 @@ Each row names its cell and template, so one pool serves a judge's whole grid. P
 judge_core (`to_judgment`) and runs in the same actor: a separate CPU task could wait forever behind
 other judges' actors holding every CPU of the cluster.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,11 +24,25 @@ from ..engines.base import build_engine
 from ..spec import JudgeSpec
 from ..store import TAGGED, judgment_row
 
-ENGINE_OUT = pa.schema([("cell", pa.string()), ("template", pa.string()), ("allow_tie", pa.bool_()),
-                        ("uid", pa.string()), ("order", pa.string()), ("example", pa.string()),
-                        ("raw", pa.string()), ("verdict", pa.int8()), ("probs", pa.list_(pa.float64())),
-                        ("score", pa.float64()), ("tokens_in", pa.int64()), ("tokens_out", pa.int64()),
-                        ("seconds", pa.float64()), ("truncated", pa.bool_()), ("error", pa.string())])
+ENGINE_OUT = pa.schema(
+    [
+        ("cell", pa.string()),
+        ("template", pa.string()),
+        ("allow_tie", pa.bool_()),
+        ("uid", pa.string()),
+        ("order", pa.string()),
+        ("example", pa.string()),
+        ("raw", pa.string()),
+        ("verdict", pa.int8()),
+        ("probs", pa.list_(pa.float64())),
+        ("score", pa.float64()),
+        ("tokens_in", pa.int64()),
+        ("tokens_out", pa.int64()),
+        ("seconds", pa.float64()),
+        ("truncated", pa.bool_()),
+        ("error", pa.string()),
+    ]
+)
 _KEPT = ("raw", "verdict", "probs", "score", "tokens_in", "tokens_out", "seconds", "error")  # of an engine output
 
 
@@ -40,8 +55,9 @@ class EngineActor:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
-        out = pa.Table.from_pylist([_engine_row(r, o) for r, o in zip(rows, judge_rows(self.engine, rows))],
-                                   schema=ENGINE_OUT)
+        out = pa.Table.from_pylist(
+            [_engine_row(r, o) for r, o in zip(rows, judge_rows(self.engine, rows))], schema=ENGINE_OUT
+        )
         return parse_batch(out, self.judge)
 
 
@@ -58,9 +74,11 @@ def judge_rows(engine, rows: list[dict]) -> list[dict]:
 
 def _engine_row(row: dict, out: dict) -> dict:
     probs = out.get("probs")
-    return {k: row[k] for k in ("cell", "template", "allow_tie", "uid", "order", "example")} | \
-        {k: out.get(k) for k in _KEPT} | {"probs": None if probs is None else list(probs),
-                                          "truncated": bool(out.get("truncated", False))}
+    return (
+        {k: row[k] for k in ("cell", "template", "allow_tie", "uid", "order", "example")}
+        | {k: out.get(k) for k in _KEPT}
+        | {"probs": None if probs is None else list(probs), "truncated": bool(out.get("truncated", False))}
+    )
 
 
 def parse_batch(batch: pa.Table, judge: str) -> pa.Table:
@@ -89,15 +107,24 @@ def engine_stage(spec: JudgeSpec, nodes: Nodes | None = None, **constructor) -> 
 
     low, high = pool_bounds(spec, nodes)
     shipped = spec.model_copy(update={"concurrency": high if low == high else (low, high)}).model_dump()  # for threads
-    resources = {"num_gpus": spec.num_gpus, "num_cpus": spec.num_cpus} | ({"resources": spec.resources}
-                                                                            if spec.resources else {})
+    resources = {"num_gpus": spec.num_gpus, "num_cpus": spec.num_cpus} | (
+        {"resources": spec.resources} if spec.resources else {}
+    )
     if spec.tensor_parallel > 1:
-        resources = {"num_gpus": 0, "num_cpus": spec.num_cpus,
-                     "ray_remote_args_fn": functools.partial(strict_pack, spec.name, spec.actor_bundles)}
-    compute = ray.data.ActorPoolStrategy(size=low) if low == high else ray.data.ActorPoolStrategy(min_size=low,
-                                                                                                  max_size=high)
-    return {"fn_constructor_kwargs": {"spec": shipped} | constructor, "compute": compute,
-            "batch_size": spec.batch_size, "batch_format": "pyarrow"} | resources
+        resources = {
+            "num_gpus": 0,
+            "num_cpus": spec.num_cpus,
+            "ray_remote_args_fn": functools.partial(strict_pack, spec.name, spec.actor_bundles),
+        }
+    compute = (
+        ray.data.ActorPoolStrategy(size=low) if low == high else ray.data.ActorPoolStrategy(min_size=low, max_size=high)
+    )
+    return {
+        "fn_constructor_kwargs": {"spec": shipped} | constructor,
+        "compute": compute,
+        "batch_size": spec.batch_size,
+        "batch_format": "pyarrow",
+    } | resources
 
 
 def rows_dataset(rows: list[dict], batch_size: int):

@@ -10,6 +10,7 @@ run side by side, each starting as soon as its actors fit in the cluster's free 
 (batch/schedule.py). A re-run skips finished cells whose config hash matches and resumes a cell that
 stopped halfway; a cell that fails is reported and the others still run.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,26 +39,40 @@ class SweepConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DirName
-    output_dir: str = Field("results", description="a directory or storage URI; results/... is under $JUDGE_RESULTS_DIR "
-                            "when set; inside a Ray job an absolute path or URI")
+    output_dir: str = Field(
+        "results",
+        description="a directory or storage URI; results/... is under $JUDGE_RESULTS_DIR "
+        "when set; inside a Ray job an absolute path or URI",
+    )
     judges: list[JudgeSpec]
-    templates: list[str] = Field(default_factory=lambda: ["label"], description="for prompted judges; a "
-                                 "pointwise template (mtbench-single) judges the pointwise benchmarks, the others the pairwise")
-    benchmarks: list[str | FileDataset] = Field(description="'name' (every subset), 'name/subset', or your own "
-                                                "data: {name, path or hf, columns, label, kind} (data/files.py)")
+    templates: list[str] = Field(
+        default_factory=lambda: ["label"],
+        description="for prompted judges; a "
+        "pointwise template (mtbench-single) judges the pointwise benchmarks, the others the pairwise",
+    )
+    benchmarks: list[str | FileDataset] = Field(
+        description="'name' (every subset), 'name/subset', or your own "
+        "data: {name, path or hf, columns, label, kind} (data/files.py)"
+    )
     orders: Literal["both", "ab", "protocol"] = "both"
     limit: int | None = Field(None, ge=1, description="first N examples of each subset (quick runs)")
     bootstrap: int = Field(1000, ge=0)
     part_rows: int = Field(64, ge=1, description="judgments per Parquet part (the resume granularity)")
     root: str | None = Field(None, description="data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)")
-    on_bad_record: Literal["error", "skip"] = Field("error", description="a bad benchmark record fails its cell "
-                                                    "(error, naming file and line), or is skipped, counted and reported (skip)")
-    accept_modified_data: bool = Field(False, description="judge benchmark files that differ from their pinned "
-                                       "sha256 (the report marks those cells); default: refuse, naming both digests")
+    on_bad_record: Literal["error", "skip"] = Field(
+        "error",
+        description="a bad benchmark record fails its cell "
+        "(error, naming file and line), or is skipped, counted and reported (skip)",
+    )
+    accept_modified_data: bool = Field(
+        False,
+        description="judge benchmark files that differ from their pinned "
+        "sha256 (the report marks those cells); default: refuse, naming both digests",
+    )
     ray_init: dict = Field(default_factory=dict, description="ray.init() arguments when no Ray is running")
 
     @model_validator(mode="after")
-    def _check(self) -> "SweepConfig":
+    def _check(self) -> SweepConfig:
         names = [j.name for j in self.judges]
         if len(names) != len(set(names)):
             raise ValueError(f"judge names must be unique: {names}")
@@ -69,8 +84,11 @@ class SweepConfig(BaseModel):
             src = source(name)
             if subset and subset not in src.subsets:
                 raise ValueError(f"{name} has no subset {subset!r}; subsets: {', '.join(src.subsets)}")
-            if _pointwise(name) and not any(prompts.get(t).pointwise for t in every) and \
-                    not any(j.capability.scores_answers for j in self.judges):
+            if (
+                _pointwise(name)
+                and not any(prompts.get(t).pointwise for t in every)
+                and not any(j.capability.scores_answers for j in self.judges)
+            ):
                 raise ValueError(f"{name} is pointwise: add a pointwise template (mtbench-single) to templates")
         for j in self.judges:
             if j.engine == "ensemble":
@@ -91,10 +109,20 @@ class SweepConfig(BaseModel):
             for template in templates:
                 point = template is not None and prompts.get(template).pointwise
                 for bench, subset in self.targets():
-                    if point == _pointwise(bench) or template is None and judge.capability.scores_answers:
-                        cells.append(Cell(judge, template, bench, subset, orders_for(bench, self.orders),
-                                          self.limit, self.root, on_bad_record=self.on_bad_record,
-                                          accept_modified=self.accept_modified_data))
+                    if point == _pointwise(bench) or (template is None and judge.capability.scores_answers):
+                        cells.append(
+                            Cell(
+                                judge,
+                                template,
+                                bench,
+                                subset,
+                                orders_for(bench, self.orders),
+                                self.limit,
+                                self.root,
+                                on_bad_record=self.on_bad_record,
+                                accept_modified=self.accept_modified_data,
+                            )
+                        )
         return cells
 
     @property
@@ -167,6 +195,7 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
         by_judge.setdefault(cell.judge.name, []).append(cell)
     status, missing = {}, {}
     with console.progress(len(cells), "cells", cfg.name) as bar:
+
         def done(name: str, result) -> None:
             got = result if isinstance(result, dict) else {c.key: result for c in by_judge[name]}
             status.update(_record(got, out, log))

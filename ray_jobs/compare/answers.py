@@ -8,6 +8,7 @@ earlier answers), so its model loads once. Each arriving batch is saved to
 answers/<model>.partial.json, so a killed run resumes with the questions not yet answered; the
 complete set is written as answers/<model>.jsonl in FastChat's model_answer format.
 """
+
 from __future__ import annotations
 
 import functools
@@ -39,13 +40,30 @@ class AnswerActor:
         self.engine, self.turns = build_engine(spec), turns
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        rows = [{"question": Question.model_validate_json(r["question"]), "answers": json.loads(r["answers"]),
-                 "error": None} for r in batch.to_pylist()]
+        rows = [
+            {
+                "question": Question.model_validate_json(r["question"]),
+                "answers": json.loads(r["answers"]),
+                "error": None,
+            }
+            for r in batch.to_pylist()
+        ]
         for turn in range(1, self.turns + 1):
-            self._answer_turn([r for r in rows if r["error"] is None and turn <= len(r["question"].turns)
-                               and len(r["answers"]) == turn - 1], turn)
-        return pa.Table.from_pylist([{"question_id": r["question"].question_id, "answers": json.dumps(r["answers"]),
-                                      "error": r["error"]} for r in rows], schema=ANSWERS)
+            self._answer_turn(
+                [
+                    r
+                    for r in rows
+                    if r["error"] is None and turn <= len(r["question"].turns) and len(r["answers"]) == turn - 1
+                ],
+                turn,
+            )
+        return pa.Table.from_pylist(
+            [
+                {"question_id": r["question"].question_id, "answers": json.dumps(r["answers"]), "error": r["error"]}
+                for r in rows
+            ],
+            schema=ANSWERS,
+        )
 
     def _answer_turn(self, todo: list[dict], turn: int) -> None:
         outs = self.engine.answer([conversation(r["question"], r["answers"], turn) for r in todo]) if todo else []
@@ -62,7 +80,11 @@ def answer_dataset(spec: JudgeSpec, rows: list[dict], turns: int):
 
 
 def _answers_hash(model: ModelSpec, questions: list[Question], turns: int) -> str:
-    data = {"generator": model.generator.judging_config(), "questions": [q.model_dump() for q in questions], "turns": turns}
+    data = {
+        "generator": model.generator.judging_config(),
+        "questions": [q.model_dump() for q in questions],
+        "turns": turns,
+    }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -79,12 +101,23 @@ def generate_answers(cfg: CompareConfig, model: ModelSpec, questions: list[Quest
     if final.exists() and state.get("done"):
         log(f"[skip] answers of {model.name}: generated with the same config")
         return state
-    todo = [q for q in questions if q.question_id not in state["errors"]
-            and len(state["answers"].get(q.question_id, [])) < min(turns, len(q.turns))]
+    todo = [
+        q
+        for q in questions
+        if q.question_id not in state["errors"]
+        and len(state["answers"].get(q.question_id, [])) < min(turns, len(q.turns))
+    ]
     log(f"[answers] {model.name}: {len(todo)} of {len(questions)} questions to answer, {turns} turn(s)")
     _generate(model, todo, turns, state, partial)
-    write_answers(final, model.name, {q.question_id: state["answers"][q.question_id] for q in questions
-                                      if q.question_id in state["answers"] and q.question_id not in state["errors"]})
+    write_answers(
+        final,
+        model.name,
+        {
+            q.question_id: state["answers"][q.question_id]
+            for q in questions
+            if q.question_id in state["answers"] and q.question_id not in state["errors"]
+        },
+    )
     write_json(partial, state | {"done": True})
     return state | {"done": True}
 
@@ -93,8 +126,14 @@ def _generate(model: ModelSpec, todo: list[Question], turns: int, state: dict, p
     """Answer `todo` on one Ray Data pipeline, saving the state after every arriving batch."""
     if not todo:
         return
-    rows = [{"question_id": q.question_id, "question": q.model_dump_json(),
-             "answers": json.dumps(state["answers"].get(q.question_id, []))} for q in todo]
+    rows = [
+        {
+            "question_id": q.question_id,
+            "question": q.model_dump_json(),
+            "answers": json.dumps(state["answers"].get(q.question_id, [])),
+        }
+        for q in todo
+    ]
     spec = model.generator.model_copy(update={"name": model.name})
     preflight(spec)  # a models/NAME generator is pulled here, once
     for batch in answer_dataset(spec, rows, turns).iter_batches(batch_size=spec.batch_size, batch_format="pyarrow"):
@@ -109,9 +148,16 @@ def generate_all(cfg: CompareConfig, questions: list[Question], turns: int, log=
     """{model: generate_answers' state} for every model with a generator, side by side as the cluster's
     resources allow (each generator is independent; batch/schedule.py). A generator that fails raises
     once the others have ended: what every generator answered is saved, and a re-run resumes."""
-    jobs = [Job(m.name, m.generator.actor_bundles, m.generator.pool[0],
-                functools.partial(generate_answers, cfg, m, questions, turns, log))
-            for m in cfg.models if m.answers is None]
+    jobs = [
+        Job(
+            m.name,
+            m.generator.actor_bundles,
+            m.generator.pool[0],
+            functools.partial(generate_answers, cfg, m, questions, turns, log),
+        )
+        for m in cfg.models
+        if m.answers is None
+    ]
     states = side_by_side(jobs, joined=joined())
     for name, state in states.items():
         if isinstance(state, Exception):
@@ -132,8 +178,11 @@ def collect_answers(cfg: CompareConfig, questions: list[Question], turns: int, l
         for q in questions:
             need = min(turns, len(q.turns))
             if q.question_id not in errors and len(got.get(q.question_id, [])) < need:
-                errors[q.question_id] = (f"{len(got[q.question_id])} of {need} turns answered" if q.question_id in got
-                                         else "no answer in the file")
+                errors[q.question_id] = (
+                    f"{len(got[q.question_id])} of {need} turns answered"
+                    if q.question_id in got
+                    else "no answer in the file"
+                )
         answers[m.name] = {q: a for q, a in got.items() if q not in errors}
         problems[m.name] = errors
     return answers, problems

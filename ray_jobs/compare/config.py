@@ -1,7 +1,8 @@
 """The compare config: the questions, the models (answers from a file or a generator engine), one judge.
 
-    cfg = load_compare("configs/compare/mtbench-cpu.yaml", ["limit=5"])
+cfg = load_compare("configs/compare/mtbench-cpu.yaml", ["limit=5"])
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ class ModelSpec(BaseModel):
     generator: JudgeSpec | None = Field(None, description="engine that answers the questions (hf, vllm, openai)")
 
     @model_validator(mode="after")
-    def _one_source(self) -> "ModelSpec":
+    def _one_source(self) -> ModelSpec:
         if (self.answers is None) == (self.generator is None):
             raise ValueError(f"model {self.name}: give exactly one of answers (a file) or generator (an engine)")
         if self.generator is not None and not self.generator.capability.generates:
@@ -57,7 +58,7 @@ class CompareConfig(BaseModel):
     ray_init: dict = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _check(self) -> "CompareConfig":
+    def _check(self) -> CompareConfig:
         names = [m.name for m in self.models]
         if len(set(names)) != len(names) or self.baseline not in names:
             raise ValueError(f"model names must be unique and include the baseline {self.baseline!r}: {names}")

@@ -8,6 +8,7 @@ Results under <output_dir>/<name>/: answers/ (compare/answers.py), the judge's c
 (<judge>/<template>/compare-<subset>/, judged by batch.run_cells: one pipeline, resumable),
 compare.json, report.md/html. A re-run skips answers already generated and judgments already stored.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,7 @@ def _pairs(cfg: CompareConfig) -> list[tuple[str, str]]:
     others = [n for n in names if n != cfg.baseline]
     pairs = [(n, cfg.baseline) for n in others]
     if cfg.pairing == "all":
-        pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1:]]
+        pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
     return pairs
 
 
@@ -52,14 +53,32 @@ def plan_cells(cfg: CompareConfig, questions: list[Question], answers: dict, tur
             for a, b in _pairs(cfg):
                 exs = pair_examples(questions, answers[a], answers[b], a, b, turn)
                 if exs:
-                    cells.append(Cell(cfg.judge, cfg.pair_template if cfg.judge.prompted else None, "compare",
-                                      exs[0].subset, ("ab", "ba"), root=cfg.root, examples=exs))
+                    cells.append(
+                        Cell(
+                            cfg.judge,
+                            cfg.pair_template if cfg.judge.prompted else None,
+                            "compare",
+                            exs[0].subset,
+                            ("ab", "ba"),
+                            root=cfg.root,
+                            examples=exs,
+                        )
+                    )
         if cfg.pointwise:
             for m in cfg.models:
                 exs = point_examples(questions, answers[m.name], m.name, turn)
                 if exs:
-                    cells.append(Cell(cfg.judge, cfg.point_template, "compare", exs[0].subset, ("ab",),
-                                      root=cfg.root, examples=exs))
+                    cells.append(
+                        Cell(
+                            cfg.judge,
+                            cfg.point_template,
+                            "compare",
+                            exs[0].subset,
+                            ("ab",),
+                            root=cfg.root,
+                            examples=exs,
+                        )
+                    )
     return cells
 
 
@@ -77,7 +96,10 @@ def _outcomes(cfg: CompareConfig, cells: list[Cell]) -> tuple[list, dict, dict]:
                 battles.append((m["question_id"], m["model1"], m["model2"], outcome))
             else:
                 j = got[(ex.uid, "ab")]
-                scores.setdefault(m["model"], {})[(m["question_id"], m["turn"])] = (m["category"], j.scores[0] if j.scores else None)
+                scores.setdefault(m["model"], {})[(m["question_id"], m["turn"])] = (
+                    m["category"],
+                    j.scores[0] if j.scores else None,
+                )
     return battles, per_pair, scores
 
 
@@ -85,9 +107,13 @@ def _pairwise(cfg: CompareConfig, battles: list, per_pair: dict) -> dict:
     def rates(outcomes):
         return win_rates_ci(outcomes, cfg.bootstrap, cfg.seed)
 
-    out = {"pairwise": {pair: {"all": rates([o for _, o in rows])} |
-                        {f"turn{t}": rates([o for tt, o in rows if tt == t]) for t in sorted({t for t, _ in rows})}
-                        for pair, rows in per_pair.items()}}
+    out = {
+        "pairwise": {
+            pair: {"all": rates([o for _, o in rows])}
+            | {f"turn{t}": rates([o for tt, o in rows if tt == t]) for t in sorted({t for t, _ in rows})}
+            for pair, rows in per_pair.items()
+        }
+    }
     try:
         out["bradley_terry"] = bradley_terry_ci(battles, cfg.baseline, cfg.bootstrap, cfg.seed)
     except ValueError as exc:
@@ -97,17 +123,26 @@ def _pairwise(cfg: CompareConfig, battles: list, per_pair: dict) -> dict:
 
 def _pointwise(cfg: CompareConfig, scores: dict) -> dict:
     base = {k: s for k, (_, s) in scores.get(cfg.baseline, {}).items()}
-    return {"pointwise": {m: mean_scores([(c, t, s) for (_, t), (c, s) in v.items()], cfg.bootstrap, cfg.seed)
-                          for m, v in scores.items()},
-            "score_ratio": {m: score_ratio({k: s for k, (_, s) in v.items()}, base, cfg.bootstrap, cfg.seed)
-                            for m, v in scores.items() if m != cfg.baseline}}
+    return {
+        "pointwise": {
+            m: mean_scores([(c, t, s) for (_, t), (c, s) in v.items()], cfg.bootstrap, cfg.seed)
+            for m, v in scores.items()
+        },
+        "score_ratio": {
+            m: score_ratio({k: s for k, (_, s) in v.items()}, base, cfg.bootstrap, cfg.seed)
+            for m, v in scores.items()
+            if m != cfg.baseline
+        },
+    }
 
 
 def summarise(cfg: CompareConfig, cells: list[Cell], problems: dict) -> dict:
     """compare.json: pairwise outcomes, win rates and Bradley-Terry; pointwise means and ratios."""
     battles, per_pair, scores = _outcomes(cfg, cells)
     summary = {"baseline": cfg.baseline, "judge": cfg.judge.name, "problems": problems}
-    return summary | (_pairwise(cfg, battles, per_pair) if per_pair else {}) | (_pointwise(cfg, scores) if scores else {})
+    return (
+        summary | (_pairwise(cfg, battles, per_pair) if per_pair else {}) | (_pointwise(cfg, scores) if scores else {})
+    )
 
 
 def run_compare(cfg: CompareConfig, log=print) -> dict:
@@ -123,19 +158,26 @@ def run_compare(cfg: CompareConfig, log=print) -> dict:
 def _run_locked(cfg: CompareConfig, log) -> dict:
     out = cfg.results_dir
     (out / "compare.yaml.json").write_text(json.dumps(cfg.model_dump(), indent=1))
-    questions = load_questions(cfg.questions, cfg.root)[:cfg.limit]
+    questions = load_questions(cfg.questions, cfg.root)[: cfg.limit]
     turns = cfg.turns or list(range(1, max(len(q.turns) for q in questions) + 1))
     with console.progress(2, "stages", cfg.name) as bar:  # answers, then judgments
         console.note(f"answers of {len(cfg.models)} models to {len(questions)} questions")
         answers, problems = collect_answers(cfg, questions, max(turns), log)
         cells = plan_cells(cfg, questions, answers, turns)
         bar.update(1, f"judging {len(cells)} cells")
-        failed = {k: f"{type(v).__name__}: {v}" for k, v in run_cells(cells, out, bootstrap=0, log=log).items()
-                  if isinstance(v, Exception)}
+        failed = {
+            k: f"{type(v).__name__}: {v}"
+            for k, v in run_cells(cells, out, bootstrap=0, log=log).items()
+            if isinstance(v, Exception)
+        }
         bar.update(1, "judged")
     if failed:
         raise RuntimeError(f"judging failed (a re-run resumes): {failed}")
-    summary = summarise(cfg, cells, problems) | {"questions": len(questions), "turns": turns, "cells": [c.key for c in cells]}
+    summary = summarise(cfg, cells, problems) | {
+        "questions": len(questions),
+        "turns": turns,
+        "cells": [c.key for c in cells],
+    }
     write_json(out / "compare.json", summary)
     write_compare_report(out, summary)
     return summary

@@ -8,6 +8,7 @@ For each row ({uid, order, example}) an engine returns `raw` text and/or `probs`
 and parsing stay in judge_core; an engine only calls a model. Which engine class serves which
 `engine:` name is ray_jobs.spec.CAPABILITIES.
 """
+
 from __future__ import annotations
 
 import importlib

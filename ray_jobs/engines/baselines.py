@@ -13,6 +13,7 @@
                                      options={"path": "results/_models/features.joblib",
                                               "train": ["train-llmeval2", "train-alpaca-eval"]}))
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,9 @@ def longer_verdict(example: PairExample) -> int:
     return 1 if n1 > n2 else 2 if n2 > n1 else 0
 
 
-def train_features(sources=DEFAULT_TRAIN, path: str | Path = "features.joblib", seed: int = 0, root=None,
-                   c: float = 1.0) -> dict:
+def train_features(
+    sources=DEFAULT_TRAIN, path: str | Path = "features.joblib", seed: int = 0, root=None, c: float = 1.0
+) -> dict:
     """Fit the feature judge on `sources` (filtered, decontaminated, both orders) and save it.
     Returns its validation accuracy and log loss on the uid-split validation side."""
     import joblib
@@ -55,11 +57,17 @@ def train_features(sources=DEFAULT_TRAIN, path: str | Path = "features.joblib", 
     model = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000))
     model.fit(x, y)
     xv, yv = [pair_features(ex) for ex in val], [ex.label for ex in val]
-    info = {"sources": list(sources), "seed": seed, "train_rows": len(train), "val_rows": len(val),
-            "features": list(NAMES) + ["abs_log_chars", "abs_log_words"], "classes": model.classes_.tolist(),
-            "val_accuracy": accuracy_score(yv, model.predict(xv)),
-            "val_log_loss": log_loss(yv, model.predict_proba(xv), labels=model.classes_),
-            "filtered": report.filtered}
+    info = {
+        "sources": list(sources),
+        "seed": seed,
+        "train_rows": len(train),
+        "val_rows": len(val),
+        "features": list(NAMES) + ["abs_log_chars", "abs_log_words"],
+        "classes": model.classes_.tolist(),
+        "val_accuracy": accuracy_score(yv, model.predict(xv)),
+        "val_log_loss": log_loss(yv, model.predict_proba(xv), labels=model.classes_),
+        "filtered": report.filtered,
+    }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, path)
@@ -90,9 +98,15 @@ class Relevance:
         out = {}
         with torch.no_grad():
             for start in range(0, len(unique), self.batch_size):
-                chunk = unique[start:start + self.batch_size]
-                batch = self.tokenizer(chunk, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt",
-                                       split_special_tokens=True)  # "[SEP]" in an answer stays text
+                chunk = unique[start : start + self.batch_size]
+                batch = self.tokenizer(
+                    chunk,
+                    padding=True,
+                    truncation=True,
+                    max_length=self.max_length,
+                    return_tensors="pt",
+                    split_special_tokens=True,
+                )  # "[SEP]" in an answer stays text
                 hidden, mask = self.model(**batch).last_hidden_state, batch["attention_mask"].unsqueeze(-1).float()
                 vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
                 out |= dict(zip(chunk, vectors))
@@ -112,8 +126,9 @@ class BaselineEngine:
     def __init__(self, spec: JudgeSpec):
         self.kind = spec.model
         if self.kind not in ("longer", "features", "relevance"):
-            raise ValueError(f"baseline judge {spec.name}: model must be 'longer', 'features' or 'relevance', "
-                             f"not {spec.model!r}")
+            raise ValueError(
+                f"baseline judge {spec.name}: model must be 'longer', 'features' or 'relevance', not {spec.model!r}"
+            )
         if self.kind == "features":
             self.model = self._features_model(spec)
         elif self.kind == "relevance":

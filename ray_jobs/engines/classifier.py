@@ -6,6 +6,7 @@
 options (spec.ClassifierOptions): batch_size, device, max_length (default: the length it was trained
 with). Like every engine it answers in the presented frame; judge_core.pipeline maps to the original.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,10 @@ class ClassifierJudge:
             return {}
         torch = self._torch
         rows = [head_features(examples[i], order) for i in chunk]
-        return {"features": torch.tensor([f for f1, f2, _ in rows for f in (f1, f2)]).to(self.device),
-                "tie_features": torch.tensor([t for _, _, t in rows]).to(self.device)}
+        return {
+            "features": torch.tensor([f for f1, f2, _ in rows for f in (f1, f2)]).to(self.device),
+            "tie_features": torch.tensor([t for _, _, t in rows]).to(self.device),
+        }
 
     def probs(self, examples: list, order: str = "ab") -> list[tuple[float, float, float]]:
         """(p_tie, p1, p2) per example as presented in `order`, batched in length order (little padding)."""
@@ -53,10 +56,13 @@ class ClassifierJudge:
         out: list = [None] * len(inputs)
         with torch.no_grad():
             for start in range(0, len(order_idx), self.batch_size):
-                chunk = order_idx[start:start + self.batch_size]
+                chunk = order_idx[start : start + self.batch_size]
                 ids, mask = pad([seq for i in chunk for seq in inputs[i]], self.tokenizer.pad_token_id)
-                logits = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                                    **self._features(examples, order, chunk)).logits
+                logits = self.model(
+                    input_ids=ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    **self._features(examples, order, chunk),
+                ).logits
                 for i, p in zip(chunk, torch.softmax(logits.float(), -1).cpu().tolist()):
                     out[i] = tuple(p)
         return out
@@ -69,8 +75,9 @@ class ClassifierEngine:
     def __init__(self, spec):
         o = spec.opts
         use_cpu_threads(spec)
-        self.judge_ = ClassifierJudge(spec.adapter or spec.model, batch_size=o.batch_size, device=o.device,
-                                      max_length=o.max_length)
+        self.judge_ = ClassifierJudge(
+            spec.adapter or spec.model, batch_size=o.batch_size, device=o.device, max_length=o.max_length
+        )
 
     def _rows(self, rows, template):
         if self.judge_.pair:

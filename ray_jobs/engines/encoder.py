@@ -7,6 +7,7 @@
 Inference (the classifier engine) and fine-tuning (ray_jobs.finetune) share these, so a judge is
 asked exactly what it was trained on. Both cut with judge_core.truncation.
 """
+
 from __future__ import annotations
 
 import json
@@ -106,8 +107,10 @@ def _with_pair_head(scorer, directory: Path, cfg: dict) -> PairJudge:
     keys = model.load_state_dict(torch.load(directory / PAIR_HEAD), strict=False)  # the scorer is loaded
     missing = [k for k in keys.missing_keys if not k.startswith("scorer.")]
     if missing or keys.unexpected_keys:
-        raise ValueError(f"{directory / PAIR_HEAD} does not match its config (pair_features="
-                         f"{cfg.get('pair_features', False)}): missing {missing}, unexpected {keys.unexpected_keys}")
+        raise ValueError(
+            f"{directory / PAIR_HEAD} does not match its config (pair_features="
+            f"{cfg.get('pair_features', False)}): missing {missing}, unexpected {keys.unexpected_keys}"
+        )
     return model
 
 
@@ -153,6 +156,6 @@ def pad(seqs, value: int):
     out = torch.full((len(seqs), width), value, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, s in enumerate(seqs):
-        out[i, :len(s)] = torch.as_tensor(list(s))
-        mask[i, :len(s)] = 1
+        out[i, : len(s)] = torch.as_tensor(list(s))
+        mask[i, : len(s)] = 1
     return out, mask

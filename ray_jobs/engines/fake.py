@@ -8,6 +8,7 @@ node it started on, in Ray: multi-node tests). Generate mode writes the
 template's own verdict text (Template.answer), so every template's parser reads it. answer() echoes a
 conversation's last user message, so a generate-mode fake judge serves /v1/chat/completions in tests.
 """
+
 from __future__ import annotations
 
 import time
@@ -67,4 +68,8 @@ class FakeEngine:
         time.sleep(self.opts.delay)
         said = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         raw = "You said: " + said[:40]
-        return {"raw": raw, "tokens_in": sum(len(m["content"].split()) for m in messages), "tokens_out": len(raw.split())}
+        return {
+            "raw": raw,
+            "tokens_in": sum(len(m["content"].split()) for m in messages),
+            "tokens_out": len(raw.split()),
+        }

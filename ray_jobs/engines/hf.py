@@ -10,6 +10,7 @@ forward pass of about 1024 tokens is the fastest per token (its activations stay
 prompts per pass took 1.3x as long as 2 per pass, bench/peers.py). Decoding is greedy: the same prompt
 gives the same verdict on any number of actors.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,7 +18,6 @@ import time
 from ..spec import JudgeSpec
 from .base import one_by_one, use_cpu_threads
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
-
 
 CPU_LABEL_TOKENS = 1024
 
@@ -77,19 +77,26 @@ class HFEngine:
         ids = torch.full((len(seqs), width), self.tok.pad_token_id, dtype=torch.long)
         mask = torch.zeros((len(seqs), width), dtype=torch.long)
         for i, s in enumerate(seqs):
-            ids[i, width - len(s):] = torch.as_tensor(s)
-            mask[i, width - len(s):] = 1
+            ids[i, width - len(s) :] = torch.as_tensor(s)
+            mask[i, width - len(s) :] = 1
         return ids.to(self.device), mask.to(self.device)
 
     def _label(self, preps, template) -> list[dict]:
         ids, mask = self._left_pad([p["ids"] for p in preps])
-        asks = [(i, [p["labels"][v]] + path[:-1], v, path) for i, p in enumerate(preps) for v, path in p["follow"].items()]
+        asks = [
+            (i, [p["labels"][v]] + path[:-1], v, path) for i, p in enumerate(preps) for v, path in p["follow"].items()
+        ]
         with self.torch.no_grad():
             out = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=1, use_cache=bool(asks))
         first = self.torch.log_softmax(out.logits[:, -1, :].float(), -1).cpu()
         second = self._continued(out.past_key_values, mask, asks) if asks else {}
-        return [label_output(label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second.get(i, {})),
-                             template) | {"tokens_in": len(p["ids"]), "tokens_out": 1} for i, p in enumerate(preps)]
+        return [
+            label_output(
+                label_logprobs(p, {t: float(first[i, t]) for t in p["labels"].values()}, second.get(i, {})), template
+            )
+            | {"tokens_in": len(p["ids"]), "tokens_out": 1}
+            for i, p in enumerate(preps)
+        ]
 
     def _continued(self, cache, mask, asks) -> dict[int, dict[int, float]]:
         """{row: {label: log p(path | prompt + first token)}} for labels sharing a first token, from
@@ -114,16 +121,27 @@ class HFEngine:
     def _generate(self, preps, template) -> list[dict]:
         ids, mask = self._left_pad([p["ids"] for p in preps])
         with self.torch.no_grad():
-            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=self.max_new, do_sample=False,
-                                      min_new_tokens=self.min_new, pad_token_id=self.tok.pad_token_id)
-        new = out[:, ids.shape[1]:].cpu()
+            out = self.model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=self.max_new,
+                do_sample=False,
+                min_new_tokens=self.min_new,
+                pad_token_id=self.tok.pad_token_id,
+            )
+        new = out[:, ids.shape[1] :].cpu()
         outs = []
         for i, p in enumerate(preps):
             tokens = [t for t in new[i].tolist() if t != self.tok.pad_token_id]
             if self.tok.eos_token_id in tokens:
-                tokens = tokens[:tokens.index(self.tok.eos_token_id)]
-            outs.append({"raw": self.tok.decode(tokens, skip_special_tokens=True), "tokens_in": len(p["ids"]),
-                         "tokens_out": len(tokens)})
+                tokens = tokens[: tokens.index(self.tok.eos_token_id)]
+            outs.append(
+                {
+                    "raw": self.tok.decode(tokens, skip_special_tokens=True),
+                    "tokens_in": len(p["ids"]),
+                    "tokens_out": len(tokens),
+                }
+            )
         return outs
 
     def _rows(self, rows, template) -> list[dict]:
@@ -145,8 +163,10 @@ class HFEngine:
         return one_by_one(self._rows, rows, template)
 
     def _answer(self, conversations, _template) -> list[dict]:
-        preps = {i: {"ids": conversation_ids(c, self.tok, self.max_len, self.max_new), "truncated": False}
-                 for i, c in enumerate(conversations)}
+        preps = {
+            i: {"ids": conversation_ids(c, self.tok, self.max_len, self.max_new), "truncated": False}
+            for i, c in enumerate(conversations)
+        }
         return self._micro_batched(preps, [None] * len(conversations), self._generate, None)
 
     def answer(self, conversations: list[list[dict]]) -> list[dict]:

@@ -11,6 +11,7 @@ Label mode asks for one token with `logprobs`/`top_logprobs` after an assistant 
 (`continue_final_message`, a vLLM extension: hosted APIs that lack it should use generate mode).
 429, 5xx and connection errors are retried; any other error fails that row only, with its message.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,7 +38,12 @@ class OpenAIEngine:
         self.url = (o.base_url or os.environ.get("OPENAI_BASE_URL") or "http://127.0.0.1:8000/v1").rstrip("/")
         key = os.environ.get(o.api_key_env)
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.concurrency, self.retries, self.backoff, self.timeout = o.max_concurrency, o.max_retries, o.backoff, o.timeout
+        self.concurrency, self.retries, self.backoff, self.timeout = (
+            o.max_concurrency,
+            o.max_retries,
+            o.backoff,
+            o.timeout,
+        )
         self.body = {"model": spec.model, "temperature": o.temperature, "seed": o.seed} | o.extra_body
         self.max_tokens = o.max_new_tokens
 
@@ -45,9 +51,11 @@ class OpenAIEngine:
         import requests
 
         for attempt in range(self.retries + 1):
-            wait = self.backoff * 2 ** attempt
+            wait = self.backoff * 2**attempt
             try:
-                r = self.session.post(f"{self.url}/chat/completions", json=body, headers=self.headers, timeout=self.timeout)
+                r = self.session.post(
+                    f"{self.url}/chat/completions", json=body, headers=self.headers, timeout=self.timeout
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 error = f"{type(exc).__name__}: {exc}"
             else:
@@ -67,11 +75,21 @@ class OpenAIEngine:
         if label is None:
             raise ValueError(f"template {template!r} has no label words: use mode generate")
         if len({w.split()[0] for w in label.words.values()}) < len(label.words):  # one token is read
-            raise ValueError(f"template {template!r}'s labels {list(label.words.values())} share their first word, "
-                             "and an endpoint returns one token: use mode generate")
-        resp = self._post(self.body | {"messages": messages + [{"role": "assistant", "content": label.prefix}],
-                                       "max_tokens": 1, "logprobs": True, "top_logprobs": 20,
-                                       "continue_final_message": True, "add_generation_prompt": False})
+            raise ValueError(
+                f"template {template!r}'s labels {list(label.words.values())} share their first word, "
+                "and an endpoint returns one token: use mode generate"
+            )
+        resp = self._post(
+            self.body
+            | {
+                "messages": messages + [{"role": "assistant", "content": label.prefix}],
+                "max_tokens": 1,
+                "logprobs": True,
+                "top_logprobs": 20,
+                "continue_final_message": True,
+                "add_generation_prompt": False,
+            }
+        )
         return _usage(resp) | label_output(_label_from_top(resp, label), template)
 
     def _generate(self, messages: list[dict], _template=None) -> dict:
@@ -115,8 +133,9 @@ def _label_from_top(resp: dict, label: prompts.LabelSpec) -> dict[int, float]:
     found: dict[int, float] = {}
     for t in top:
         token = t["token"].strip()
-        owners = [v for v, w in label.words.items() if w == token] or \
-                 [v for v, w in label.words.items() if token and w.startswith(token)]
+        owners = [v for v, w in label.words.items() if w == token] or [
+            v for v, w in label.words.items() if token and w.startswith(token)
+        ]
         if len(owners) == 1:
             found[owners[0]] = max(found.get(owners[0], -math.inf), t["logprob"])
     if not found:

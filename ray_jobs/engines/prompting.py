@@ -8,6 +8,7 @@ text ending in "…".
 The template's instructions are never cut, so the judge always sees the question, both answers and
 what to answer. A conversation that has to be cut is flattened to numbered turns.
 """
+
 from __future__ import annotations
 
 from judge_core import prompts
@@ -48,25 +49,38 @@ def _cut(example: PairExample | PointExample, tok, budget: int):
         texts.append(answer_text(example.reference))
     ids = [tok.encode(t, add_special_tokens=False) for t in texts]
     cut = [tok.decode(c) + (ELLIPSIS if len(c) < len(full) else "") for c, full in zip(fit_segments(ids, budget), ids)]
-    return example.model_copy(update={"question": cut[0] or ELLIPSIS, **dict(zip(names, cut[1:])),
-                                      "reference": cut[-1] if example.reference is not None else None})
+    return example.model_copy(
+        update={
+            "question": cut[0] or ELLIPSIS,
+            **dict(zip(names, cut[1:])),
+            "reference": cut[-1] if example.reference is not None else None,
+        }
+    )
 
 
-def fit_prompt(example: PairExample | PointExample, order: str, template: str, tok, budget: int,
-               suffix: str = "") -> tuple[str, bool]:
+def fit_prompt(
+    example: PairExample | PointExample, order: str, template: str, tok, budget: int, suffix: str = ""
+) -> tuple[str, bool]:
     """(prompt text, truncated?) of at most `budget` tokens; `suffix` (a label-mode pre-fill) is kept."""
     tpl, control = prompts.get(template), _control(tok)
     text = chat_text(tpl.render(example, order, control), tok) + suffix
     n = _count(text, tok)
     if n <= budget:
         return text, False
-    empty = example.model_copy(update={"question": "x", **{a: "" for a in _answers(example)},
-                                       "reference": None if example.reference is None else ""})
+    empty = example.model_copy(
+        update={
+            "question": "x",
+            **dict.fromkeys(_answers(example), ""),
+            "reference": None if example.reference is None else "",
+        }
+    )
     overhead = _count(chat_text(tpl.render(empty, order, control), tok) + suffix, tok) + 8
     room = budget - overhead
     if room < 16:
-        raise ValueError(f"template {template!r} alone takes {overhead} tokens; a budget of {budget} "
-                         "leaves no room for the question and answers")
+        raise ValueError(
+            f"template {template!r} alone takes {overhead} tokens; a budget of {budget} "
+            "leaves no room for the question and answers"
+        )
     for _ in range(4):  # decode/encode and neutralisation can shift a few tokens: shrink until it fits
         text = chat_text(tpl.render(_cut(example, tok, room), order, control), tok) + suffix
         n = _count(text, tok)
@@ -96,10 +110,12 @@ def label_ids(text: str, spec: prompts.LabelSpec, tok) -> tuple[list[int], dict[
             break
     tokens = {v: s[common] for v, s in seqs.items()} if common >= 0 else {}
     if not tokens:
-        raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
+        raise ValueError(
+            f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer"
+        )
     follow: dict[int, list[int]] = {}
     for t in set(tokens.values()):
-        group = {v: seqs[v][common + 1:] for v in tokens if tokens[v] == t}
+        group = {v: seqs[v][common + 1 :] for v in tokens if tokens[v] == t}
         if len(group) > 1:
             follow |= _paths(group, spec)
     return first[:common], tokens, follow
@@ -110,12 +126,21 @@ def _paths(rests: dict[int, list[int]], spec) -> dict[int, list[int]]:
     sharing a first token (`rests`: each label's tokens after it); the stem (no tokens left) reads none."""
     stems = [v for v, r in rests.items() if not r]
     goes = {v: r for v, r in rests.items() if r}
-    part = 0 if stems else next((j for j in range(min(map(len, goes.values())))
-                                 if len({r[j] for r in goes.values()}) > 1), None)
-    if len(stems) > 1 or part is None or len({r[part] for r in goes.values()}) != len(goes) or \
-            len({tuple(r[:part]) for r in goes.values()}) > 1:
-        raise ValueError(f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer")
-    return {v: r[:part + 1] for v, r in goes.items()}
+    part = (
+        0
+        if stems
+        else next((j for j in range(min(map(len, goes.values()))) if len({r[j] for r in goes.values()}) > 1), None)
+    )
+    if (
+        len(stems) > 1
+        or part is None
+        or len({r[part] for r in goes.values()}) != len(goes)
+        or len({tuple(r[:part]) for r in goes.values()}) > 1
+    ):
+        raise ValueError(
+            f"label words {list(spec.words.values())} do not start with distinct tokens for this tokenizer"
+        )
+    return {v: r[: part + 1] for v, r in goes.items()}
 
 
 def label_logprobs(prep: dict, first: dict[int, float], second: dict[int, float]) -> dict[int, float]:

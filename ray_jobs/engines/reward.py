@@ -19,6 +19,7 @@ A tokenizer without a pad token pads with eos (Llama-style); the head reads a te
 is not padding, so a template that ends with that eos is read one token early: such a model needs a
 tokenizer with its own pad token.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,11 @@ def turns(text: Text) -> list[str]:
 
 def conversation(question: list[str], answer: list[str]) -> list[dict]:
     """The chat form: user and assistant turns alternating (one pair for a single-turn example)."""
-    return [m for q, a in zip(question, answer) for m in ({"role": "user", "content": q},
-                                                          {"role": "assistant", "content": a})]
+    return [
+        m
+        for q, a in zip(question, answer)
+        for m in ({"role": "user", "content": q}, {"role": "assistant", "content": a})
+    ]
 
 
 def reward_of(logits: list[float]) -> float:
@@ -54,8 +58,10 @@ def reward_of(logits: list[float]) -> float:
 
 def check_labels(model: str, num_labels: int) -> None:
     if num_labels not in (1, 2):
-        raise ValueError(f"{model} has num_labels {num_labels}: a reward model gives one scalar (num_labels 1, "
-                         "or 2 read as logit[1] - logit[0])")
+        raise ValueError(
+            f"{model} has num_labels {num_labels}: a reward model gives one scalar (num_labels 1, "
+            "or 2 read as logit[1] - logit[0])"
+        )
 
 
 def sigmoid(x: float) -> float:
@@ -92,7 +98,7 @@ def row_output(example, scored: dict[str, tuple[float, int, bool]], tie_margin: 
 def cut_left(text: str, n: int, tok) -> str:
     """`text` without its first n tokens (cut at a token's first character: the rest stays verbatim)."""
     offsets = tok(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-    return "" if n >= len(offsets) else text[max(1, offsets[n][0]):]
+    return "" if n >= len(offsets) else text[max(1, offsets[n][0]) :]
 
 
 class Inputs:
@@ -142,12 +148,14 @@ class HFRewards:
 
     def _pad(self, encs: list[dict]) -> dict:
         torch, width = self.torch, max(len(e["input_ids"]) for e in encs)
-        batch = {k: torch.full((len(encs), width), self.pad_id if k == "input_ids" else 0, dtype=torch.long)
-                 for k in [*encs[0], "attention_mask"]}
+        batch = {
+            k: torch.full((len(encs), width), self.pad_id if k == "input_ids" else 0, dtype=torch.long)
+            for k in [*encs[0], "attention_mask"]
+        }
         for i, e in enumerate(encs):
             for k, v in e.items():
-                batch[k][i, :len(v)] = torch.as_tensor(v)
-            batch["attention_mask"][i, :len(e["input_ids"])] = 1
+                batch[k][i, : len(v)] = torch.as_tensor(v)
+            batch["attention_mask"][i, : len(e["input_ids"])] = 1
         return {k: v.to(self.device) for k, v in batch.items()}
 
     def __call__(self, encs: list[dict]) -> list[float]:
@@ -175,14 +183,26 @@ class VLLMRewards:
 
         o = spec.opts
         share = {"gpu_memory_utilization": round(0.9 * spec.num_gpus, 3)} if 0 < spec.num_gpus < 1 else {}
-        self.llm = LLM(**{"model": spec.model, "runner": "pooling", "dtype": o.dtype, "max_model_len": max_len,
-                          "enforce_eager": not on_gpu} | share | o.engine_kwargs)
+        self.llm = LLM(
+            **{
+                "model": spec.model,
+                "runner": "pooling",
+                "dtype": o.dtype,
+                "max_model_len": max_len,
+                "enforce_eager": not on_gpu,
+            }
+            | share
+            | o.engine_kwargs
+        )
 
     def __call__(self, encs: list[dict]) -> list[float]:
         from vllm import PoolingParams
 
-        prompts = [{"prompt_token_ids": e["input_ids"]} | ({"token_type_ids": e["token_type_ids"]}
-                                                           if "token_type_ids" in e else {}) for e in encs]
+        prompts = [
+            {"prompt_token_ids": e["input_ids"]}
+            | ({"token_type_ids": e["token_type_ids"]} if "token_type_ids" in e else {})
+            for e in encs
+        ]
         outs = self.llm.classify(prompts, pooling_params=PoolingParams(use_activation=False), use_tqdm=False)
         return [reward_of(o.outputs.probs) for o in outs]
 

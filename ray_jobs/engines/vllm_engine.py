@@ -15,6 +15,7 @@ prefix-cached requests on prompt + first token (+ the path so far) ask for the n
 log-probability (`logprob_token_ids`).
 Prompts are passed as token ids: the same truncation and chat template as the hf engine.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -57,14 +58,22 @@ def llm_kwargs(spec: JudgeSpec, on_gpu: bool) -> dict:
     if not on_gpu:
         cpu_environment()
     o = spec.opts
-    kwargs = {"model": spec.model, "tensor_parallel_size": o.tensor_parallel_size, "dtype": o.dtype, "seed": o.seed,
-              "enforce_eager": o.enforce_eager if o.enforce_eager is not None else not on_gpu,
-              "logprobs_mode": "processed_logprobs", "enable_lora": spec.adapter is not None,
-              "max_lora_rank": o.max_lora_rank}
+    kwargs = {
+        "model": spec.model,
+        "tensor_parallel_size": o.tensor_parallel_size,
+        "dtype": o.dtype,
+        "seed": o.seed,
+        "enforce_eager": o.enforce_eager if o.enforce_eager is not None else not on_gpu,
+        "logprobs_mode": "processed_logprobs",
+        "enable_lora": spec.adapter is not None,
+        "max_lora_rank": o.max_lora_rank,
+    }
     optional = {"max_model_len": o.max_model_len, "gpu_memory_utilization": gpu_memory_share(spec) if on_gpu else None}
     if spec.tensor_parallel > 1:  # one worker per GPU of the actor's placement group (cluster.strict_pack)
         kwargs["distributed_executor_backend"] = "ray"
-    return kwargs | ({} if on_gpu else CPU_ENGINE) | {k: v for k, v in optional.items() if v is not None} | o.engine_kwargs
+    return (
+        kwargs | ({} if on_gpu else CPU_ENGINE) | {k: v for k, v in optional.items() if v is not None} | o.engine_kwargs
+    )
 
 
 def gpu_memory_share(spec: JudgeSpec) -> float | None:
@@ -105,9 +114,12 @@ class VLLMEngine:
         preps, outs = prepare_rows(rows, template, self.spec.mode, self.tok, self.max_len, self.max_new)
         idx = list(preps)
         if idx:
-            results = self.llm.generate([{"prompt_token_ids": preps[i]["ids"]} for i in idx],
-                                        sampling_params=[self._params(rows[i], preps[i]) for i in idx],
-                                        lora_request=self.lora, use_tqdm=False)
+            results = self.llm.generate(
+                [{"prompt_token_ids": preps[i]["ids"]} for i in idx],
+                sampling_params=[self._params(rows[i], preps[i]) for i in idx],
+                lora_request=self.lora,
+                use_tqdm=False,
+            )
             second = self._second_tokens({i: preps[i] for i in idx}) if self.spec.mode == "label" else {}
             for i, res in zip(idx, results):
                 outs[i] = self._read(res, preps[i], template, second.get(i, {}))
@@ -129,10 +141,14 @@ class VLLMEngine:
         if not wanted:
             return {}
         asks = list(wanted)
-        results = self.llm.generate([{"prompt_token_ids": preps[a[0]]["ids"] + list(a[1:])} for a in asks],
-                                    sampling_params=[SamplingParams(max_tokens=1, temperature=0,
-                                                                    logprob_token_ids=sorted(wanted[a])) for a in asks],
-                                    lora_request=self.lora, use_tqdm=False)
+        results = self.llm.generate(
+            [{"prompt_token_ids": preps[a[0]]["ids"] + list(a[1:])} for a in asks],
+            sampling_params=[
+                SamplingParams(max_tokens=1, temperature=0, logprob_token_ids=sorted(wanted[a])) for a in asks
+            ],
+            lora_request=self.lora,
+            use_tqdm=False,
+        )
         read = {a: res.outputs[0].logprobs[0] for a, res in zip(asks, results)}
         out: dict[int, dict[int, float]] = {}
         for i, p in preps.items():
@@ -158,10 +174,13 @@ class VLLMEngine:
 
         ids = [conversation_ids(c, self.tok, self.max_len, self.max_new) for c in conversations]
         params = SamplingParams(max_tokens=self.max_new, temperature=self.temperature, seed=self.seed)
-        results = self.llm.generate([{"prompt_token_ids": i} for i in ids], sampling_params=params,
-                                    lora_request=self.lora, use_tqdm=False)
-        return [{"raw": r.outputs[0].text, "tokens_in": len(i), "tokens_out": len(r.outputs[0].token_ids)}
-                for i, r in zip(ids, results)]
+        results = self.llm.generate(
+            [{"prompt_token_ids": i} for i in ids], sampling_params=params, lora_request=self.lora, use_tqdm=False
+        )
+        return [
+            {"raw": r.outputs[0].text, "tokens_in": len(i), "tokens_out": len(r.outputs[0].token_ids)}
+            for i, r in zip(ids, results)
+        ]
 
     def answer(self, conversations: list[list[dict]]) -> list[dict]:
         """Answers to chat conversations (judge compare), same decoding options as judging."""

@@ -11,6 +11,7 @@ Every difference between the two lives here, so the recipe reads the same for bo
 bf16 and gradient accumulation itself, partitions the optimizer (and, under ZeRO-3, the parameters)
 across ranks, and saves and restores its partitions itself.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,6 +23,7 @@ from .config import FinetuneConfig
 
 class DDP:
     """Ray Train's prepare_model (DDP across workers); bf16 as autocast over fp32 weights."""
+
     zero_stage: int | None = None
     every_rank_saves = False  # only rank 0 writes checkpoint files
 
@@ -68,6 +70,7 @@ class DDP:
 
 class ZeRO(DDP):
     """DeepSpeed ZeRO-2 or -3 from a json config (gloo on CPU, NCCL on GPU); a client AdamW."""
+
     every_rank_saves = True  # each rank's partition goes into the checkpoint
 
     def __init__(self, cfg: FinetuneConfig):
@@ -78,10 +81,14 @@ class ZeRO(DDP):
     def setup(self, model, optimizer, scheduler, cfg: FinetuneConfig):
         import deepspeed
 
-        config = self.config | {"train_micro_batch_size_per_gpu": cfg.batch_size,
-                                "gradient_accumulation_steps": cfg.grad_accum, "bf16": {"enabled": cfg.bf16}}
-        model, optimizer, _, scheduler = deepspeed.initialize(model=model, optimizer=optimizer, lr_scheduler=scheduler,
-                                                              config=config)
+        config = self.config | {
+            "train_micro_batch_size_per_gpu": cfg.batch_size,
+            "gradient_accumulation_steps": cfg.grad_accum,
+            "bf16": {"enabled": cfg.bf16},
+        }
+        model, optimizer, _, scheduler = deepspeed.initialize(
+            model=model, optimizer=optimizer, lr_scheduler=scheduler, config=config
+        )
         return model, optimizer, scheduler
 
     def autocast(self, device):

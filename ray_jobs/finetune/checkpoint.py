@@ -8,6 +8,7 @@ Ray copies a checkpoint into storage file by file, so a run killed mid-copy leav
 directory: each rank writes a manifest of its files, and only a directory whose manifests all exist
 and match counts.
 """
+
 from __future__ import annotations
 
 import json
@@ -44,11 +45,17 @@ def save_checkpoint(job, step: int, metrics: dict) -> None:
         backend.save_partitions(job.model, Path(tmp))
         with backend.gathered(job.model):
             if rank == 0:
-                state = {"trainable": trainable_state(job.model), "step": step} | \
-                    backend.trainer_state(job.optimizer, job.scheduler)
+                state = {"trainable": trainable_state(job.model), "step": step} | backend.trainer_state(
+                    job.optimizer, job.scheduler
+                )
                 torch.save(state, Path(tmp) / "trainer_state.pt")
-                save(getattr(job.model, "module", job.model), job.tok, job.cfg, Path(tmp) / "adapter",
-                     {"metrics": metrics, "step": step})
+                save(
+                    getattr(job.model, "module", job.model),
+                    job.tok,
+                    job.cfg,
+                    Path(tmp) / "adapter",
+                    {"metrics": metrics, "step": step},
+                )
         keep = rank == 0 or backend.every_rank_saves
         if keep:
             write_manifest(Path(tmp), rank, context.get_world_size() if backend.every_rank_saves else 1)
@@ -91,7 +98,9 @@ def checkpoint_complete(directory: Path) -> bool:
         ranks = json.loads((directory / "manifest-rank0.json").read_text())["ranks"]
         for r in range(ranks):
             files = json.loads((directory / f"manifest-rank{r}.json").read_text())["files"]
-            if any(not (directory / f).is_file() or (directory / f).stat().st_size != size for f, size in files.items()):
+            if any(
+                not (directory / f).is_file() or (directory / f).stat().st_size != size for f, size in files.items()
+            ):
                 return False
         return True
     except (OSError, ValueError, KeyError):  # a manifest not (fully) copied yet

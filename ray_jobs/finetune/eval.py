@@ -7,6 +7,7 @@ probabilities averaged, the classifier's evaluation rule). Verdicts come from ju
 (on benchmarks without ties the likelier of the two answers, as their prompts force a choice).
 Predictions are written as `judge score` input, so every number can be re-scored.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,12 @@ def predictions(judge, examples) -> dict[str, list[dict]]:
     for ex, a, b in zip(examples, p_ab, p_ba):
         mean = average_orders([a, b])
         for order, p in (("ab", a), ("ba", b)):
-            single.append({"index": ex.index, "order": order, "verdict": verdict_from_probs(p, allow_tie), "probs": list(p)})
-            avg.append({"index": ex.index, "order": order, "verdict": verdict_from_probs(mean, allow_tie), "probs": list(mean)})
+            single.append(
+                {"index": ex.index, "order": order, "verdict": verdict_from_probs(p, allow_tie), "probs": list(p)}
+            )
+            avg.append(
+                {"index": ex.index, "order": order, "verdict": verdict_from_probs(mean, allow_tie), "probs": list(mean)}
+            )
     return {"single": single, "swapavg": avg}
 
 

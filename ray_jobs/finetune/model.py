@@ -8,6 +8,7 @@ are one flag (`head`). The pair head is a one-score sequence classifier applied 
 answer) for each answer, joined by engines.encoder.PairJudge into (p_tie, p1, p2); what `save`
 writes, engines.encoder.load_trained reads back for judging.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,9 +35,11 @@ def _quantization(cfg: FinetuneConfig):
     from transformers import BitsAndBytesConfig
 
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
-    return {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
-                                                      bnb_4bit_use_double_quant=True,
-                                                      bnb_4bit_compute_dtype=dtype)}
+    return {
+        "quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        )
+    }
 
 
 def _disable_avx512bf16_repack(model) -> None:
@@ -77,8 +80,13 @@ def _wrap(model, cfg: FinetuneConfig):
         return model
     if cfg.method == "prefix":
         return get_peft_model(model, PrefixTuningConfig(task_type=task, num_virtual_tokens=cfg.prefix_tokens))
-    lora = LoraConfig(task_type=task, r=cfg.lora.rank, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=cfg.lora.target_modules)
+    lora = LoraConfig(
+        task_type=task,
+        r=cfg.lora.rank,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=cfg.lora.target_modules,
+    )
     return get_peft_model(model, lora)  # SEQ_CLS also trains and saves the new classification head
 
 

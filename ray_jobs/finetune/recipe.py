@@ -7,6 +7,7 @@ Reads top to bottom like a torchtune recipe:
     driver  copy the final adapter to its output directory -> evaluate_after (finetune/eval.py)
 DDP or DeepSpeed ZeRO is one object (finetune/backend.py); checkpoints are finetune/checkpoint.py.
 """
+
 from __future__ import annotations
 
 import collections
@@ -37,9 +38,16 @@ def build_datasets(cfg: FinetuneConfig):
     Ray Data row; validation in both orders."""
     from .model import load_tokenizer
 
-    train, val, report = build_training_set(cfg.sources, cfg.val_fraction, cfg.seed, cfg.data_root,
-                                            swap=cfg.swap_augment, reference_drop=cfg.reference_drop,
-                                            clean=cfg.decontaminate, limit_per_source=cfg.limit_per_source)
+    train, val, report = build_training_set(
+        cfg.sources,
+        cfg.val_fraction,
+        cfg.seed,
+        cfg.data_root,
+        swap=cfg.swap_augment,
+        reference_drop=cfg.reference_drop,
+        clean=cfg.decontaminate,
+        limit_per_source=cfg.limit_per_source,
+    )
     tok = load_tokenizer(cfg)
     train_examples = training_rows(train, tok, cfg)
     stats = feature_stats(train_examples) if cfg.pair_features else None
@@ -52,6 +60,7 @@ def build_datasets(cfg: FinetuneConfig):
 @dataclass
 class Job:
     """What a worker trains with; checkpoint.save_checkpoint and restore read it."""
+
     cfg: FinetuneConfig
     tok: object
     model: object
@@ -66,6 +75,7 @@ class Job:
 @dataclass
 class Progress:
     """Steps done, tokens seen, and the loss of the current logging window."""
+
     step: int
     resumed_from: int
     seen: int = 0
@@ -80,16 +90,26 @@ class Progress:
         self.recent.append(loss)
 
     def metrics(self, job: Job, epoch: int) -> dict:
-        return {"step": self.step, "epoch": epoch, "loss": sum(self.window) / len(self.window),
-                "tokens_per_s": self.seen / (time.perf_counter() - self.started),
-                "non_pad_share": self.seen / max(1, self.padded), "lr": job.scheduler.get_last_lr()[0],
-                "trainable_params": job.params[0], "total_params": job.params[1]}
+        return {
+            "step": self.step,
+            "epoch": epoch,
+            "loss": sum(self.window) / len(self.window),
+            "tokens_per_s": self.seen / (time.perf_counter() - self.started),
+            "non_pad_share": self.seen / max(1, self.padded),
+            "lr": job.scheduler.get_last_lr()[0],
+            "trainable_params": job.params[0],
+            "total_params": job.params[1],
+        }
 
     def final(self, job: Job) -> dict:
-        return {"step": self.step, "resumed_from": self.resumed_from,
-                "loss": sum(self.recent) / len(self.recent) if self.recent else math.nan,
-                "non_pad_share": self.seen / max(1, self.padded), "trainable_params": job.params[0],
-                "total_params": job.params[1]}
+        return {
+            "step": self.step,
+            "resumed_from": self.resumed_from,
+            "loss": sum(self.recent) / len(self.recent) if self.recent else math.nan,
+            "non_pad_share": self.seen / max(1, self.padded),
+            "trainable_params": job.params[0],
+            "total_params": job.params[1],
+        }
 
 
 def train_loop(config: dict) -> None:
@@ -120,7 +140,9 @@ def setup(config: dict) -> Job:
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total_steps = planned_steps(cfg, config["train_batches"], ray.train.get_context().get_world_size())
     backend = make_backend(cfg)
-    model, optimizer, scheduler = backend.setup(model, optimizer, _schedule(optimizer, total_steps, cfg.warmup_ratio), cfg)
+    model, optimizer, scheduler = backend.setup(
+        model, optimizer, _schedule(optimizer, total_steps, cfg.warmup_ratio), cfg
+    )
     return Job(cfg, tok, model, optimizer, scheduler, backend, ray.train.torch.get_device(), total_steps, params)
 
 
@@ -136,6 +158,7 @@ def _param_groups(model, cfg: FinetuneConfig) -> list[dict]:
 
     def own(name: str) -> bool:
         return bool(cfg.head == "pair" and cfg.head_lr) and not name.startswith("scorer.")
+
     head, rest = [p for n, p in trainable if own(n)], [p for n, p in trainable if not own(n)]
     return [{"params": rest}] + ([{"params": head, "lr": cfg.head_lr}] if head else [])
 
@@ -146,7 +169,8 @@ def _schedule(optimizer, total_steps: int, warmup_ratio: float):
 
     warmup = max(1, int(total_steps * warmup_ratio))
     return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup))))
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total_steps - s) / max(1, total_steps - warmup)))
+    )
 
 
 def train(job: Job, progress: Progress) -> None:
@@ -189,8 +213,11 @@ def _after_step(job: Job, progress: Progress, epoch: int) -> None:
     if step % cfg.log_every == 0:
         progress.window = []
         if ray.train.get_context().get_world_rank() == 0:
-            print(f"[finetune] step {step}/{job.total_steps} loss {metrics['loss']:.4f} "
-                  f"tokens/s {metrics['tokens_per_s']:.0f} non-pad {metrics['non_pad_share']:.3f}", flush=True)
+            print(
+                f"[finetune] step {step}/{job.total_steps} loss {metrics['loss']:.4f} "
+                f"tokens/s {metrics['tokens_per_s']:.0f} non-pad {metrics['non_pad_share']:.3f}",
+                flush=True,
+            )
 
 
 def _collate(rows: dict, pad_id: int, device):
@@ -238,8 +265,9 @@ def _validation_sums(job: Job, rows: dict):
     target = inputs["labels"]
     n = len(target)  # examples (a pair head reads two sequences per example)
     correct = float((out.logits.argmax(-1) == target).sum()) if job.cfg.head != "generative" else 0.0
-    return torch.tensor([float(out.loss) * n, n, correct, n if job.cfg.head != "generative" else 0],
-                        dtype=torch.float64)
+    return torch.tensor(
+        [float(out.loss) * n, n, correct, n if job.cfg.head != "generative" else 0], dtype=torch.float64
+    )
 
 
 # ---- driver ------------------------------------------------------------------------------------------
@@ -251,15 +279,20 @@ def run(cfg: FinetuneConfig) -> dict:
 
     ensure(cfg.model)  # a models/NAME base is pulled here, once
     if cfg.bf16 and not cfg.use_gpu:
-        print("[finetune] note: bf16 on CPU: backward matmuls may fall to a one-thread fallback gemm "
-              "(SmolLM2 here: 5x slower than bf16=false)", flush=True)
+        print(
+            "[finetune] note: bf16 on CPU: backward matmuls may fall to a one-thread fallback gemm "
+            "(SmolLM2 here: 5x slower than bf16=false)",
+            flush=True,
+        )
     if Path(cfg.model).exists():  # Ray Train workers run in their own directory: a relative base is lost there
         cfg = cfg.model_copy(update={"model": str(Path(cfg.model).resolve())})
     if not is_uri(cfg.storage_path):  # the same for the storage a restarted worker looks for checkpoints in
         cfg = cfg.model_copy(update={"storage_path": str(Path(cfg.storage_path).resolve())})
     train_rows, val_rows, report, stats = build_datasets(cfg)
-    print(f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; "
-          f"filtered: {dict(report.filtered)}", flush=True)
+    print(
+        f"[finetune] {len(train_rows)} train batches, {len(val_rows)} val batches; filtered: {dict(report.filtered)}",
+        flush=True,
+    )
     ensure_ray({"address": os.environ.get("RAY_ADDRESS", "local"), "include_dashboard": False})
     console.quiet_ray_data()
     resume_dir = latest_checkpoint(cfg) if cfg.resume_from == "latest" else cfg.resume_from
@@ -269,17 +302,30 @@ def run(cfg: FinetuneConfig) -> dict:
     os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")  # propagated to the workers by Ray Train
     trainer = TorchTrainer(
         train_loop,
-        train_loop_config={"cfg": cfg.model_dump(), "train_batches": len(train_rows), "val_batches": len(val_rows),
-                           "resume_dir": resume_dir, "feature_stats": stats, "started": time.time()},
-        scaling_config=ray.train.ScalingConfig(num_workers=cfg.num_workers, use_gpu=cfg.use_gpu,
-                                               placement_strategy=cfg.placement),
-        run_config=ray.train.RunConfig(name=cfg.name, storage_path=cfg.storage_path,
-                                       checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
-                                       failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures)),
-        datasets={"train": ray.data.from_items(train_rows)} | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
+        train_loop_config={
+            "cfg": cfg.model_dump(),
+            "train_batches": len(train_rows),
+            "val_batches": len(val_rows),
+            "resume_dir": resume_dir,
+            "feature_stats": stats,
+            "started": time.time(),
+        },
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=cfg.num_workers, use_gpu=cfg.use_gpu, placement_strategy=cfg.placement
+        ),
+        run_config=ray.train.RunConfig(
+            name=cfg.name,
+            storage_path=cfg.storage_path,
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            failure_config=ray.train.FailureConfig(max_failures=cfg.max_failures),
+        ),
+        datasets={"train": ray.data.from_items(train_rows)}
+        | ({"val": ray.data.from_items(val_rows)} if val_rows else {}),
     )
-    with console.progress(planned_steps(cfg, len(train_rows), cfg.num_workers), "steps", cfg.name) as bar, \
-            console.following(STEP_LINE, lambda m: bar.set(int(m[1]), f"loss {m[3]}, {m[4]} tokens/s")):
+    with (
+        console.progress(planned_steps(cfg, len(train_rows), cfg.num_workers), "steps", cfg.name) as bar,
+        console.following(STEP_LINE, lambda m: bar.set(int(m[1]), f"loss {m[3]}, {m[4]} tokens/s")),
+    ):
         result = trainer.fit()
     _copy_adapter(result.checkpoint, cfg.adapter_dir())
     print(f"[finetune] adapter written to {cfg.adapter_dir()}: {result.metrics}", flush=True)
@@ -311,18 +357,26 @@ def main(config: str, overrides: list[str] = ()) -> int:
     for where in filter(None, (cfg.storage_path, cfg.output_dir)):
         results_location(where)  # inside a packaged Ray job a relative path is refused: the job's copy is temporary
     if is_uri(str(cfg.output_dir or cfg.storage_path)):
-        raise ValueError(f"the adapter is saved to a directory, and {cfg.output_dir or cfg.storage_path} is a storage URI: "
-                         "set output_dir=/a/directory (NFS on a cluster); storage_path may stay a URI")
+        raise ValueError(
+            f"the adapter is saved to a directory, and {cfg.output_dir or cfg.storage_path} is a storage URI: "
+            "set output_dir=/a/directory (NFS on a cluster); storage_path may stay a URI"
+        )
     if cfg.eval_benchmarks and cfg.head == "generative":  # fail before hours of training, not after
-        raise ValueError("eval_benchmarks needs head: classifier or pair; judge a generative adapter with `judge sweep` "
-                         "(an hf or vllm judge with `adapter:`)")
+        raise ValueError(
+            "eval_benchmarks needs head: classifier or pair; judge a generative adapter with `judge sweep` "
+            "(an hf or vllm judge with `adapter:`)"
+        )
     start = time.perf_counter()
     with console.logging_to(cfg.adapter_dir().parent, "finetune"):
         metrics = run(cfg)
         evaluated = evaluate_after(cfg)
     for key, result in evaluated.items():
-        console.say(f"[finetune] {key}: " + json.dumps({k: round(v, 4) for k, v in result.items() if isinstance(v, float)}))
+        console.say(
+            f"[finetune] {key}: " + json.dumps({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
+        )
     shown = {k: round(v, 4) for k, v in metrics.items() if k in ("step", "loss", "val_loss", "val_accuracy")}
-    console.say(f"fine-tuned {cfg.name} in {time.perf_counter() - start:.0f} s: {shown}; adapter: {cfg.adapter_dir()}"
-                + console.log_note())
+    console.say(
+        f"fine-tuned {cfg.name} in {time.perf_counter() - start:.0f} s: {shown}; adapter: {cfg.adapter_dir()}"
+        + console.log_note()
+    )
     return 0

@@ -7,6 +7,7 @@ Encoder heads read exactly what the classifier engine reads at judging time (eng
 generative prompts are built by the engines' own rule (engines.prompting.fit_prompt): the same chat
 template and, when too long, the same truncation (judge_core.truncation) as the hf and vllm engines.
 """
+
 from __future__ import annotations
 
 import random
@@ -40,7 +41,9 @@ def generative_row(example: PairExample, order: str, tok, max_length: int, templ
     """Prompt (chat template applied) + verdict text + eos; loss only on the verdict tokens, so a
     fine-tuned judge is trained on the prompts the hf and vllm engines will send it."""
     sample = generative_sample(example, template, order)
-    target = tok.encode(sample["target"], add_special_tokens=False) + ([tok.eos_token_id] if tok.eos_token_id is not None else [])
+    target = tok.encode(sample["target"], add_special_tokens=False) + (
+        [tok.eos_token_id] if tok.eos_token_id is not None else []
+    )
     text, _ = fit_prompt(example, order, template, tok, max_length - len(target))
     prompt = tok.encode(text, add_special_tokens=False)
     return {"input_ids": prompt + target, "labels": [IGNORE] * len(prompt) + target}
@@ -48,12 +51,14 @@ def generative_row(example: PairExample, order: str, tok, max_length: int, templ
 
 def training_rows(examples, tok, cfg: FinetuneConfig, orders=("ab",)) -> list[dict]:
     """One row per example and order, for the config's head."""
+
     def make(ex, order):
         if cfg.head == "pair":
             return pair_row(ex, order, tok, cfg.max_length, cfg.pair_features)
         if cfg.head == "classifier":
             return classifier_row(ex, order, tok, cfg.max_length)
         return generative_row(ex, order, tok, cfg.max_length, cfg.template)
+
     return [make(ex, o) for ex in examples for o in orders]
 
 
@@ -63,8 +68,12 @@ def feature_stats(rows: list[dict]) -> dict:
 
     f = np.array([w for r in rows for w in r["features"]])
     t = np.array([r["tie_features"] for r in rows])
-    return {"f_mean": f.mean(0).tolist(), "f_std": f.std(0).tolist(), "t_mean": t.mean(0).tolist(),
-            "t_std": t.std(0).tolist()}
+    return {
+        "f_mean": f.mean(0).tolist(),
+        "f_std": f.std(0).tolist(),
+        "t_mean": t.mean(0).tolist(),
+        "t_std": t.std(0).tolist(),
+    }
 
 
 def _is_pair(row: dict) -> bool:
@@ -86,8 +95,8 @@ def micro_batches(rows: list[dict], batch_size: int, seed: int = 0, window: int 
     span = batch_size * window
     batches = []
     for start in range(0, len(order), span):
-        chunk = sorted(order[start:start + span], key=lambda i: _length(rows[i]))
-        batches += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+        chunk = sorted(order[start : start + span], key=lambda i: _length(rows[i]))
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
     rng.shuffle(batches)
     return [_batch(rows, b) for b in batches]
 

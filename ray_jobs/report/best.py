@@ -3,6 +3,7 @@
 
     best = pick_best("results/quickstart-cpu", probabilities=True)   # {"judge": spec dict, "template", "why", ...}
 """
+
 from __future__ import annotations
 
 import json
@@ -23,20 +24,32 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
 
     def eligible(row: dict) -> bool:
         spec = specs.get(row["judge"].removesuffix(" (swap-avg)"), {})
-        return bool(spec) and spec.get("engine") != "ensemble" and (not probabilities or row["cell"].get("probabilistic")) \
+        return (
+            bool(spec)
+            and spec.get("engine") != "ensemble"
+            and (not probabilities or row["cell"].get("probabilistic"))
             and (not adapters or bool(spec.get("adapter")) or spec.get("engine") == "classifier")
+        )
+
     table = {b: kept for b, rows in collect(results_dir).items() if (kept := [r for r in rows if eligible(r)])}
     best = summarise(table)["best"] if table else None
     if best is None:
-        raise ValueError(f"best_of: no eligible judge in {results_dir} judged every pairwise subset "
-                         f"(probabilities={probabilities}, adapters={adapters})")
+        raise ValueError(
+            f"best_of: no eligible judge in {results_dir} judged every pairwise subset "
+            f"(probabilities={probabilities}, adapters={adapters})"
+        )
     name, _, template = best["label"].partition(" / ")
     swap = name.endswith(" (swap-avg)")
     filters = [w for w, on in (("giving probabilities", probabilities), ("with an adapter", adapters)) if on]
-    return {"judge": specs[name.removesuffix(" (swap-avg)")], "template": template or None, "swap_averaged": swap,
-            "mean_rank": best["mean_rank"],
-            "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(table)} subsets of {results_dir}"
-                   + (f" among judges {' and '.join(filters)}" if filters else "") + f". {RULE}"}
+    return {
+        "judge": specs[name.removesuffix(" (swap-avg)")],
+        "template": template or None,
+        "swap_averaged": swap,
+        "mean_rank": best["mean_rank"],
+        "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(table)} subsets of {results_dir}"
+        + (f" among judges {' and '.join(filters)}" if filters else "")
+        + f". {RULE}",
+    }
 
 
 def resolve_best_of(data):
@@ -52,6 +65,13 @@ def resolve_best_of(data):
     if unknown:
         raise ValueError(f"judge.best_of takes best_of, probabilities, adapters; not {sorted(unknown)}")
     best = pick_best(resolve(judge["best_of"]), judge.get("probabilities", False), judge.get("adapters", False))
-    picked = {"judge": best["judge"]["name"], "template": best["template"], "swap_averaged": best["swap_averaged"],
-              "mean_rank": best["mean_rank"], "why": best["why"]}
-    return data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})
+    picked = {
+        "judge": best["judge"]["name"],
+        "template": best["template"],
+        "swap_averaged": best["swap_averaged"],
+        "mean_rank": best["mean_rank"],
+        "why": best["why"],
+    }
+    return (
+        data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})
+    )

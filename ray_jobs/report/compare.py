@@ -5,6 +5,7 @@ tie; conflicts and errors counted), adjusted win rate with a 95% bootstrap CI, p
 ratings (baseline = 1000) with CIs. Pointwise: mean 1-10 score per model and turn, and each
 candidate's score as a percentage of the baseline's, with a paired bootstrap CI.
 """
+
 from __future__ import annotations
 
 import html
@@ -14,61 +15,115 @@ from .format import bars_svg, ci, html_table, md_table, num, page
 
 
 def _pairwise(summary: dict) -> tuple[str, list[str], list[list[str]]]:
-    header = ["pair", "turns", "n", "win", "tie", "loss", "conflicts", "errors", "win rate %", "loss rate %",
-              "adjusted win rate % [95% CI]"]
-    body = [[pair, turn, *[str(r[k]) for k in ("n", "win", "tie", "loss", "conflicts", "errors")],
-             num(100 * r["win_rate"]), num(100 * r["loss_rate"]),
-             num(100 * r["win_rate_adjusted"]) + ci(r["ci95"].get("win_rate_adjusted"), 100)]
-            for pair, by_turn in summary["pairwise"].items() for turn, r in by_turn.items()]
+    header = [
+        "pair",
+        "turns",
+        "n",
+        "win",
+        "tie",
+        "loss",
+        "conflicts",
+        "errors",
+        "win rate %",
+        "loss rate %",
+        "adjusted win rate % [95% CI]",
+    ]
+    body = [
+        [
+            pair,
+            turn,
+            *[str(r[k]) for k in ("n", "win", "tie", "loss", "conflicts", "errors")],
+            num(100 * r["win_rate"]),
+            num(100 * r["loss_rate"]),
+            num(100 * r["win_rate_adjusted"]) + ci(r["ci95"].get("win_rate_adjusted"), 100),
+        ]
+        for pair, by_turn in summary["pairwise"].items()
+        for turn, r in by_turn.items()
+    ]
     return "Pairwise against the baseline (both orders)", header, body
 
 
 def _bradley_terry(summary: dict) -> tuple[str, list[str], list[list[str]]]:
-    body = [[m, num(r["rating"], 1) + ci(r["ci95"], 1, 1)]
-            for m, r in sorted(summary["bradley_terry"].items(), key=lambda kv: -kv[1]["rating"])]
+    body = [
+        [m, num(r["rating"], 1) + ci(r["ci95"], 1, 1)]
+        for m, r in sorted(summary["bradley_terry"].items(), key=lambda kv: -kv[1]["rating"])
+    ]
     return "Bradley-Terry rating (baseline = 1000, Elo scale)", ["model", "rating [95% CI]"], body
 
 
 def _pointwise(summary: dict) -> tuple[str, list[str], list[list[str]]]:
     turns = sorted({t for r in summary["pointwise"].values() for t in r["turns"]})
     header = ["model", "mean score [95% CI]", *[f"turn {t}" for t in turns], "n", "failures"]
-    body = [[m, num(r["mean"]) + ci(r["ci95"]), *[num(r["turns"].get(t)) for t in turns], str(r["n"]), str(r["failures"])]
-            for m, r in sorted(summary["pointwise"].items(), key=lambda kv: -(kv[1]["mean"] or 0))]
+    body = [
+        [m, num(r["mean"]) + ci(r["ci95"]), *[num(r["turns"].get(t)) for t in turns], str(r["n"]), str(r["failures"])]
+        for m, r in sorted(summary["pointwise"].items(), key=lambda kv: -(kv[1]["mean"] or 0))
+    ]
     return "Pointwise scores (1-10)", header, body
 
 
 def _score_ratio(summary: dict) -> tuple[str, list[str], list[list[str]]]:
-    body = [[m, num(r["ratio"]) + ci(r["ci95"]), num(r["candidate_mean"]), num(r["baseline_mean"]), str(r["n"]),
-             str(r["dropped"])] for m, r in summary["score_ratio"].items()]
-    return (f"Score as % of the baseline's ({summary['baseline']})",
-            ["model", "% of baseline [95% CI]", "mean", "baseline mean", "n (paired)", "dropped"], body)
+    body = [
+        [
+            m,
+            num(r["ratio"]) + ci(r["ci95"]),
+            num(r["candidate_mean"]),
+            num(r["baseline_mean"]),
+            str(r["n"]),
+            str(r["dropped"]),
+        ]
+        for m, r in summary["score_ratio"].items()
+    ]
+    return (
+        f"Score as % of the baseline's ({summary['baseline']})",
+        ["model", "% of baseline [95% CI]", "mean", "baseline mean", "n (paired)", "dropped"],
+        body,
+    )
 
 
 def tables(summary: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     """(title, header, body) for every table the summary has numbers for."""
     bt = summary.get("bradley_terry", {})
-    present = {_pairwise: "pairwise" in summary, _bradley_terry: bool(bt) and "skipped" not in bt,
-               _pointwise: "pointwise" in summary, _score_ratio: bool(summary.get("score_ratio"))}
+    present = {
+        _pairwise: "pairwise" in summary,
+        _bradley_terry: bool(bt) and "skipped" not in bt,
+        _pointwise: "pointwise" in summary,
+        _score_ratio: bool(summary.get("score_ratio")),
+    }
     return [table(summary) for table, shown in present.items() if shown]
 
 
 def _problems(summary: dict) -> list[str]:
-    return [f"{m}: {len(p)} question(s) left out of judging: " + "; ".join(f"{q} ({why})" for q, why in list(p.items())[:10])
-            + (" ..." if len(p) > 10 else "") for m, p in summary.get("problems", {}).items() if p]
+    return [
+        f"{m}: {len(p)} question(s) left out of judging: "
+        + "; ".join(f"{q} ({why})" for q, why in list(p.items())[:10])
+        + (" ..." if len(p) > 10 else "")
+        for m, p in summary.get("problems", {}).items()
+        if p
+    ]
 
 
 def write_compare_report(results_dir: Path, summary: dict) -> dict[str, Path]:
     title = f"Compare: {results_dir.name} (judge {summary['judge']}, baseline {summary['baseline']})"
     md = [f"# {title}", "", f"{summary['questions']} questions, turns {summary['turns']}.", ""]
     md += [f"- {p}" for p in _problems(summary)] + [""]
-    body = [f"<h1>{html.escape(title)}</h1><p class=note>{summary['questions']} questions, turns {summary['turns']}.</p>"]
+    body = [
+        f"<h1>{html.escape(title)}</h1><p class=note>{summary['questions']} questions, turns {summary['turns']}.</p>"
+    ]
     body += [f"<p class=note>{html.escape(p)}</p>" for p in _problems(summary)]
     for name, header, rows in tables(summary):
         md += [f"## {name}", "", md_table(header, rows), ""]
         body += [f"<h2>{html.escape(name)}</h2>", html_table(header, rows)]
     if "pairwise" in summary:
-        bars = [(pair, 100 * t["all"]["win_rate_adjusted"], tuple(100 * x for x in t["all"]["ci95"]["win_rate_adjusted"])
-                 if "win_rate_adjusted" in t["all"]["ci95"] else None) for pair, t in summary["pairwise"].items()]
+        bars = [
+            (
+                pair,
+                100 * t["all"]["win_rate_adjusted"],
+                tuple(100 * x for x in t["all"]["ci95"]["win_rate_adjusted"])
+                if "win_rate_adjusted" in t["all"]["ci95"]
+                else None,
+            )
+            for pair, t in summary["pairwise"].items()
+        ]
         body.append("<p class=note>adjusted win rate (%), 95% CI whiskers</p>" + bars_svg(bars))
     paths = {"md": results_dir / "report.md", "html": results_dir / "report.html"}
     paths["md"].write_text("\n".join(md))

@@ -8,6 +8,7 @@
 `judge score`, `judge finetune-eval`, the sweep report and the compare report all format through
 here, so a metric reads the same everywhere.
 """
+
 from __future__ import annotations
 
 import html
@@ -95,39 +96,55 @@ def page(title: str, body: str) -> str:
     """One self-contained HTML page: inline CSS, no external files; one inline script when a table is
     sortable (the page reads the same without it)."""
     script = f"<script>{SORT_SCRIPT}</script>" if "class=sortable" in body else ""
-    return (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>{body}{script}</body></html>")
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(title)}</title>"
+        f"<style>{CSS}</style></head><body>{body}{script}</body></html>"
+    )
 
 
 def reliability_svg(bins: list[dict], size: int = 240) -> str:
     """Reliability diagram: a bar per confidence bin at its accuracy, its count above it; the dashed
     diagonal is perfect calibration; ticks at 0, 0.5 and 1 on both axes."""
     pad, top, inner = 34, 14, size - 60
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" data-plot="reliability">',
-             f'<rect x="{pad}" y="{top}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
-             f'<line x1="{pad}" y1="{top + inner}" x2="{pad + inner}" y2="{top}" stroke="#bbb" stroke-dasharray="4"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" role="img" data-plot="reliability">',
+        f'<rect x="{pad}" y="{top}" width="{inner}" height="{inner}" fill="none" stroke="#999"/>',
+        f'<line x1="{pad}" y1="{top + inner}" x2="{pad + inner}" y2="{top}" stroke="#bbb" stroke-dasharray="4"/>',
+    ]
     for t in (0, 0.5, 1):
         x, y = pad + t * inner, top + inner - t * inner
-        parts += [f'<line x1="{x:.1f}" y1="{top + inner}" x2="{x:.1f}" y2="{top + inner + 4}" stroke="#666"/>',
-                  f'<text x="{x:.1f}" y="{top + inner + 14}" font-size="9" text-anchor="middle">{t:g}</text>',
-                  f'<line x1="{pad - 4}" y1="{y:.1f}" x2="{pad}" y2="{y:.1f}" stroke="#666"/>',
-                  f'<text x="{pad - 6}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{t:g}</text>']
+        parts += [
+            f'<line x1="{x:.1f}" y1="{top + inner}" x2="{x:.1f}" y2="{top + inner + 4}" stroke="#666"/>',
+            f'<text x="{x:.1f}" y="{top + inner + 14}" font-size="9" text-anchor="middle">{t:g}</text>',
+            f'<line x1="{pad - 4}" y1="{y:.1f}" x2="{pad}" y2="{y:.1f}" stroke="#666"/>',
+            f'<text x="{pad - 6}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{t:g}</text>',
+        ]
     width = inner / len(bins)
     for b in bins:
         if b["count"]:
             h, x = inner * b["accuracy"], pad + b["bin"] * width
-            parts.append(f'<rect x="{x + 1:.1f}" y="{top + inner - h:.1f}" width="{width - 2:.1f}" height="{h:.1f}" '
-                         f'fill="#4a7ab5"><title>bin {b["bin"]}: n={b["count"]}, confidence {b["confidence"]:.3f}, '
-                         f'accuracy {b["accuracy"]:.3f}</title></rect>')
-            parts.append(f'<text x="{x + width / 2:.1f}" y="{top + inner - h - 2:.1f}" font-size="8" '
-                         f'text-anchor="middle" fill="#333">{b["count"]}</text>')
-    parts.append(f'<text x="{pad + inner / 2:.0f}" y="{size - 18}" font-size="10" text-anchor="middle">confidence '
-                 f'(bar: accuracy, number: examples)</text></svg>')
+            parts.append(
+                f'<rect x="{x + 1:.1f}" y="{top + inner - h:.1f}" width="{width - 2:.1f}" height="{h:.1f}" '
+                f'fill="#4a7ab5"><title>bin {b["bin"]}: n={b["count"]}, confidence {b["confidence"]:.3f}, '
+                f"accuracy {b['accuracy']:.3f}</title></rect>"
+            )
+            parts.append(
+                f'<text x="{x + width / 2:.1f}" y="{top + inner - h - 2:.1f}" font-size="8" '
+                f'text-anchor="middle" fill="#333">{b["count"]}</text>'
+            )
+    parts.append(
+        f'<text x="{pad + inner / 2:.0f}" y="{size - 18}" font-size="10" text-anchor="middle">confidence '
+        f"(bar: accuracy, number: examples)</text></svg>"
+    )
     return "".join(parts)
 
 
-def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, reference: float | None = 50.0,
-             reference_label: str = "a coin") -> str:
+def bars_svg(
+    rows: list[tuple[str, float, tuple | None]],
+    width: int = 560,
+    reference: float | None = 50.0,
+    reference_label: str = "a coin",
+) -> str:
     """Horizontal bars of a headline metric (0-100) with value labels and CI whiskers (a published
     number has no interval: its bar says so), an axis with ticks, and a dashed reference line (chance
     under the benchmark's protocol, when known)."""
@@ -138,31 +155,45 @@ def bars_svg(rows: list[tuple[str, float, tuple | None]], width: int = 560, refe
     axis_y = 5 + bar_h * len(rows)
     for t in (0, 25, 50, 75, 100):
         x = left + t * scale
-        parts += [f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#666"/>',
-                  f'<text x="{x:.1f}" y="{axis_y + 15}" font-size="9" text-anchor="middle">{t}</text>']
+        parts += [
+            f'<line x1="{x:.1f}" y1="{axis_y}" x2="{x:.1f}" y2="{axis_y + 4}" stroke="#666"/>',
+            f'<text x="{x:.1f}" y="{axis_y + 15}" font-size="9" text-anchor="middle">{t}</text>',
+        ]
     parts.append(f'<line x1="{left}" y1="{axis_y}" x2="{left + 100 * scale:.1f}" y2="{axis_y}" stroke="#666"/>')
     for i, (label, value, bounds) in enumerate(rows):
         y = 5 + i * bar_h
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>'
+        )
         if missing(value):
             continue
         published = label.startswith("†")
-        parts.append(f'<rect x="{left}" y="{y + 2}" width="{value * scale:.1f}" height="{bar_h - 5}" '
-                     f'fill="{"#ccc" if published else "#8fb3de"}"/>')
+        parts.append(
+            f'<rect x="{left}" y="{y + 2}" width="{value * scale:.1f}" height="{bar_h - 5}" '
+            f'fill="{"#ccc" if published else "#8fb3de"}"/>'
+        )
         end = max(value, bounds[1]) if bounds else value
         note = " (no CI published)" if published else ""
         parts.append(f'<text x="{left + end * scale + 4:.1f}" y="{y + 13}" font-size="9">{value:.1f}{note}</text>')
         if bounds:
             lo, hi = left + bounds[0] * scale, left + bounds[1] * scale
-            parts += [f'<line x1="{lo:.1f}" x2="{hi:.1f}" y1="{y + 9}" y2="{y + 9}" stroke="#223" stroke-width="1.5"/>',
-                      f'<line x1="{lo:.1f}" x2="{lo:.1f}" y1="{y + 5}" y2="{y + 13}" stroke="#223"/>',
-                      f'<line x1="{hi:.1f}" x2="{hi:.1f}" y1="{y + 5}" y2="{y + 13}" stroke="#223"/>']
+            parts += [
+                f'<line x1="{lo:.1f}" x2="{hi:.1f}" y1="{y + 9}" y2="{y + 9}" stroke="#223" stroke-width="1.5"/>',
+                f'<line x1="{lo:.1f}" x2="{lo:.1f}" y1="{y + 5}" y2="{y + 13}" stroke="#223"/>',
+                f'<line x1="{hi:.1f}" x2="{hi:.1f}" y1="{y + 5}" y2="{y + 13}" stroke="#223"/>',
+            ]
     if reference is not None:
         x = left + reference * scale
-        parts.append(f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{axis_y}" stroke="#c33" stroke-dasharray="4">'
-                     f'<title>{reference:.1f}: {html.escape(reference_label)}</title></line>')
-    parts.append(f'<text x="{left + 100 * scale:.0f}" y="{height - 2}" font-size="9" text-anchor="end">'
-                 f'dashed: {reference:.1f} ({html.escape(reference_label)})</text>' if reference is not None else "")
+        parts.append(
+            f'<line x1="{x:.1f}" y1="2" x2="{x:.1f}" y2="{axis_y}" stroke="#c33" stroke-dasharray="4">'
+            f"<title>{reference:.1f}: {html.escape(reference_label)}</title></line>"
+        )
+    parts.append(
+        f'<text x="{left + 100 * scale:.0f}" y="{height - 2}" font-size="9" text-anchor="end">'
+        f"dashed: {reference:.1f} ({html.escape(reference_label)})</text>"
+        if reference is not None
+        else ""
+    )
     return "".join(parts) + "</svg>"
 
 
@@ -171,21 +202,32 @@ def bias_svg(rows: list[tuple[str, float | None, float | None]], width: int = 56
     orders (orange), the second-shown (purple), and the rest (grey: the verdict followed the content)."""
     bar_h, left = 18, 200
     scale = (width - left - 10) / 100
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" role="img" data-plot="bias">']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" role="img" data-plot="bias">'
+    ]
     for i, (label, first, second) in enumerate(rows):
         y = 5 + i * bar_h
-        parts.append(f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 13}" font-size="11" text-anchor="end">{html.escape(label[:32])}</text>'
+        )
         if missing(first) or missing(second):
             continue
         x = left
-        for share, colour, name in ((first, "#e08a2c", "prefer first"), (second, "#8a5cc7", "prefer second"),
-                                    (1 - first - second, "#ddd", "follows content")):
-            parts.append(f'<rect x="{x:.1f}" y="{y + 2}" width="{100 * share * scale:.1f}" height="{bar_h - 5}" '
-                         f'fill="{colour}"><title>{name}: {100 * share:.1f}%</title></rect>')
+        for share, colour, name in (
+            (first, "#e08a2c", "prefer first"),
+            (second, "#8a5cc7", "prefer second"),
+            (1 - first - second, "#ddd", "follows content"),
+        ):
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y + 2}" width="{100 * share * scale:.1f}" height="{bar_h - 5}" '
+                f'fill="{colour}"><title>{name}: {100 * share:.1f}%</title></rect>'
+            )
             x += 100 * share * scale
     y = 5 + bar_h * len(rows) + 12
-    parts.append(f'<text x="{left}" y="{y}" font-size="9">orange: prefer first · purple: prefer second · grey: the rest '
-                 '(share of examples, both orders)</text>')
+    parts.append(
+        f'<text x="{left}" y="{y}" font-size="9">orange: prefer first · purple: prefer second · grey: the rest '
+        "(share of examples, both orders)</text>"
+    )
     return "".join(parts) + "</svg>"
 
 
@@ -198,18 +240,24 @@ def cost_svg(points: list[tuple[str, float, float]], width: int = 560, height: i
     ranks = [r for _, _, r in points]
     x_lo, x_hi = math.floor(min(xs)), math.ceil(max(xs)) + (math.ceil(max(xs)) == math.floor(min(xs)))
     r_hi = max(max(ranks), 2)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" data-plot="cost">',
-             f'<rect x="{pad}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" data-plot="cost">',
+        f'<rect x="{pad}" y="{top}" width="{w}" height="{h}" fill="none" stroke="#999"/>',
+    ]
     for e in range(x_lo, x_hi + 1):
         x = pad + (e - x_lo) / (x_hi - x_lo) * w
-        parts.append(f'<text x="{x:.1f}" y="{top + h + 14}" font-size="9" text-anchor="middle">{10.0 ** e:g}</text>')
+        parts.append(f'<text x="{x:.1f}" y="{top + h + 14}" font-size="9" text-anchor="middle">{10.0**e:g}</text>')
     for r in sorted({1, round((1 + r_hi) / 2, 1), r_hi}):
         y = top + (r - 1) / (r_hi - 1) * h
         parts.append(f'<text x="{pad - 6}" y="{y + 3:.1f}" font-size="9" text-anchor="end">{r:g}</text>')
     for (label, _, rank), lx in zip(points, xs):
         x, y = pad + (lx - x_lo) / (x_hi - x_lo) * w, top + (rank - 1) / (r_hi - 1) * h
-        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#4a7ab5"><title>{html.escape(label)}</title></circle>',
-                  f'<text x="{x + 6:.1f}" y="{y + 3:.1f}" font-size="9">{html.escape(label[:24])}</text>']
-    parts.append(f'<text x="{pad + w / 2:.0f}" y="{height - 8}" font-size="10" text-anchor="middle">seconds per '
-                 'presentation (log) · y: mean rank, 1 = best, at the top</text>')
+        parts += [
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#4a7ab5"><title>{html.escape(label)}</title></circle>',
+            f'<text x="{x + 6:.1f}" y="{y + 3:.1f}" font-size="9">{html.escape(label[:24])}</text>',
+        ]
+    parts.append(
+        f'<text x="{pad + w / 2:.0f}" y="{height - 8}" font-size="10" text-anchor="middle">seconds per '
+        "presentation (log) · y: mean rank, 1 = best, at the top</text>"
+    )
     return "".join(parts) + "</svg>"

@@ -11,6 +11,7 @@ The best judge (the rule, also in the report): the lowest mean rank among rows t
 pairwise subset of the run (every subset, in a pointwise-only run), ties broken by fewer seconds per
 row, then by name; those rows come first. Published (†) rows are not ranked.
 """
+
 from __future__ import annotations
 
 from judge_core import protocols
@@ -19,9 +20,11 @@ from .format import RAW, fmt, num, pct, with_ci
 
 LOWER_IS_BETTER = frozenset({"log_loss"})
 POINTWISE = frozenset({"pearson"})  # the pointwise protocol's headline
-RULE = ("Best judge: the lowest mean rank over the benchmark subsets, among judges that judged every pairwise "
-        "subset of the run (every subset, when the run has only pointwise ones); ties broken by fewer seconds "
-        "per row, then by name.")
+RULE = (
+    "Best judge: the lowest mean rank over the benchmark subsets, among judges that judged every pairwise "
+    "subset of the run (every subset, when the run has only pointwise ones); ties broken by fewer seconds "
+    "per row, then by name."
+)
 
 
 def _headline(rows: list[dict]) -> str:
@@ -36,7 +39,7 @@ def _ranks(values: dict[str, float], lower_better: bool) -> dict[str, float]:
         j = i
         while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
             j += 1
-        for k in order[i:j + 1]:
+        for k in order[i : j + 1]:
             ranks[k] = (i + j) / 2 + 1
         i = j + 1
     return ranks
@@ -70,8 +73,11 @@ def summarise(table: dict[str, list[dict]]) -> dict:
     pairwise = {b for b in benches if _headline(table[b]) not in POINTWISE}
     required = pairwise or set(benches)  # a pointwise template's row judges only the pointwise subsets
     complete = [r for r in out if required <= set(r["ranks"])]
-    best = min(complete, key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"),
-                                         r["label"]), default=None)
+    best = min(
+        complete,
+        key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"), r["label"]),
+        default=None,
+    )
     order = sorted(out, key=lambda r: (r not in complete, r["mean_rank"] or float("inf"), r["label"]))
     return {"benches": benches, "rows": order, "best": best}
 
@@ -85,13 +91,17 @@ def _finish(row: dict) -> dict:
     costs = [_per_row(cell) for cell, _ in row["cells"]]
     seconds = [s for s, _ in costs if s is not None]
     tokens = [t for _, t in costs if t is not None]
-    return {"label": row["label"], "results": row["results"], "ranks": ranks,
-            "mean_rank": sum(ranks.values()) / len(ranks) if ranks else None,
-            "prefer_first": sum(bias) / len(bias) if bias else None,
-            "prefer_second": sum(second) / len(second) if second else None,
-            "parse_fail": sum(res.get("parse_failures", 0) for res in results) / n if n else None,
-            "seconds": sum(seconds) / len(seconds) if seconds else None,
-            "tokens": sum(tokens) / len(tokens) if tokens else None}
+    return {
+        "label": row["label"],
+        "results": row["results"],
+        "ranks": ranks,
+        "mean_rank": sum(ranks.values()) / len(ranks) if ranks else None,
+        "prefer_first": sum(bias) / len(bias) if bias else None,
+        "prefer_second": sum(second) / len(second) if second else None,
+        "parse_fail": sum(res.get("parse_failures", 0) for res in results) / n if n else None,
+        "seconds": sum(seconds) / len(seconds) if seconds else None,
+        "tokens": sum(tokens) / len(tokens) if tokens else None,
+    }
 
 
 def summary_plots(table: dict[str, list[dict]]) -> str:
@@ -124,8 +134,12 @@ def _reference_rows(table: dict[str, list[dict]], benches: list[str], width: int
         key = _headline(table[b])
         for p in published_for(*b.split("/")):
             if key in p.metrics:
-                published.setdefault(p.judge, {})[b] = num(p.metrics[key], 4 if key in RAW else 2)  # published: percent already
-    return out + [[f"† {judge} (published)", *(vals.get(b, "-") for b in benches), *blank] for judge, vals in published.items()]
+                published.setdefault(p.judge, {})[b] = num(
+                    p.metrics[key], 4 if key in RAW else 2
+                )  # published: percent already
+    return out + [
+        [f"† {judge} (published)", *(vals.get(b, "-") for b in benches), *blank] for judge, vals in published.items()
+    ]
 
 
 def _label(r: dict) -> str:
@@ -139,8 +153,11 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
     published rows below the judges."""
     s = summarise(table)
     header = ["judge", *s["benches"], "mean rank", "prefer first", "parse fail", "s / row", "tokens out / row"]
-    best_in = {b: min(r["ranks"][b] for r in s["rows"] if b in r["ranks"]) for b in s["benches"]
-               if any(b in r["ranks"] for r in s["rows"])}
+    best_in = {
+        b: min(r["ranks"][b] for r in s["rows"] if b in r["ranks"])
+        for b in s["benches"]
+        if any(b in r["ranks"] for r in s["rows"])
+    }
     body = []
     for r in s["rows"]:
         cells = []
@@ -148,8 +165,15 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
             res = r["results"].get(b)
             text = with_ci(res["result"], _headline(table[b])) if res else "-"
             cells.append(f"**{text}**" if res and r["ranks"].get(b) == best_in.get(b) else text)
-        body.append([_label(r) + (" ★" if r is s["best"] else ""), *cells,
-                     f"{r['mean_rank']:.2f}" if r["mean_rank"] is not None else "-", pct(r["prefer_first"]),
-                     pct(r["parse_fail"]), f"{r['seconds']:.3f}" if r["seconds"] is not None else "-",
-                     f"{r['tokens']:.1f}" if r["tokens"] is not None else "-"])
+        body.append(
+            [
+                _label(r) + (" ★" if r is s["best"] else ""),
+                *cells,
+                f"{r['mean_rank']:.2f}" if r["mean_rank"] is not None else "-",
+                pct(r["prefer_first"]),
+                pct(r["parse_fail"]),
+                f"{r['seconds']:.3f}" if r["seconds"] is not None else "-",
+                f"{r['tokens']:.1f}" if r["tokens"] is not None else "-",
+            ]
+        )
     return header, body + _reference_rows(table, s["benches"], len(header) - 1 - len(s["benches"])), s["best"]

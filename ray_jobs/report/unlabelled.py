@@ -5,6 +5,7 @@ the share of each verdict, consistency and position preference (batch/metrics.un
 every two judges Cohen's kappa over the examples both judged (each judge's verdict per example: both
 orders combined, a tie where they disagree).
 """
+
 from __future__ import annotations
 
 import html
@@ -17,9 +18,11 @@ from judge_core.verdicts import combine_orders
 from ..store import finished_cells, read_parts
 from .format import fmt, html_table, md_table, pct
 
-NOTE = ("No labels: nothing is scored. Verdict shares over every judged order; consistency and prefer first / "
-        "second as in the leaderboards; kappa: Cohen's kappa between two judges' verdicts per example (both "
-        "orders combined, a tie where they disagree), over the examples both judged.")
+NOTE = (
+    "No labels: nothing is scored. Verdict shares over every judged order; consistency and prefer first / "
+    "second as in the leaderboards; kappa: Cohen's kappa between two judges' verdicts per example (both "
+    "orders combined, a tie where they disagree), over the examples both judged."
+)
 
 
 def collect(results_dir: Path) -> dict[str, list[dict]]:
@@ -58,16 +61,49 @@ def _label(row: dict) -> str:
 
 def tables(results_dir: Path, rows: list[dict]) -> list[tuple[list[str], list[list[str]]]]:
     """The per-judge table and the kappa table (when two judges or more judged the subset)."""
+
     def share(u: dict, key: str) -> str:
         return pct(u["verdicts"].get(key))
-    body = [[_label(r), str(u["n"]), share(u, "1"), share(u, "2"), share(u, "tie"), share(u, "fail"),
-             pct(u.get("consistency")), pct(u.get("prefer_first")), pct(u.get("prefer_second"))]
-            for r in rows for u in [r["cell"]["unlabelled"]]]
-    out = [(["judge", "n", "says 1", "says 2", "says tie", "parse fail", "consistency", "prefer first", "prefer second"],
-            body)]
+
+    body = [
+        [
+            _label(r),
+            str(u["n"]),
+            share(u, "1"),
+            share(u, "2"),
+            share(u, "tie"),
+            share(u, "fail"),
+            pct(u.get("consistency")),
+            pct(u.get("prefer_first")),
+            pct(u.get("prefer_second")),
+        ]
+        for r in rows
+        for u in [r["cell"]["unlabelled"]]
+    ]
+    out = [
+        (
+            [
+                "judge",
+                "n",
+                "says 1",
+                "says 2",
+                "says tie",
+                "parse fail",
+                "consistency",
+                "prefer first",
+                "prefer second",
+            ],
+            body,
+        )
+    ]
     pairs = kappas(results_dir, rows)
     if pairs:
-        out.append((["judge", "judge", "both judged", "kappa"], [[a, b, str(n), fmt("cohen_kappa", k)] for a, b, n, k in pairs]))
+        out.append(
+            (
+                ["judge", "judge", "both judged", "kappa"],
+                [[a, b, str(n), fmt("cohen_kappa", k)] for a, b, n, k in pairs],
+            )
+        )
     return out
 
 
@@ -87,5 +123,8 @@ def markdown(built: list[tuple[str, list]]) -> list[str]:
 
 
 def html_part(built: list[tuple[str, list]]) -> str:
-    return "".join(f"<h2>{html.escape(leaf)} (unlabelled)</h2><p class=note>{html.escape(NOTE)}</p>"
-                   + "".join(html_table(h, b) for h, b in leaf_tables) for leaf, leaf_tables in built)
+    return "".join(
+        f"<h2>{html.escape(leaf)} (unlabelled)</h2><p class=note>{html.escape(NOTE)}</p>"
+        + "".join(html_table(h, b) for h, b in leaf_tables)
+        for leaf, leaf_tables in built
+    )

@@ -1,6 +1,7 @@
 """The judge behind HTTP: api.py (config, bodies, answers; no HTTP, no Ray) and app.py (the Ray
 Serve deployment). `import_path: ray_jobs.serve:build_app` in a Serve config file names build_app;
 the app module (and Ray) is imported only when one of its names is asked for."""
+
 from .api import ServeConfig
 
 _APP = ("JudgeServer", "build_app", "deployment_options", "read_serve_file", "serve_main")

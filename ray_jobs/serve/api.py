@@ -2,12 +2,14 @@
 parsing into judge_core records (4xx reasons), the answer for a pair, OpenAI chat completions (whole
 and streamed), and token counting. ray_jobs/serve/app.py wires these into the Ray Serve deployment.
 """
+
 from __future__ import annotations
 
 import json
 import time
 import uuid
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
@@ -26,8 +28,12 @@ class ServeConfig(BaseModel):
 
     judge: JudgeSpec
     template: str = Field("label", description="pairwise template of prompted judges when a request names none")
-    templates: list[str] | None = Field(None, description="templates a request may name (default: template, point_template)")
-    point_template: str | None = Field("mtbench-single", description="pointwise template for /v1/score (prompted judges)")
+    templates: list[str] | None = Field(
+        None, description="templates a request may name (default: template, point_template)"
+    )
+    point_template: str | None = Field(
+        "mtbench-single", description="pointwise template for /v1/score (prompted judges)"
+    )
     api_key_env: str = Field("JUDGE_API_KEY", description="environment variable holding the key (never the key itself)")
     max_body_bytes: int = Field(1_000_000, ge=1, description="larger bodies get 413")
     max_items: int = Field(64, ge=1, description="pairs or answers per request; more get 413")
@@ -50,7 +56,7 @@ class ServeConfig(BaseModel):
         return resolve_best_of(data)
 
     @model_validator(mode="after")
-    def _check(self) -> "ServeConfig":
+    def _check(self) -> ServeConfig:
         if self.judge.engine == "ensemble":
             raise ValueError("an ensemble reads stored judgments; serve one of its members")
         for t in self.allowed():
@@ -134,8 +140,17 @@ class StreamOptions(BaseModel):
 
 # Fields of OpenAI's chat body that would change what is answered, which this judge cannot do:
 # refused when given (not null), so a client never mistakes a plain answer for what it asked.
-UNSUPPORTED = ("top_logprobs", "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls",
-               "logit_bias", "audio", "prediction")
+UNSUPPORTED = (
+    "top_logprobs",
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "parallel_tool_calls",
+    "logit_bias",
+    "audio",
+    "prediction",
+)
 
 
 class ChatIn(BaseModel):
@@ -288,8 +303,13 @@ def pair_result(judgments: list) -> dict:
     verdict, mean = both_orders(ab.verdict, ba.verdict, ab.probs, ba.probs)
     probs = _probs(mean)
     errors = [j.error for j in (ab, ba) if j.error]
-    return {"verdict": verdict, "probs": probs, "swap_consistent": ab.verdict == ba.verdict and ab.verdict is not None,
-            "orders": one, "error": "; ".join(errors) or None}
+    return {
+        "verdict": verdict,
+        "probs": probs,
+        "swap_consistent": ab.verdict == ba.verdict and ab.verdict is not None,
+        "orders": one,
+        "error": "; ".join(errors) or None,
+    }
 
 
 def _probs(p):
@@ -300,9 +320,16 @@ def _probs(p):
 def chat_completion(out: dict, model: str) -> dict:
     """OpenAI's chat.completion for an engine's answer {raw, tokens_in, tokens_out}."""
     return _completion_head(model, "chat.completion") | {
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": out["raw"]}, "logprobs": None,
-                     "finish_reason": "stop"}],
-        "usage": _usage(out)}
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": out["raw"]},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": _usage(out),
+    }
 
 
 def chat_stream(out: dict, model: str, include_usage: bool) -> Iterator[str]:
@@ -339,8 +366,12 @@ def openai_error(status: int, detail) -> dict:
         param = where[0] if where else None
     else:
         message, param = str(detail), None
-    return {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
-            "param": param, "code": None}
+    return {
+        "message": message,
+        "type": "invalid_request_error" if status < 500 else "server_error",
+        "param": param,
+        "code": None,
+    }
 
 
 # ---- token counting -----------------------------------------------------------------------------------
@@ -358,5 +389,7 @@ def token_counter(spec: JudgeSpec):
 def item_tokens(count, item: BaseModel) -> int:
     if isinstance(item, ChatIn):
         return sum(count(m["content"]) for m in item.conversation())
-    texts = [v for k, v in item.model_dump().items() if k in ("question", "answer", "answer1", "answer2", "reference") and v]
+    texts = [
+        v for k, v in item.model_dump().items() if k in ("question", "answer", "answer1", "answer2", "reference") and v
+    ]
     return sum(count(t) for v in texts for t in ([v] if isinstance(v, str) else v))

@@ -12,6 +12,7 @@ same engine call (batch.stages.judge_rows) and parsed by the same to_judgment, s
 give identical verdicts in both paths. Rows from concurrent requests are batched by @serve.batch
 (max_batch_size, batch_wait_timeout_s from the config).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,8 +37,21 @@ from ..config import apply_overrides, read_config
 from ..engines.base import build_engine
 from ..locations import is_uri, results_location
 from ..spec import preflight
-from .api import (HTTPError, PairIn, PointIn, ServeConfig, chat_completion, chat_stream, item_tokens, openai_error,
-                  pair_result, parse_body, parse_chat, to_examples, token_counter)
+from .api import (
+    HTTPError,
+    PairIn,
+    PointIn,
+    ServeConfig,
+    chat_completion,
+    chat_stream,
+    item_tokens,
+    openai_error,
+    pair_result,
+    parse_body,
+    parse_chat,
+    to_examples,
+    token_counter,
+)
 
 # No docs or schema routes: they would answer without the key, and only /healthz is open.
 app = FastAPI(title="judgeray", version="1", docs_url=None, redoc_url=None, openapi_url=None)
@@ -114,13 +128,20 @@ class JudgeServer:
         n = item_tokens(self.count, item)
         if n > self.cfg.max_input_tokens:
             raise HTTPError(413, f"item {i}: {n} tokens of input; at most {self.cfg.max_input_tokens}")
-        if isinstance(item, (PairIn, PointIn)) and item.template is not None and item.template not in self.cfg.allowed():
+        if (
+            isinstance(item, (PairIn, PointIn))
+            and item.template is not None
+            and item.template not in self.cfg.allowed()
+        ):
             raise HTTPError(422, f"item {i}: template {item.template!r} not served; choose from {self.cfg.allowed()}")
 
     async def _judge(self, items, examples, template_of, orders_of):
         """Judgments (original frame) of every item's rows, through the batch queue."""
-        rows = [r | {"template": template_of(it) or "", "allow_tie": True}
-                for it, ex in zip(items, examples) for r in expand([ex], orders_of(it))]
+        rows = [
+            r | {"template": template_of(it) or "", "allow_tie": True}
+            for it, ex in zip(items, examples)
+            for r in expand([ex], orders_of(it))
+        ]
         outs = await self._in_time(asyncio.gather(*[self.batched(r) for r in rows]))
         return [to_judgment(r, o, r["template"] or None, self.cfg.judge.name) for r, o in zip(rows, outs)]
 
@@ -133,7 +154,9 @@ class JudgeServer:
     async def judge(self, request: Request):
         items, single = await self._read(request, PairIn)
         examples = to_examples(items)
-        judgments = await self._judge(items, examples, self._pair_template, lambda it: ("ab", "ba") if it.both_orders else ("ab",))
+        judgments = await self._judge(
+            items, examples, self._pair_template, lambda it: ("ab", "ba") if it.both_orders else ("ab",)
+        )
         results = [pair_result([j for j in judgments if j.uid == ex.uid]) for ex in examples]
         return results[0] if single else {"results": results}
 
@@ -145,8 +168,9 @@ class JudgeServer:
         if not (self.cfg.judge.prompted and self.cfg.point_template):
             self._refuse(request, "scores no single answers")
         items, single = await self._read(request, PointIn)
-        judgments = await self._judge(items, to_examples(items), lambda it: it.template or self.cfg.point_template,
-                                      lambda it: ("ab",))
+        judgments = await self._judge(
+            items, to_examples(items), lambda it: it.template or self.cfg.point_template, lambda it: ("ab",)
+        )
         results = [{"score": j.scores[0] if j.scores else None, "raw": j.raw, "error": j.error} for j in judgments]
         return results[0] if single else {"results": results}
 
@@ -174,10 +198,22 @@ class JudgeServer:
     async def models(self, request: Request):
         self._auth(request)
         j = self.cfg.judge
-        return {"object": "list", "data": [{"id": j.name, "object": "model", "engine": j.engine, "model": j.model,
-                                            "adapter": j.adapter, "mode": j.mode, "templates": self.cfg.allowed(),
-                                            "picked": self.cfg.picked}],
-                "batch_sizes": list(self.batch_sizes)}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": j.name,
+                    "object": "model",
+                    "engine": j.engine,
+                    "model": j.model,
+                    "adapter": j.adapter,
+                    "mode": j.mode,
+                    "templates": self.cfg.allowed(),
+                    "picked": self.cfg.picked,
+                }
+            ],
+            "batch_sizes": list(self.batch_sizes),
+        }
 
     @app.get("/healthz")
     async def healthz(self):
@@ -192,10 +228,15 @@ def build_app(args: dict):
 
 def deployment_options(cfg: ServeConfig) -> dict:
     """Replicas (fixed or autoscaled) and each replica's resources, from the config."""
-    scale = {"num_replicas": cfg.num_replicas} if cfg.autoscaling_config is None else \
-        {"autoscaling_config": cfg.autoscaling_config}
-    return scale | {"max_ongoing_requests": cfg.max_ongoing_requests,
-                    "ray_actor_options": {"num_cpus": cfg.judge.num_cpus, "num_gpus": cfg.judge.num_gpus}}
+    scale = (
+        {"num_replicas": cfg.num_replicas}
+        if cfg.autoscaling_config is None
+        else {"autoscaling_config": cfg.autoscaling_config}
+    )
+    return scale | {
+        "max_ongoing_requests": cfg.max_ongoing_requests,
+        "ray_actor_options": {"num_cpus": cfg.judge.num_cpus, "num_gpus": cfg.judge.num_gpus},
+    }
 
 
 def read_serve_file(path, overrides: list[str] = ()) -> tuple[dict, dict]:
@@ -220,10 +261,15 @@ def serve_main(path: str, overrides: list[str] = (), blocking: bool = True):
         if not blocking:
             return handle
         cfg = ServeConfig.model_validate(args)
-        console.say(f"serving judge {cfg.judge.name} ({cfg.judge.engine}, {cfg.judge.model}"
-                    + (f" + {cfg.judge.adapter}" if cfg.judge.adapter else "") + f") at http://{http.get('host', '127.0.0.1')}:"
-                    f"{http.get('port', 8000)}/v1/judge" + (f"; picked: {cfg.picked}" if cfg.picked else "")
-                    + console.log_note() + "; Ctrl-C stops it")
+        console.say(
+            f"serving judge {cfg.judge.name} ({cfg.judge.engine}, {cfg.judge.model}"
+            + (f" + {cfg.judge.adapter}" if cfg.judge.adapter else "")
+            + f") at http://{http.get('host', '127.0.0.1')}:"
+            f"{http.get('port', 8000)}/v1/judge"
+            + (f"; picked: {cfg.picked}" if cfg.picked else "")
+            + console.log_note()
+            + "; Ctrl-C stops it"
+        )
         try:
             while True:
                 time.sleep(10)
