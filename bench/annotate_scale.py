@@ -1,7 +1,7 @@
 """`judge annotate` at 10,000 and 100,000 rows: the driver's peak memory must not grow with the rows.
 
-    .venv/bin/python bench/annotate_scale.py                   # 10k and 100k rows, the `longer` judge
-    .venv/bin/python bench/annotate_scale.py --sizes 10000 1000000
+    .venv/bin/python -m bench.annotate_scale                   # 10k and 100k rows, the `longer` judge
+    .venv/bin/python -m bench.annotate_scale --sizes 10000 1000000
 
 Each size runs in its own process (peak RSS is per process): it writes an input Parquet of N rows
 (UltraFeedback's 1,000 training pairs repeated, each with its own id), annotates it with the `longer`

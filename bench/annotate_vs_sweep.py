@@ -1,7 +1,7 @@
 """`judge annotate` against `judge sweep` on the same rows with the same judge: rows/s of each, and the ratio.
 
-    .venv/bin/python bench/annotate_vs_sweep.py                     # 2,000 rows, SmolLM2 in label mode
-    .venv/bin/python bench/annotate_vs_sweep.py --rows 200 --orders both
+    .venv/bin/python -m bench.annotate_vs_sweep                     # 2,000 rows, SmolLM2 in label mode
+    .venv/bin/python -m bench.annotate_vs_sweep --rows 200 --orders both
 
 The rows are PandaLM's test pairs (the 993 without an empty answer) repeated (each with its own id) to --rows, written once as
 Parquet; the sweep reads it as an unlabelled dataset of your own, annotate as its input. Both verbs run

@@ -1,8 +1,8 @@
 """How much of a cluster's GPUs a sweep keeps busy: `fake` judges whose fixed delay per row stands in for
 GPU work, on a local Ray that declares GPUs (or a multi-node ray.cluster_utils.Cluster).
 
-    .venv/bin/python bench/cluster_sweep.py                      # cases a-d, ~3.5 min each
-    .venv/bin/python bench/cluster_sweep.py --cases a --seconds 30   # a quick look
+    .venv/bin/python -m bench.cluster_sweep                      # cases a-d, ~3.5 min each
+    .venv/bin/python -m bench.cluster_sweep --cases a --seconds 30   # a quick look
 
 Cases: (a) 4 judges x 1 GPU on 4 GPUs; (b) 8 judges x 1 GPU on 4 GPUs; (c) judges of 2, 1, 1 and 0.5 GPUs
 on 4 GPUs; (d) case (b) on 2 worker nodes of 2 GPUs each (and a head without GPUs). Every judge has the

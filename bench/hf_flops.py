@@ -1,7 +1,7 @@
 """Achieved FLOP/s of the hf engine on this CPU over a measured matmul ceiling of this machine.
 
-    .venv/bin/python bench/hf_flops.py --n 200
-    .venv/bin/python bench/hf_flops.py --real --n 100     # SmolLM2-135M-Instruct on LLMBar Natural, float32
+    .venv/bin/python -m bench.hf_flops --n 200
+    .venv/bin/python -m bench.hf_flops --real --n 100     # SmolLM2-135M-Instruct on LLMBar Natural, float32
 
 Work per prompt of s tokens: 2 x non-embedding parameters x s (the linear layers) + 4 x layers x s^2
 x hidden (attention scores and weighted sum) + 2 x vocabulary x hidden (the output layer, last position). The ceiling is the best of several fp32 square matmuls

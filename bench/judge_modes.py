@@ -1,7 +1,7 @@
 """Label mode vs generate mode on the same engine and model, judging the same examples.
 
-    .venv/bin/python bench/judge_modes.py --n 500                     # random model, forced critiques
-    .venv/bin/python bench/judge_modes.py --real --n 24 --engine vllm  # SmolLM2-135M-Instruct, real critiques
+    .venv/bin/python -m bench.judge_modes --n 500                     # random model, forced critiques
+    .venv/bin/python -m bench.judge_modes --real --n 24 --engine vllm  # SmolLM2-135M-Instruct, real critiques
 
 Label mode: one forward pass per prompt, the verdict read at the first position. Generate mode: a
 critique first, then the verdict parsed from it. The random model (PandaLM test pairs, hf engine)

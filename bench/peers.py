@@ -1,7 +1,7 @@
 """Ours against what a user would pick instead, on a real model, same prompts, same machine, one run.
 
-    .venv/bin/python bench/peers.py --n 50                 # LLMBar Natural's first 50 pairs, both orders
-    .venv/bin/python bench/peers.py --n 150 --benchmark pandalm/test --ways ours-vllm plain-vllm
+    .venv/bin/python -m bench.peers --n 50                 # LLMBar Natural's first 50 pairs, both orders
+    .venv/bin/python -m bench.peers --n 150 --benchmark pandalm/test --ways ours-vllm plain-vllm
 
 Every way judges the same rows (the first N pairs of the benchmark in both orders) with the same model
 (SmolLM2-135M-Instruct, float32, pulled into models/ on first use) and the same prompt token ids:
@@ -45,6 +45,7 @@ from pathlib import Path
 
 from bench._models import matmul_ceiling, non_embedding_params, prefill_flops
 
+ROOT = Path(__file__).resolve().parents[1]
 MODEL = "models/smollm2-135m-instruct"
 WAYS = ("ours-vllm", "ours-hf", "ray.data.llm", "plain-vllm", "plain-vllm-tuned", "hf-generate")
 MAX_LEN = 2048
@@ -303,7 +304,8 @@ def main() -> None:
 def _subprocess(way: str, args) -> dict:
     cmd = [
         sys.executable,
-        __file__,
+        "-m",
+        "bench.peers",
         "--one",
         way,
         "--n",
@@ -313,8 +315,8 @@ def _subprocess(way: str, args) -> dict:
         "--batch-size",
         str(args.batch_size),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | ENV, timeout=3600)
-    line = [l for l in proc.stdout.splitlines() if l.startswith("PEERS-RESULT ")]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ | ENV, timeout=3600, cwd=ROOT)
+    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("PEERS-RESULT ")]
     if proc.returncode or not line:
         print(f"{way}: failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}", file=sys.stderr)
         return {}

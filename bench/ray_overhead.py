@@ -1,7 +1,7 @@
 """The Ray Data pipeline vs a plain loop over the same engine (hf, label mode), same rows.
 
-    .venv/bin/python bench/ray_overhead.py --n 400
-    .venv/bin/python bench/ray_overhead.py --real --n 64    # SmolLM2-135M-Instruct, float32
+    .venv/bin/python -m bench.ray_overhead --n 400
+    .venv/bin/python -m bench.ray_overhead --real --n 64    # SmolLM2-135M-Instruct, float32
 
 The loop calls engine.judge batch by batch in this process; the pipeline runs run_cell's Ray Data
 plan (actor pool of one, parse stage, Parquet parts) on a local Ray that is already started.

@@ -1,6 +1,6 @@
 """How much does `judge score` cost over the bare minimum? Prints a machine-independent ratio.
 
-    .venv/bin/python bench/score_overhead.py
+    .venv/bin/python -m bench.score_overhead
 
 Scores 2 x 1,392 Auto-J judgments (both orders) through judge_core.scoring (validation, coverage
 checks, the protocol, per-group table; no bootstrap) and through a bare loop that only reads the

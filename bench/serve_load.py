@@ -1,7 +1,7 @@
 """Load on the local serving app: throughput with and without @serve.batch, latency, errors, lost.
 
-    .venv/bin/python bench/serve_load.py --n 256 --concurrency 16
-    .venv/bin/python bench/serve_load.py --real --n 64      # SmolLM2-135M-Instruct, float32
+    .venv/bin/python -m bench.serve_load --n 256 --concurrency 16
+    .venv/bin/python -m bench.serve_load --real --n 64      # SmolLM2-135M-Instruct, float32
 
 Starts a local Ray and Serve on 127.0.0.1, deploys `judge serve`'s app with a benchmark-sized random
 Llama (hf engine, label mode, PandaLM test pairs cut to 512 tokens), then sends exactly --n POST

@@ -1,7 +1,7 @@
 """A fine-tune with 2 Ray Train workers on 2 nodes loses one node mid-run and finishes from its last checkpoint.
 
-    .venv/bin/python scripts/finetune_node_loss.py                # ~4 min on 2 cores
-    .venv/bin/python scripts/finetune_node_loss.py --steps 40 --every 10
+    .venv/bin/python -m scripts.finetune_node_loss                # ~4 min on 2 cores
+    .venv/bin/python -m scripts.finetune_node_loss --steps 40 --every 10
 
 Starts a Ray of a head without CPUs and two worker nodes on this machine (ray.cluster_utils.Cluster, 1 CPU
 per worker), runs `judge finetune configs/finetune/minilm-cpu.yaml` (the real MiniLM pair judge) with

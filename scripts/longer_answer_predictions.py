@@ -1,6 +1,6 @@
 """Write a predictions JSONL for `judge score` from the "longer answer wins" rule (both orders).
 
-    .venv/bin/python scripts/longer_answer_predictions.py llmbar --subset natural > longer.jsonl
+    .venv/bin/python -m scripts.longer_answer_predictions llmbar --subset natural > longer.jsonl
     .venv/bin/judge score --benchmark llmbar --subset natural --predictions longer.jsonl
 
 A worked example of the predictions format, and the simplest reference judge there is: it never

@@ -1,7 +1,7 @@
 """The prompt experiment's tables from a sweep's results: what each (judge, template, mode) costs and
 how it judges, pooled over benchmark subsets.
 
-    .venv/bin/python scripts/prompt_table.py results/prompts-cpu            # Markdown on stdout
+    .venv/bin/python -m scripts.prompt_table results/prompts-cpu            # Markdown on stdout
 
 Table 1, cost: parse failures (% of judged rows), mean output tokens, seconds per judged row (the
 engine's own time, Ray start-up excluded), the share of pairwise examples where the judge picked
