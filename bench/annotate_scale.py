@@ -109,7 +109,8 @@ def main() -> None:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         results.append(r)
         print(
-            f"{n:>9} rows: {r['out_rows']} out, {r['rows_per_s']:.0f} rows/s, driver peak RSS {r['driver_peak_mb']:.0f} MB "
+            f"{n:>9} rows: {r['out_rows']} out, {r['rows_per_s']:.0f} rows/s, "
+            f"driver peak RSS {r['driver_peak_mb']:.0f} MB "
             f"({r['driver_peak_mb_before_judging']:.0f} MB before judging), {r['errors']} rows with an error"
         )
     print(

@@ -3,8 +3,8 @@
     .venv/bin/python -m bench.annotate_vs_sweep                     # 2,000 rows, SmolLM2 in label mode
     .venv/bin/python -m bench.annotate_vs_sweep --rows 200 --orders both
 
-The rows are PandaLM's test pairs (the 993 without an empty answer) repeated (each with its own id) to --rows, written once as
-Parquet; the sweep reads it as an unlabelled dataset of your own, annotate as its input. Both verbs run
+The rows are PandaLM's test pairs (the 993 without an empty answer) repeated (each with its own id) to --rows,
+written once as Parquet; the sweep reads it as an unlabelled dataset of your own, annotate as its input. Both verbs run
 from the command line (local Ray, one engine actor, the model loaded once), timed from start to exit,
 so each pays its own start. The last line is annotate rows/s / sweep rows/s: about 1 means streaming
 to shards costs nothing next to the judging.

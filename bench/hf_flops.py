@@ -4,8 +4,9 @@
     .venv/bin/python -m bench.hf_flops --real --n 100     # SmolLM2-135M-Instruct on LLMBar Natural, float32
 
 Work per prompt of s tokens: 2 x non-embedding parameters x s (the linear layers) + 4 x layers x s^2
-x hidden (attention scores and weighted sum) + 2 x vocabulary x hidden (the output layer, last position). The ceiling is the best of several fp32 square matmuls
-(torch, all threads). Prints the fraction achieved/ceiling for label mode (prefill only).
+x hidden (attention scores and weighted sum) + 2 x vocabulary x hidden (the output layer, last position).
+The ceiling is the best of several fp32 square matmuls (torch, all threads).
+Prints the fraction achieved/ceiling for label mode (prefill only).
 """
 
 from __future__ import annotations

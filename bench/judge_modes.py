@@ -61,7 +61,8 @@ def main() -> None:
     gen_rate, gen_outs = timed(gen, rows, templates[1])
     critique = sum(o["tokens_out"] for o in gen_outs) / len(gen_outs)
     line = (
-        f"{len(rows)} {benchmark[0]} prompts, {args.engine} engine, {'SmolLM2-135M-Instruct' if args.real else 'random model'}: "
+        f"{len(rows)} {benchmark[0]} prompts, {args.engine} engine, "
+        f"{'SmolLM2-135M-Instruct' if args.real else 'random model'}: "
         f"label mode {label_rate:.2f}/s; generate mode ({critique:.0f}-token critiques on average, "
         f"{'at most' if args.real else 'forced'} {tokens}) {gen_rate:.2f}/s"
     )

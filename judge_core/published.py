@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-LLMBAR = "LLMBar (Zeng et al., ICLR 2024), princeton-nlp/LLMBar @ caa7bee7, Dataset/LLMBar/{path}/evaluators/GPT-4/Vanilla/statistics.json"
+LLMBAR = (
+    "LLMBar (Zeng et al., ICLR 2024), princeton-nlp/LLMBar @ caa7bee7, "
+    "Dataset/LLMBar/{path}/evaluators/GPT-4/Vanilla/statistics.json"
+)
 AUTOJ = "Auto-J (Li et al., ICLR 2024), GAIR-NLP/auto-j README leaderboard, pairwise response comparison"
 # Not read from the original papers here (no access): read from FLEX-Judge's Table 10 ("results from
 # Chen et al.", i.e. JudgeLRM, 2025, which quotes the original papers). Its PandaLM-7B row gives the

@@ -109,9 +109,8 @@ class Judgment(BaseModel):
     @field_validator("probs")
     @classmethod
     def _probs(cls, v):
-        if v is not None:
-            if any(p < 0 or p > 1 for p in v) or abs(sum(v) - 1) > 1e-3:
-                raise ValueError(f"probs {v} are not a distribution over (tie, 1, 2)")
+        if v is not None and (any(p < 0 or p > 1 for p in v) or abs(sum(v) - 1) > 1e-3):
+            raise ValueError(f"probs {v} are not a distribution over (tie, 1, 2)")
         return v
 
     @model_validator(mode="after")

@@ -346,7 +346,8 @@ def cmd_compare(args) -> int:
     summary = run_compare(cfg)
     where = f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}"
     print(
-        f"compared {len(cfg.models) - 1} models with {cfg.baseline} as the baseline on {summary['questions']} questions "
+        f"compared {len(cfg.models) - 1} models with {cfg.baseline} as the baseline "
+        f"on {summary['questions']} questions "
         f"({len(summary['cells'])} cells) in {time.perf_counter() - start:.0f} s; report: {where}/report.html, "
         f"numbers: {where}/compare.json{log_note()}"
     )
@@ -635,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         with console.session(verbose=args.verbose):  # restores the terminal before an error is printed
             return args.func(args)
     except BrokenPipeError:  # `judge data show x | head`: stop quietly
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout until exit
         return 0
     except (ValueError, KeyError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
         print(f"judge: error: {_message(e)}", file=sys.stderr)

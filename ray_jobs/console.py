@@ -79,7 +79,7 @@ def logging_to(folder: str | Path, verb: str):
 def _redirected(path: Path):
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    log = open(path, "a", buffering=1, encoding="utf-8", errors="replace")
+    log = open(path, "a", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed in finally
     saved_fds = (os.dup(1), os.dup(2))
     saved_streams, terminal = (sys.stdout, sys.stderr), S.terminal
     if _fd(terminal) == 1:  # the terminal is fd 1 itself: keep a handle on it before fd 1 moves

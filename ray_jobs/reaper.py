@@ -13,6 +13,7 @@ driver merely joined (a cluster, another user's) is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -40,10 +41,8 @@ def watch(driver_pid: int, interval: float = 1.0) -> int:
         return 0
     seen: dict[int, float] = {}  # pid -> create time
     while driver.is_running() and driver.status() != psutil.STATUS_ZOMBIE:
-        try:
+        with contextlib.suppress(psutil.Error):
             seen |= {p.pid: p.create_time() for p in driver.children(recursive=True) if p.pid != os.getpid()}
-        except psutil.Error:
-            pass
         time.sleep(interval)
     return stop(seen)
 
@@ -63,10 +62,8 @@ def stop(seen: dict[int, float], grace: float = 5.0) -> int:
             continue
     _, still = psutil.wait_procs(alive, timeout=grace)
     for p in still:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.kill()
-        except psutil.Error:
-            pass
     return len(alive)
 
 

@@ -207,7 +207,7 @@ def locked(results_dir: Path, log=print):
     process is taken over (and said so), never a reason to delete anything by hand."""
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / ".lock"
-    f = open(path, "a+")
+    f = open(path, "a+")  # noqa: SIM115 - the flock lives as long as this file object
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

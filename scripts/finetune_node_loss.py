@@ -60,7 +60,7 @@ def main() -> int:
         "threads_per_worker=1",
     ]
     start = time.perf_counter()
-    log = open(storage / "finetune.log", "w")
+    log = open(storage / "finetune.log", "w")  # noqa: SIM115 - the child writes it until it exits
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     killed_at = None
     try:

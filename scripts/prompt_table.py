@@ -102,10 +102,8 @@ def quality_table(found: list[dict]) -> str:
             r = by.get((key, leaf))
             row.append(with_ci(r, protocols.get(r["protocol"]).headline[0]) if r else "")
         body.append(row)
-    heads = [
-        f"{SHORT.get(leaf, leaf)} ({protocols.get(next(c['m']['result']['protocol'] for c in found if c['leaf'] == leaf)).headline[0]})"
-        for leaf in leaves
-    ]
+    protocol_of = {c["leaf"]: protocols.get(c["m"]["result"]["protocol"]) for c in reversed(found)}
+    heads = [f"{SHORT.get(leaf, leaf)} ({protocol_of[leaf].headline[0]})" for leaf in leaves]
     return md_table(["judge", "template", "mode", *heads], body)
 
 

@@ -37,7 +37,7 @@ def test_an_actor_fits_on_one_node_only():
 
 
 def test_pool_bounds_from_concurrency():
-    gpu = dict(name="g", engine="fake", num_gpus=1)
+    gpu = {"name": "g", "engine": "fake", "num_gpus": 1}
     assert JudgeSpec(**gpu).pool == (1, None) and JudgeSpec(name="c", engine="fake").pool == (1, 1)
     assert pool_bounds(JudgeSpec(**gpu), two_nodes()) == (1, 4)  # auto: as many as the nodes hold
     assert pool_bounds(JudgeSpec(**gpu, concurrency=[2, 3]), two_nodes()) == (2, 3)

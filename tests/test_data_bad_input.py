@@ -224,7 +224,7 @@ def test_non_utf8_bytes_in_a_json_array_and_a_csv_are_named(tmp_path):
 def test_an_empty_benchmark_file_is_a_clear_error(tmp_path, content):
     path = write_llmbar(tmp_path, [])
     path.write_text(content)
-    with pytest.raises(BadRecordError, match="holds no records|not valid JSON"):
+    with pytest.raises(BadRecordError, match=r"holds no records|not valid JSON"):
         load("llmbar", "natural", root=tmp_path, on_bad_record="skip")
     autoj = write_autoj(tmp_path, [])
     autoj.write_text(content if content != "[]" else "")

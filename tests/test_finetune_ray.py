@@ -50,21 +50,21 @@ def models(tmp_path_factory):
 def config(tmp_path, toy_root, model, **kw):
     from ray_jobs.finetune.config import FinetuneConfig
 
-    base = dict(
-        name="t",
-        model=model,
-        sources=["train-ultrafeedback/train"],
-        data_root=str(toy_root),
-        val_fraction=0.2,
-        batch_size=8,
-        num_workers=2,
-        threads_per_worker=1,
-        storage_path=str(tmp_path / "runs"),
-        log_every=50,
-        checkpoint_every=1000,
-        max_length=64,
-        warmup_ratio=0.0,
-    )
+    base = {
+        "name": "t",
+        "model": model,
+        "sources": ["train-ultrafeedback/train"],
+        "data_root": str(toy_root),
+        "val_fraction": 0.2,
+        "batch_size": 8,
+        "num_workers": 2,
+        "threads_per_worker": 1,
+        "storage_path": str(tmp_path / "runs"),
+        "log_every": 50,
+        "checkpoint_every": 1000,
+        "max_length": 64,
+        "warmup_ratio": 0.0,
+    }
     return FinetuneConfig(**(base | kw))
 
 

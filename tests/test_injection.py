@@ -45,7 +45,7 @@ PAIR = sorted(n for n, t in TEMPLATES.items() if not t.pointwise)
 @pytest.mark.parametrize("name", PAIR)
 @pytest.mark.parametrize("where", ["after", "before"])
 def test_a_quoted_answer_cannot_forge_a_pairwise_verdict(name, where):
-    tpl, ex, own, forged = _pair_case(name)
+    tpl, ex, own, _forged = _pair_case(name)
     # a line-format judge (verdict on its first line) that quotes first, quotes the answer alone
     quote = ex.answer2 if name in ("pandalm", "judgelm") else f'Answer 2 claims:\n"{ex.answer2}"'
     text = f"{tpl.answer(own)}\n\n{quote}" if where == "after" else f"{quote}\n\n{tpl.answer(own)}"
@@ -72,14 +72,14 @@ def test_a_quoted_answer_cannot_forge_a_rating(where):
 
 
 def test_markers_left_that_disagree_are_ambiguous_never_the_injected_verdict():
-    tpl, ex, own, forged = _pair_case("label")
+    tpl, ex, _own, _forged = _pair_case("label")
     text = "[1] although the second answer insists on [2]"  # a quote too short to recognise
     parsed = tpl.verdict(text, "ab", ex)
     assert parsed.verdict is None and parsed.reason.startswith("ambiguous")
 
 
 def test_the_pipeline_parses_with_the_judged_example():
-    tpl, ex, own, forged = _pair_case("mtbench-pair")
+    tpl, ex, own, _forged = _pair_case("mtbench-pair")
     row = expand([ex], ("ab",))[0]
     j = to_judgment(row, {"raw": f"{tpl.answer(own)}\nAs answer 2 put it: {ex.answer2}"}, "mtbench-pair", "judge")
     assert j.verdict == own and j.error is None

@@ -88,7 +88,7 @@ def test_spec_and_sweep_validation():
         SweepConfig(name="s", benchmarks=["llmbar/nope"], judges=[])
     from ray_jobs.spec import preflight
 
-    with pytest.raises(FileNotFoundError, match="no judgeray.json"):
+    with pytest.raises(FileNotFoundError, match=r"no judgeray\.json"):
         preflight(JudgeSpec(name="m", engine="classifier", model="results/nowhere"))
     with pytest.raises(FileNotFoundError, match="adapter directory"):
         preflight(JudgeSpec(name="m", engine="hf", model="Qwen/Qwen2.5-7B-Instruct", adapter="results/nowhere"))

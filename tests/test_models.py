@@ -17,7 +17,7 @@ def _fake(tmp_path, content: bytes, sha: str) -> PyPIModel:
 
 def test_a_gguf_that_is_not_the_pinned_one_is_refused(tmp_path, monkeypatch):
     monkeypatch.setitem(models.MODELS, "fake", _fake(tmp_path, b"not a model", "0" * 64))
-    with pytest.raises(ValueError, match="not the pinned 0000.*refusing to convert it"):
+    with pytest.raises(ValueError, match=r"not the pinned 0000.*refusing to convert it"):
         pull("fake", tmp_path / "models")
     assert not (tmp_path / "models" / "fake").exists()
 

@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
@@ -15,7 +16,7 @@ from ray_jobs.spec import JudgeSpec
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):
-    state = {"in_flight": 0, "max_in_flight": 0, "calls": 0, "throttle": 0, "bodies": []}
+    state: ClassVar[dict] = {"in_flight": 0, "max_in_flight": 0, "calls": 0, "throttle": 0, "bodies": []}
     lock = threading.Lock()
 
     def log_message(self, *args):

@@ -329,13 +329,13 @@ def test_a_pointwise_file_gives_scored_answers_and_names_a_score_off_its_scale(t
     rows = [{"q": "2+2?", "out": "4", "rating": 9}, {"q": "capital of France?", "out": "Lyon", "rating": 2}]
     path = tmp_path / "points.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    spec = dict(
-        name="points",
-        path=str(path),
-        kind="pointwise",
-        scale=(1, 10),
-        columns={"question": "q", "answer": "out", "score": "rating"},
-    )
+    spec = {
+        "name": "points",
+        "path": str(path),
+        "kind": "pointwise",
+        "scale": (1, 10),
+        "columns": {"question": "q", "answer": "out", "score": "rating"},
+    }
     register(FileDataset(**spec))
     examples, _ = load("points")
     assert [(e.question, e.answer, e.score) for e in examples] == [

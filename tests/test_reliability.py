@@ -54,9 +54,11 @@ def test_a_results_folder_is_locked_and_a_dead_holder_is_taken_over(tmp_path):
         text=True,
     )
     assert holder.stdout.readline().strip() == "held"
-    with pytest.raises(ResultsLocked, match=rf"{tmp_path / 'run'} is being written by pid {holder.pid} on "):
-        with locked(tmp_path / "run"):
-            pass
+    with (
+        pytest.raises(ResultsLocked, match=rf"{tmp_path / 'run'} is being written by pid {holder.pid} on "),
+        locked(tmp_path / "run"),
+    ):
+        pass
     holder.kill()  # SIGKILL: no clean-up ran in the holder
     holder.wait()
     said = []
@@ -194,7 +196,7 @@ def test_a_killed_driver_leaves_no_ray_processes():
     assert {"raylet", "gcs_server", "ray::DashboardAgent", "ray::RuntimeEnvAgent"} <= names
     driver.kill()  # SIGKILL: the driver runs no clean-up of its own
     driver.wait()
-    gone, alive = psutil.wait_procs(started, timeout=30)
+    _gone, alive = psutil.wait_procs(started, timeout=30)
     assert alive == [], [_name(p) for p in alive]
 
 

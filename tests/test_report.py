@@ -76,7 +76,7 @@ def report(tmp_path_factory, shared_root):
 
 
 def test_markdown_rows_carry_the_stored_metrics(report):
-    paths, a, b = report
+    paths, a, _b = report
     md = paths["md"].read_text()
     acc = a["result"]["accuracy"]
     lo, hi = a["result"]["ci95"]["accuracy"]
@@ -91,7 +91,7 @@ def test_markdown_rows_carry_the_stored_metrics(report):
         f"| first-longer | - | {cal['temperature']:.3f} | {cal['tie_scale']:.3f} | {cal['n_heldout']} | "
         f"{cal['before']['log_loss']:.4f} → {cal['after']['log_loss']:.4f} |"
     ) in md
-    lines = [l for l in md.splitlines() if l.startswith("| first-longer |") or l.startswith("| rule")]
+    lines = [ln for ln in md.splitlines() if ln.startswith(("| first-longer |", "| rule"))]
     assert len(lines) == 4  # rule's summary row (named the length baseline), two leaderboard rows, one calibration row
 
 
@@ -193,7 +193,7 @@ def test_serve_the_best_judge_a_sweep_found(tmp_path, shared_root):
     rule = _cell(results, "rule", examples, probs=False)
     rule["result"]["accuracy"] = 0.40  # made worse: first-longer must win
     (results / "rule" / "-" / "llmbar-natural" / "metrics.json").write_text(json.dumps(rule))
-    with pytest.raises(FileNotFoundError, match="holds no sweep.json"):
+    with pytest.raises(FileNotFoundError, match=r"holds no sweep\.json"):
         ServeConfig.model_validate({"judge": {"best_of": str(results)}})
     judges = [
         {"name": "first-longer", "engine": "baseline", "model": "features", "options": {"path": "f.joblib"}},

@@ -5,7 +5,7 @@ from judge_core.schema import Judgment, PairExample, PointExample, probs_to_orig
 
 
 def pair(**kw):
-    base = dict(benchmark="b", subset="s", index=3, question="q?", answer1="x", answer2="y", label=1)
+    base = {"benchmark": "b", "subset": "s", "index": 3, "question": "q?", "answer1": "x", "answer2": "y", "label": 1}
     return PairExample(**(base | kw))
 
 

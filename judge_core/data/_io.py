@@ -215,7 +215,7 @@ def _field_of(e: Exception) -> str | None:
     errors = getattr(e, "errors", None)  # pydantic ValidationError
     if callable(errors):
         locs = [".".join(str(p) for p in err.get("loc", ())) for err in errors()]
-        return ", ".join(l for l in locs if l) or None
+        return ", ".join(loc for loc in locs if loc) or None
     return None
 
 

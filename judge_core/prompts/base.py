@@ -212,10 +212,8 @@ RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")  # "[[7]]", "[[ 7.5 ]]": a
 
 def last_match(pattern: re.Pattern, text: str) -> re.Match | None:
     """The LAST match: judges reason first and conclude last."""
-    found = None
-    for found in pattern.finditer(text):
-        pass
-    return found
+    matches = list(pattern.finditer(text))
+    return matches[-1] if matches else None
 
 
 def question_text(example: PairExample) -> str:

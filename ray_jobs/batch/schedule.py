@@ -14,6 +14,7 @@ an autoscaler adds nodes for) and the console says what it waits for.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -146,7 +147,5 @@ def _request(jobs: list[Job], joined: bool) -> None:
         return
     from ray.autoscaler.sdk import request_resources
 
-    try:
+    with contextlib.suppress(Exception):  # a cluster without an autoscaler: nothing to tell
         request_resources(bundles=[merged(j.bundles) for j in jobs for _ in range(j.actors)])
-    except Exception:  # noqa: BLE001 - a cluster without an autoscaler: nothing to tell
-        pass

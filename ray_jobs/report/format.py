@@ -18,9 +18,11 @@ import math
 RAW = frozenset({"log_loss", "brier", "ece", "cohen_kappa", "pearson", "spearman", "kendall"})
 
 CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+table{border-collapse:collapse;margin:.6em 0;display:block;max-width:100%;overflow-x:auto}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 td:first-child,th:first-child{text-align:left}tr.pub,tr.ref{color:#777;font-style:italic}th{background:#f3f3f3}
-table.sortable th{cursor:pointer}table.sortable td:first-child{white-space:nowrap}table.sortable th:hover{background:#e4e4e4}
+table.sortable th{cursor:pointer}
+table.sortable td:first-child{white-space:nowrap}table.sortable th:hover{background:#e4e4e4}
 details{margin:.4em 0}.cells{display:flex;flex-wrap:wrap;gap:1.5em}.note{color:#555}
 .banner{background:#fff4d6;border-left:4px solid #e0a400;padding:.5em .8em}"""
 
@@ -65,7 +67,8 @@ def html_table(header: list[str], body: list[list[str]], sortable: bool = False)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     rows = "".join(f"<tr{_row_class(r[0])}>" + "".join(f"<td>{_cell(c)}</td>" for c in r) + "</tr>" for r in body)
     title = " title='click a column header to sort by it'" if sortable else ""
-    return f"<table{' class=sortable' if sortable else ''}{title}><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    opening = f"<table{' class=sortable' if sortable else ''}{title}>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def _row_class(first: str) -> str:
@@ -203,7 +206,8 @@ def bias_svg(rows: list[tuple[str, float | None, float | None]], width: int = 56
     bar_h, left = 18, 200
     scale = (width - left - 10) / 100
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" role="img" data-plot="bias">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bar_h * len(rows) + 22}" '
+        'role="img" data-plot="bias">'
     ]
     for i, (label, first, second) in enumerate(rows):
         y = 5 + i * bar_h

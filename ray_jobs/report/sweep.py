@@ -327,7 +327,8 @@ def _bench_html(bench: str, rows: list[dict]) -> str:
     protocol = protocols.get(rows[0]["result"]["protocol"])
     key = protocol.headline[0]
     parts = [
-        f"<h2>{html.escape(bench)}</h2><p class=note>Protocol <b>{protocol.name}</b>: {html.escape(protocol.description)}.</p>",
+        f"<h2>{html.escape(bench)}</h2>"
+        f"<p class=note>Protocol <b>{protocol.name}</b>: {html.escape(protocol.description)}.</p>",
         html_table(*leaderboard(bench, rows)),
     ]
     if key not in RAW:  # a percentage: bars on a 0-100 axis
