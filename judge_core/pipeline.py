@@ -15,7 +15,7 @@ import json
 import math
 
 from . import prompts, schema
-from .schema import ORDERS, Judgment, PairExample, PointExample, probs_to_original_frame, to_original_frame
+from .schema import ORDERS, Judgment, PairExample, PointExample, to_original
 from .verdicts import verdict_from_probs
 
 
@@ -65,7 +65,7 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
         order=order,
         raw=out.get("raw"),
         verdict=verdict,
-        probs=_normalised(probs_to_original_frame(probs, order)),
+        probs=_normalised(to_original(probs, order)),
         scores=scores,
         tokens_in=out.get("tokens_in"),
         tokens_out=out.get("tokens_out"),
@@ -87,9 +87,9 @@ def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool
     if out.get("score") is not None and not math.isnan(out["score"]):  # NaN: a model that computed nothing
         return None, (float(out["score"]),), None
     if out.get("verdict") is not None:
-        return to_original_frame(out["verdict"], order), None, None
+        return to_original(out["verdict"], order), None, None
     if probs is not None:
-        return to_original_frame(verdict_from_probs(probs, allow_tie), order), None, None
+        return to_original(verdict_from_probs(probs, allow_tie), order), None, None
     return None, None, "engine returned neither text nor probabilities"
 
 

@@ -6,6 +6,7 @@ Loaders map each source's own coding onto it once, at load time.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -67,7 +68,7 @@ class PairExample(_Example):
 
     def swapped(self) -> PairExample:
         """The same pair presented in the other order (label mapped)."""
-        label = None if self.label is None else swap_verdict(self.label)
+        label = to_original(self.label, "ba")
         return self.model_copy(update={"answer1": self.answer2, "answer2": self.answer1, "label": label})
 
 
@@ -128,27 +129,17 @@ def presented(example: PairExample | PointExample, order: str) -> PairExample | 
     return example if order == "ab" or isinstance(example, PointExample) else example.swapped()
 
 
-def swap_verdict(verdict: int | None) -> int | None:
-    """Map a verdict between the two presentation orders: 1 <-> 2, tie and None stay."""
-    return {1: 2, 2: 1}.get(verdict, verdict)
-
-
-def to_original_frame(verdict: int | None, order: str) -> int | None:
-    """A verdict read from the `order` presentation, expressed in the source's answer order."""
+def to_original(value, order: str):
+    """A verdict (1 <-> 2; tie and None stay), a (p_tie, p1, p2) or a pair's (score1, score2)
+    read from the `order` presentation, in the source's answer order. The one place an answer order is mapped back; it
+    is its own inverse, so it also maps the source's order to a presentation."""
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-    return swap_verdict(verdict) if order == "ba" else verdict
-
-
-def probs_to_original_frame(probs, order: str):
-    """(p_tie, p1, p2) read from the `order` presentation, in the source's answer order."""
-    if probs is None or order == "ab":
-        return probs
-    p_tie, p1, p2 = probs
+    if order == "ab" or value is None:
+        return value
+    if isinstance(value, numbers.Integral):  # numpy's ints too (Ray Data batches)
+        return {1: 2, 2: 1}.get(value, value)
+    if len(value) == 2:
+        return (value[1], value[0])
+    p_tie, p1, p2 = value
     return (p_tie, p2, p1)
-
-
-def probs_presented(probs, order: str):
-    """(p_tie, p1, p2) of the source's answer order as the `order` presentation shows them (the
-    same swap as probs_to_original_frame: it is its own inverse)."""
-    return probs_to_original_frame(probs, order)

@@ -5,7 +5,7 @@ import pytest
 from judge_core import prompts
 from judge_core.data import load
 from judge_core.pipeline import expand, to_judgment
-from judge_core.schema import PairExample, PointExample, probs_to_original_frame
+from judge_core.schema import PairExample, PointExample, to_original
 from ray_jobs.engines.base import build_engine
 from ray_jobs.engines.baselines import longer_verdict
 from ray_jobs.engines.prompting import ELLIPSIS, fit_prompt, label_ids
@@ -287,11 +287,7 @@ def test_classifier_engine_answers_in_the_presented_frame(tiny, tmp_path, head):
     rows = expand(examples, ("ab", "ba"))
     judgments = [to_judgment(r, o, None, "c") for r, o in zip(rows, engine.judge(rows, None))]
     direct = ClassifierJudge(tmp_path / "adapter")  # presented frame: "ba" comes back with p1, p2 swapped
-    want = [
-        p
-        for ex in examples
-        for p in (direct.probs([ex], "ab")[0], probs_to_original_frame(direct.probs([ex], "ba")[0], "ba"))
-    ]
+    want = [p for ex in examples for p in (direct.probs([ex], "ab")[0], to_original(direct.probs([ex], "ba")[0], "ba"))]
     for j, p in zip(judgments, want):
         assert j.probs == pytest.approx(p, abs=1e-5)
 

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from judge_core.schema import Judgment, PairExample, PointExample, probs_to_original_frame, to_original_frame
+from judge_core.schema import Judgment, PairExample, PointExample, to_original
 
 
 def pair(**kw):
@@ -58,11 +58,16 @@ def test_judgment_needs_reason_without_verdict():
 
 
 def test_frame_mapping():
-    assert [to_original_frame(v, "ba") for v in (0, 1, 2, None)] == [0, 2, 1, None]
-    assert [to_original_frame(v, "ab") for v in (0, 1, 2, None)] == [0, 1, 2, None]
-    assert probs_to_original_frame((0.1, 0.7, 0.2), "ba") == (0.1, 0.2, 0.7)
+    assert [to_original(v, "ba") for v in (0, 1, 2, None)] == [0, 2, 1, None]
+    assert [to_original(v, "ab") for v in (0, 1, 2, None)] == [0, 1, 2, None]
+    assert to_original((0.1, 0.7, 0.2), "ba") == (0.1, 0.2, 0.7)
+    assert to_original((3.0, 8.0), "ba") == (8.0, 3.0)  # a pair's two scores
+    assert to_original((0.1, 0.7, 0.2), "ab") == (0.1, 0.7, 0.2)
+    import numpy as np
+
+    assert to_original(np.int64(1), "ba") == 2  # verdicts out of a Ray Data batch
     with pytest.raises(ValueError):
-        to_original_frame(1, "xy")
+        to_original(1, "xy")
 
 
 def test_presented_is_the_one_swap_rule():

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..schema import PairExample, PointExample, presented, to_original_frame
+from ..schema import PairExample, PointExample, presented, to_original
 from .quotes import inside, quoted_spans, untrusted_texts
 
 Messages = list[dict[str, str]]
@@ -167,10 +167,8 @@ class Template:
         its question, answers or reference are found first: a marker inside them is not the judge's."""
         quoted = quoted_spans(text, untrusted_texts(example)) if example is not None else []
         parsed = self.parse(text, quoted)
-        scores = parsed.scores
-        if scores is not None and order == "ba" and not self.pointwise:
-            scores = tuple(reversed(scores))
-        return Parsed(to_original_frame(parsed.verdict, order), parsed.reason, scores)
+        scores = parsed.scores if self.pointwise else to_original(parsed.scores, order)
+        return Parsed(to_original(parsed.verdict, order), parsed.reason, scores)
 
 
 @functools.lru_cache(maxsize=64)

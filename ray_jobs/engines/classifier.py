@@ -13,7 +13,7 @@ from pathlib import Path
 
 from judge_core.features import head_features
 from judge_core.pipeline import example_of
-from judge_core.schema import probs_presented
+from judge_core.schema import to_original
 
 from .base import one_by_one, use_cpu_threads
 from .encoder import classifier_input, load_trained, pad, pair_inputs
@@ -96,7 +96,8 @@ class ClassifierEngine:
         for row in rows:
             first.setdefault(row["uid"], row)
         probs = dict(zip(first, self.judge_.probs([example_of(r) for r in first.values()], "ab")))
-        return [{"probs": probs_presented(probs[row["uid"]], row["order"])} for row in rows]
+        # to_original is its own inverse: here it shows the source-order probs as this row presents them
+        return [{"probs": to_original(probs[row["uid"]], row["order"])} for row in rows]
 
     def judge(self, rows, template):
         return one_by_one(self._rows, rows, template)

@@ -14,14 +14,14 @@ import json
 from pathlib import Path
 
 from judge_core.data import load, targets
-from judge_core.schema import probs_to_original_frame
+from judge_core.schema import to_original
 from judge_core.scoring import score
 from judge_core.verdicts import average_orders, ties_allowed, verdict_from_probs
 
 
 def predictions(judge, examples) -> dict[str, list[dict]]:
     """{"single": rows, "swapavg": rows} of `judge score` predictions, original answer frame."""
-    p_ab, p_ba = ([probs_to_original_frame(p, order) for p in judge.probs(examples, order)] for order in ("ab", "ba"))
+    p_ab, p_ba = ([to_original(p, order) for p in judge.probs(examples, order)] for order in ("ab", "ba"))
     allow_tie = ties_allowed(examples)
     single, avg = [], []
     for ex, a, b in zip(examples, p_ab, p_ba):
