@@ -1,6 +1,6 @@
-"""The README's local-head cluster commands, run verbatim: a head of our own on free ports; a sweep,
+"""The local-head cluster commands of docs/cluster.md, run verbatim: a head of our own on free ports; a sweep,
 a compare, a fine-tune and a server submitted with `ray job submit`; every job SUCCEEDED, results and
-adapter where the README says, the served judge answers; and that head stopped by its own pid (never
+adapter where the page says, the served judge answers; and that head stopped by its own pid (never
 `ray stop`, which would stop every Ray on the machine)."""
 
 import json
@@ -19,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _readme_blocks() -> str:
-    """Every bash block between the README's cluster-local markers, in order, as one script."""
-    text = (ROOT / "README.md").read_text()
+    """Every bash block between the cluster-local markers of docs/cluster.md, in order, as one script."""
+    text = (ROOT / "docs" / "cluster.md").read_text()
     section = re.search(r"<!-- cluster-local:begin -->(.*?)<!-- cluster-local:end -->", text, re.S)
-    assert section, "the README's cluster-local section is missing"
+    assert section, "the cluster-local section of docs/cluster.md is missing"
     blocks = re.findall(r"```bash\n(.*?)```", section.group(1), re.S)
     assert len(blocks) == 4, "head, sweep, other verbs, stop"
     return "\n".join(blocks)
@@ -74,7 +74,7 @@ def test_the_readme_cluster_commands_give_succeeded_jobs(tmp_path, shared_root):
     gcs, dash, client, agent, serve_port = _free_ports(5)
     head_dir = tempfile.mkdtemp(prefix="jh")  # short: Ray's socket paths must fit 107 bytes
     questions = [json.loads(line) for line in (shared_root / "mt_bench" / "fastchat" / "question.jsonl").open()][:2]
-    compact = {"separators": (",", ":")}  # one word each: the README expands the overrides unquoted
+    compact = {"separators": (",", ":")}  # one word each: the page's commands expand the overrides unquoted
     models = json.dumps(
         [{"name": m, "answers": _answers(tmp_path / f"{m}.jsonl", m, questions)} for m in "ab"], **compact
     )
