@@ -1,7 +1,7 @@
 """The short label prompt: the judge answers with exactly one of [1], [2] or [0] (tie).
 
 Built for label mode: the assistant turn is pre-filled with "[" and one forward pass reads the
-probabilities of "1", "2" and "0" (see DESIGN.md). In generate mode the [0]/[1]/[2] labels must
+probabilities of "1", "2" and "0" (see docs/engines.md, "Label mode"). In generate mode the [0]/[1]/[2] labels must
 agree (else "ambiguous"), except a label followed by "if" (the instruction's options echoed back).
 """
 
