@@ -81,7 +81,12 @@ def run_case(case: str, seconds: float, delay: float, data: str) -> dict:
     rows = max(4, round(seconds * GPUS / (delay * sum(gpus))))  # every judge the same rows: ideal wall = seconds
     out = Path(tempfile.mkdtemp(prefix=f"cluster-sweep-{case}-"))
     temp = tempfile.mkdtemp(prefix="ray")
-    env = os.environ | {"RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": temp}
+    # its judges are the test-only fake engine (a delay per row stands in for GPU work): register it
+    env = os.environ | {
+        "RAY_AUTH_MODE": "disabled",
+        "RAY_TMPDIR": temp,
+        "JUDGERAY_ENGINE_PLUGINS": "ray_jobs.engines.fake",
+    }
     start = time.perf_counter()
     cluster = start_cluster(NODES[case], temp) if case in NODES else None
     try:

@@ -12,10 +12,12 @@ is an error naming it and the options the engine has.
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import (
     AliasChoices,
@@ -30,8 +32,6 @@ from pydantic import (
 
 from .config import DirName
 from .locations import resolve
-
-EngineKind = Literal["hf", "vllm", "openai", "classifier", "reward", "baseline", "fake", "ensemble"]
 
 
 class _Options(BaseModel):
@@ -173,42 +173,20 @@ class BaselineOptions(_Options):
         return resolve(path)  # results/_models/features.joblib: in the results location, trained once
 
 
-class FakeOptions(_Options):
-    """The model-free test engine (ray_jobs/engines/fake.py)."""
-
-    rule: Literal["longer", "first"] = "longer"
-    fail_uids: list[str] = Field(default_factory=list, description="rows that raise (isolation tests)")
-    delay: float = Field(0.0, ge=0, description="seconds per row (stop-mid-run tests)")
-    starts_file: str | None = Field(None, description="a line is appended per engine start")
-    nodes_file: str | None = Field(None, description="a line 'judge node-id' is appended per engine start in Ray")
-
-
-class EnsembleOptions(_Options):
-    """Weighted mean of other judges' stored probabilities (ray_jobs/batch/ensemble.py)."""
-
-    members: list[str] = Field(min_length=2, description="judges of the sweep, 'judge' or 'judge/template'")
-    weights: list[float] | None = Field(None, description="one non-negative weight per member (default equal)")
-
-    @model_validator(mode="after")
-    def _weights(self) -> EnsembleOptions:
-        w = self.weights
-        if w is not None and (len(w) != len(self.members) or any(x < 0 for x in w) or not sum(w)):
-            raise ValueError("weights needs one non-negative weight per member, not all zero")
-        return self
-
-
 @dataclass(frozen=True)
 class Capability:
     """What an engine can do; every 'which engines can...' question is answered here."""
 
-    options: type[_Options]
-    builder: str | None  # "module:Class" under ray_jobs.engines; None: nothing to build (ensemble)
+    options: type[_Options] | None  # the engine's typed options; None: no engine (an ensemble)
+    builder: str | None  # "module:Class" under ray_jobs.engines; None: nothing to build (an ensemble)
     prompted: bool = False  # reads a prompt template
     label_mode: bool = False  # has mode: label
     generates: bool = False  # answers chat conversations (compare generators, /v1/chat/completions)
     tokenizer: bool = False  # has its own tokenizer (serving's token limits)
     probabilities: Callable[[JudgeSpec], bool] = lambda spec: spec.mode == "label"
     scores_answers: bool = False  # judges pointwise benchmarks without a template: the reward of the one answer
+    needs_model: bool = True  # a judge of this kind names a model
+    averages_orders: bool = False  # its probabilities are averaged over both answer orders already
 
 
 CAPABILITIES: dict[str, Capability] = {
@@ -217,7 +195,6 @@ CAPABILITIES: dict[str, Capability] = {
         VLLMOptions, "vllm_engine:VLLMEngine", prompted=True, label_mode=True, generates=True, tokenizer=True
     ),
     "openai": Capability(OpenAIOptions, "openai_engine:OpenAIEngine", prompted=True, label_mode=True, generates=True),
-    "fake": Capability(FakeOptions, "fake:FakeEngine", prompted=True, label_mode=True),
     "classifier": Capability(
         ClassifierOptions, "classifier:ClassifierEngine", tokenizer=True, probabilities=lambda spec: True
     ),
@@ -227,8 +204,24 @@ CAPABILITIES: dict[str, Capability] = {
     "baseline": Capability(
         BaselineOptions, "baselines:BaselineEngine", probabilities=lambda spec: spec.model == "features"
     ),
-    "ensemble": Capability(EnsembleOptions, None, probabilities=lambda spec: True),
+    # Not an engine: a sweep's `ensembles:` step over stored judgments (EnsembleSpec, batch/ensemble.py).
+    # It is in this table so that reports answer its questions (prompted? probabilities?) like any judge's.
+    "ensemble": Capability(None, None, probabilities=lambda spec: True, needs_model=False, averages_orders=True),
 }
+
+
+def register_engine(name: str, capability: Capability) -> None:
+    """Add an engine kind (its builder a "module:Class" under ray_jobs.engines). Modules named in
+    $JUDGERAY_ENGINE_PLUGINS (comma-separated) are imported when this module is, in every process
+    that reads a spec (Ray workers inherit the variable): the tests register their fake engine so."""
+    if name in CAPABILITIES:
+        raise ValueError(f"engine {name!r} is registered already")
+    CAPABILITIES[name] = capability
+
+
+def engines() -> list[str]:
+    """The engine kinds a judge can name."""
+    return [k for k, c in CAPABILITIES.items() if c.builder]
 
 
 class JudgeSpec(BaseModel):
@@ -237,7 +230,7 @@ class JudgeSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DirName = Field(description="directory-safe name used in results")
-    engine: EngineKind
+    engine: str = Field(description="hf, vllm, openai, classifier, reward or baseline (spec.CAPABILITIES)")
     model: str | None = Field(
         None, description="path or HF id; baseline: 'longer', 'relevance' or 'features'; openai: the served model name"
     )
@@ -264,6 +257,15 @@ class JudgeSpec(BaseModel):
     )
     batch_size: int = Field(16, ge=1, description="rows per map_batches call")
 
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, engine: str) -> str:
+        if engine == "ensemble":
+            raise ValueError("an ensemble is not an engine: list it under the sweep's `ensembles:` (docs/ensembles.md)")
+        if engine not in engines():
+            raise ValueError(f"unknown engine {engine!r}; engines: {', '.join(engines())}")
+        return engine
+
     @field_validator("model", "adapter")
     @classmethod
     def _located(cls, path: str | None) -> str | None:
@@ -273,7 +275,7 @@ class JudgeSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> JudgeSpec:
         cap = self.capability
-        if self.engine not in ("fake", "ensemble") and not self.model:
+        if cap.needs_model and not self.model:
             raise ValueError(f"judge {self.name}: engine {self.engine} needs a model")
         if self.mode == "label" and not cap.label_mode:
             raise ValueError(f"judge {self.name}: engine {self.engine} has no label mode (it gives probabilities)")
@@ -297,6 +299,7 @@ class JudgeSpec(BaseModel):
     def opts(self):
         """The options, validated by the engine's options model."""
         model = self.capability.options
+        assert model is not None, "a JudgeSpec's engine has options (its validator refuses the ensemble)"
         try:
             return model.model_validate(self.options)
         except ValidationError as exc:
@@ -368,3 +371,51 @@ def preflight(spec: JudgeSpec) -> None:
         )
     if spec.adapter and spec.engine != "classifier" and not Path(spec.adapter).is_dir():
         raise FileNotFoundError(f"judge {spec.name}: adapter directory {spec.adapter} not found")
+
+
+class EnsembleSpec(BaseModel):
+    """An ensemble judge: the weighted mean of other judges' stored, swap-averaged probabilities. It
+    has no engine and runs no model; a sweep scores it in its `ensembles:` step, after its judges
+    (ray_jobs/batch/ensemble.py). It answers what a cell asks of its judge like a JudgeSpec does."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: DirName = Field(description="directory-safe name used in results")
+    members: list[str] = Field(min_length=2, description="judges of the sweep, 'judge' or 'judge/template'")
+    weights: list[float] | None = Field(None, description="one non-negative weight per member (default equal)")
+
+    engine: ClassVar[str] = "ensemble"
+    model: ClassVar[None] = None
+    adapter: ClassVar[None] = None
+    mode: ClassVar[str] = "label"
+    templates: ClassVar[None] = None
+
+    @model_validator(mode="after")
+    def _weights(self) -> EnsembleSpec:
+        w = self.weights
+        if w is not None and (len(w) != len(self.members) or any(x < 0 for x in w) or not sum(w)):
+            raise ValueError(f"ensemble {self.name}: weights needs one non-negative weight per member, not all zero")
+        return self
+
+    @property
+    def capability(self) -> Capability:
+        return CAPABILITIES[self.engine]
+
+    @property
+    def prompted(self) -> bool:
+        return False
+
+    @property
+    def probabilistic(self) -> bool:
+        return True
+
+    def judging_config(self) -> dict:
+        return {"engine": self.engine} | self.model_dump()
+
+
+def _load_plugins() -> None:
+    for module in filter(None, os.environ.get("JUDGERAY_ENGINE_PLUGINS", "").split(",")):
+        importlib.import_module(module.strip())
+
+
+_load_plugins()

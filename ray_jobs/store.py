@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 
 from judge_core.schema import Judgment
 
-from .spec import JudgeSpec
+from .spec import EnsembleSpec, JudgeSpec
 
 SCHEMA_VERSION = 1  # part of every cell's hash: bump when stored judgments change meaning
 
@@ -71,7 +71,7 @@ def cell_key(judge: str, template: str | None, benchmark: str, subset: str) -> s
 class Cell:
     """One (judge, template, benchmark subset): the unit that is judged, stored, resumed and scored."""
 
-    judge: JudgeSpec
+    judge: JudgeSpec | EnsembleSpec  # an ensemble cell reads its members' stored judgments
     template: str | None
     benchmark: str
     subset: str
@@ -128,7 +128,7 @@ def fingerprint(path: Path) -> str:
     return hashlib.sha256(stamp.encode()).hexdigest()[:16]
 
 
-def local_artifacts(judge: JudgeSpec) -> dict:
+def local_artifacts(judge: JudgeSpec | EnsembleSpec) -> dict:
     """Fingerprints of the judge's model and adapter where they are local paths, so stored judgments
     of an older model are never taken for a retrained one's (hub ids are not checked; the feature
     baseline's joblib is a deterministic function of the shared data and is not either)."""

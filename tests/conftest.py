@@ -3,6 +3,10 @@ from pathlib import Path
 
 import pytest
 
+# The model-free test engine (ray_jobs/engines/fake.py) is registered for the tests only: every process
+# that reads a spec (this one, `judge` subprocesses, Ray workers) inherits this variable.
+os.environ.setdefault("JUDGERAY_ENGINE_PLUGINS", "ray_jobs.engines.fake")
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

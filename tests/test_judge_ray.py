@@ -6,7 +6,7 @@ from judge_core.data import load
 from ray_jobs.batch import SweepConfig, orders_for, run_cell
 from ray_jobs.batch.stages import engine_stage
 from ray_jobs.engines.base import build_engine
-from ray_jobs.spec import JudgeSpec
+from ray_jobs.spec import EnsembleSpec, JudgeSpec
 from ray_jobs.store import Cell, read_parts
 
 
@@ -260,21 +260,22 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
     from ray_jobs.batch import SweepConfig, run_sweep
 
     judges = [
-        JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "first"], "weights": [3, 1]}),
         JudgeSpec(name="fake", engine="fake", mode="label", batch_size=32),
         JudgeSpec(name="first", engine="fake", mode="label", batch_size=32, options={"rule": "first"}),
     ]
+    ensemble = EnsembleSpec(name="ens", members=["fake", "first"], weights=[3, 1])
     cfg = SweepConfig(
         name="e",
         output_dir=str(tmp_path),
         judges=judges,
+        ensembles=[ensemble],
         templates=["label"],
         benchmarks=["llmbar/natural", "pandalm"],
         limit=60,
         bootstrap=0,
         root=str(shared_root),
     )
-    status = run_sweep(cfg, log=lambda *_: None)  # the ensemble is listed first but runs last
+    status = run_sweep(cfg, log=lambda *_: None)  # the ensembles step runs after its members
     assert set(status.values()) == {"ok"} and len(status) == 6
 
     def probs(judge, leaf):
@@ -290,11 +291,18 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
     cal = json.loads((tmp_path / "e" / "fake" / "label" / "pandalm-test" / "metrics.json").read_text())["calibrated"]
     assert cal["n_fit"] + cal["n_heldout"] == 60 and cal["after"]["log_loss"] <= cal["before"]["log_loss"] + 0.05
     assert "| ens |" in (tmp_path / "e" / "report.md").read_text()
-    with pytest.raises(ValueError, match="not a \\(non-ensemble\\) judge"):
-        SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1]])
+    with pytest.raises(ValueError, match=r"member 'first' is not a judge of this sweep"):
+        SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0]], ensembles=[ensemble])
     rule = JudgeSpec(name="first", engine="baseline", model="longer")
     with pytest.raises(ValueError, match="member first gives no probabilities"):
-        SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], judges[1], rule])
+        SweepConfig(name="x", benchmarks=["pandalm"], judges=[judges[0], rule], ensembles=[ensemble])
+    with pytest.raises(ValueError, match="judge and ensemble names must be unique"):
+        SweepConfig(
+            name="x",
+            benchmarks=["pandalm"],
+            judges=judges,
+            ensembles=[EnsembleSpec(name="fake", members=["first", "fake"])],
+        )
 
 
 def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_path, shared_root, capsys):
@@ -308,12 +316,12 @@ def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_pa
     judges = [
         JudgeSpec(name="fake", engine="fake", mode="label"),
         JudgeSpec(name="minilm", engine="classifier", model=str(tmp_path / "not-trained")),
-        JudgeSpec(name="ens", engine="ensemble", options={"members": ["fake", "minilm"]}),
     ]
     cfg = SweepConfig(
         name="m",
         output_dir=str(tmp_path),
         judges=judges,
+        ensembles=[EnsembleSpec(name="ens", members=["fake", "minilm"])],
         templates=["label"],
         benchmarks=["llmbar/manual"],
         limit=4,

@@ -7,7 +7,7 @@ import pytest
 from ray_jobs.batch import load_sweep
 from ray_jobs.config import apply_overrides
 from ray_jobs.finetune import load_config
-from ray_jobs.spec import CAPABILITIES, JudgeSpec
+from ray_jobs.spec import CAPABILITIES, EnsembleSpec, JudgeSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,12 +32,15 @@ def test_options_are_typed_and_the_answer_length_has_one_name():
     with pytest.raises(ValueError, match="unknown option 'max_tokens' for engine vllm"):
         JudgeSpec(name="v", engine="vllm", model="m", options={"max_tokens": 8})
     with pytest.raises(ValueError, match="weights needs one non-negative weight per member"):
-        JudgeSpec(name="e", engine="ensemble", options={"members": ["a", "b"], "weights": [1]})
+        EnsembleSpec(name="e", members=["a", "b"], weights=[1])
+    with pytest.raises(ValueError, match="an ensemble is not an engine: list it under the sweep's `ensembles:`"):
+        JudgeSpec(name="e", engine="ensemble", options={"members": ["a", "b"]})
 
 
 def test_capability_table():
     assert {k for k, c in CAPABILITIES.items() if c.generates} == {"hf", "vllm", "openai"}
-    assert {k for k, c in CAPABILITIES.items() if c.prompted} == {"hf", "vllm", "openai", "fake"}
+    assert {k for k, c in CAPABILITIES.items() if c.prompted} == {"hf", "vllm", "openai", "fake"}  # fake: tests only
+    assert EnsembleSpec(name="e", members=["a", "b"]).capability.averages_orders
     assert {k for k, c in CAPABILITIES.items() if c.scores_answers} == {"reward"}
     assert JudgeSpec(name="f", engine="baseline", model="features").probabilistic
     assert not JudgeSpec(name="l", engine="baseline", model="longer").probabilistic
@@ -60,3 +63,16 @@ def test_one_override_parser_for_every_verb():
         apply_overrides(data, ["limit"])
     cfg = load_config(ROOT / "configs/finetune/minilm-cpu.yaml", ["lora.rank=4", "sources.0=train-llmeval2"])
     assert cfg.lora.rank == 4 and cfg.sources[0] == "train-llmeval2"  # finetune overrides reach into lists now
+
+
+def test_the_fake_engine_exists_for_the_tests_only():
+    """A user's process (no JUDGERAY_ENGINE_PLUGINS) knows the six engines; the tests' knows fake too."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "JUDGERAY_ENGINE_PLUGINS"}
+    code = "from ray_jobs.spec import engines; print(','.join(engines()))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["hf,vllm,openai,classifier,reward,baseline"]
+    assert "fake" in CAPABILITIES and "ensemble" in CAPABILITIES and CAPABILITIES["ensemble"].builder is None

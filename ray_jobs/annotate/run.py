@@ -99,8 +99,6 @@ class AnnotateConfig(BaseModel):
         # where the driver stands: an actor's working directory is not the driver's
         self.output = _absolute(results_location(self.output))  # a relative one in a packaged Ray job is refused
         self.input.path = _absolute(self.input.path)
-        if self.judge.engine == "ensemble":
-            raise ValueError("an ensemble reads stored judgments; annotate with one of its members")
         if self.judge.prompted:
             if self.template is None:
                 raise ValueError(f"judge {self.judge.name} reads a prompt: give a template")

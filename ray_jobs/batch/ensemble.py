@@ -1,7 +1,7 @@
-"""Ensemble judges of a sweep: weighted means of other judges' stored, swap-averaged probabilities.
+"""A sweep's ensembles step: weighted means of other judges' stored, swap-averaged probabilities.
 
-    judges:
-      - {name: ens, engine: ensemble, options: {members: [minilm, qwen7b/label], weights: [1, 2]}}
+    ensembles:
+      - {name: ens, members: [minilm, qwen7b/label], weights: [1, 2]}
 
 No model runs: each ensemble cell reads its members' finished cells of the same benchmark subset
 (results/<sweep>/<member>/<template or ->/<benchmark-subset>/parts), so run_sweep scores ensembles
@@ -20,21 +20,21 @@ from judge_core.data import load
 from judge_core.pipeline import expand
 from judge_core.verdicts import ties_allowed
 
-from ..spec import JudgeSpec
+from ..spec import EnsembleSpec, JudgeSpec
 from ..store import Cell, leaf, read_judgments, write_json, write_judgments
 from .cells import finish_cell
 
 
-def member_cells(spec: JudgeSpec, judges: dict[str, JudgeSpec], templates: list[str]) -> dict[str, str]:
+def member_cells(spec: EnsembleSpec, judges: dict[str, JudgeSpec], templates: list[str]) -> dict[str, str]:
     """{member: "judge/template-or--"} for an ensemble; a prompted member with several templates must
     name one ("qwen/label")."""
-    return {member: _member_key(spec, member, judges, templates) for member in spec.opts.members}
+    return {member: _member_key(spec, member, judges, templates) for member in spec.members}
 
 
-def _member_key(spec: JudgeSpec, member: str, judges: dict[str, JudgeSpec], templates: list[str]) -> str:
+def _member_key(spec: EnsembleSpec, member: str, judges: dict[str, JudgeSpec], templates: list[str]) -> str:
     name, _, template = member.partition("/")
-    if name not in judges or judges[name].engine == "ensemble":
-        raise ValueError(f"ensemble {spec.name}: member {name!r} is not a (non-ensemble) judge of this sweep")
+    if name not in judges:
+        raise ValueError(f"ensemble {spec.name}: member {name!r} is not a judge of this sweep")
     judge = judges[name]
     if not judge.probabilistic:
         raise ValueError(
@@ -70,7 +70,7 @@ def ensemble_cell(cell: Cell, out_dir: Path, members: dict[str, str], bootstrap:
     )
     examples = examples[: cell.limit] if cell.limit else examples
     cell.loaded = examples
-    weights = dict(zip(members, cell.judge.opts.weights or [1.0] * len(members)))
+    weights = dict(zip(members, cell.judge.weights or [1.0] * len(members)))
     judgments = ensemble(stored, weights, cell.judge.name, ties_allowed(examples))
     cell_dir = out_dir / cell.key
     shutil.rmtree(cell_dir, ignore_errors=True)  # recomputed from the members every time

@@ -69,7 +69,7 @@ def _scored(cell: Cell, judgments: list, labelled: list, probabilistic: bool, bo
     out = {"result": score(judgments)}
     if probabilistic:
         out |= {"calibration": calibration(judgments, labelled), "calibrated": calibrated(judgments, labelled)}
-        if set(cell.orders) == {"ab", "ba"} and cell.judge.engine != "ensemble":  # an ensemble is averaged already
+        if set(cell.orders) == {"ab", "ba"} and not cell.judge.capability.averages_orders:
             out["result_swapavg"] = score(swap_averaged(judgments, ties_allowed(labelled)))
     return out
 

@@ -28,7 +28,7 @@ from .. import console
 from ..cluster import ensure_ray, joined
 from ..config import DirName, read_config
 from ..locations import results_location, staged
-from ..spec import JudgeSpec, preflight
+from ..spec import EnsembleSpec, JudgeSpec, preflight
 from ..store import LEFT_OUT, OK, Cell, data_note, locked
 from .cells import attempt, orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
@@ -45,6 +45,11 @@ class SweepConfig(BaseModel):
         "when set; inside a Ray job an absolute path or URI",
     )
     judges: list[JudgeSpec]
+    ensembles: list[EnsembleSpec] = Field(
+        default_factory=list,
+        description="judges made of the judges' stored probabilities, scored after them: "
+        "{name, members: [judge or judge/template, ...], weights} (batch/ensemble.py)",
+    )
     templates: list[str] = Field(
         default_factory=lambda: ["label"],
         description="for prompted judges; a "
@@ -73,9 +78,9 @@ class SweepConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
-        names = [j.name for j in self.judges]
+        names = [j.name for j in self.judges + self.ensembles]
         if len(names) != len(set(names)):
-            raise ValueError(f"judge names must be unique: {names}")
+            raise ValueError(f"judge and ensemble names must be unique: {names}")
         every = self.templates + [t for j in self.judges for t in j.templates or []]
         for t in every:
             prompts.get(t)
@@ -90,9 +95,8 @@ class SweepConfig(BaseModel):
                 and not any(j.capability.scores_answers for j in self.judges)
             ):
                 raise ValueError(f"{name} is pointwise: add a pointwise template (mtbench-single) to templates")
-        for j in self.judges:
-            if j.engine == "ensemble":
-                member_cells(j, {x.name: x for x in self.judges}, self.templates)
+        for e in self.ensembles:
+            member_cells(e, {j.name: j for j in self.judges}, self.templates)
         return self
 
     def targets(self) -> list[tuple[str, str]]:
@@ -104,7 +108,8 @@ class SweepConfig(BaseModel):
         benchmarks too where they score one answer (reward models). Ensembles come last: they read
         their members' results."""
         cells = []
-        for judge in sorted(self.judges, key=lambda j: j.engine == "ensemble"):
+        judges: list[JudgeSpec | EnsembleSpec] = [*self.judges, *self.ensembles]
+        for judge in judges:
             templates = (judge.templates or self.templates) if judge.prompted else [None]
             for template in templates:
                 point = template is not None and prompts.get(template).pointwise
@@ -155,11 +160,11 @@ def load_sweep(path: str | Path, overrides: list[str] = ()) -> SweepConfig:
     return SweepConfig.model_validate(read_config(path, overrides))
 
 
-def _missing(judge: JudgeSpec, missing: dict) -> str | None:
+def _missing(judge: JudgeSpec | EnsembleSpec, missing: dict) -> str | None:
     """Why a judge cannot run at all (its local model or adapter is missing; for an ensemble, a
     member was left out), else None. Known PyPI models are pulled here (spec.preflight)."""
-    if judge.engine == "ensemble":
-        gone = [m for m in judge.opts.members if missing.get(m.partition("/")[0])]
+    if isinstance(judge, EnsembleSpec):
+        gone = [m for m in judge.members if missing.get(m.partition("/")[0])]
         return f"member {gone[0].partition('/')[0]} was left out" if gone else None
     try:
         preflight(judge)
@@ -170,7 +175,7 @@ def _missing(judge: JudgeSpec, missing: dict) -> str | None:
 
 def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
     """{cell key: metrics or the exception that failed it} for one judge's cells."""
-    if cells[0].judge.engine == "ensemble":
+    if isinstance(cells[0].judge, EnsembleSpec):
         judges = {j.name: j for j in cfg.judges}
         return run_ensemble_cells(cells, cfg.results_dir, judges, cfg.templates, cfg.bootstrap, log)
     return run_cells(cells, cfg.results_dir, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log)
@@ -210,7 +215,7 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
                 console.say(f"[left out] {name}: {missing[name]}")
                 status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in judge_cells}
                 bar.update(len(judge_cells))
-            elif judge_cells[0].judge.engine == "ensemble":
+            elif isinstance(judge_cells[0].judge, EnsembleSpec):
                 ensembles.append(name)
             else:
                 jobs.append(_job(cfg, judge_cells, log, started))

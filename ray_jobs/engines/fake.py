@@ -1,6 +1,9 @@
 """A model-free engine for pipeline tests: it renders the real prompt and answers by a fixed rule.
 
-options (spec.FakeOptions): rule ("longer": the longer shown answer wins, equal = tie; "first":
+Registered by the tests only (tests/conftest.py sets JUDGERAY_ENGINE_PLUGINS=ray_jobs.engines.fake, so
+every process that reads a spec, Ray workers included, knows it); a user's `judge` has no such engine.
+
+options (FakeOptions): rule ("longer": the longer shown answer wins, equal = tie; "first":
 always answer 1; a pointwise template gets the rating min(10, 1 + words // 10)), fail_uids (rows
 that raise, to test isolation), delay (seconds per row, to test stopping mid-run), starts_file (a
 line is appended each time an engine is built, to count model loads), nodes_file (the same with the
@@ -12,13 +15,26 @@ conversation's last user message, so a generate-mode fake judge serves /v1/chat/
 from __future__ import annotations
 
 import time
+from typing import Literal
+
+from pydantic import Field
 
 from judge_core import prompts
 from judge_core.pipeline import presented_row, render
 
-from ..spec import JudgeSpec
+from ..spec import Capability, JudgeSpec, _Options, register_engine
 from .base import one_by_one
 from .baselines import longer_verdict
+
+
+class FakeOptions(_Options):
+    """The model-free test engine."""
+
+    rule: Literal["longer", "first"] = "longer"
+    fail_uids: list[str] = Field(default_factory=list, description="rows that raise (isolation tests)")
+    delay: float = Field(0.0, ge=0, description="seconds per row (stop-mid-run tests)")
+    starts_file: str | None = Field(None, description="a line is appended per engine start")
+    nodes_file: str | None = Field(None, description="a line 'judge node-id' is appended per engine start in Ray")
 
 
 class FakeEngine:
@@ -73,3 +89,6 @@ class FakeEngine:
             "tokens_in": sum(len(m["content"].split()) for m in messages),
             "tokens_out": len(raw.split()),
         }
+
+
+register_engine("fake", Capability(FakeOptions, "fake:FakeEngine", prompted=True, label_mode=True, needs_model=False))

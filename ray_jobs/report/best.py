@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..spec import engines
 from .summary import RULE, summarise
 from .sweep import collect
 
@@ -26,7 +27,7 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
         spec = specs.get(row["judge"].removesuffix(" (swap-avg)"), {})
         return (
             bool(spec)
-            and spec.get("engine") != "ensemble"
+            and spec.get("engine") in engines()  # a judge that runs (an ensemble reads stored judgments)
             and (not probabilities or row["cell"].get("probabilistic"))
             and (not adapters or bool(spec.get("adapter")) or spec.get("engine") == "classifier")
         )

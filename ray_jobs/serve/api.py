@@ -57,8 +57,6 @@ class ServeConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> ServeConfig:
-        if self.judge.engine == "ensemble":
-            raise ValueError("an ensemble reads stored judgments; serve one of its members")
         for t in self.allowed():
             prompts.get(t)
         if self.point_template and not prompts.get(self.point_template).pointwise:
