@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from ..spec import engines
-from .summary import RULE, summarise
+from .summary import RULE, select_best
 from .sweep import collect
 
 
@@ -24,7 +24,7 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
     specs = {j["name"]: j for j in json.loads((results_dir / "sweep.json").read_text())["judges"]}
 
     def eligible(row: dict) -> bool:
-        spec = specs.get(row["judge"].removesuffix(" (swap-avg)"), {})
+        spec = specs.get(row["judge"], {})
         return (
             bool(spec)
             and spec.get("engine") in engines()  # a judge that runs (an ensemble reads stored judgments)
@@ -32,22 +32,19 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
             and (not adapters or bool(spec.get("adapter")) or spec.get("engine") == "classifier")
         )
 
-    table = {b: kept for b, rows in collect(results_dir).items() if (kept := [r for r in rows if eligible(r)])}
-    best = summarise(table)["best"] if table else None
+    best = select_best(collect(results_dir), eligible)
     if best is None:
         raise ValueError(
             f"best_of: no eligible judge in {results_dir} judged every pairwise subset "
             f"(probabilities={probabilities}, adapters={adapters})"
         )
-    name, _, template = best["label"].partition(" / ")
-    swap = name.endswith(" (swap-avg)")
     filters = [w for w, on in (("giving probabilities", probabilities), ("with an adapter", adapters)) if on]
     return {
-        "judge": specs[name.removesuffix(" (swap-avg)")],
-        "template": template or None,
-        "swap_averaged": swap,
+        "judge": specs[best["judge"]],
+        "template": best["template"],
+        "swap_averaged": best["swap_averaged"],
         "mean_rank": best["mean_rank"],
-        "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(table)} subsets of {results_dir}"
+        "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(best['ranks'])} subsets of {results_dir}"
         + (f" among judges {' and '.join(filters)}" if filters else "")
         + f". {RULE}",
     }

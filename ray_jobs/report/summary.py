@@ -53,37 +53,57 @@ def _per_row(cell: dict) -> tuple[float | None, float | None]:
     return seconds, tokens
 
 
+def shown(row: dict) -> str:
+    """How a collected row's judge is written: its name, marked when its result is swap-averaged."""
+    return row["judge"] + (" (swap-avg)" if row["swapavg"] else "")
+
+
 def summarise(table: dict[str, list[dict]]) -> dict:
-    """{"benches", "rows": [{label, values, ranks, mean_rank, prefer_first, parse_fail, seconds, tokens}], "best"}."""
+    """{"benches", "rows": [{judge, template, swap_averaged, label, results, ranks, mean_rank, prefer_first,
+    parse_fail, seconds, tokens, complete}], "best"}: one row per (judge, template, swap-averaged)."""
     benches = sorted(table)
-    rows: dict[str, dict] = {}
+    rows: dict[tuple, dict] = {}
     for bench in benches:
         key = _headline(table[bench])
         measured = {}
         for r in table[bench]:
-            label = f"{r['judge']} / {r['template']}" if r["template"] != "-" else r["judge"]
-            row = rows.setdefault(label, {"label": label, "cells": [], "results": {}})
+            who = (r["judge"], r["template"], r["swapavg"])
+            label = shown(r) + (f" / {r['template']}" if r["template"] != "-" else "")
+            row = rows.setdefault(who, {"who": who, "label": label, "cells": [], "results": {}})
             row["cells"].append((r["cell"], r["result"]))
             row["results"][bench] = r
             if r["result"].get(key) is not None:
-                measured[label] = r["result"][key]
-        for label, rank in _ranks(measured, key in LOWER_IS_BETTER).items():
-            rows[label].setdefault("ranks", {})[bench] = rank
-    out = [_finish(row) for row in rows.values()]
+                measured[who] = r["result"][key]
+        for who, rank in _ranks(measured, key in LOWER_IS_BETTER).items():
+            rows[who].setdefault("ranks", {})[bench] = rank
     pairwise = {b for b in benches if _headline(table[b]) not in POINTWISE}
     required = pairwise or set(benches)  # a pointwise template's row judges only the pointwise subsets
-    complete = [r for r in out if required <= set(r["ranks"])]
-    best = min(
-        complete,
+    out = [_finish(row, required) for row in rows.values()]
+    order = sorted(out, key=lambda r: (not r["complete"], r["mean_rank"] or float("inf"), r["label"]))
+    return {"benches": benches, "rows": order, "best": _best(out)}
+
+
+def _best(rows: list[dict]) -> dict | None:
+    """RULE, over summarised rows: the lowest mean rank among complete rows, then fewer seconds per row,
+    then the name."""
+    return min(
+        (r for r in rows if r["complete"]),
         key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"), r["label"]),
         default=None,
     )
-    order = sorted(out, key=lambda r: (r not in complete, r["mean_rank"] or float("inf"), r["label"]))
-    return {"benches": benches, "rows": order, "best": best}
 
 
-def _finish(row: dict) -> dict:
+def select_best(table: dict[str, list[dict]], keep=lambda row: True) -> dict | None:
+    """The best judge by RULE among the collected rows that `keep` accepts (ranked among themselves), as
+    its summary row: judge, template (None without one), swap_averaged, mean_rank, label. The report's ★
+    and `best_of` (serve, annotate) both ask this."""
+    kept = {b: rows for b, all_rows in table.items() if (rows := [r for r in all_rows if keep(r)])}
+    return summarise(kept)["best"] if kept else None
+
+
+def _finish(row: dict, required: set[str]) -> dict:
     ranks = row.get("ranks", {})
+    judge, template, swap_averaged = row["who"]
     results = [res for _, res in row["cells"]]
     bias = [res["prefer_first"] for res in results if res.get("prefer_first") is not None]
     second = [res["prefer_second"] for res in results if res.get("prefer_second") is not None]
@@ -92,7 +112,11 @@ def _finish(row: dict) -> dict:
     seconds = [s for s, _ in costs if s is not None]
     tokens = [t for _, t in costs if t is not None]
     return {
+        "judge": judge,
+        "template": None if template == "-" else template,
+        "swap_averaged": swap_averaged,
         "label": row["label"],
+        "complete": required <= set(ranks),
         "results": row["results"],
         "ranks": ranks,
         "mean_rank": sum(ranks.values()) / len(ranks) if ranks else None,

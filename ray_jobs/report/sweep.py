@@ -22,30 +22,24 @@ from ..spec import CAPABILITIES
 from ..store import data_notes, finished_cells, status_groups
 from . import unlabelled
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
-from .summary import RULE, chance_value, summary_plots, summary_table
+from .summary import RULE, chance_value, shown, summary_plots, summary_table
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
 LOWER_IS_BETTER = frozenset({"log_loss"})
 
 
 def collect(results_dir: Path) -> dict[str, list[dict]]:
-    """{benchmark-subset: [row]}: one row per scored cell, plus one per swap-averaged variant."""
+    """{benchmark-subset: [row]}: one row per scored cell, plus one per swap-averaged variant. A row is
+    structured: judge (its name), template, swapavg; `shown(row)` is how it is written."""
     table: dict[str, list[dict]] = {}
     for m in finished_cells(results_dir):
         judge, template, _ = m["cell"].split("/")
         mode = m["mode"] if CAPABILITIES[m["engine"]].prompted else m["engine"]
-        for key, label in (("result", ""), ("result_swapavg", " (swap-avg)")):
+        for key, swapavg in (("result", False), ("result_swapavg", True)):
             if key in m:
                 r = m[key]
                 table.setdefault(f"{r['benchmark']}/{r['subset']}", []).append(
-                    {
-                        "judge": judge + label,
-                        "template": template,
-                        "mode": mode,
-                        "result": r,
-                        "cell": m,
-                        "swapavg": bool(label),
-                    }
+                    {"judge": judge, "template": template, "mode": mode, "result": r, "cell": m, "swapavg": swapavg}
                 )
     return table
 
@@ -81,7 +75,7 @@ def leaderboard(bench: str, rows: list[dict]) -> tuple[list[str], list[list[str]
         mark = " ‡" if cell.get("data_modified") else ""
         body.append(
             [
-                row["judge"] + mark,
+                shown(row) + mark,
                 row["template"],
                 row["mode"],
                 *[with_ci(r, k) for k in headline],
@@ -130,12 +124,12 @@ def calibration_table(rows: list[dict]) -> tuple[list[str], list[list[str]]] | N
         if row["swapavg"] or not cal:
             continue
         if "skipped" in cal:  # too few examples to fit and judge a calibration: say so, do not drop the row
-            body.append([row["judge"], row["template"], "-", "-", "-", f"not fitted: {cal['skipped']}", "-", "-"])
+            body.append([shown(row), row["template"], "-", "-", "-", f"not fitted: {cal['skipped']}", "-", "-"])
             continue
         b, a = cal["before"], cal["after"]
         body.append(
             [
-                row["judge"],
+                shown(row),
                 row["template"],
                 f"{cal['temperature']:.3f}",
                 f"{cal['tie_scale']:.3f}",
@@ -291,7 +285,7 @@ def _bars(bench: str, rows: list[dict], key: str, headline: tuple[str, ...]) -> 
             tuple(100 * x for x in r["result"]["ci95"][key]) if key in r["result"].get("ci95", {}) else None,
         )
 
-    bars = [(r["judge"], *scaled(r)) for r in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True)]
+    bars = [(shown(r), *scaled(r)) for r in sorted(rows, key=lambda r: _sort_key(r, headline), reverse=True)]
     bars += [(f"† {p.judge}", p.metrics[key], None) for p in published_for(*bench.split("/")) if key in p.metrics]
     chance = chance_value(rows, key)
     return f"<p class=note>{html.escape(key)} (%), 95% CI whiskers</p>" + bars_svg(
