@@ -308,7 +308,7 @@ def _cells_ok(status: dict, results_dir=None, seconds: float | None = None) -> i
     for key, note in notes.items():
         print(f"  [data] {key}: {note}")
     for key, why in failed.items():  # why, in one line; the traceback is in the cell's error.txt
-        print(f"  [failed] {key}: {why.removeprefix('failed: ').splitlines()[0][:400]}")
+        print(f"  [failed] {key}: {why.splitlines()[0][:400] if why else '?'}")
     print(
         f"{len(ok)} of {len(status)} cells ok"
         + (f"; {len(left)} left out (model missing: {', '.join(judges)})" if left else "")

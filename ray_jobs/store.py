@@ -24,9 +24,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict
 
 from judge_core.schema import Judgment
 
@@ -237,8 +239,43 @@ def locked(results_dir: Path, log=print):
         f.close()  # closing releases the flock
 
 
-LEFT_OUT = "left out: "  # a cell whose judge's model is missing: not run, and not a failure
-OK = "ok"  # "ok: skipped 3 bad records ..." is a finished cell whose data lost rows or was modified
+class CellStatus(BaseModel):
+    """A cell's outcome, as status.json stores it: ok (with what its data lost or changed, if anything),
+    left out (its judge's model is missing: not run, and not a failure) or failed (why, in one line; the
+    traceback is in the cell's error.txt)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    state: Literal["ok", "left_out", "failed"]
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    def __str__(self) -> str:
+        prefix = {"ok": "ok", "left_out": "left out", "failed": "failed"}[self.state]
+        return f"{prefix}: {self.reason}" if self.reason else prefix
+
+    @classmethod
+    def read(cls, value) -> CellStatus:
+        """A status.json entry; one written before statuses were typed is a string ("ok", "ok: note",
+        "left out: why", "failed: why") and is read the same."""
+        if isinstance(value, dict):
+            return cls.model_validate(value)
+        for prefix, state in (("left out", "left_out"), ("ok", "ok"), ("failed", "failed")):
+            if value == prefix or value.startswith(prefix + ": "):
+                return cls(state=state, reason=value[len(prefix) + 2 :])
+        return cls(state="failed", reason=value)
+
+
+def write_status(path: Path, status: dict[str, CellStatus]) -> None:
+    write_json(path, {key: s.model_dump() for key, s in status.items()})
+
+
+def read_status(path: Path) -> dict[str, CellStatus]:
+    """status.json of a run ({} when it has none)."""
+    return {k: CellStatus.read(v) for k, v in json.loads(path.read_text()).items()} if path.exists() else {}
 
 
 def data_note(metrics: dict) -> str:
@@ -252,17 +289,17 @@ def data_note(metrics: dict) -> str:
     return "; ".join(notes)
 
 
-def status_groups(status: dict) -> tuple[list, dict, dict]:
-    """status.json's cells as (ok keys, {left out: why}, {failed: why})."""
-    left = {k: v.removeprefix(LEFT_OUT) for k, v in status.items() if v.startswith(LEFT_OUT)}
-    ok = [k for k, v in status.items() if v == OK or v.startswith(OK + ": ")]
-    failed = {k: v for k, v in status.items() if k not in ok and k not in left}
+def status_groups(status: dict[str, CellStatus]) -> tuple[list, dict, dict]:
+    """The cells as (ok keys, {left out: why}, {failed: why})."""
+    ok = [k for k, s in status.items() if s.state == "ok"]
+    left = {k: s.reason for k, s in status.items() if s.state == "left_out"}
+    failed = {k: s.reason for k, s in status.items() if s.state == "failed"}
     return ok, left, failed
 
 
-def data_notes(status: dict) -> dict:
+def data_notes(status: dict[str, CellStatus]) -> dict:
     """{cell: note} of the finished cells whose data lost rows or was modified."""
-    return {k: v.removeprefix(OK + ": ") for k, v in status.items() if v.startswith(OK + ": ")}
+    return {k: s.reason for k, s in status.items() if s.state == "ok" and s.reason}
 
 
 def finished_cells(results_dir: Path) -> Iterator[dict]:

@@ -7,7 +7,7 @@ from ray_jobs.batch import SweepConfig, orders_for, run_cell
 from ray_jobs.batch.stages import engine_stage
 from ray_jobs.engines.base import build_engine
 from ray_jobs.spec import EnsembleSpec, JudgeSpec
-from ray_jobs.store import Cell, read_parts
+from ray_jobs.store import Cell, CellStatus, read_parts, read_status
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_judges_run_side_by_side_and_their_order_changes_no_stored_row(ray_local
             part_rows=16,
             judges=order,
         )
-        assert set(run_sweep(cfg, log=lines.append).values()) == {"ok"}
+        assert {s.state for s in run_sweep(cfg, log=lines.append).values()} == {"ok"}
         events = [line.split(" cells")[0].split(": done")[0] for line in lines if line.startswith("== judge")]
         assert events[:2] == [f"== judge {j['name']}: 1" for j in order]  # both started before either ended
         assert sorted(events[2:]) == ["== judge first", "== judge longer"]
@@ -276,7 +276,7 @@ def test_ensemble_judge_averages_members_stored_probabilities(ray_local, tmp_pat
         root=str(shared_root),
     )
     status = run_sweep(cfg, log=lambda *_: None)  # the ensembles step runs after its members
-    assert set(status.values()) == {"ok"} and len(status) == 6
+    assert {s.state for s in status.values()} == {"ok"} and len(status) == 6
 
     def probs(judge, leaf):
         by_uid = {}
@@ -329,18 +329,22 @@ def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_pa
         root=str(shared_root),
     )
     status = run_sweep(cfg, log=lambda *_: None)
-    assert status["fake/label/llmbar-manual"] == "ok"
+    assert status["fake/label/llmbar-manual"] == CellStatus(state="ok")
     assert (
-        status["minilm/-/llmbar-manual"].startswith("left out: ")
-        and "train it first" in status["minilm/-/llmbar-manual"]
+        status["minilm/-/llmbar-manual"].state == "left_out"
+        and "train it first" in status["minilm/-/llmbar-manual"].reason
     )
-    assert status["ens/-/llmbar-manual"] == "left out: member minilm was left out"
+    assert str(status["ens/-/llmbar-manual"]) == "left out: member minilm was left out"
     assert (
         _cells_ok(status) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
     )
     report = (tmp_path / "m" / "report.md").read_text()
     assert "**Left out (model or adapter missing; not run, not failed)**" in report and "Failed cells" not in report
-    assert json.loads((tmp_path / "m" / "status.json").read_text()) == status
+    assert read_status(tmp_path / "m" / "status.json") == status
+    assert json.loads((tmp_path / "m" / "status.json").read_text())["ens/-/llmbar-manual"] == {
+        "state": "left_out",
+        "reason": "member minilm was left out",
+    }
 
 
 @pytest.mark.parametrize("template", ["autoj", "judgelm", "label", "mtbench-pair", "llmbar", "pandalm"])

@@ -116,10 +116,12 @@ def test_judges_run_side_by_side_on_both_workers_and_store_every_row_once(undist
     for i in range(4):
         keys = _stored(run, f"f{i}")
         assert len(keys) == len(set(keys)) == ROWS
-        assert status[f"f{i}/label/llmbar-natural"] == "ok"
+        assert status[f"f{i}/label/llmbar-natural"].ok
     # 3 GPUs on one node: no node has them (4 in all); it fails at once, naming why, and alone
-    assert status["tp3/label/llmbar-natural"].startswith("failed: RuntimeError: tp3 needs 1 actor(s) of 1 CPUs, 3 GPUs")
-    assert "on one node" in status["tp3/label/llmbar-natural"]
+    assert str(status["tp3/label/llmbar-natural"]).startswith(
+        "failed: RuntimeError: tp3 needs 1 actor(s) of 1 CPUs, 3 GPUs"
+    )
+    assert "on one node" in status["tp3/label/llmbar-natural"].reason
 
 
 def test_a_tensor_parallel_group_packs_its_gpus_on_one_node(cluster):
@@ -157,11 +159,11 @@ def test_a_worker_node_killed_mid_sweep_loses_and_doubles_nothing(cluster, undis
     c.remove_node(workers[1], allow_graceful=False)  # SIGKILL: its actors and object store are gone
     thread.join(timeout=300)
     assert not thread.is_alive()
-    failed = [k for k, v in done["status"].items() if not v.startswith("ok")]
+    failed = [k for k, v in done["status"].items() if not v.ok]
     if failed:  # the sweep may fail the affected cells instead: a re-run completes them
         assert all(k.startswith("f") for k in failed)
         c.add_node(num_cpus=4, num_gpus=2, resources={"worker_b": 1})
-        assert all(v == "ok" for v in run_sweep(cfg).values())
+        assert all(s.ok for s in run_sweep(cfg).values())
     starts = (tmp_path / "nodes.txt").read_text().splitlines()
     assert len(starts) >= 6  # the 2 engines of the killed node started again, on the other worker
     run = tmp_path / "storm"

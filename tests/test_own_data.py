@@ -204,7 +204,7 @@ def test_a_sweep_judges_a_mapped_parquet_next_to_a_benchmark(ray_local, tmp_path
         }
     )
     status = run_sweep(cfg, log=lambda *_: None)
-    assert status == {"longer/-/llmbar-manual": "ok", "longer/-/mine-all": "ok"}
+    assert {k: str(s) for k, s in status.items()} == {"longer/-/llmbar-manual": "ok", "longer/-/mine-all": "ok"}
     metrics = json.loads((tmp_path / "own/longer/-/mine-all/metrics.json").read_text())
     result = metrics["result"]
     assert result["protocol"] == "pairwise" and result["n"] == 200
@@ -232,7 +232,7 @@ def test_unlabelled_data_is_judged_and_described_not_scored(ray_local, tmp_path,
         }
     )
     status = run_sweep(cfg, log=lambda *_: None)
-    assert set(status.values()) == {"ok"}
+    assert {s.state for s in status.values()} == {"ok"}
     longer = json.loads((tmp_path / "plain/longer/-/plain-all/metrics.json").read_text())
     first = json.loads((tmp_path / "plain/first/label/plain-all/metrics.json").read_text())
     assert "result" not in longer and longer["unlabelled"]["n"] == 200

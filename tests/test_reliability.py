@@ -94,12 +94,12 @@ def test_results_are_bound_to_the_data_they_were_computed_from(ray_local, tmp_pa
         orders="ab",
     )
     status = run_sweep(cfg, log=lambda *_: None)
-    assert status["fake/label/autoj-test"].startswith("failed: ModifiedDataError") and _cells_ok(status) == 1
-    assert str(path) in status["fake/label/autoj-test"]
+    assert str(status["fake/label/autoj-test"]).startswith("failed: ModifiedDataError") and _cells_ok(status) == 1
+    assert str(path) in status["fake/label/autoj-test"].reason
 
     accepted = cfg.model_copy(update={"accept_modified_data": True})
     status = run_sweep(accepted, log=lambda *_: None)
-    assert status["fake/label/autoj-test"].startswith(f"ok: judged modified data {path}")
+    assert str(status["fake/label/autoj-test"]).startswith(f"ok: judged modified data {path}")
     assert _cells_ok(status) == 0 and "[data] fake/label/autoj-test: judged modified data" in capsys.readouterr().out
     cell_dir = tmp_path / "res" / "run" / "fake" / "label" / "autoj-test"
     assert json.loads((cell_dir / "metrics.json").read_text())["rows"] == 700
@@ -109,7 +109,7 @@ def test_results_are_bound_to_the_data_they_were_computed_from(ray_local, tmp_pa
     shutil.copy(shared_root / "autoj" / "testdata_pairwise.jsonl", path)  # the file fixed afterwards
     said = []
     status = run_sweep(cfg, log=said.append)
-    assert status["fake/label/autoj-test"] == "ok" and not any("[skip]" in s for s in said)
+    assert str(status["fake/label/autoj-test"]) == "ok" and not any("[skip]" in s for s in said)
     assert json.loads((cell_dir / "metrics.json").read_text())["rows"] == 1392  # judged again, in full
     assert "fake ‡" not in (tmp_path / "res" / "run" / "report.md").read_text()
 
@@ -133,10 +133,10 @@ def test_rows_lost_to_bad_records_fail_the_cell_unless_skipping_was_asked(
         orders="ab",
     )
     status = run_sweep(cfg, log=lambda *_: None)
-    assert "line 7 (example 6): not valid UTF-8 (byte 0xff)" in status["fake/label/autoj-test"]
+    assert "line 7 (example 6): not valid UTF-8 (byte 0xff)" in status["fake/label/autoj-test"].reason
     assert _cells_ok(status) == 1
     status = run_sweep(cfg.model_copy(update={"on_bad_record": "skip"}), log=lambda *_: None)
-    assert status["fake/label/autoj-test"].startswith("ok: skipped 1 bad records") and _cells_ok(status) == 0
+    assert str(status["fake/label/autoj-test"]).startswith("ok: skipped 1 bad records") and _cells_ok(status) == 0
     assert "skipped 1 bad records" in capsys.readouterr().out
     report = (tmp_path / "res" / "bad" / "report.md").read_text()
     assert "| 39 | 1 bad" in report  # n and rows dropped in the cell's row

@@ -69,7 +69,7 @@ def report(tmp_path_factory, shared_root):
     examples, _ = load("llmbar", "natural", root=shared_root)
     a = _cell(results, "first-longer", examples, probs=True)
     b = _cell(results, "rule", examples, probs=False)
-    (results / "status.json").write_text(
+    (results / "status.json").write_text(  # written before statuses were typed: read the same
         json.dumps({"x/-/llmbar-natural": "failed: OOM", "first-longer/-/llmbar-natural": "ok"})
     )
     return write_report(results), a, b
@@ -84,7 +84,7 @@ def test_markdown_rows_carry_the_stored_metrics(report):
     assert f"{a['calibration']['ece']:.4f}" in md
     assert "| † GPT-4 (LLMBar Vanilla prompt) (published) | - | - | 95.50 | 95.00 |" in md
     assert "Dataset/LLMBar/Natural/evaluators/GPT-4/Vanilla/statistics.json" in md
-    assert "`x/-/llmbar-natural`: failed: OOM" in md
+    assert "`x/-/llmbar-natural`: OOM" in md
     cal = a["calibrated"]
     assert cal["n_fit"] + cal["n_heldout"] == 100 and cal["after"]["log_loss"] < cal["before"]["log_loss"]
     assert (
@@ -267,3 +267,29 @@ def test_a_calibration_too_small_to_fit_is_listed_with_its_reason(tmp_path, shar
     assert "skipped" in metrics["calibrated"]
     md = write_report(tmp_path / "few")["md"].read_text()
     assert f"| probs | - | - | - | - | not fitted: {metrics['calibrated']['skipped']} | - | - |" in md
+
+
+def test_a_cell_status_is_typed_and_old_status_files_read_the_same(tmp_path):
+    from ray_jobs.store import CellStatus, read_status, status_groups, write_status
+
+    status = {
+        "a/-/x": CellStatus(state="ok"),
+        "b/-/x": CellStatus(state="ok", reason="skipped 1 bad records"),
+        "c/-/x": CellStatus(state="left_out", reason="no adapter: train it first"),
+        "d/-/x": CellStatus(state="failed", reason="OOM: out of memory"),
+    }
+    write_status(tmp_path / "status.json", status)
+    assert read_status(tmp_path / "status.json") == status
+    assert json.loads((tmp_path / "status.json").read_text())["c/-/x"] == {
+        "state": "left_out",
+        "reason": "no adapter: train it first",
+    }
+    legacy = {k: str(s) for k, s in status.items()}  # "ok", "ok: ...", "left out: ...", "failed: ..."
+    assert legacy["d/-/x"] == "failed: OOM: out of memory"
+    (tmp_path / "old.json").write_text(json.dumps(legacy))
+    assert read_status(tmp_path / "old.json") == status
+    assert status_groups(status) == (
+        ["a/-/x", "b/-/x"],
+        {"c/-/x": "no adapter: train it first"},
+        {"d/-/x": "OOM: out of memory"},
+    )

@@ -214,7 +214,7 @@ def test_a_sweep_gives_a_reward_judge_pairwise_and_pointwise_cells(models, ray_l
         }
     )
     assert [c.key for c in cfg.cells()] == ["rm/-/llmbar-manual", "rm/-/critiquellm-pointwise-reference-free"]
-    assert set(run_sweep(cfg, log=lambda *_: None).values()) == {"ok"}
+    assert {s.state for s in run_sweep(cfg, log=lambda *_: None).values()} == {"ok"}
     pair = json.loads((tmp_path / "rw/rm/-/llmbar-manual/metrics.json").read_text())
     point = json.loads((tmp_path / "rw/rm/-/critiquellm-pointwise-reference-free/metrics.json").read_text())
     assert pair["probabilistic"] and pair["result"]["n"] == 12 and "calibration" in pair

@@ -29,7 +29,7 @@ from ..cluster import ensure_ray, joined
 from ..config import DirName, read_config
 from ..locations import results_location, staged
 from ..spec import EnsembleSpec, JudgeSpec, preflight
-from ..store import LEFT_OUT, OK, Cell, data_note, locked
+from ..store import Cell, CellStatus, data_note, locked, write_status
 from .cells import attempt, orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
 from .schedule import Job, side_by_side
@@ -135,18 +135,18 @@ class SweepConfig(BaseModel):
         return Path(self.output_dir) / self.name
 
 
-def _record(results: dict, out: Path, log) -> dict:
-    """{cell: "ok" | "ok: <what its data lost or changed>" | "failed: ..."}; a failed cell's traceback
+def _record(results: dict, out: Path, log) -> dict[str, CellStatus]:
+    """{cell: its status}: ok (with what its data lost or changed) or failed; a failed cell's traceback
     goes to its error.txt."""
     status = {}
     for key, result in results.items():
         if isinstance(result, Exception):  # one failing cell must not stop the others
-            status[key] = f"failed: {type(result).__name__}: {result}"[:1000]
+            status[key] = CellStatus(state="failed", reason=f"{type(result).__name__}: {result}"[:1000])
             (out / key).mkdir(parents=True, exist_ok=True)
             (out / key / "error.txt").write_text("".join(traceback.format_exception(result)))
             log(f"[failed] {key}: {result}")
         else:
-            status[key] = OK + (f": {note}" if (note := data_note(result)) else "")
+            status[key] = CellStatus(state="ok", reason=(note := data_note(result)))
             if note:
                 log(f"[data] {key}: {note}")
     return status
@@ -181,9 +181,9 @@ def _run_judge(cfg: SweepConfig, cells: list[Cell], log=print) -> dict:
     return run_cells(cells, cfg.results_dir, part_rows=cfg.part_rows, bootstrap=cfg.bootstrap, log=log)
 
 
-def run_sweep(cfg: SweepConfig, log=print) -> dict:
+def run_sweep(cfg: SweepConfig, log=print) -> dict[str, CellStatus]:
     """Run every cell (finished ones are skipped), one Ray Data pipeline per judge, judges side by side as
-    the cluster's resources allow, then write the report. Returns {cell: status}."""
+    the cluster's resources allow, then write the report. Returns {cell: its status}."""
     with staged(results_location(cfg.output_dir), log) as (local, push):
         cfg = cfg.model_copy(update={"output_dir": str(local)})  # a storage URI is written through a local mirror
         with locked(cfg.results_dir, log), console.logging_to(cfg.results_dir, "sweep"):
@@ -213,7 +213,7 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
             missing[name] = _missing(judge_cells[0].judge, missing)
             if missing[name]:
                 console.say(f"[left out] {name}: {missing[name]}")
-                status |= {c.key: f"{LEFT_OUT}{missing[name]}" for c in judge_cells}
+                status |= {c.key: CellStatus(state="left_out", reason=missing[name]) for c in judge_cells}
                 bar.update(len(judge_cells))
             elif isinstance(judge_cells[0].judge, EnsembleSpec):
                 ensembles.append(name)
@@ -224,7 +224,7 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
             started[name] = time.perf_counter()
             done(name, attempt(_run_judge, cfg, by_judge[name], log))
     status = {c.key: status[c.key] for c in cells}  # the config's order, whichever judge ended first
-    (out / "status.json").write_text(json.dumps(status, indent=1))
+    write_status(out / "status.json", status)
     from ..report import write_report
 
     paths = write_report(out)

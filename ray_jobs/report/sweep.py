@@ -11,7 +11,6 @@ and the published numbers of known judges, each marked as published and citing i
 from __future__ import annotations
 
 import html
-import json
 import math
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from judge_core import protocols
 from judge_core.published import published_for
 
 from ..spec import CAPABILITIES
-from ..store import data_notes, finished_cells, status_groups
+from ..store import data_notes, finished_cells, read_status, status_groups
 from . import unlabelled
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
 from .summary import RULE, chance_value, shown, summary_plots, summary_table
@@ -374,8 +373,7 @@ def write_report(results_dir: str | Path) -> dict[str, Path]:
             f"results folder {results_dir} not found: give the folder a sweep wrote "
             "(<output_dir>/<name>, e.g. results/quickstart-cpu)"
         )
-    status_path = results_dir / "status.json"
-    status = json.loads(status_path.read_text()) if status_path.exists() else {}
+    status = read_status(results_dir / "status.json")
     table = collect(results_dir)
     paths = {"md": results_dir / "report.md", "html": results_dir / "report.html"}
     built = unlabelled.sections(results_dir)
