@@ -1,110 +1,18 @@
-"""Which Ray a verb runs on, and what its nodes hold: joining or starting Ray, said out loud; the free
-resources per node that decide which judges start now (batch/schedule.py) and how large their pools grow.
+"""What a Ray cluster's nodes hold: the free resources per node that decide which judges start now
+(batch/schedule.py) and how large their pools grow, and one placement group per tensor-parallel actor.
+Joining or starting Ray is ray_lifecycle.py.
 
-    ensure_ray({"num_cpus": 2})           # RAY_ADDRESS / ray_init.address: join it; else a local Ray
     nodes = Nodes.of_cluster()            # {node id: resources} of the alive nodes
     nodes.place(spec.actor_bundles)       # the node one more actor fits on (all its bundles), or None
     pool_bounds(spec, nodes)              # (min, max) actors for Ray Data's ActorPoolStrategy
-
-A Ray is joined only when the user names one (RAY_ADDRESS, set by `ray job submit`, or `address:` in
-ray_init); otherwise a local one is started, whatever an earlier Ray left in <tmp>/ray/ray_current_cluster
-(a Ray killed without cleaning up leaves its dead address there, which a bare ray.init() retries forever).
 """
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass, field
 
-from . import console
 
-JOIN_TIMEOUT_S = 5.0
-LOCAL_ONLY = {
-    "num_cpus",
-    "num_gpus",
-    "resources",
-    "labels",
-    "object_store_memory",
-    "include_dashboard",
-    "dashboard_host",
-    "dashboard_port",
-    "_temp_dir",
-    "_system_config",
-}  # what only a new Ray takes
-_JOINED: list[str] = []  # the address ensure_ray joined (a cluster that is not ours, which may grow)
-
-
-# ---- joining or starting ------------------------------------------------------------------------------
-def ensure_ray(init_kwargs: dict | None = None) -> None:
-    """Join the Ray the user named (RAY_ADDRESS, ray_init.address), or start a local one with a reaper
-    that stops its processes if this driver is killed (ray_jobs/reaper.py); say which on the console."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    kwargs = dict(init_kwargs or {})
-    named = "ray_init.address" if kwargs.get("address") else "RAY_ADDRESS"
-    address = kwargs.pop("address", None) or os.environ.get("RAY_ADDRESS") or "local"
-    ignored = sorted(k for k in kwargs if k in LOCAL_ONLY) if address != "local" else []
-    if address != "local":
-        reachable(address, named)
-    ray.init(address=address, **{k: v for k, v in kwargs.items() if k not in ignored})
-    _JOINED[:] = [] if address == "local" else [address]
-    if address == "local":
-        from .reaper import start_reaper
-
-        start_reaper()
-        console.tell(f"started a local Ray: {describe(ray.cluster_resources())}")
-    else:
-        console.tell(
-            f"joined {address}: {describe(ray.cluster_resources())} on {len(Nodes.of_cluster().free)} node(s)"
-            + (f" (ray_init's {', '.join(ignored)} ignored: a joined cluster has its own)" if ignored else "")
-        )
-
-
-def joined() -> bool:
-    """Did ensure_ray join a cluster (rather than start one, or find this process already connected)?"""
-    import ray
-
-    return bool(_JOINED) and ray.is_initialized()
-
-
-def reachable(address: str, named: str = "RAY_ADDRESS") -> None:
-    """Stop within seconds, naming the address (and where it was `named`) and what to do, when nothing
-    answers there ("auto": the address a running Ray wrote in <tmp>/ray/ray_current_cluster)."""
-    target = _current_cluster() if address == "auto" else address
-    if target is None:
-        raise ConnectionError(
-            "address auto: no running Ray found (no ray_current_cluster file); start one with "
-            "`ray start --head`, or leave the address out to start a local Ray"
-        )
-    host, _, port = target.removeprefix("ray://").rpartition(":")
-    try:
-        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=JOIN_TIMEOUT_S):
-            return
-    except (OSError, ValueError) as exc:
-        raise ConnectionError(
-            f"no Ray answers at {target} ({named}"
-            f"{'; found in ' + _current_cluster_file() if address == 'auto' else ''}): {exc}. Start that cluster, "
-            "or unset RAY_ADDRESS (and ray_init.address) to start a local Ray"
-        ) from None
-
-
-def _current_cluster_file() -> str:
-    from ray._common.utils import get_ray_address_file
-
-    return get_ray_address_file(None)  # <RAY_TMPDIR or /tmp>/ray/ray_current_cluster
-
-
-def _current_cluster() -> str | None:
-    try:
-        with open(_current_cluster_file()) as f:
-            return f.read().strip() or None
-    except OSError:
-        return None
-
-
+# ---- what the console says about resources -----------------------------------------------------------
 def describe(resources: dict) -> str:
     """ "8 CPUs, 4 GPUs" (and custom resources), for the console."""
 

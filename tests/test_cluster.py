@@ -230,7 +230,7 @@ def test_a_stale_ray_address_is_not_joined(tmp_path, shared_root):
 
 
 def test_address_auto_names_the_dead_address_it_found(tmp_path, monkeypatch):
-    from ray_jobs.cluster import reachable
+    from ray_jobs.ray_lifecycle import reachable
 
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path))
     monkeypatch.delenv("RAY_ADDRESS", raising=False)

@@ -176,7 +176,7 @@ def test_a_killed_driver_leaves_no_ray_processes():
 
     temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit 107 bytes
     script = (
-        "import time; from ray_jobs.cluster import ensure_ray\n"
+        "import time; from ray_jobs.ray_lifecycle import ensure_ray\n"
         f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {temp!r}}})\n"
         "print('up', flush=True); time.sleep(600)"
     )

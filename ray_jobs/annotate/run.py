@@ -289,7 +289,8 @@ def _run(cfg: AnnotateConfig, log) -> dict:
     import ray.data
 
     from ..batch.stages import engine_stage
-    from ..cluster import ensure_ray, release_groups
+    from ..cluster import release_groups
+    from ..ray_lifecycle import ensure_ray
     from ..spec import preflight
 
     preflight(cfg.judge)

@@ -25,9 +25,9 @@ from judge_core import prompts
 from judge_core.data import FileDataset, register, source, targets
 
 from .. import console
-from ..cluster import ensure_ray, joined
 from ..config import DirName, read_config
 from ..locations import results_location, staged
+from ..ray_lifecycle import ensure_ray, joined
 from ..spec import EnsembleSpec, JudgeSpec, preflight
 from ..store import Cell, CellStatus, data_note, locked, write_status
 from .cells import attempt, orders_for, run_cells

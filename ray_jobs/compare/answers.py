@@ -21,8 +21,8 @@ from judge_core.compare import Question, conversation, read_answers, write_answe
 
 from ..batch.schedule import Job, side_by_side
 from ..batch.stages import engine_stage, rows_dataset
-from ..cluster import joined
 from ..engines.base import build_engine
+from ..ray_lifecycle import joined
 from ..spec import JudgeSpec, preflight
 from ..store import write_json
 from .config import CompareConfig, ModelSpec

@@ -28,8 +28,8 @@ from judge_core.schema import PairExample
 
 from .. import console
 from ..batch.cells import run_cells
-from ..cluster import ensure_ray
 from ..locations import results_location, staged
+from ..ray_lifecycle import ensure_ray
 from ..report import write_compare_report
 from ..store import Cell, locked, read_judgments, write_json
 from .answers import collect_answers

@@ -22,10 +22,10 @@ from pathlib import Path
 from judge_core.finetune_data import build_training_set
 
 from .. import console
-from ..cluster import ensure_ray
 from ..engines.encoder import pad
 from ..locations import is_uri, results_location
 from ..models import ensure
+from ..ray_lifecycle import ensure_ray
 from .backend import DDP, make_backend
 from .checkpoint import latest_checkpoint, restore, save_checkpoint
 from .config import FinetuneConfig, load_config

@@ -32,10 +32,10 @@ from judge_core.pipeline import expand, to_judgment
 
 from .. import console
 from ..batch.stages import judge_rows
-from ..cluster import ensure_ray
 from ..config import apply_overrides, read_config
 from ..engines.base import build_engine
 from ..locations import is_uri, results_location
+from ..ray_lifecycle import ensure_ray
 from ..spec import preflight
 from .api import (
     HTTPError,
