@@ -11,9 +11,12 @@ Running judges is ray_jobs': `ray_jobs.sweep({...})` takes a sweep config as a d
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import prompts
 from .data import FileDataset, LoadReport, register
 from .data import load as _load
+from .prompts import Parsed
 from .protocols import evaluate
 from .schema import Judgment, PairExample, PointExample, presented
 from .scoring import score, score_judgments
@@ -34,7 +37,7 @@ __all__ = [
 ]
 
 
-def load(dataset: str | FileDataset, subset: str | None = None, **options) -> tuple[list, LoadReport]:
+def load(dataset: str | FileDataset, subset: str | None = None, **options: Any) -> tuple[list, LoadReport]:
     """(examples, what was skipped or filtered) of a registered benchmark ("llmbar", "llmbar/natural")
     or of your own file; `options` as judge_core.data.load's (root, on_bad_record, fetch, ...)."""
     if isinstance(dataset, FileDataset):
@@ -48,7 +51,7 @@ def render(example: PairExample | PointExample, template: str, order: str = "ab"
     return prompts.get(template).render(example, order)
 
 
-def parse(text: str, template: str, order: str = "ab", example: PairExample | PointExample | None = None):
+def parse(text: str, template: str, order: str = "ab", example: PairExample | PointExample | None = None) -> Parsed:
     """A judge's output read by `template`'s parser: Parsed(verdict in the ORIGINAL order, reason, scores);
     with the judged `example`, quotes of it in the text do not count."""
     return prompts.get(template).verdict(text, order, example)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection, Sequence
+from typing import Any, cast
 
 from . import metrics as M
 from .schema import Judgment
-from .verdicts import average_orders, verdict_from_probs
+from .verdicts import Probs, average_orders, verdict_from_probs
 
 EPS = 1e-12
 
@@ -53,40 +55,41 @@ def ensemble(
     out = []
     for j in first:
         missing = [m for m in members if j.uid not in averaged[m] or averaged[m][j.uid].probs is None]
-        base = {"uid": j.uid, "judge": name, "template": "", "order": j.order}
+        base: dict[str, Any] = {"uid": j.uid, "judge": name, "template": "", "order": j.order}
         if missing:
             why = "; ".join(
                 f"{m}: {averaged[m][j.uid].error if j.uid in averaged[m] else 'not judged'}" for m in missing
             )
             out.append(Judgment(**base, error=f"ensemble member without probabilities ({why})"[:500]))
             continue
-        probs = tuple(sum(weights[m] * averaged[m][j.uid].probs[k] for m in members) / total for k in range(3))
+        member = {m: cast(Probs, averaged[m][j.uid].probs) for m in members}  # none is missing (above)
+        probs = cast(Probs, tuple(sum(weights[m] * member[m][k] for m in members) / total for k in range(3)))
         out.append(Judgment(**base, probs=probs, verdict=verdict_from_probs(probs, allow_tie)))
     return out
 
 
-def split_uids(uids, share: float = 0.5, seed: int = 0) -> tuple[set, set]:
+def split_uids(uids: Collection[str], share: float = 0.5, seed: int = 0) -> tuple[set[str], set[str]]:
     """(fit, held-out): a uid is in fit when its seeded hash falls below `share` (stable across runs)."""
     fit = {u for u in uids if int(hashlib.sha256(f"{seed}/{u}".encode()).hexdigest()[:8], 16) / 16**8 < share}
     return fit, set(uids) - fit
 
 
-def apply_calibration(probs, params: dict) -> tuple[float, float, float]:
+def apply_calibration(probs: Sequence[float], params: dict[str, float]) -> Probs:
     t, m = params["temperature"], params["tie_scale"]
     logs = [math.log(max(p, EPS)) / t for p in probs]
     top = max(logs)
     w = [math.exp(x - top) for x in logs]
     w[0] *= m
     s = sum(w)
-    return tuple(x / s for x in w)
+    return cast(Probs, tuple(x / s for x in w))  # one per (p_tie, p1, p2)
 
 
-def fit_calibration(gold: list[int], probs: list) -> dict:
+def fit_calibration(gold: list[int], probs: Sequence[Sequence[float]]) -> dict[str, float]:
     """Temperature and tie multiplier minimising log loss on (gold, probs). On gold without ties the
     multiplier learns to shrink p_tie, which is what such a benchmark rewards."""
     from scipy.optimize import minimize
 
-    def loss(x):
+    def loss(x: Sequence[float]) -> float:  # log T, log m
         params = {"temperature": math.exp(x[0]), "tie_scale": math.exp(x[1])}
         return -sum(math.log(max(apply_calibration(p, params)[g], EPS)) for g, p in zip(gold, probs)) / len(gold)
 
@@ -95,7 +98,7 @@ def fit_calibration(gold: list[int], probs: list) -> dict:
     return {"temperature": math.exp(res.x[0]), "tie_scale": math.exp(res.x[1])}
 
 
-def _quality(gold, probs, allow_tie: bool) -> dict:
+def _quality(gold: list[int], probs: Sequence[Probs], allow_tie: bool) -> dict[str, float]:
     verdicts = [verdict_from_probs(p, allow_tie) for p in probs]
     return {
         "log_loss": M.log_loss(gold, probs),
@@ -112,8 +115,7 @@ def calibrate_split(
     held-out split. `gold` and `probs` are keyed by uid (one probability triple per example). Fewer than
     `min_rows` on either side: a reason instead of numbers."""
     uids = sorted(set(gold) & set(probs))
-    fit, held = split_uids(uids, share, seed)
-    fit, held = sorted(fit), sorted(held)
+    fit, held = (sorted(side) for side in split_uids(uids, share, seed))
     if len(fit) < min_rows or len(held) < min_rows:
         return {"skipped": f"{len(fit)} fit / {len(held)} held-out examples; calibration needs {min_rows} on each side"}
     allow_tie = any(v == 0 for v in gold.values())

@@ -15,6 +15,10 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .protocols import Protocol, ProtocolRecord
 
 
 def draws_for(n: int) -> int:
@@ -23,7 +27,9 @@ def draws_for(n: int) -> int:
     return max(10, min(100, 20_000 // max(1, n)))
 
 
-def chance(protocol, records: list, draws: int | None = None, seed: int = 0) -> dict[str, float]:
+def chance(
+    protocol: Protocol, records: list[ProtocolRecord], draws: int | None = None, seed: int = 0
+) -> dict[str, float]:
     """`protocol`: a protocols.Protocol (passed in, not looked up: protocols imports this module)."""
     if protocol.name == "pointwise":
         return dict.fromkeys(protocol.headline, 0.0)
@@ -31,7 +37,9 @@ def chance(protocol, records: list, draws: int | None = None, seed: int = 0) -> 
         return {}
     verdicts = (0, 1, 2) if any(r.gold == 0 for r in records) else (1, 2)
     draws = draws or draws_for(len(records))
-    rng, sums, counts = random.Random(seed), {}, {}
+    rng = random.Random(seed)
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
     for _ in range(draws):
         drawn = [
             replace(

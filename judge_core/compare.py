@@ -14,13 +14,15 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .data._io import BadRecordError, data_root, read_jsonl
+from .data._io import BadRecordError, DataRoot, data_root, read_jsonl
 from .metrics import bootstrap_ci
-from .schema import PairExample, PointExample
+from .schema import PairExample, PointExample, Text
 
 NEED_REF = ("math", "reasoning", "coding", "arena-hard-200")  # FastChat's NEED_REF_CATS
 MT_BENCH = "mt_bench/fastchat"
@@ -38,7 +40,7 @@ class Question(BaseModel):
 
 
 # ---- questions and answers -------------------------------------------------------------------------
-def load_questions(source: str, root=None) -> list[Question]:
+def load_questions(source: str, root: DataRoot = None) -> list[Question]:
     """'mt-bench' (FastChat's 80, GPT-4 references for math/reasoning/coding as FastChat judges them),
     'alignbench' (683, one turn, every question with its reference), or a JSONL path whose rows have
     question_id, turns (or question), and optionally category and reference."""
@@ -116,16 +118,16 @@ def conversation(question: Question, answers: list[str], turn: int) -> list[dict
 
 
 # ---- examples for the judge ------------------------------------------------------------------------
-def _upto(question: Question, turn: int):
+def _upto(question: Question, turn: int) -> tuple[Text, Text | None]:
     """(question, reference) as the judge sees them at `turn`: a string for turn 1, the turns so far after."""
     q = question.turns[0] if turn == 1 else question.turns[:turn]
-    ref = question.reference
+    ref: Text | None = question.reference
     if ref is not None:
         ref = ref[0] if turn == 1 else (ref[:turn] if len(ref) >= turn else None)
     return q, ref
 
 
-def _upto_answer(turns: list[str], turn: int):
+def _upto_answer(turns: list[str], turn: int) -> Text:
     return turns[0] if turn == 1 else turns[:turn]
 
 
@@ -213,7 +215,7 @@ def win_rates(outcomes: list[str]) -> dict:
 
 
 def win_rates_ci(outcomes: list[str], resamples: int = 1000, seed: int = 0) -> dict:
-    def stat(idx):
+    def stat(idx: list[int]) -> dict[str, float]:
         r = win_rates([outcomes[i] for i in idx])
         return {k: r[k] for k in ("win_rate", "tie_rate", "loss_rate", "win_rate_adjusted")}
 
@@ -241,7 +243,9 @@ def bradley_terry(battles: list[tuple[str, str, str]], anchor: str) -> dict[str,
         p_a = {"win": 1.0, "loss": 0.0}.get(outcome, 0.5)
         for label, weight in ((1, p_a), (0, 1 - p_a)):
             if weight:
-                X.append(row), y.append(label), w.append(weight)
+                X.append(row)
+                y.append(label)
+                w.append(weight)
     if len(set(y)) < 2:
         raise ValueError("Bradley-Terry needs battles with both outcomes (or ties)")
     lr = LogisticRegression(fit_intercept=False, C=1e6, tol=1e-10, max_iter=10000)
@@ -262,7 +266,8 @@ def bradley_terry_ci(
         by_q.setdefault(qid, []).append((a, b, outcome))
     groups = list(by_q.values())
     point = bradley_terry([x for g in groups for x in g], anchor)
-    rng, draws = np.random.default_rng(seed), {m: [] for m in point}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {m: [] for m in point}
     for _ in range(resamples):
         sample = [x for i in rng.integers(0, len(groups), len(groups)) for x in groups[i]]
         try:
@@ -286,9 +291,10 @@ def score_ratio(
     """Candidate's mean score as a percentage of the baseline's over the questions both got a score
     for (a failed score drops that question from both, counted), with a paired bootstrap CI."""
     keys = [k for k in candidate if k in baseline and candidate[k] is not None and baseline[k] is not None]
-    c, b = [candidate[k] for k in keys], [baseline[k] for k in keys]
+    # keys holds the questions both got a score for
+    c, b = cast(list[float], [candidate[k] for k in keys]), cast(list[float], [baseline[k] for k in keys])
 
-    def stat(idx):
+    def stat(idx: Sequence[int]) -> dict[str, float]:
         sb = sum(b[i] for i in idx)
         return {"ratio": 100 * sum(c[i] for i in idx) / sb if sb else math.nan}
 
@@ -308,7 +314,7 @@ def mean_scores(scores: list[tuple[str, int, float | None]], resamples: int = 10
     scored turn) with a CI, per category; failures (None) are left out and counted."""
     ok = [(c, t, s) for c, t, s in scores if s is not None]
 
-    def mean(xs):
+    def mean(xs: list[float]) -> float:
         return sum(xs) / len(xs) if xs else math.nan
 
     values = [s for _, _, s in ok]

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import cast
 
 from . import prompts
 from .data import LoadReport, decontaminate, load
+from .data._io import DataRoot
 from .schema import PairExample, presented
 
 
@@ -26,7 +28,8 @@ def uid_fraction(uid: str, seed: int) -> float:
 
 def split_by_uid(examples: Sequence, val_fraction: float, seed: int = 0) -> tuple[list, list]:
     """(train, val): an example is in val iff uid_fraction(uid) < val_fraction."""
-    train, val = [], []
+    train: list = []
+    val: list = []
     for ex in examples:
         (val if uid_fraction(ex.uid, seed) < val_fraction else train).append(ex)
     return train, val
@@ -56,7 +59,7 @@ def build_training_set(
     sources: Sequence[str],
     val_fraction: float = 0.05,
     seed: int = 0,
-    root=None,
+    root: DataRoot = None,
     swap: bool = True,
     reference_drop: float = 0.0,
     clean: bool = True,
@@ -101,8 +104,9 @@ def generative_sample(example: PairExample, template: str, order: str = "ab") ->
             f"{[n for n, t in prompts.TEMPLATES.items() if t.label]}"
         )
     shown = presented(example, order)
-    return {"messages": tpl.render(example, order), "target": tpl.label.answer(shown.label)}
+    label = cast(int, shown.label)  # a training pair is labelled (build_training_set drops the rest)
+    return {"messages": tpl.render(example, order), "target": tpl.label.answer(label)}
 
 
 def label_in_order(example: PairExample, order: str) -> int:
-    return presented(example, order).label
+    return cast(int, presented(example, order).label)  # a training pair is labelled

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 LABELS = (0, 1, 2)
 _FAIL = -1  # stands for a parse failure inside sklearn calls: a class no gold label has
@@ -88,7 +89,9 @@ def verdict_shares(ab: Sequence[int | None], ba: Sequence[int | None] | None = N
     ("fail" for parse failures), and with both orders, consistency and position preference."""
     said = list(ab) + list(ba or [])
     names = {1: "1", 2: "2", 0: "tie", None: "fail"}
-    out = {"verdicts": {names[v]: sum(x == v for x in said) / len(said) for v in (1, 2, 0, None)} if said else {}}
+    out: dict[str, Any] = {
+        "verdicts": {names[v]: sum(x == v for x in said) / len(said) for v in (1, 2, 0, None)} if said else {}
+    }
     if ba is not None:
         out |= {"consistency": consistency(ab, ba)} | position_preference(ab, ba)
     return out
@@ -115,7 +118,7 @@ def ece(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -
     return sum(b["count"] / len(gold) * abs(b["accuracy"] - b["confidence"]) for b in reliability(gold, probs, bins))
 
 
-def reliability(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -> list[dict]:
+def reliability(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int = 10) -> list[dict[str, float]]:
     """Per-bin count, mean confidence and accuracy (the reliability diagram behind ece)."""
     rows = [{"bin": i, "count": 0, "confidence": 0.0, "accuracy": 0.0} for i in range(bins)]
     for g, row in zip(gold, probs):

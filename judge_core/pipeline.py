@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import math
+from typing import cast
 
 from . import prompts, schema
 from .schema import ORDERS, Judgment, PairExample, PointExample, to_original
-from .verdicts import verdict_from_probs
+from .verdicts import Probs, Verdict, verdict_from_probs
 
 
 def expand(examples: list[PairExample | PointExample], orders: tuple[str, ...]) -> list[dict]:
@@ -74,7 +75,9 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
     )
 
 
-def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool, row: dict):
+def _outcome(
+    out: dict, probs: Probs | None, template: str | None, order: str, allow_tie: bool, row: dict
+) -> tuple[Verdict | None, tuple[float, ...] | None, str | None]:
     """(verdict, scores, error) in the original frame, from the first of: the engine's error, its
     text, a rating, a rule judge's verdict, probabilities."""
     if out.get("error") is not None:
@@ -93,8 +96,8 @@ def _outcome(out: dict, probs, template: str | None, order: str, allow_tie: bool
     return None, None, "engine returned neither text nor probabilities"
 
 
-def _normalised(probs):
+def _normalised(probs: Probs | None) -> Probs | None:
     if probs is None:
         return None
     total = sum(probs)
-    return tuple(p / total for p in probs)
+    return cast(Probs, tuple(p / total for p in probs))

@@ -13,11 +13,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 from . import metrics as M
 from .chance import chance
-from .verdicts import average_orders, combine_orders, verdict_from_probs
+from .verdicts import Probs, average_orders, combine_orders, verdict_from_probs
 
 OnParseFailure = Literal["wrong", "tie", "drop"]
 
@@ -70,13 +70,18 @@ def apply_policy(records: list[ProtocolRecord], policy: OnParseFailure) -> list[
 
 
 # ---- pairwise protocols ---------------------------------------------------------------------------
+def _gold(records: Sequence[ProtocolRecord]) -> list[int]:
+    """The gold verdicts: pairwise records are labelled (scoring leaves unlabelled pairs out)."""
+    return cast(list[int], [r.gold for r in records])
+
+
 def _combined(r: ProtocolRecord) -> int | None:
     """Both orders: agreeing verdicts stand, disagreeing ones become a tie; one order: that verdict."""
     return combine_orders(r.ab, r.ba) if r.has_ba else r.ab
 
 
 def pandalm(records: list[ProtocolRecord]) -> dict:
-    gold = [r.gold for r in records]
+    gold = _gold(records)
     pred = [_combined(r) for r in records]
     p, rec, f = M.macro_prf(gold, pred)
     out = {
@@ -98,7 +103,7 @@ def _order_stats(records: list[ProtocolRecord]) -> dict:
 
 
 def _autoj_scores(records: list[ProtocolRecord]) -> dict:
-    gold = [r.gold for r in records]
+    gold = _gold(records)
     single = M.accuracy(gold, [r.ab for r in records])
     if not all(r.has_ba for r in records):  # single-order judge: agreement is plain accuracy
         return {"agreement": single, "consistency": None, "single_accuracy": single}
@@ -120,7 +125,7 @@ def autoj(records: list[ProtocolRecord]) -> dict:
 def llmbar(records: list[ProtocolRecord]) -> dict:
     """Accuracy = mean of the two orders' accuracies; agreement = same winner in both orders.
     As in LLMBar's evaluate.py, two failed parses count as the same winner."""
-    gold = [r.gold for r in records]
+    gold = _gold(records)
     acc_ab, acc_ba = M.accuracy(gold, [r.ab for r in records]), M.accuracy(gold, [r.ba for r in records])
     agreement = sum(r.ab == r.ba for r in records) / len(records)
     return {
@@ -133,24 +138,25 @@ def llmbar(records: list[ProtocolRecord]) -> dict:
 
 
 def judgelm(records: list[ProtocolRecord]) -> dict:
-    gold, ab = [r.gold for r in records], [r.ab for r in records]
+    gold, ab = _gold(records), [r.ab for r in records]
     p, rec, f = M.macro_prf(gold, ab)
     out = {"agreement": M.accuracy(gold, ab), "precision": p, "recall": rec, "f1": f, "consistency": None}
     return out | _order_stats(records)
 
 
-def _arena_probs(r: ProtocolRecord):
+def _arena_probs(r: ProtocolRecord) -> Probs | None:
     """Swap-averaged probabilities when both orders have them, else the one there is."""
     return average_orders([r.probs_ab, r.probs_ba]) or r.probs_ab or r.probs_ba
 
 
 def arena(records: list[ProtocolRecord]) -> dict:
-    gold = [r.gold for r in records]
+    gold = _gold(records)
     probs = [_arena_probs(r) for r in records]
     pred = [verdict_from_probs(p) if p else _combined(r) for p, r in zip(probs, records)]
     out = {"accuracy": M.accuracy(gold, pred), "log_loss": None, "missing_probs": sum(p is None for p in probs)}
     if out["missing_probs"] == 0:
-        out |= {"log_loss": M.log_loss(gold, probs), "brier": M.brier(gold, probs), "ece": M.ece(gold, probs)}
+        full = cast(list[Probs], probs)  # none missing
+        out |= {"log_loss": M.log_loss(gold, full), "brier": M.brier(gold, full), "ece": M.ece(gold, full)}
     return out
 
 
@@ -160,20 +166,20 @@ def pairwise(records: list[ProtocolRecord]) -> dict:
     is the same: shuffle_positions makes a constant label two classes), consistency and position
     preference where both orders ran."""
     orders = ("ab", "ba") if all(r.has_ba for r in records) else ("ab",)
-    gold = [r.gold for r in records] * len(orders)
+    gold = _gold(records) * len(orders)
     pred = [getattr(r, o) for o in orders for r in records]
     classes = sorted({1, 2} | set(gold))
-    by_order = {
-        f"accuracy_{o}": M.accuracy([r.gold for r in records], [getattr(r, o) for r in records]) for o in orders
-    }
+    by_order = {f"accuracy_{o}": M.accuracy(_gold(records), [getattr(r, o) for r in records]) for o in orders}
     f1 = M.macro_prf(gold, pred, classes)[2] if len(set(gold)) > 1 else None  # one gold class: F1 says nothing
     return {"accuracy": M.accuracy(gold, pred), "f1": f1} | by_order | _order_stats(records)
 
 
 def pointwise(records: list[ProtocolRecord]) -> dict:
     scored = [r for r in records if r.score is not None]
+    human = cast(list[float], [r.human for r in scored])  # scoring keeps the examples with a human score
+    judge = cast(list[float], [r.score for r in scored])
     out = (
-        M.correlations([r.human for r in scored], [r.score for r in scored])
+        M.correlations(human, judge)
         if len(scored) > 2
         else {"pearson": math.nan, "spearman": math.nan, "kendall": math.nan}
     )
@@ -277,7 +283,7 @@ def evaluate(
         return out
     out |= protocol.compute(kept)
     if protocol.name != "pointwise":
-        gold = [r.gold for r in kept]
+        gold = _gold(kept)
         out["confusion_ab"] = M.confusion(gold, [r.ab for r in kept])
 
     def headline(idx: list[int]) -> dict:

@@ -7,12 +7,15 @@ Loaders map each source's own coding onto it once, at load time.
 from __future__ import annotations
 
 import numbers
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .verdicts import Verdict
+
 Text = str | list[str]  # one turn, or every turn of a multi-turn conversation
 ORDERS = ("ab", "ba")
+Shown = TypeVar("Shown", bound=tuple[float, ...])  # (p_tie, p1, p2) or a pair's (score1, score2)
 
 
 def _check_text(value: Text, field: str, allow_empty: bool) -> Text:
@@ -109,7 +112,7 @@ class Judgment(BaseModel):
 
     @field_validator("probs")
     @classmethod
-    def _probs(cls, v):
+    def _probs(cls, v: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
         if v is not None and (any(p < 0 or p > 1 for p in v) or abs(sum(v) - 1) > 1e-3):
             raise ValueError(f"probs {v} are not a distribution over (tie, 1, 2)")
         return v
@@ -121,6 +124,10 @@ class Judgment(BaseModel):
         return self
 
 
+@overload
+def presented(example: PairExample, order: str) -> PairExample: ...
+@overload
+def presented(example: PointExample, order: str) -> PointExample: ...
 def presented(example: PairExample | PointExample, order: str) -> PairExample | PointExample:
     """The example as a judge sees it in `order`: "ba" shows a pair's answers the other way round (its
     label mapped); a point has one answer and one order. The one place an example is swapped."""
@@ -129,7 +136,13 @@ def presented(example: PairExample | PointExample, order: str) -> PairExample | 
     return example if order == "ab" or isinstance(example, PointExample) else example.swapped()
 
 
-def to_original(value, order: str):
+@overload
+def to_original(value: None, order: str) -> None: ...
+@overload
+def to_original(value: Verdict, order: str) -> Verdict: ...
+@overload
+def to_original(value: Shown, order: str) -> Shown: ...
+def to_original(value: Any, order: str) -> Any:
     """A verdict (1 <-> 2; tie and None stay), a (p_tie, p1, p2) or a pair's (score1, score2)
     read from the `order` presentation, in the source's answer order. The one place an answer order is mapped back; it
     is its own inverse, so it also maps the source's order to a presentation."""
@@ -138,7 +151,8 @@ def to_original(value, order: str):
     if order == "ab" or value is None:
         return value
     if isinstance(value, numbers.Integral):  # numpy's ints too (Ray Data batches)
-        return {1: 2, 2: 1}.get(value, value)
+        # dict.get's stub wants an int key; a numpy int hashes and compares as one
+        return {1: 2, 2: 1}.get(value, value)  # type: ignore[call-overload]
     if len(value) == 2:
         return (value[1], value[0])
     p_tie, p1, p2 = value

@@ -11,15 +11,20 @@ optionally with "probs": [p_tie, p1, p2] (original frame). Pointwise benchmarks 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from . import prompts, protocols
 from .data import load, source
-from .data._io import BadRecordError, not_utf8, read_jsonl
-from .prompts.base import RATING, last_match
+from .data._io import BadRecordError, DataRoot, not_utf8, read_jsonl
+from .prompts.base import RATING, Template, last_match
+from .protocols import OnParseFailure
 from .schema import ORDERS, PairExample, PointExample
-from .verdicts import verdict_from_probs
+from .verdicts import Probs, verdict_from_probs
+
+Bad = Callable[[str | None, str], BadRecordError]  # bad(field, reason): the error naming the line
 
 
 @dataclass(frozen=True)
@@ -37,11 +42,11 @@ def parse_rating(text: str) -> float | None:
 
 
 def _row(
-    path: Path, line: int, r, template, pointwise: bool, examples: dict | None = None
+    path: Path, line: int, r: Any, template: Template | None, pointwise: bool, examples: dict | None = None
 ) -> tuple[int, str, Prediction]:
     """(index, order, prediction) of one predictions line; a BadRecordError names the line and field."""
 
-    def bad(field, reason):
+    def bad(field: str | None, reason: str) -> BadRecordError:
         return BadRecordError(path, line, field, reason)
 
     if isinstance(r, BadRecordError):
@@ -60,7 +65,7 @@ def _row(
     return index, order, pred
 
 
-def _probs(r: dict, bad) -> tuple[float, float, float] | None:
+def _probs(r: dict, bad: Bad) -> Probs | None:
     probs = r.get("probs")
     if probs is None:
         return None
@@ -71,10 +76,10 @@ def _probs(r: dict, bad) -> tuple[float, float, float] | None:
         or not all(isinstance(p, (int, float)) and 0 <= p <= 1 for p in probs)
     ):
         raise bad("probs", f"expected [p_tie, p1, p2] summing to 1, got {probs!r:.60}")
-    return tuple(float(p) for p in probs)
+    return cast(Probs, tuple(float(p) for p in probs))  # three: checked above
 
 
-def _point(r: dict, bad, example) -> Prediction:
+def _point(r: dict, bad: Bad, example: PointExample | None) -> Prediction:
     """A score given (finite, on the benchmark's scale) or parsed from the judge's text."""
     if "score" in r:
         score = r["score"]
@@ -88,7 +93,9 @@ def _point(r: dict, bad, example) -> Prediction:
     raise bad("score", "a pointwise row needs 'score' or 'output'")
 
 
-def _pair(r: dict, order: str, probs, template, bad, example) -> Prediction:
+def _pair(
+    r: dict, order: str, probs: Probs | None, template: Template | None, bad: Bad, example: PairExample | None
+) -> Prediction:
     """A verdict given, parsed from the judge's text (quotes of the example's texts do not count),
     or the likeliest of its probabilities."""
     if "verdict" in r:
@@ -105,7 +112,7 @@ def _pair(r: dict, order: str, probs, template, bad, example) -> Prediction:
 
 
 def read_predictions(
-    path: Path, template: str | None = None, pointwise: bool = False, examples: list | None = None
+    path: str | Path, template: str | None = None, pointwise: bool = False, examples: list | None = None
 ) -> dict:
     """{(index, order): Prediction}; duplicates are an error naming the line and index. With the
     benchmark's `examples`, scores are checked against its scale and quoted answers do not count."""
@@ -120,7 +127,9 @@ def read_predictions(
     return out
 
 
-def _check_coverage(path, examples, preds, required: tuple[str, ...]) -> None:
+def _check_coverage(
+    path: str | Path, examples: list, preds: dict[tuple[int, str], Prediction], required: tuple[str, ...]
+) -> None:
     indices = {ex.index for ex in examples}
     unknown = sorted({i for i, _ in preds} - indices)
     if unknown:
@@ -139,12 +148,13 @@ def _few(items: list) -> str:
     return ", ".join(map(str, items[:20])) + (f" ... ({len(items)} in all)" if len(items) > 20 else "")
 
 
-def records_for(examples: list, preds: dict) -> list[protocols.ProtocolRecord]:
+def records_for(examples: list, preds: dict[tuple[int, str], Prediction]) -> list[protocols.ProtocolRecord]:
     out = []
     for ex in examples:
         ab, ba = preds.get((ex.index, "ab")), preds.get((ex.index, "ba"))
         if isinstance(ex, PointExample):
             pred = ab or ba
+            assert pred is not None  # _check_coverage: every example has its required order
             out.append(
                 protocols.ProtocolRecord(
                     human=ex.score, score=pred.score, has_ab=True, ab=None if pred.score is None else 0
@@ -167,7 +177,11 @@ def records_for(examples: list, preds: dict) -> list[protocols.ProtocolRecord]:
 
 
 def benchmark_examples(
-    benchmark: str, subset: str | None = None, root=None, report: dict | None = None, accept_modified: bool = False
+    benchmark: str,
+    subset: str | None = None,
+    root: DataRoot = None,
+    report: dict | None = None,
+    accept_modified: bool = False,
 ) -> tuple[str, list]:
     """(subset, labelled examples) of one benchmark subset; a benchmark with several subsets needs one."""
     src = source(benchmark)
@@ -196,8 +210,8 @@ def score(
     subset: str | None = None,
     template: str | None = None,
     protocol: str | None = None,
-    on_parse_failure: str | None = None,
-    root=None,
+    on_parse_failure: OnParseFailure | None = None,
+    root: DataRoot = None,
     bootstrap: int = 1000,
     seed: int = 0,
     accept_modified: bool = False,
@@ -223,7 +237,7 @@ def score_judgments(
     subset: str,
     judgments: list,
     protocol: str | None = None,
-    root=None,
+    root: DataRoot = None,
     bootstrap: int = 1000,
     seed: int = 0,
     examples: list | None = None,
@@ -233,7 +247,7 @@ def score_judgments(
         subset, examples = benchmark_examples(benchmark, subset, root)
     name = protocol_for(benchmark, protocol, examples)
     index_of = {ex.uid: ex.index for ex in examples}
-    preds = {}
+    preds: dict[tuple[int, str], Prediction] = {}
     for j in judgments:
         if j.uid in index_of:  # unlabelled examples are judged but cannot be scored
             preds[index_of[j.uid], j.order] = Prediction(

@@ -12,10 +12,14 @@ says otherwise (see judge_core.schema for the mapping between frames).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Literal
+
 Probs = tuple[float, float, float]  # (p_tie, p1, p2)
+Verdict = Literal[0, 1, 2]  # 1 = answer1 better, 2 = answer2 better, 0 = tie
 
 
-def verdict_from_probs(probs: Probs | None, allow_tie: bool = True) -> int | None:
+def verdict_from_probs(probs: Probs | None, allow_tie: bool = True) -> Verdict | None:
     """The likeliest verdict of (p_tie, p1, p2); without ties only 1 and 2 compete.
 
     A tie must be strictly likelier than both answers. Exact equality between answers 1 and 2 is a
@@ -56,7 +60,7 @@ def both_orders(
     return (combine_orders(ab, ba) if mean is None else verdict_from_probs(mean, allow_tie)), mean
 
 
-def ties_allowed(examples) -> bool:
+def ties_allowed(examples: Iterable[object]) -> bool:
     """May a verdict from probabilities be a tie? Yes when the gold has ties, or when there is no gold
     (comparisons); a benchmark without ties (LLMBar) asks its judges to choose."""
     labels = [getattr(ex, "label", None) for ex in examples]

@@ -13,8 +13,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..schema import Text
 from . import arena, autoj, critiquellm, judgelm, llmbar, pandalm, train  # noqa: F401  (registers)
-from ._io import BadRecordError, LoadReport, ModifiedDataError, OnBadRecord, cache_dir, data_root, fetch, verify_pinned
+from ._io import (
+    BadRecordError,
+    DataRoot,
+    LoadReport,
+    ModifiedDataError,
+    OnBadRecord,
+    cache_dir,
+    data_root,
+    fetch,
+    verify_pinned,
+)
 from .files import FileDataset, register
 from .registry import SOURCES, Source, Subset
 
@@ -53,7 +64,7 @@ def targets(names: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def locate(name: str, subset: str, root=None, fetch_missing: bool = False) -> Path:
+def locate(name: str, subset: str, root: DataRoot = None, fetch_missing: bool = False) -> Path:
     """Path of one subset's file: data root, then cache, then (fetch_missing) a verified download."""
     spec = _subset(source(name), subset)
     for base in (data_root(root), cache_dir()):
@@ -80,7 +91,7 @@ def _subset(src: Source, subset: str) -> Subset:
 def load(
     name: str,
     subset: str | None = None,
-    root=None,
+    root: DataRoot = None,
     on_bad_record: OnBadRecord = "error",
     fetch: bool = False,
     accept_modified: bool = False,
@@ -96,7 +107,8 @@ def load(
     examples = []
     for sub in [subset] if subset else list(src.subsets):
         if src.kind == "file":  # your own data (data/files.py) knows where it is
-            examples += src.read(None, src, sub, on_bad_record, report)
+            # a Reader takes a Path; this kind's (files.register) takes none and ignores it
+            examples += src.read(None, src, sub, on_bad_record, report)  # type: ignore[arg-type]
             continue
         path = locate(name, sub, root, fetch_missing=fetch)
         verify_pinned(path, src.subsets[sub].remote, accept_modified, report)
@@ -104,7 +116,7 @@ def load(
     return examples, report
 
 
-def load_all(kind: str | None = None, root=None) -> dict[str, list]:
+def load_all(kind: str | None = None, root: DataRoot = None) -> dict[str, list]:
     """Every source of `kind` whose files are present, by name (missing ones are left out)."""
     out = {}
     for name, src in SOURCES.items():
@@ -117,13 +129,13 @@ def load_all(kind: str | None = None, root=None) -> dict[str, list]:
     return out
 
 
-def normalise_text(text) -> str:
+def normalise_text(text: Text) -> str:
     """Lower case, whitespace collapsed: the matching rule of the data README's overlap analysis."""
     joined = text if isinstance(text, str) else "\n".join(text)
     return re.sub(r"\s+", " ", joined).strip().lower()
 
 
-def decontaminate(examples: list, root=None, report: LoadReport | None = None) -> list:
+def decontaminate(examples: list, root: DataRoot = None, report: LoadReport | None = None) -> list:
     """Drop training examples whose question equals (normalised) a benchmark question.
 
     Counted in `report.filtered` under "question in benchmark <name>".

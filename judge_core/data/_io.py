@@ -14,12 +14,15 @@ import os
 import re
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from ..verdicts import Verdict
+
 OnBadRecord = Literal["error", "skip"]
+DataRoot = str | os.PathLike | None  # None: $JUDGE_DATA_DIR, else ./data, else ../shared/data
 
 
 class At(NamedTuple):
@@ -27,7 +30,8 @@ class At(NamedTuple):
     and its 0-based index among the records."""
 
     line: int
-    index: int
+    # shadows tuple.index(value), which nothing calls on an At; mypy cannot tell a field from an override
+    index: int  # type: ignore[assignment]
     unit: str = "line"
 
 
@@ -49,7 +53,7 @@ class BadRecordError(ValueError):
         super().__init__(f"{where}{f', field {field_name!r}' if field_name else ''}: {reason}")
 
     @classmethod
-    def at(cls, path, at: At, field_name: str | None, reason: str) -> BadRecordError:
+    def at(cls, path: Path | str, at: At, field_name: str | None, reason: str) -> BadRecordError:
         return cls(path, at.line, field_name, reason, at.index, at.unit)
 
 
@@ -65,7 +69,7 @@ class LoadReport:
         self.filtered[reason] = self.filtered.get(reason, 0) + 1
 
 
-def data_root(root: str | os.PathLike | None = None) -> Path:
+def data_root(root: DataRoot = None) -> Path:
     """`root`, else $JUDGE_DATA_DIR, else ./data, else ../shared/data (first that exists)."""
     if root is not None:
         return Path(root)
@@ -92,7 +96,7 @@ def _read_text(path: Path) -> str:
 _ESCAPED = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a byte that is not UTF-8
 
 
-def not_utf8(value) -> str | None:
+def not_utf8(value: object) -> str | None:
     """Why a decoded record is not UTF-8 (its first bad byte), or None."""
     if isinstance(value, str):
         m = _ESCAPED.search(value)
@@ -123,7 +127,9 @@ def _element_lines(text: str) -> Iterator[int]:
     """The line where each element of a (valid) top-level JSON array starts."""
     decoder, pos, line, counted = json.JSONDecoder(), text.index("[") + 1, 1, 0
     while True:
-        pos = _BETWEEN.match(text, pos).end()
+        between = _BETWEEN.match(text, pos)
+        assert between is not None  # [\s,]* matches anywhere, if only the empty string
+        pos = between.end()
         if pos >= len(text) or text[pos] == "]":
             return
         line, counted = line + text.count("\n", counted, pos), pos
@@ -166,7 +172,7 @@ def read_csv(path: Path) -> Iterator[tuple[At, dict[str, str]]]:
 
 def collect(
     rows: Iterator[tuple[At, Any]],
-    path: Path,
+    path: Path | str,
     make: Callable[[int, Any], Any],
     on_bad_record: OnBadRecord,
     report: LoadReport,
@@ -193,7 +199,7 @@ def collect(
     return out
 
 
-def make_located(path: Path | str, at: At, record, make: Callable[[int, Any], Any]):
+def make_located(path: Path | str, at: At, record: Any, make: Callable[[int, Any], Any]) -> Any:
     """make(index, record), with any error it raises named by file, line, example and field."""
     if isinstance(record, BadRecordError):
         raise record
@@ -244,7 +250,7 @@ class FieldError(ValueError):
         self.field_name = field_name
 
 
-def label_from(record: dict, key: str, mapping: dict) -> int:
+def label_from(record: dict, key: str, mapping: Mapping[Any, Verdict]) -> Verdict:
     """Map a source label through `mapping`; an unknown value names the field."""
     value = record[key]
     if isinstance(value, bool) or value not in mapping:

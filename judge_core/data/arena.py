@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 
 from ..schema import PairExample
+from ..verdicts import Verdict
 from ._io import FieldError, read_csv
 from .registry import Source, Subset, github, register, rows_reader
 
 _REPO, _COMMIT = "AlperCeyhun/llm-classification-finetuning", "86170aaa9650841f586da62a60ccb0ea5ae98f57"
-_WINNERS = (("winner_model_a", 1), ("winner_model_b", 2), ("winner_tie", 0))
+_WINNERS: tuple[tuple[str, Verdict], ...] = (("winner_model_a", 1), ("winner_model_b", 2), ("winner_tie", 0))
 
 
 def _turns(r: dict, key: str) -> list[str]:
@@ -26,7 +27,7 @@ def _turns(r: dict, key: str) -> list[str]:
     return ["" if t is None else t for t in turns]
 
 
-def _label(r: dict) -> int | None:
+def _label(r: dict) -> Verdict | None:
     if not any(k in r for k, _ in _WINNERS):
         return None  # the Kaggle test stub has no labels
     hot = [(k, v) for k, v in _WINNERS if r[k].strip() == "1"]

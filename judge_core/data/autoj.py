@@ -8,10 +8,11 @@ from __future__ import annotations
 import re
 
 from ..schema import PairExample, PointExample
+from ..verdicts import Verdict
 from ._io import label_from, need, read_jsonl
 from .registry import Source, pinned_file, register, rows_reader
 
-AUTOJ_TO_PROJECT = {0: 1, 1: 2, 2: 0}
+AUTOJ_TO_PROJECT: dict[int, Verdict] = {0: 1, 1: 2, 2: 0}
 _REPO, _COMMIT = "GAIR-NLP/auto-j", "2ae17a3965d933232e9cd50302aa0f176249c83b"
 
 # Auto-J's eight scenario groups (codes/leaderboard/utils_constants.py), used by its per-group table.

@@ -21,11 +21,12 @@ import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..schema import PairExample, PointExample, presented
+from ..schema import PairExample, PointExample, Text, presented
+from ..verdicts import Verdict
 from ._io import At, FieldError, LoadReport, OnBadRecord, cache_dir, collect, read_csv, read_json_list, read_jsonl
 from .registry import SOURCES, Source, Subset
 
@@ -45,6 +46,7 @@ USUAL_NAMES = {
     "id": ("id",),
 }
 SUBSET = "all"  # a file is one subset: its cells are <name>-all
+Mapped = Literal["question", "answer1", "answer2", "answer", "score"]  # the fields that always have a column
 
 
 class LabelColumn(BaseModel):
@@ -54,14 +56,14 @@ class LabelColumn(BaseModel):
 
     column: str
     map: dict[str | int | float | bool, Literal[0, 1, 2]] | None = Field(
-        None, description="the column's values -> 1, 2 or 0 (tie); default: the column holds 0, 1, 2 already"
+        default=None, description="the column's values -> 1, 2 or 0 (tie); default: the column holds 0, 1, 2 already"
     )
 
-    def of(self, record: dict) -> int:
+    def of(self, record: dict) -> Verdict:
         value = record.get(self.column)
         if value is None:
             raise FieldError(self.column, "missing or empty label")
-        mapping = self.map if self.map is not None else {0: 0, 1: 1, 2: 2}
+        mapping: dict[Any, Verdict] = self.map if self.map is not None else {0: 0, 1: 1, 2: 2}
         for key in (value, str(value)):  # YAML keys are text where the column holds numbers
             if not isinstance(key, bool) and key in mapping:
                 return mapping[key]
@@ -75,10 +77,12 @@ class FileDataset(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.+]+$", description="its name in results and the report (no '-' or '/')")
-    path: str | None = Field(None, description="a local file or a storage URI (s3://, gs://, file://)")
-    hf: str | None = Field(None, description="a directory written by datasets' save_to_disk, or a hub name")
-    split: str | None = Field(None, description="hf: the split (needed when it holds several)")
-    format: Literal["jsonl", "json", "csv", "parquet"] | None = Field(None, description="default: from the suffix")
+    path: str | None = Field(default=None, description="a local file or a storage URI (s3://, gs://, file://)")
+    hf: str | None = Field(default=None, description="a directory written by datasets' save_to_disk, or a hub name")
+    split: str | None = Field(default=None, description="hf: the split (needed when it holds several)")
+    format: Literal["jsonl", "json", "csv", "parquet"] | None = Field(
+        default=None, description="default: from the suffix"
+    )
     kind: Literal["pairwise", "pointwise"] = "pairwise"
     columns: dict[str, str] = Field(
         default_factory=dict,
@@ -86,11 +90,11 @@ class FileDataset(BaseModel):
         "answer2 (pointwise: answer, score), reference, id; default: the usual names",
     )
     label: Literal[0, 1, 2] | LabelColumn | None = Field(
-        None, description="a constant, {column, map}, or none (judged, not scored)"
+        default=None, description="a constant, {column, map}, or none (judged, not scored)"
     )
-    scale: tuple[float, float] = Field((1.0, 10.0), description="pointwise: the scores' range")
+    scale: tuple[float, float] = Field(default=(1.0, 10.0), description="pointwise: the scores' range")
     shuffle_positions: bool = Field(
-        False,
+        default=False,
         description="swap the answers of about half the pairs (seeded by the row, "
         "label swapped with them): chosen/rejected data then has both labels, so macro "
         "F1 means something and a judge that favours a position cannot hide",
@@ -118,6 +122,7 @@ class FileDataset(BaseModel):
     def file_format(self) -> str:
         if self.format:
             return self.format
+        assert self.path is not None  # records() reads an hf dataset without asking its format
         suffix = Path(self.path.split("?")[0]).suffix.lstrip(".").lower()
         if suffix not in FORMATS:
             raise ValueError(
@@ -125,6 +130,10 @@ class FileDataset(BaseModel):
             )
         return suffix
 
+    @overload
+    def column(self, field: Mapped) -> str: ...
+    @overload
+    def column(self, field: str) -> str | None: ...
     def column(self, field: str) -> str | None:
         """Your column for one of our fields: the mapped one, else the field's own name."""
         return self.columns.get(
@@ -136,6 +145,7 @@ class FileDataset(BaseModel):
         """(what to call it in errors, its records with where each one is)."""
         if self.hf is not None:
             return f"hf:{self.hf}", _hf_records(self.hf, self.split)
+        assert self.path is not None  # _check: one of path or hf
         path = local_copy(self.path)
         fmt = self.file_format
         if fmt == "json" and not _starts_with(path, "["):
@@ -147,12 +157,12 @@ class FileDataset(BaseModel):
         where, rows = self.records()
         return collect(rows, where, self.example, on_bad_record, report if report is not None else LoadReport())
 
-    def example(self, index: int, record) -> PairExample | PointExample:
+    def example(self, index: int, record: Any) -> PairExample | PointExample:
         """One record as an example; a missing column, an empty value or an unmapped label raises a
         FieldError naming the column (collect() adds the file and line)."""
         if not isinstance(record, dict):
             raise ValueError(f"expected a record of columns, got {type(record).__name__}")
-        common = {"benchmark": self.name, "subset": SUBSET, "index": index, "meta": self._meta(record)}
+        common: dict[str, Any] = {"benchmark": self.name, "subset": SUBSET, "index": index, "meta": self._meta(record)}
         if (ref := self.column("reference")) and record.get(ref) is not None:
             common["reference"] = _text(record[ref], ref, "assistant")
         if self.kind == "pointwise":
@@ -176,7 +186,7 @@ class FileDataset(BaseModel):
         )
         return presented(pair, "ba" if self.shuffle_positions and random.Random(index).random() < 0.5 else "ab")
 
-    def _value(self, record: dict, field: str):
+    def _value(self, record: dict, field: Mapped) -> Any:
         column = self.column(field)
         if column not in record:
             raise FieldError(column, f"missing column (the {field}); the record has {sorted(record)[:12]}")
@@ -184,7 +194,7 @@ class FileDataset(BaseModel):
             raise FieldError(column, f"empty value (null) for the {field}")
         return record[column]
 
-    def _question(self, record: dict, answer):
+    def _question(self, record: dict, answer: Any) -> Text:
         """The question column, or the user turns of an answer given as chat messages."""
         if self.column("question") in record or not _is_chat(answer):
             return _text(self._value(record, "question"), self.column("question"), "user")
@@ -199,11 +209,11 @@ class FileDataset(BaseModel):
         return {"id": record[column]}
 
 
-def _is_chat(value) -> bool:
+def _is_chat(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(m, dict) and "role" in m for m in value)
 
 
-def _text(value, column: str, role: str):
+def _text(value: Any, column: str, role: str) -> Text:
     """Text, a list of turns, or chat messages (the `role` turns) -> one text, or a list of turns."""
     if isinstance(value, bytes):
         try:
@@ -300,7 +310,7 @@ def register(dataset: FileDataset) -> Source:
     if old is not None and old.kind != "file":
         raise ValueError(f"dataset {dataset.name}: that is a registered benchmark's name; choose another")
 
-    def read(_path, _source, _subset, on_bad_record, report):
+    def read(_path: Path | None, _source: Source, _subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
         return dataset.read(on_bad_record, report)
 
     source = Source(

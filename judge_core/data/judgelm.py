@@ -7,13 +7,14 @@ them under <data root>/judgelm/ or let the loader fetch them. Reference answers 
 from __future__ import annotations
 
 from ..schema import PairExample
+from ..verdicts import Verdict
 from ._io import FieldError, Remote, need, read_jsonl
-from .registry import Source, Subset, register, rows_reader
+from .registry import Reader, Source, Subset, register, rows_reader
 
 _HF = "https://huggingface.co/datasets/BAAI/JudgeLM-100K/resolve/main/"
 
 
-def label_from_scores(s1: float, s2: float) -> int:
+def label_from_scores(s1: float, s2: float) -> Verdict:
     """JudgeLM's rule: the higher score wins; equal scores are a tie."""
     return 1 if s1 > s2 else 2 if s2 > s1 else 0
 
@@ -48,7 +49,7 @@ def _example(row: int, r: dict, source: Source, subset: str, with_reference: boo
     )
 
 
-def reader(with_reference: bool):
+def reader(with_reference: bool) -> Reader:
     return rows_reader(read_jsonl, lambda row, r, source, subset: _example(row, r, source, subset, with_reference))
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 from ..schema import PairExample
+from ..verdicts import Verdict
 from ._io import label_from, need, read_json_list
 from .registry import Source, pinned_file, register, rows_reader
 
 ANNOTATORS = ("annotator1", "annotator2", "annotator3")
-_LABELS = {0: 0, 1: 1, 2: 2}  # PandaLM already uses 0 tie / 1 / 2
+_LABELS: dict[int, Verdict] = {0: 0, 1: 1, 2: 2}  # PandaLM already uses 0 tie / 1 / 2
 
 
-def majority(votes: list[int]) -> int:
+def majority(votes: list[Verdict]) -> Verdict:
     """The label at least two of three annotators gave (every PandaLM row has one)."""
     label, count = Counter(votes).most_common(1)[0]
     if count < 2:

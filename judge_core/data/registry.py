@@ -54,7 +54,7 @@ def rows_reader(read_rows: Callable, make: Callable) -> Reader:
     """A Reader from a row iterator (read_json_list, read_jsonl, read_csv) and
     `make(row, record, source, subset) -> example`."""
 
-    def read(path, source, subset, on_bad_record, report):
+    def read(path: Path, source: Source, subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
         return collect(read_rows(path), path, lambda row, r: make(row, r, source, subset), on_bad_record, report)
 
     return read

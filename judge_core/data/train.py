@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 from ..schema import PairExample, presented
-from ._io import FieldError, LoadReport, collect, label_from, need, read_json_list, read_jsonl
+from ..verdicts import Verdict
+from ._io import FieldError, LoadReport, OnBadRecord, collect, label_from, need, read_json_list, read_jsonl
 from .registry import Source, Subset, github, register
 
 SEED = 0
@@ -22,14 +24,15 @@ def place(example: PairExample, seed: int = SEED) -> PairExample:
     return presented(example, "ba" if random.Random(f"{seed}/{example.uid}").random() < 0.5 else "ab")
 
 
-def _drop(report: LoadReport, reason: str) -> None:
+def _drop(report: LoadReport, reason: str) -> PairExample | None:
+    """Count a row that a documented filter removes; make() returns what this returns (None) for it."""
     report.filter_out(reason)
     return None
 
 
 # ---- LLMEval^2 (human, ties) -----------------------------------------------------------------
-def _llmeval2(path, source, subset, on_bad_record, report):
-    def make(row, r):
+def _llmeval2(path: Path, source: Source, subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
+    def make(row: int, r: Any) -> PairExample | None:
         if r.get("dataset") == "mt-bench":  # overlaps the MT-Bench and Auto-J test sets
             return _drop(report, "dataset == mt-bench (overlaps MT-Bench/Auto-J tests)")
         return PairExample(
@@ -58,8 +61,8 @@ def split_transcript(text: str, field: str) -> tuple[str, str]:
     return text[:cut].strip(), text[cut + len(_ASSISTANT) :].strip()
 
 
-def _hh(path, source, subset, on_bad_record, report):
-    def make(row, r):
+def _hh(path: Path, source: Source, subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
+    def make(row: int, r: Any) -> PairExample | None:
         prefix, chosen = split_transcript(need(r, "chosen"), "chosen")
         other, rejected = split_transcript(need(r, "rejected"), "rejected")
         if prefix != other:
@@ -80,11 +83,12 @@ def _hh(path, source, subset, on_bad_record, report):
 
 
 # ---- AlpacaEval 1.0 GPT-4 annotations ----------------------------------------------------------
-_PREFERENCE = {1: 1, 2: 2, 0: 0}  # 1.0 finds 1 too: equal numbers hash alike (ruff F601 flagged the float copies)
+# 1.0 finds 1 too: equal numbers hash alike (ruff F601 flagged the float copies)
+_PREFERENCE: dict[int, Verdict] = {1: 1, 2: 2, 0: 0}
 
 
-def _alpaca(path, source, subset, on_bad_record, report):
-    def make(row, r):
+def _alpaca(path: Path, source: Source, subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
+    def make(row: int, r: Any) -> PairExample | None:
         if r.get("preference", 0) is None:
             return _drop(report, "preference is null (annotation failed)")
         if need(r, "dataset") == "selfinstruct":  # contains every PandaLM test instruction
@@ -126,14 +130,14 @@ def _index_by(path: Path, key: str) -> dict:
     return {r[key]: r for _, r in read_jsonl(path) if isinstance(r, dict)}
 
 
-def _vicuna80(path, source, subset, on_bad_record, report):
+def _vicuna80(path: Path, source: Source, subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
     table = path.parents[2]  # .../table/review/<dir>/review_x_y.jsonl
     questions = _index_by(table / "question.jsonl", "question_id")
     answers = {}
     for f in sorted((table / "answer").glob("answer_*.jsonl")):
         answers.update(_index_by(f, "answer_id"))
 
-    def make(row, r):
+    def make(row: int, r: Any) -> PairExample | None:
         q = questions.get(need(r, "question_id", int))
         a1, a2 = answers.get(need(r, "answer1_id")), answers.get(need(r, "answer2_id"))
         if q is None or a1 is None or a2 is None:
@@ -175,8 +179,8 @@ _VICUNA_REVIEWS = {
 
 
 # ---- UltraFeedback binarized sample (GPT-4 scores; equal scores = tie) ---------------------------
-def _ultrafeedback(path, source, subset, on_bad_record, report):
-    def make(row, r):
+def _ultrafeedback(path: Path, source: Source, subset: str, on_bad_record: OnBadRecord, report: LoadReport) -> list:
+    def make(row: int, r: Any) -> PairExample | None:
         meta = need(r, "metadata", dict)
         sc, sr = float(meta["score_chosen"]), float(meta["score_rejected"])
         if sc < sr:

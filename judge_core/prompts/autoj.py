@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
+from ..schema import PairExample
+from ..verdicts import Verdict
 from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text
+from .quotes import Spans
 
 PAIRWISE_TIE = """You are assessing two submitted responses on a given user's query and judging which response is better or they are tied. Here is the data:
 
@@ -31,19 +34,19 @@ Here are the instructions to assess and compare the two responses:
 2. Conclude your comparison by providing a final decision on which response is better, or they are tied. Begin your final decision statement with "So, the final decision is Response 1 / Response 2 / Tie". Ensure that your decision aligns coherently with the comprehensive evaluation and comparison you've provided."""
 
 _KEY = "final decision is "
-_CHOICES = {"response 1": 1, "response 2": 2, "tie": 0}
+_CHOICES: dict[str, Verdict] = {"response 1": 1, "response 2": 2, "tie": 0}
 # a decision statement naming a choice; "Response 1 / Response 2 / Tie" is the instruction echoed back
 _DECISION = re.compile(r"final decision is \s*(?i:(response 1|response 2|tie))(?!\s*/)")
 
 
-def build(ex) -> list[dict]:
+def build(ex: PairExample) -> list[dict]:
     content = PAIRWISE_TIE.format(
         prompt=question_text(ex), response=answer_text(ex.answer1), response_another=answer_text(ex.answer2)
     )
     return [{"role": "user", "content": content}]
 
 
-def parse(text: str, quoted=()) -> Parsed:
+def parse(text: str, quoted: Spans = ()) -> Parsed:
     if _DECISION.search(text):
         return one_verdict(
             _DECISION,

@@ -11,9 +11,11 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, overload
 
-from ..schema import PairExample, PointExample, presented, to_original
-from .quotes import inside, quoted_spans, untrusted_texts
+from ..schema import PairExample, PointExample, Text, presented, to_original
+from ..verdicts import Verdict
+from .quotes import Spans, inside, quoted_spans, untrusted_texts
 
 Messages = list[dict[str, str]]
 ZWSP = "\u200b"
@@ -73,11 +75,11 @@ class Parsed:
     """A parse in the presented order: verdict 0/1/2 (pairwise) or scores (pointwise: one score),
     or None with the reason it failed."""
 
-    verdict: int | None
+    verdict: Verdict | None
     reason: str | None = None
     scores: tuple[float, ...] | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.verdict is None and self.scores is None and not self.reason:
             raise ValueError("a failed parse needs a reason")
 
@@ -104,21 +106,25 @@ class LabelSpec:
 @dataclass(frozen=True)
 class Template:
     name: str
-    build: Callable[[PairExample], Messages]  # messages for an example already in presented order
+    build: Callable[[Any], Messages]  # messages for a PairExample (pointwise: PointExample) in presented order
     parse: Callable[..., Parsed]  # parse(text, quoted=[(start, end), ...]): markers wholly inside a quote do not count
     markers: tuple[str, ...]  # delimiters and verdict markers untrusted text must not contain
     label: LabelSpec | None = None
     description: str = ""
     pointwise: bool = False  # renders a PointExample, parses a score
     written: dict[int, str] | None = None  # templates without label words: a verdict as the judge writes it
-    _pattern: re.Pattern = field(init=False, repr=False, compare=False)
+    _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if (self.label is None) == (self.written is None):
             raise ValueError(f"template {self.name}: give label words or written verdicts, one of the two")
         object.__setattr__(self, "_pattern", _breakable(tuple(self.markers)))
 
-    def neutralise(self, text, control: tuple[str, ...] = ()):
+    @overload
+    def neutralise(self, text: str, control: tuple[str, ...] = ()) -> str: ...
+    @overload
+    def neutralise(self, text: Text | None, control: tuple[str, ...] = ()) -> Text | None: ...
+    def neutralise(self, text: Text | None, control: tuple[str, ...] = ()) -> Text | None:
         """Break every marker and control-string occurrence (`control`: the judge tokenizer's own
         special tokens) with a zero-width space, so the text reads the same to a person but cannot
         close a delimiter, forge a verdict marker or become a special token."""
@@ -138,7 +144,7 @@ class Template:
         shown = presented(example, order)
         answers = ("answer",) if self.pointwise else ("answer1", "answer2")
 
-        def safe_text(text):
+        def safe_text(text: Text | None) -> Text | None:
             return self.neutralise(text, control)
 
         safe = shown.model_copy(
@@ -154,12 +160,17 @@ class Template:
     @property
     def verdicts(self) -> tuple[int, ...]:
         """The verdicts (pointwise: ratings) this template lets a judge give."""
-        return tuple(self.label.words if self.label else self.written)
+        return tuple(self.label.words if self.label else self._written)
 
     def answer(self, verdict: int) -> str:
         """The shortest text a judge could write for `verdict` that the parser reads back as it
         (the label-mode words where there are some). The fake engine and tests write with it."""
-        return self.label.answer(verdict) if self.label else self.written[verdict]
+        return self.label.answer(verdict) if self.label else self._written[verdict]
+
+    @property
+    def _written(self) -> dict[int, str]:
+        assert self.written is not None  # __post_init__: a template without label words has written verdicts
+        return self.written
 
     def verdict(self, text: str, order: str = "ab", example: PairExample | PointExample | None = None) -> Parsed:
         """Parse `text` produced for the `order` presentation; the verdict comes back in the
@@ -172,13 +183,13 @@ class Template:
 
 
 @functools.lru_cache(maxsize=64)
-def _breakable(markers: tuple[str, ...]) -> re.Pattern:
+def _breakable(markers: tuple[str, ...]) -> re.Pattern[str]:
     """One case-insensitive pattern for the markers and every chat-control string, longest first."""
     strings = sorted(set(markers) | set(CHAT_CONTROL), key=len, reverse=True)
     return re.compile("|".join(map(re.escape, (s for s in strings if s))), re.I)
 
 
-def control_strings(tok) -> tuple[str, ...]:
+def control_strings(tok: object) -> tuple[str, ...]:
     """A tokenizer's special tokens and its added tokens that are not plain words (an added token
     is matched whole before BPE, so text holding one would become that token id)."""
     added = [t.content if hasattr(t, "content") else str(t) for t in getattr(tok, "added_tokens_decoder", {}).values()]
@@ -187,7 +198,7 @@ def control_strings(tok) -> tuple[str, ...]:
 
 
 def one_verdict(
-    pattern: re.Pattern, text: str, read: Callable[[re.Match], Parsed], missing: str, quoted: list[tuple[int, int]] = ()
+    pattern: re.Pattern, text: str, read: Callable[[re.Match], Parsed], missing: str, quoted: Spans = ()
 ) -> Parsed:
     """The verdict of the markers `pattern` finds in `text` outside the quoted spans: none is a
     failure (`missing`), markers that disagree are a failure ("ambiguous"): never a guess between
@@ -214,7 +225,7 @@ def last_match(pattern: re.Pattern, text: str) -> re.Match | None:
     return matches[-1] if matches else None
 
 
-def question_text(example: PairExample) -> str:
+def question_text(example: PairExample | PointExample) -> str:
     """The question slot: the text, or every user turn numbered for a multi-turn conversation."""
     if isinstance(example.question, str):
         return example.question
@@ -223,19 +234,19 @@ def question_text(example: PairExample) -> str:
     return "\n\n".join([head] + [f"[User turn {i}]\n{q}" for i, q in enumerate(example.question, 1)])
 
 
-def answer_text(answer) -> str:
+def answer_text(answer: Text) -> str:
     """An answer slot: the text, or every assistant turn numbered."""
     if isinstance(answer, str):
         return answer
     return "\n\n".join(f"[Assistant turn {i}]\n{a}" for i, a in enumerate(answer, 1))
 
 
-def reference_text(example: PairExample) -> str | None:
+def reference_text(example: PairExample | PointExample) -> str | None:
     ref = example.reference
     return ref if ref is None or isinstance(ref, str) else answer_text(ref)
 
 
-def reference_conversation(example) -> str:
+def reference_conversation(example: PairExample | PointExample) -> str:
     """MT-Bench's multi-turn reference block (pair-math-v1-multi-turn, single-math-v1-multi-turn): every
     user turn with its reference answer; one reference string stands for every turn."""
     refs = example.reference if isinstance(example.reference, list) else [example.reference] * len(example.question)
@@ -243,7 +254,7 @@ def reference_conversation(example) -> str:
     return f"<|The Start of Reference Answer|>\n\n{turns}<|The End of Reference Answer|>\n\n\n"
 
 
-def conversation_block(example, name: str, answers: list[str]) -> str:
+def conversation_block(example: PairExample | PointExample, name: str, answers: list[str]) -> str:
     """FastChat's multi-turn block: every user turn with assistant `name`'s answer to it."""
     turns = "".join(f"### User:\n{q}\n\n### Assistant {name}:\n{a}\n\n" for q, a in zip(example.question, answers))
     return (
@@ -252,7 +263,7 @@ def conversation_block(example, name: str, answers: list[str]) -> str:
     )
 
 
-def multi_turn_messages(example, body: str, system: str, system_math: str) -> Messages:
+def multi_turn_messages(example: PairExample | PointExample, body: str, system: str, system_math: str) -> Messages:
     """FastChat's multi-turn judge messages (pair and single alike): the system prompt names the turn
     to judge ("second" of two, else "last"); with a reference, the math prompt and the reference
     conversation before the body."""

@@ -7,8 +7,9 @@ run of whitespace separates the two numbers.
 
 from __future__ import annotations
 
+from ..schema import PairExample
 from .base import Parsed, Template, answer_text, question_text, reference_text
-from .quotes import own_lines
+from .quotes import Spans, own_lines
 
 SYSTEM = "You are a helpful and precise assistant for checking the quality of the answer."
 PROMPT = (
@@ -28,7 +29,7 @@ BODY = (
 )
 
 
-def build(ex) -> list[dict]:
+def build(ex: PairExample) -> list[dict]:
     ref = reference_text(ex)
     body = BODY.format(
         question=question_text(ex),
@@ -40,7 +41,7 @@ def build(ex) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
 
 
-def parse(text: str, quoted=()) -> Parsed:
+def parse(text: str, quoted: Spans = ()) -> Parsed:
     first = next(iter(own_lines(text, quoted)), "").replace(",", " ").split()  # the first line the judge wrote
     if len(first) != 2:
         return Parsed(None, f"first line is not a score pair: {' '.join(first)[:30]!r}")

@@ -8,8 +8,12 @@ agree (else "ambiguous"), except a label followed by "if" (the instruction's opt
 from __future__ import annotations
 
 import re
+from typing import cast
 
+from ..schema import PairExample
+from ..verdicts import Verdict
 from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text, reference_text
+from .quotes import Spans
 
 SYSTEM = (
     "You are a fair judge of answers written by AI assistants. Judge which answer serves the "
@@ -24,7 +28,7 @@ INSTRUCTION = (
 _VERDICT = re.compile(r"\[([012])\](?!\s+if\b)")
 
 
-def build(ex) -> list[dict]:
+def build(ex: PairExample) -> list[dict]:
     parts = [f"[Question]\n{question_text(ex)}"]
     ref = reference_text(ex)
     if ref is not None:
@@ -35,8 +39,9 @@ def build(ex) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def parse(text: str, quoted=()) -> Parsed:
-    return one_verdict(_VERDICT, text, lambda m: Parsed(int(m.group(1))), "no [0]/[1]/[2] label", quoted)
+def parse(text: str, quoted: Spans = ()) -> Parsed:
+    # _VERDICT's group is a 0, 1 or 2
+    return one_verdict(_VERDICT, text, lambda m: Parsed(cast(Verdict, int(m.group(1)))), "no [0]/[1]/[2] label", quoted)
 
 
 TEMPLATE = Template(

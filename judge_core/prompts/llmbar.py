@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
+from ..schema import PairExample
 from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text
+from .quotes import Spans
 
 SYSTEM = (
     "You are a helpful assistant in evaluating the quality of the outputs for a given instruction. "
@@ -40,12 +42,12 @@ You should answer using ONLY "Output (a)" or "Output (b)". Do NOT output any oth
 _VERDICT = re.compile(r"(?:^\s*|\n ?)Output \((a|b)\)")
 
 
-def build(ex) -> list[dict]:
+def build(ex: PairExample) -> list[dict]:
     user = USER.format(input=question_text(ex), output_1=answer_text(ex.answer1), output_2=answer_text(ex.answer2))
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def parse(text: str, quoted=()) -> Parsed:
+def parse(text: str, quoted: Spans = ()) -> Parsed:
     return one_verdict(
         _VERDICT,
         text,

@@ -8,8 +8,20 @@ Verdict = [[A]] / [[B]] / [[C]] (tie); several that disagree are "ambiguous", an
 from __future__ import annotations
 
 import re
+from typing import cast
 
-from .base import LabelSpec, Parsed, Template, conversation_block, multi_turn_messages, one_verdict, reference_text
+from ..schema import PairExample
+from ..verdicts import Verdict
+from .base import (
+    LabelSpec,
+    Parsed,
+    Template,
+    conversation_block,
+    multi_turn_messages,
+    one_verdict,
+    reference_text,
+)
+from .quotes import Spans
 
 _TAIL = (
     "Avoid any position biases and ensure that the order in which the responses were presented "
@@ -53,10 +65,10 @@ SYSTEM_MULTI_MATH = (
 )
 # '"[[A]]" if assistant A is better' is the instruction's format echoed back, not a verdict
 _VERDICT = re.compile(r"\[\[([ABC])\]\](?!\"?\s+(?:if|for)\b)")
-_LETTER = {"A": 1, "B": 2, "C": 0}
+_LETTER: dict[str, Verdict] = {"A": 1, "B": 2, "C": 0}
 
 
-def _single(ex) -> list[dict]:
+def _single(ex: PairExample) -> list[dict]:
     ref = reference_text(ex)
     body = f"[User Question]\n{ex.question}\n\n"
     if ref is not None:
@@ -71,18 +83,19 @@ def _single(ex) -> list[dict]:
     ]
 
 
-def build(ex) -> list[dict]:
+def build(ex: PairExample) -> list[dict]:
     if isinstance(ex.question, str):
         return _single(ex)
     if len(ex.question) == 1:
         return _single(
             ex.model_copy(update={"question": ex.question[0], "answer1": ex.answer1[0], "answer2": ex.answer2[0]})
         )
-    body = conversation_block(ex, "A", ex.answer1) + "\n\n\n" + conversation_block(ex, "B", ex.answer2)
+    a1, a2 = cast(list[str], ex.answer1), cast(list[str], ex.answer2)  # a conversation's answers have turns
+    body = conversation_block(ex, "A", a1) + "\n\n\n" + conversation_block(ex, "B", a2)
     return multi_turn_messages(ex, body, SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
-def parse(text: str, quoted=()) -> Parsed:
+def parse(text: str, quoted: Spans = ()) -> Parsed:
     return one_verdict(_VERDICT, text, lambda m: Parsed(_LETTER[m.group(1)]), "no [[A]]/[[B]]/[[C]] verdict", quoted)
 
 

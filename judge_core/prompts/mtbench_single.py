@@ -11,7 +11,9 @@ digits (Llama-2, Qwen2) every row fails with that reason: use generate mode ther
 from __future__ import annotations
 
 import re
+from typing import cast
 
+from ..schema import PointExample
 from .base import (
     RATING,
     LabelSpec,
@@ -22,6 +24,7 @@ from .base import (
     one_verdict,
     reference_text,
 )
+from .quotes import Spans
 
 SYSTEM = "You are a helpful assistant."
 _RATE = (
@@ -63,7 +66,7 @@ SYSTEM_MULTI_MATH = (
 SCALE = (1, 10)
 
 
-def _single(ex) -> list[dict]:
+def _single(ex: PointExample) -> list[dict]:
     ref = reference_text(ex)
     body = f"[Instruction]\n{INSTRUCTION_MATH if ref is not None else INSTRUCTION_GENERAL}\n\n[Question]\n{ex.question}\n\n"
     if ref is not None:
@@ -72,13 +75,14 @@ def _single(ex) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
 
 
-def build(ex) -> list[dict]:
+def build(ex: PointExample) -> list[dict]:
     if isinstance(ex.question, str):
         return _single(ex)
     if len(ex.question) == 1:
         ref = ex.reference[0] if isinstance(ex.reference, list) else ex.reference
         return _single(ex.model_copy(update={"question": ex.question[0], "answer": ex.answer[0], "reference": ref}))
-    return multi_turn_messages(ex, conversation_block(ex, "A", ex.answer), SYSTEM_MULTI, SYSTEM_MULTI_MATH)
+    answer = cast(list[str], ex.answer)  # a conversation's answer has turns (the schema checks)
+    return multi_turn_messages(ex, conversation_block(ex, "A", answer), SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
 # 'for example: "Rating: [[5]]"' is the instruction echoed back, not a rating
@@ -92,7 +96,7 @@ def _rating(m: re.Match) -> Parsed:
     return Parsed(None, scores=(rating,))
 
 
-def parse(text: str, quoted=()) -> Parsed:
+def parse(text: str, quoted: Spans = ()) -> Parsed:
     """The [[rating]]; ratings that disagree are "ambiguous"."""
     return one_verdict(_RATING, text, _rating, "no [[rating]]", quoted)
 

@@ -9,8 +9,12 @@ failures as ties by default, which reproduces PandaLM's released numbers.
 
 from __future__ import annotations
 
+from typing import cast
+
+from ..schema import PairExample
+from ..verdicts import Verdict
 from .base import LabelSpec, Parsed, Template, answer_text, question_text
-from .quotes import own_lines
+from .quotes import Spans, own_lines
 
 _HEAD = (
     "Below are two responses for a given task. The task is defined by the Instruction{extra}. "
@@ -18,7 +22,7 @@ _HEAD = (
 )
 
 
-def build(ex) -> list[dict]:
+def build(ex: PairExample) -> list[dict]:
     # PandaLM's own examples keep instruction and input apart (meta); others have one question.
     instruction, extra = ex.meta.get("instruction"), ex.meta.get("input", "")
     if instruction is None:
@@ -34,10 +38,10 @@ def build(ex) -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def parse(text: str, quoted=()) -> Parsed:
+def parse(text: str, quoted: Spans = ()) -> Parsed:
     first = next(iter(own_lines(text, quoted)), "").strip()  # the first line the judge wrote itself
     if first in ("1", "2"):
-        return Parsed(int(first))
+        return Parsed(cast(Verdict, int(first)))
     if first.lower() == "tie":
         return Parsed(0)
     return Parsed(None, f"first line is not 1, 2 or Tie: {first[:30]!r}")

@@ -15,11 +15,16 @@ skips lines that do (Template.parse's `quoted`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ..schema import PairExample, PointExample
+
+Spans = Sequence[tuple[int, int]]  # [start, end) ranges of a text
 INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 MIN_QUOTE = 20  # characters: shorter overlaps ("[2]", "Response 1") are common words, not quotes
 
 
-def untrusted_texts(example) -> list[str]:
+def untrusted_texts(example: PairExample | PointExample) -> list[str]:
     """Every text of an example that its authors, not the judge, wrote."""
     fields = [example.question, example.reference] + [
         getattr(example, a, None) for a in ("answer", "answer1", "answer2")
@@ -58,12 +63,12 @@ def quoted_spans(text: str, sources: list[str], min_len: int = MIN_QUOTE) -> lis
     return spans
 
 
-def inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+def inside(start: int, end: int, spans: Spans) -> bool:
     """Does [start, end) lie wholly inside one of the spans?"""
     return any(s <= start and end <= e for s, e in spans)
 
 
-def own_lines(text: str, spans: list[tuple[int, int]]) -> list[str]:
+def own_lines(text: str, spans: Spans) -> list[str]:
     """The lines of `text` that are not wholly inside a quote (blank lines dropped)."""
     out, pos = [], 0
     for line in text.split("\n"):
