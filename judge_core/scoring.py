@@ -183,7 +183,8 @@ def benchmark_examples(
     report: dict | None = None,
     accept_modified: bool = False,
 ) -> tuple[str, list]:
-    """(subset, labelled examples) of one benchmark subset; a benchmark with several subsets needs one."""
+    """(subset, labelled examples: pairs with a label, points with a human score) of one benchmark subset;
+    a benchmark with several subsets needs one."""
     src = source(benchmark)
     if subset is None:
         if len(src.subsets) > 1:
@@ -192,7 +193,7 @@ def benchmark_examples(
     examples, loaded = load(benchmark, subset, root=root, accept_modified=accept_modified)
     if report is not None:
         report["data_modified"] = loaded.modified
-    return subset, [ex for ex in examples if not isinstance(ex, PairExample) or ex.label is not None]
+    return subset, [ex for ex in examples if (ex.label if isinstance(ex, PairExample) else ex.score) is not None]
 
 
 def protocol_for(benchmark: str, protocol: str | None, examples: list) -> str:
