@@ -8,6 +8,7 @@ with an integer step, into lists.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -51,3 +52,44 @@ def read_config(path: str | Path, overrides: list[str] = ()) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a YAML mapping, got {type(data).__name__}")
     return apply_overrides(data, list(overrides))
+
+
+# ---- the command line of a verb that takes a config ---------------------------------------------------
+ROOT_HELP = "data root (default: $JUDGE_DATA_DIR, ./data, ../shared/data)"
+MODIFIED_HELP = (
+    "use benchmark files that differ from their pinned sha256 (default: refused, naming both digests); "
+    "the result is marked"
+)
+
+
+def add_config_verb(sub, name: str, run, help: str, config_help: str, overrides_help: str, model: str) -> None:
+    """A verb that takes a YAML config and `key=value` overrides; `judge NAME --help` ends with the keys
+    of its pydantic `model` ("module:Class", imported only when help is asked for). argparse formats
+    help with %: a literal % in these texts must be written %%."""
+    verb = sub.add_parser(name, help=help, description=help.replace("%%", "%"))  # a description is not %-formatted
+    base_help = verb.format_help
+
+    def format_help() -> str:
+        import importlib  # the config model's module, only when its help is asked for
+
+        module, cls = model.split(":")
+        return base_help() + "\n" + config_keys(getattr(importlib.import_module(module), cls)) + "\n"
+
+    verb.format_help = format_help
+    verb.add_argument("config", help=config_help)
+    verb.add_argument("overrides", nargs="*", help=f"key=value overrides (values as YAML), {overrides_help}")
+    verb.set_defaults(func=run)
+
+
+def config_keys(model) -> str:
+    """The keys of a config model: name, type, default, description (one line each)."""
+    lines = [f"config keys ({model.__name__}; a dotted key=value override reaches inside, e.g. judges.0.batch_size=8):"]
+    for name, field in model.model_fields.items():
+        kind = (
+            field.annotation.__name__
+            if isinstance(field.annotation, type)
+            else re.sub(r"\b(?:[A-Za-z_]\w*\.)+", "", str(field.annotation))
+        )  # list[ray_jobs.spec.JudgeSpec] -> list[JudgeSpec]
+        default = "required" if field.is_required() else f"default {field.get_default(call_default_factory=True)!r}"
+        lines.append(f"  {name} ({kind}; {default}){': ' + field.description if field.description else ''}")
+    return "\n".join(lines)

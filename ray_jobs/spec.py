@@ -211,17 +211,37 @@ CAPABILITIES: dict[str, Capability] = {
 
 
 def register_engine(name: str, capability: Capability) -> None:
-    """Add an engine kind (its builder a "module:Class" under ray_jobs.engines). Modules named in
-    $JUDGERAY_ENGINE_PLUGINS (comma-separated) are imported when this module is, in every process
-    that reads a spec (Ray workers inherit the variable): the tests register their fake engine so."""
+    """Add an engine kind (its builder a "module:Class" under ray_jobs.engines). The modules named in
+    $JUDGERAY_ENGINE_PLUGINS (comma-separated) are imported on the first question about engines, in
+    every process that reads a spec (Ray workers inherit the variable): the tests register their fake
+    engine so."""
     if name in CAPABILITIES:
         raise ValueError(f"engine {name!r} is registered already")
     CAPABILITIES[name] = capability
 
 
+def capability(engine: str) -> Capability:
+    """What a kind of judge can do (an engine, or "ensemble")."""
+    _load_plugins()
+    return CAPABILITIES[engine]
+
+
 def engines() -> list[str]:
     """The engine kinds a judge can name."""
+    _load_plugins()
     return [k for k, c in CAPABILITIES.items() if c.builder]
+
+
+_PLUGINS: list[str] = []  # the plugin modules imported so far
+
+
+def _load_plugins() -> None:
+    """Import $JUDGERAY_ENGINE_PLUGINS' modules once (not when this module loads: a plugin imports
+    engines.base, which imports this module)."""
+    for module in filter(None, os.environ.get("JUDGERAY_ENGINE_PLUGINS", "").split(",")):
+        if module.strip() not in _PLUGINS:
+            _PLUGINS.append(module.strip())
+            importlib.import_module(module.strip())
 
 
 class JudgeSpec(BaseModel):
@@ -293,7 +313,7 @@ class JudgeSpec(BaseModel):
 
     @property
     def capability(self) -> Capability:
-        return CAPABILITIES[self.engine]
+        return capability(self.engine)
 
     @property
     def opts(self):
@@ -399,7 +419,7 @@ class EnsembleSpec(BaseModel):
 
     @property
     def capability(self) -> Capability:
-        return CAPABILITIES[self.engine]
+        return capability(self.engine)
 
     @property
     def prompted(self) -> bool:
@@ -411,11 +431,3 @@ class EnsembleSpec(BaseModel):
 
     def judging_config(self) -> dict:
         return {"engine": self.engine} | self.model_dump()
-
-
-def _load_plugins() -> None:
-    for module in filter(None, os.environ.get("JUDGERAY_ENGINE_PLUGINS", "").split(",")):
-        importlib.import_module(module.strip())
-
-
-_load_plugins()

@@ -77,3 +77,29 @@ def test_config_verbs_help_lists_the_config_keys(verb, line, capsys):
         main([verb, "--help"])
     out = capsys.readouterr().out
     assert "config keys (" in out and line in out
+
+
+def test_every_verb_is_added_and_run_by_its_own_package():
+    """cli.py only assembles: each verb's parser and the function it runs come from one of cli.VERBS
+    (the verb's package), and importing the command line loads neither Ray, torch nor vLLM."""
+    import argparse
+    import subprocess
+    import sys
+
+    from ray_jobs import cli
+
+    owners = {m.__name__ for m in cli.VERBS}
+    ran_by = {}
+    stack = [cli.build_parser()]
+    while stack:
+        for action in stack.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, parser in action.choices.items():
+                    func = parser.get_default("func")
+                    if func is not None:
+                        ran_by[name] = func.__module__
+                    stack.append(parser)
+    assert set(ran_by) >= {"list", "show", "inspect", "score", "pull", "sweep", "judge", "annotate", "serve"}
+    assert {name for name, module in ran_by.items() if module not in owners} == set()
+    code = "import sys, ray_jobs.cli; print(sorted(m for m in ('ray', 'torch', 'vllm') if m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"

@@ -89,7 +89,7 @@ def test_serve_configs_validate_and_name_their_command():
 
 
 def test_gpu_open_judges_fill_one_8_gpu_node_and_start_all_on_four():
-    """The scheduler's first round for configs/sweeps/gpu-open-judges.yaml (README, "Sizing a sweep"):
+    """The scheduler's first round for configs/sweeps/gpu-open-judges.yaml (docs/cluster.md, "Sizing a sweep"):
     on one 8-GPU node the 70B judge and four 1-GPU judges start (8 GPUs), seven wait; on four such nodes
     every judge starts."""
     from ray_jobs.batch import load_sweep

@@ -311,7 +311,7 @@ def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_pa
     import json
 
     from ray_jobs.batch import SweepConfig, run_sweep
-    from ray_jobs.cli import _cells_ok
+    from ray_jobs.report.text import print_cells
 
     judges = [
         JudgeSpec(name="fake", engine="fake", mode="label"),
@@ -336,7 +336,8 @@ def test_a_judge_whose_model_is_missing_is_left_out_not_failed(ray_local, tmp_pa
     )
     assert str(status["ens/-/llmbar-manual"]) == "left out: member minilm was left out"
     assert (
-        _cells_ok(status) == 0 and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
+        print_cells(status) == 0
+        and "1 of 3 cells ok; 2 left out (model missing: ens, minilm)" in capsys.readouterr().out
     )
     report = (tmp_path / "m" / "report.md").read_text()
     assert "**Left out (model or adapter missing; not run, not failed)**" in report and "Failed cells" not in report

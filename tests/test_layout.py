@@ -12,6 +12,7 @@ RANK = {
     "serve": 1,
     "finetune": 1,
     "annotate": 1,
+    "core_commands": 1,
     "batch": 2,
     "report": 3,
     "ray_lifecycle": 4,

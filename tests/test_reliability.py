@@ -13,7 +13,7 @@ import pytest
 
 from judge_core.data import load
 from ray_jobs.batch import SweepConfig, run_cell, run_sweep
-from ray_jobs.cli import _cells_ok
+from ray_jobs.report.text import print_cells
 from ray_jobs.spec import JudgeSpec
 from ray_jobs.store import Cell, ResultsLocked, locked
 
@@ -94,13 +94,13 @@ def test_results_are_bound_to_the_data_they_were_computed_from(ray_local, tmp_pa
         orders="ab",
     )
     status = run_sweep(cfg, log=lambda *_: None)
-    assert str(status["fake/label/autoj-test"]).startswith("failed: ModifiedDataError") and _cells_ok(status) == 1
+    assert str(status["fake/label/autoj-test"]).startswith("failed: ModifiedDataError") and print_cells(status) == 1
     assert str(path) in status["fake/label/autoj-test"].reason
 
     accepted = cfg.model_copy(update={"accept_modified_data": True})
     status = run_sweep(accepted, log=lambda *_: None)
     assert str(status["fake/label/autoj-test"]).startswith(f"ok: judged modified data {path}")
-    assert _cells_ok(status) == 0 and "[data] fake/label/autoj-test: judged modified data" in capsys.readouterr().out
+    assert print_cells(status) == 0 and "[data] fake/label/autoj-test: judged modified data" in capsys.readouterr().out
     cell_dir = tmp_path / "res" / "run" / "fake" / "label" / "autoj-test"
     assert json.loads((cell_dir / "metrics.json").read_text())["rows"] == 700
     report = (tmp_path / "res" / "run" / "report.md").read_text()
@@ -134,9 +134,9 @@ def test_rows_lost_to_bad_records_fail_the_cell_unless_skipping_was_asked(
     )
     status = run_sweep(cfg, log=lambda *_: None)
     assert "line 7 (example 6): not valid UTF-8 (byte 0xff)" in status["fake/label/autoj-test"].reason
-    assert _cells_ok(status) == 1
+    assert print_cells(status) == 1
     status = run_sweep(cfg.model_copy(update={"on_bad_record": "skip"}), log=lambda *_: None)
-    assert str(status["fake/label/autoj-test"]).startswith("ok: skipped 1 bad records") and _cells_ok(status) == 0
+    assert str(status["fake/label/autoj-test"]).startswith("ok: skipped 1 bad records") and print_cells(status) == 0
     assert "skipped 1 bad records" in capsys.readouterr().out
     report = (tmp_path / "res" / "bad" / "report.md").read_text()
     assert "| 39 | 1 bad" in report  # n and rows dropped in the cell's row

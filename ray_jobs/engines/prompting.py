@@ -1,6 +1,6 @@
 """Token-level prompt building shared by the hf and vllm engines: chat template, truncation, labels.
 
-Truncation rule (documented in the README): when the rendered prompt is longer than the engine's
+Truncation rule (documented in docs/engines.md): when the rendered prompt is longer than the engine's
 budget (context length minus the tokens the answer needs), the question, both answers (the one
 answer of a pointwise example) and the reference are cut, each keeping its beginning, to shares set
 by judge_core.truncation (short texts keep everything; long ones share the rest equally), each cut

@@ -273,7 +273,7 @@ def serve_main(path: str, overrides: list[str] = (), blocking: bool = True):
         try:
             while True:
                 time.sleep(10)
-        except KeyboardInterrupt:  # as serve.run(blocking=True): the app stays up on a cluster (README)
+        except KeyboardInterrupt:  # as serve.run(blocking=True): the app stays up on a cluster (docs/serve.md)
             console.say("stopped waiting; a Serve app outlives its driver on a cluster (`serve shutdown` ends it)")
 
 
