@@ -294,3 +294,33 @@ def test_json_output_is_strict_json(tmp_path, shared_root, capsys):
     out = capsys.readouterr().out
     result = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
     assert result["pearson"] is None and "NaN" not in out
+
+
+def test_points_without_a_human_score_are_left_out_like_unlabelled_pairs(tmp_path):
+    """A pointwise file of 8 answers, 2 of them unscored: the 6 scored ones are the benchmark (before,
+    the unscored ones were kept: predictions for the 6 were refused as incomplete, and predictions for
+    all 8 handed None to scipy)."""
+    import json
+
+    from judge_core import scoring
+    from judge_core.data import FileDataset, register
+
+    rows = [{"q": f"q{i}", "a": f"answer {i}", "s": (i % 9) + 1 if i < 6 else None} for i in range(8)]
+    (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    register(
+        FileDataset(
+            name="points_some_unscored",
+            path=str(tmp_path / "p.jsonl"),
+            kind="pointwise",
+            columns={"question": "q", "answer": "a", "score": "s"},
+            scale=[1, 10],
+        )
+    )
+    assert len(scoring.benchmark_examples("points_some_unscored")[1]) == 6
+    preds = tmp_path / "pred.jsonl"
+    preds.write_text("\n".join(json.dumps({"index": i, "score": float(i + 1)}) for i in range(6)))
+    r = scoring.score("points_some_unscored", str(preds), bootstrap=0)
+    assert r["protocol"] == "pointwise" and r["n"] == 6 and r["pearson"] == pytest.approx(1.0)
+    preds.write_text("\n".join(json.dumps({"index": i, "score": 5.0}) for i in range(8)))
+    with pytest.raises(ValueError, match="not in the benchmark"):
+        scoring.score("points_some_unscored", str(preds), bootstrap=0)
