@@ -87,7 +87,7 @@ def apply_calibration(probs: Sequence[float], params: dict[str, float]) -> Probs
 def fit_calibration(gold: list[int], probs: Sequence[Sequence[float]]) -> dict[str, float]:
     """Temperature and tie multiplier minimising log loss on (gold, probs). On gold without ties the
     multiplier learns to shrink p_tie, which is what such a benchmark rewards."""
-    from scipy.optimize import minimize
+    from scipy.optimize import minimize  # heavy: out of judge_core's import (`judge score` stays light)
 
     def loss(x: Sequence[float]) -> float:  # log T, log m
         params = {"temperature": math.exp(x[0]), "tie_scale": math.exp(x[1])}

@@ -230,8 +230,8 @@ def bradley_terry(battles: list[tuple[str, str, str]], anchor: str) -> dict[str,
     As Chatbot Arena's compute_mle_elo: logistic regression without intercept, a tie = half a win for
     each side. A very weak L2 prior (C = 1e6) keeps a model that never lost finite; with any loss or tie
     it changes the ratings by far less than 0.01."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
+    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
+    from sklearn.linear_model import LogisticRegression  # heavy: out of judge_core's import (`judge score` stays light)
 
     scored = [b for b in battles if b[2] in ("win", "loss", "tie", "conflict")]
     models = sorted({m for a, b, _ in scored for m in (a, b)} | {anchor})
@@ -259,7 +259,7 @@ def bradley_terry_ci(
 ) -> dict[str, dict]:
     """{model: {rating, ci95}}; battles are (question_id, model1, model2, outcome) and the bootstrap
     resamples questions (all battles of a question move together)."""
-    import numpy as np
+    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
 
     by_q: dict[str, list] = {}
     for qid, a, b, outcome in battles:

@@ -29,6 +29,7 @@ def macro_prf(
     On sets with ties (PandaLM, Auto-J) that is {0,1,2}; a failure lowers its gold class's recall
     without adding a class. Undefined ratios count 0 (sklearn zero_division=0).
     """
+    # heavy: out of judge_core's import (`judge score` stays light)
     from sklearn.metrics import precision_recall_fscore_support
 
     _same_length(gold, pred)
@@ -47,7 +48,7 @@ def confusion(gold: Sequence[int], pred: Sequence[int | None]) -> dict[str, dict
 
 
 def cohen_kappa(a: Sequence[int | None], b: Sequence[int | None]) -> float:
-    from sklearn.metrics import cohen_kappa_score
+    from sklearn.metrics import cohen_kappa_score  # heavy: out of judge_core's import (`judge score` stays light)
 
     _same_length(a, b)
     return float(cohen_kappa_score([_FAIL if x is None else x for x in a], [_FAIL if x is None else x for x in b]))
@@ -99,7 +100,7 @@ def verdict_shares(ab: Sequence[int | None], ba: Sequence[int | None] | None = N
 
 def log_loss(gold: Sequence[int], probs: Sequence[Sequence[float]]) -> float:
     """Multi-class log loss over (p_tie, p1, p2), rows renormalised and clipped as scikit-learn does."""
-    from sklearn.metrics import log_loss as sk_log_loss
+    from sklearn.metrics import log_loss as sk_log_loss  # heavy: out of judge_core's import (`judge score` stays light)
 
     _same_length(gold, probs)
     rows = [[p / sum(row) for p in row] for row in probs]
@@ -136,7 +137,7 @@ def reliability(gold: Sequence[int], probs: Sequence[Sequence[float]], bins: int
 
 def correlations(human: Sequence[float], judge: Sequence[float]) -> dict[str, float]:
     """Pearson r, Spearman rho and Kendall tau-b between human and judge scores."""
-    from scipy import stats
+    from scipy import stats  # heavy: out of judge_core's import (`judge score` stays light)
 
     _same_length(human, judge)
     return {
@@ -155,7 +156,7 @@ def bootstrap_ci(
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap CIs: `statistic(indices)` is recomputed on `resamples` resamples of
     the n examples (with replacement; both orders of an example move together). Seeded."""
-    import numpy as np
+    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
 
     if resamples <= 0 or n == 0:
         return {}

@@ -17,6 +17,7 @@ from typing import Literal, cast
 
 from . import metrics as M
 from .chance import chance
+from .data.autoj import SCENARIO_GROUPS
 from .verdicts import Probs, average_orders, combine_orders, verdict_from_probs
 
 OnParseFailure = Literal["wrong", "tie", "drop"]
@@ -116,7 +117,6 @@ def _autoj_scores(records: list[ProtocolRecord]) -> dict:
 
 
 def autoj(records: list[ProtocolRecord]) -> dict:
-    from .data.autoj import SCENARIO_GROUPS
 
     groups = {g: _autoj_scores(rs) for g in SCENARIO_GROUPS if (rs := [r for r in records if r.group == g])}
     return _autoj_scores(records) | {"groups": groups} | _order_stats(records)

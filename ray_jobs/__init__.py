@@ -16,6 +16,6 @@ From Python, a sweep is a dict (a sweep YAML's content):
 def sweep(config: dict, log=print) -> dict:
     """Run a sweep config given as a dict: {cell: its store.CellStatus (.ok, .state, .reason)}; results
     and the report under <output_dir>/<name> (Ray starts here unless RAY_ADDRESS or ray_init names one to join)."""
-    from .batch import SweepConfig, run_sweep
+    from .batch import SweepConfig, run_sweep  # every `import ray_jobs.<module>` (Ray workers too) runs this file
 
     return run_sweep(SweepConfig.model_validate(config), log)

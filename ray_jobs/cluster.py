@@ -40,7 +40,7 @@ class Nodes:
 
     @classmethod
     def of_cluster(cls) -> Nodes:
-        import ray
+        import ray  # heavy: kept out of `judge --help`
 
         return cls({n["NodeID"]: dict(n["Resources"]) for n in ray.nodes() if n.get("Alive")})
 
@@ -105,8 +105,8 @@ def strict_pack(judge: str, bundles: list[dict[str, float]]) -> dict:
     """Ray remote args placing one engine actor in a new STRICT_PACK placement group (all its GPUs on one
     node); the engine's workers (vLLM's Ray executor) land in the same group. Called by Ray Data in the
     driver for each actor it starts."""
-    from ray.util.placement_group import placement_group
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+    from ray.util.placement_group import placement_group  # heavy: kept out of `judge --help`
+    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # heavy: kept out of `judge --help`
 
     group = placement_group(bundles, strategy="STRICT_PACK", name="")
     _GROUPS.setdefault(judge, []).append(group)
@@ -117,7 +117,7 @@ def release_groups(judge: str) -> None:
     """Remove a finished judge's placement groups: a group outlives its actor and would hold its GPUs."""
     groups = _GROUPS.pop(judge, [])
     if groups:
-        from ray.util.placement_group import remove_placement_group
+        from ray.util.placement_group import remove_placement_group  # heavy: kept out of `judge --help`
 
         for group in groups:
             remove_placement_group(group)

@@ -120,7 +120,7 @@ def log_note() -> str:
 def quiet_transformers():
     """transformers' warnings and progress bars off inside (a load report of weights that are replaced
     right after, "Writing model shards" bars); on again after."""
-    from transformers.utils import logging as hf_logging
+    from transformers.utils import logging as hf_logging  # heavy: kept out of `judge --help`
 
     level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
@@ -137,7 +137,7 @@ def quiet_ray_data() -> None:
     """Ray Data's own progress bars off in a quiet session: they would fill the log file with redraws
     (49 KB for 60 fine-tune steps); the verb's one bar says how far it is."""
     if quiet():
-        from ray.data import DataContext
+        from ray.data import DataContext  # heavy: kept out of `judge --help`
 
         ctx = DataContext.get_current()
         ctx.enable_progress_bars = ctx.enable_operator_progress_bars = False
@@ -155,7 +155,7 @@ class _Bar:
         stream = S.terminal
         self.tqdm = None
         if stream is not None and hasattr(stream, "isatty") and stream.isatty():
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # heavy: kept out of `judge --help`
 
             self.tqdm = tqdm(total=total, unit=unit, desc=desc, file=stream, dynamic_ncols=True, leave=True)
 

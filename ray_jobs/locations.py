@@ -72,7 +72,7 @@ def staged(location: str, log=print):
     if not is_uri(location):
         yield Path(location), lambda: None
         return
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # heavy: kept out of `judge --help`
 
     fs, remote = pafs.FileSystem.from_uri(location)
     local = Path(tempfile.gettempdir()) / "judgeray-staging" / hashlib.sha256(location.encode()).hexdigest()[:16]

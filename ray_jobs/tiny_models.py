@@ -38,6 +38,7 @@ def _mark_random(directory: Path, kind: str) -> None:
 
 def _bert_parts(**config):
     """(tokenizer, config) of the tiny BERT; torch is seeded after the tokenizer, before any weights."""
+    # heavy: torch, tokenizers and transformers, kept out of `judge --help`
     import torch
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import BertConfig, PreTrainedTokenizerFast
@@ -75,7 +76,7 @@ def _bert_parts(**config):
 
 
 def tiny_bert(directory: Path) -> Path:
-    from transformers import BertForSequenceClassification
+    from transformers import BertForSequenceClassification  # heavy: kept out of `judge --help`
 
     fast, config = _bert_parts()
     BertForSequenceClassification(config).base_model.save_pretrained(directory)
@@ -86,7 +87,7 @@ def tiny_bert(directory: Path) -> Path:
 
 def tiny_bert_reward(directory: Path) -> Path:
     """A BERT reward model (one label, no chat template): the form of OpenAssistant's DeBERTa reward models."""
-    from transformers import BertForSequenceClassification
+    from transformers import BertForSequenceClassification  # heavy: kept out of `judge --help`
 
     fast, config = _bert_parts(num_labels=1, initializer_range=REWARD_INIT)
     BertForSequenceClassification(config).save_pretrained(directory)
@@ -97,9 +98,9 @@ def tiny_bert_reward(directory: Path) -> Path:
 
 def _llama_parts(max_positions: int, **config):
     """(tokenizer with a chat template, config) of the tiny Llama; torch is seeded before any weights."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, PreTrainedTokenizerFast
+    import torch  # heavy: kept out of `judge --help`
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # heavy: kept out of `judge --help`
+    from transformers import LlamaConfig, PreTrainedTokenizerFast  # heavy: kept out of `judge --help`
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -133,7 +134,7 @@ def _llama_parts(max_positions: int, **config):
 
 
 def tiny_llama(directory: Path, max_positions: int = 512) -> Path:
-    from transformers import LlamaForCausalLM
+    from transformers import LlamaForCausalLM  # heavy: kept out of `judge --help`
 
     fast, config = _llama_parts(max_positions)
     LlamaForCausalLM(config).save_pretrained(directory)
@@ -144,7 +145,7 @@ def tiny_llama(directory: Path, max_positions: int = 512) -> Path:
 
 def tiny_llama_reward(directory: Path, num_labels: int = 1, max_positions: int = 512) -> Path:
     """A Llama reward model with a chat template: the form of Skywork-Reward-V2 (num_labels 1)."""
-    from transformers import LlamaForSequenceClassification
+    from transformers import LlamaForSequenceClassification  # heavy: kept out of `judge --help`
 
     fast, config = _llama_parts(max_positions, num_labels=num_labels, initializer_range=REWARD_INIT)
     LlamaForSequenceClassification(config).save_pretrained(directory)

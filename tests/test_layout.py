@@ -149,3 +149,30 @@ def test_the_readme_python_example_runs(ray_local, tmp_path, monkeypatch, shared
     monkeypatch.setenv("JUDGE_DATA_DIR", str(shared_root))
     exec(compile(block, "README.md", "exec"), {})
     assert "## llmbar/natural" in (tmp_path / "results" / "try" / "report.md").read_text()
+
+
+def test_every_import_inside_a_function_says_why():
+    """An import inside a function keeps a heavy library out of judge_core's import or out of `judge
+    --help`, or loads an optional dependency: its line (or the line above) says which. Anything else
+    belongs at the top of the module."""
+    silent = []
+    for top in ("judge_core", "ray_jobs"):
+        for path in sorted((ROOT / top).rglob("*.py")):
+            lines = path.read_text().splitlines()
+            for fn in ast.walk(ast.parse("\n".join(lines))):
+                if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                for node in ast.walk(fn):
+                    if isinstance(node, (ast.Import, ast.ImportFrom)) and not _says_why(lines, node.lineno):
+                        silent.append(f"{path.relative_to(ROOT)}:{node.lineno}: {lines[node.lineno - 1].strip()}")
+    assert sorted(set(silent)) == []
+
+
+def _says_why(lines: list[str], lineno: int) -> bool:
+    """A comment on the import's line, or on the line above its group of import lines."""
+    i = lineno - 1
+    if "#" in lines[i]:
+        return True
+    while i > 0 and lines[i - 1].strip().startswith(("import ", "from ")):
+        i -= 1
+    return lines[i - 1].strip().startswith("#")

@@ -19,10 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, overload
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..schema import PairExample, PointExample, Text, presented
@@ -243,7 +245,7 @@ def _starts_with(path: Path, char: str) -> bool:
 
 def read_parquet(path: Path) -> Iterator[tuple[At, dict]]:
     """Records of a Parquet file in row order, each with its 1-based row number."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy: out of judge_core's import (`judge score` stays light)
 
     index = 0
     for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
@@ -254,7 +256,7 @@ def read_parquet(path: Path) -> Iterator[tuple[At, dict]]:
 
 def _hf_records(name: str, split: str | None) -> Iterator[tuple[At, dict]]:
     """Records of a datasets dataset (save_to_disk directory, else a hub name) with 1-based row numbers."""
-    import datasets
+    import datasets  # heavy: out of judge_core's import (`judge score` stays light)
 
     ds = datasets.load_from_disk(name) if Path(name).is_dir() else datasets.load_dataset(name, split=split)
     if isinstance(ds, datasets.DatasetDict):
@@ -273,7 +275,7 @@ def local_copy(where: str) -> Path:
         if not path.is_file():
             raise FileNotFoundError(f"{where}: no such file (cwd {Path.cwd()})")
         return path
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # heavy: out of judge_core's import (`judge score` stays light)
 
     fs, inner = pafs.FileSystem.from_uri(where)
     info = fs.get_file_info(inner)
@@ -340,9 +342,6 @@ def dataset_arg(text: str) -> str | FileDataset:
     """What a command line's --benchmark or `judge data inspect` names: a registered benchmark
     ("name", "name/subset"), a dataset mapping inline ('{name: mine, path: ...}'), a YAML file holding
     one, or a data file (named by its stem, columns guessed from their usual names)."""
-    import re
-
-    import yaml
 
     if text.lstrip().startswith("{"):
         return FileDataset.model_validate(yaml.safe_load(text))

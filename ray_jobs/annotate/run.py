@@ -13,6 +13,7 @@ moment and run again with the same config, it judges the shards without a file a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -30,8 +31,14 @@ from judge_core.pipeline import expand
 from judge_core.verdicts import both_orders
 
 from .. import console
+from ..batch.stages import EngineActor, engine_stage
+from ..cluster import release_groups
+from ..config import read_config
 from ..locations import is_uri, results_location
-from ..spec import JudgeSpec
+from ..ray_lifecycle import ensure_ray
+from ..report.best import resolve_best_of
+from ..spec import JudgeSpec, preflight
+from ..store import locked
 from . import shards as S
 
 DONE = "shard-{:06d}.parquet"
@@ -90,7 +97,6 @@ class AnnotateConfig(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _best_of(cls, data):
-        from ..report.best import resolve_best_of
 
         return resolve_best_of(data)
 
@@ -123,7 +129,6 @@ def _absolute(where: str) -> str:
 
 
 def load_annotate(path, overrides=()) -> AnnotateConfig:
-    from ..config import read_config
 
     return AnnotateConfig.model_validate(read_config(path, overrides))
 
@@ -133,7 +138,6 @@ class ShardAnnotator:
     """An engine actor that judges whole shards: read, judge, write; returns one summary per shard."""
 
     def __init__(self, spec: dict, job: dict):
-        from ..batch.stages import EngineActor
 
         self.judge = EngineActor(spec)
         self.batch_size = spec["batch_size"]
@@ -217,7 +221,7 @@ def _added(at, judged: dict | None, bad: str | None, orders: str) -> dict:
 
 def write_shard(output: str, index: int, table: pa.Table) -> None:
     """Write a shard under a temporary name, then move it into place: a shard file is whole or absent."""
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # heavy: kept out of `judge --help`
 
     fs, root = S.filesystem(output)
     fs.create_dir(root, recursive=True)
@@ -229,7 +233,7 @@ def write_shard(output: str, index: int, table: pa.Table) -> None:
 # ---- on the driver ---------------------------------------------------------------------------------
 def finished(output: str) -> set[int]:
     """The shards that have their output file; half-written temporary files of a killed run are removed."""
-    import pyarrow.fs as pafs
+    import pyarrow.fs as pafs  # heavy: kept out of `judge --help`
 
     fs, root = S.filesystem(output)
     if fs.get_file_info(root).type != pafs.FileType.Directory:
@@ -277,21 +281,13 @@ def _manifest(cfg: AnnotateConfig, shards: list[S.Shard]) -> dict:
 def run_annotate(cfg: AnnotateConfig, log=print) -> dict:
     """Judge every shard without an output file; returns {rows, shards, judged_now, errors_now, seconds}.
     A local output is locked while it is written (a second run on it is refused, naming the first)."""
-    import contextlib
-
-    from ..store import locked
 
     with locked(Path(cfg.output), log) if not is_uri(cfg.output) else contextlib.nullcontext():
         return _run(cfg, log)
 
 
 def _run(cfg: AnnotateConfig, log) -> dict:
-    import ray.data
-
-    from ..batch.stages import engine_stage
-    from ..cluster import release_groups
-    from ..ray_lifecycle import ensure_ray
-    from ..spec import preflight
+    import ray.data  # heavy: kept out of `judge --help`
 
     preflight(cfg.judge)
     shards, columns = S.plan(cfg.input.path, cfg.input.format, cfg.shard_rows)

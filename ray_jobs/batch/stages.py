@@ -12,6 +12,7 @@ other judges' actors holding every CPU of the cluster.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import pyarrow as pa
@@ -101,9 +102,8 @@ def engine_stage(spec: JudgeSpec, nodes: Nodes | None = None, **constructor) -> 
     running Ray's); `constructor`: more arguments for the actor class. A tensor-parallel engine's actor
     asks for no GPU itself: each actor gets a STRICT_PACK placement group of its bundles (cluster.strict_pack),
     as ray.data.llm does."""
-    import functools
 
-    import ray.data
+    import ray.data  # heavy: kept out of `judge --help`
 
     low, high = pool_bounds(spec, nodes)
     shipped = spec.model_copy(update={"concurrency": high if low == high else (low, high)}).model_dump()  # for threads
@@ -129,7 +129,7 @@ def engine_stage(spec: JudgeSpec, nodes: Nodes | None = None, **constructor) -> 
 
 def rows_dataset(rows: list[dict], batch_size: int):
     """A Ray Dataset of plain rows, in about one block per batch (not one block per row)."""
-    import ray.data
+    import ray.data  # heavy: kept out of `judge --help`
 
     return ray.data.from_items(rows, override_num_blocks=max(1, min(len(rows), math.ceil(len(rows) / batch_size))))
 

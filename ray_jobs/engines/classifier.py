@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+
 from judge_core.features import head_features
 from judge_core.pipeline import example_of
 from judge_core.schema import to_original
@@ -21,7 +23,6 @@ from .encoder import classifier_input, load_trained, pad, pair_inputs
 
 class ClassifierJudge:
     def __init__(self, path: str | Path, batch_size: int = 32, device: str = "cpu", max_length: int | None = None):
-        import torch
 
         self.model, self.tokenizer, self.info = load_trained(path)
         self.model.to(device)

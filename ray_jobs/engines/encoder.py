@@ -14,7 +14,11 @@ import json
 from pathlib import Path
 
 import torch
+from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.modeling_outputs import SequenceClassifierOutput
 
+from judge_core.features import NAMES, TIE_NAMES
 from judge_core.truncation import fit_segments, pair_segments
 
 from ..console import quiet_transformers
@@ -58,7 +62,6 @@ class PairJudge(torch.nn.Module):
         return {k: v.detach().cpu() for k, v in self.state_dict().items() if not k.startswith("scorer.")}
 
     def forward(self, input_ids, attention_mask, labels=None, features=None, tie_features=None):
-        from transformers.modeling_outputs import SequenceClassifierOutput
 
         s = self.scorer(input_ids=input_ids, attention_mask=attention_mask).logits.squeeze(-1).float()
         tie = self.tie.expand(len(s) // 2)
@@ -75,15 +78,12 @@ class PairJudge(torch.nn.Module):
 
 def pair_sizes(config: dict) -> dict:
     """PairJudge's feature sizes for a fine-tune config (judgeray.json's "config")."""
-    from judge_core.features import NAMES, TIE_NAMES
 
     return {"features": len(NAMES), "tie_features": len(TIE_NAMES)} if config.get("pair_features") else {}
 
 
 def load_trained(directory: str | Path):
     """(model, tokenizer, info) from a directory written by `judge finetune`: base + adapter, eval mode."""
-    from peft import AutoPeftModelForCausalLM, AutoPeftModelForSequenceClassification
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     directory = Path(directory)
     info = json.loads((directory / "judgeray.json").read_text())

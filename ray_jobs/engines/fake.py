@@ -44,7 +44,7 @@ class FakeEngine:
             with open(self.opts.starts_file, "a") as f:
                 f.write(f"{spec.name}\n")
         if self.opts.nodes_file:
-            import ray
+            import ray  # only with nodes_file (the multi-node tests)
 
             with open(self.opts.nodes_file, "a") as f:
                 f.write(f"{spec.name} {ray.get_runtime_context().get_node_id()}\n")

@@ -13,7 +13,12 @@ gives the same verdict on any number of actors.
 
 from __future__ import annotations
 
+import copy
 import time
+
+import torch
+from peft import PeftModel
+from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ..spec import JudgeSpec
 from .base import one_by_one, use_cpu_threads
@@ -43,15 +48,12 @@ def torch_dtype(torch, name: str, device: str):
 
 def load_causal_lm(model: str, adapter: str | None, dtype, device: str):
     """(model, tokenizer) in eval mode; the adapter, when given, is applied on top (not merged)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(adapter or model)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     lm = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
     if adapter:
-        from peft import PeftModel
-
         lm = PeftModel.from_pretrained(lm, adapter)
     return lm.to(device).eval(), tok
 
@@ -59,7 +61,6 @@ def load_causal_lm(model: str, adapter: str | None, dtype, device: str):
 class HFEngine:
     def __init__(self, spec: JudgeSpec):
         use_cpu_threads(spec)  # before torch loads
-        import torch
 
         self.torch, self.spec, opts = torch, spec, spec.opts
         self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -102,7 +103,6 @@ class HFEngine:
         """{row: {label: log p(path | prompt + first token)}} for labels sharing a first token, from
         asks (row, first token + path but its last, label, path): one short pass on the prompts' KV
         cache per distinct continuation, for every row of the batch (rows that do not need it ignore it)."""
-        import copy
 
         torch, rows, logp = self.torch, mask.shape[0], {}
         continuations = sorted({tuple(c) for _, c, _, _ in asks})

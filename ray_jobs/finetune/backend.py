@@ -18,6 +18,9 @@ import contextlib
 import json
 from pathlib import Path
 
+import ray.train.torch
+import torch
+
 from .config import FinetuneConfig
 
 
@@ -31,12 +34,10 @@ class DDP:
         self.bf16 = cfg.bf16
 
     def setup(self, model, optimizer, scheduler, cfg: FinetuneConfig):
-        import ray.train.torch
 
         return ray.train.torch.prepare_model(model), optimizer, scheduler
 
     def autocast(self, device):
-        import torch
 
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16) if self.bf16 else contextlib.nullcontext()
 
@@ -44,7 +45,6 @@ class DDP:
         (loss / grad_accum).backward()
 
     def step(self, model, optimizer, scheduler, boundary: bool) -> None:
-        import torch
 
         if boundary:
             torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
@@ -79,7 +79,7 @@ class ZeRO(DDP):
         self.zero_stage = self.config["zero_optimization"]["stage"]
 
     def setup(self, model, optimizer, scheduler, cfg: FinetuneConfig):
-        import deepspeed
+        import deepspeed  # optional: ZeRO only (slow to import)
 
         config = self.config | {
             "train_micro_batch_size_per_gpu": cfg.batch_size,
@@ -103,7 +103,7 @@ class ZeRO(DDP):
     def gathered(self, model):
         if self.zero_stage != 3:
             return contextlib.nullcontext()
-        import deepspeed
+        import deepspeed  # optional: ZeRO only (slow to import)
 
         return deepspeed.zero.GatheredParameters(list(model.module.parameters()), modifier_rank=None)
 

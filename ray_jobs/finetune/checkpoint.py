@@ -15,7 +15,11 @@ import json
 import tempfile
 from pathlib import Path
 
+import ray.train
+import torch
+
 from .config import FinetuneConfig
+from .model import save
 
 
 def trainable_state(model) -> dict:
@@ -34,10 +38,6 @@ def load_trainable(model, trainable: dict) -> None:
 def save_checkpoint(job, step: int, metrics: dict) -> None:
     """Report a checkpoint: the adapter and trainer state from rank 0 and, under DeepSpeed, every
     rank's ZeRO partition (Ray merges the ranks' files into one checkpoint directory)."""
-    import ray.train
-    import torch
-
-    from .model import save
 
     context = ray.train.get_context()
     rank, backend = context.get_world_rank(), job.backend
@@ -68,8 +68,6 @@ def restore(job, resume_dir: str | None, since: float | None = None) -> int:
     restores its own partitions). `since`: when this run started; a whole checkpoint written since
     then is this run's even if Ray Train never registered it (a node lost right after writing it:
     the controller had not yet collected every rank's report, and get_checkpoint() gives None)."""
-    import ray.train
-    import torch
 
     ckpt, source = ray.train.get_checkpoint(), "this run's last checkpoint"
     own = latest_checkpoint(job.cfg, since) if ckpt is None and since is not None else None

@@ -37,7 +37,7 @@ def predictions(judge, examples) -> dict[str, list[dict]]:
 
 
 def evaluate(adapter: str | Path, benchmarks: list[str], out_dir: str | Path, root=None, bootstrap: int = 1000) -> dict:
-    from ..engines.classifier import ClassifierJudge
+    from ..engines.classifier import ClassifierJudge  # heavy: torch and peft, kept out of `judge --help`
 
     judge = ClassifierJudge(adapter)
     out_dir = Path(out_dir)

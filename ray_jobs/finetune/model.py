@@ -32,7 +32,7 @@ def load_tokenizer(cfg: FinetuneConfig):
 def _quantization(cfg: FinetuneConfig):
     if cfg.quantize != "nf4":
         return {}
-    from transformers import BitsAndBytesConfig
+    from transformers import BitsAndBytesConfig  # optional: QLoRA only (4-bit needs CUDA)
 
     dtype = torch.bfloat16 if cfg.bf16 else torch.float32
     return {
@@ -45,7 +45,7 @@ def _quantization(cfg: FinetuneConfig):
 def _disable_avx512bf16_repack(model) -> None:
     """bitsandbytes on AVX512-BF16 CPUs repacks 4-bit weights on the first no-grad forward, after
     which LoRA gradients are silently None (../shared/CPU-STACK.md). Turn that path off."""
-    import bitsandbytes as bnb
+    import bitsandbytes as bnb  # optional: QLoRA only (4-bit needs CUDA)
 
     for module in model.modules():
         if isinstance(module, bnb.nn.Linear4bit):

@@ -19,6 +19,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import ray.data
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+from ray.train.torch import TorchTrainer
+
 from judge_core.finetune_data import build_training_set
 
 from .. import console
@@ -29,6 +37,8 @@ from ..ray_lifecycle import ensure_ray
 from .backend import DDP, make_backend
 from .checkpoint import latest_checkpoint, restore, save_checkpoint
 from .config import FinetuneConfig, load_config
+from .eval import evaluate
+from .model import load_model, load_tokenizer, trainable_share
 from .tokenize import IGNORE, feature_stats, micro_batches, training_rows
 
 
@@ -36,7 +46,6 @@ from .tokenize import IGNORE, feature_stats, micro_batches, training_rows
 def build_datasets(cfg: FinetuneConfig):
     """(train rows, val rows, report, feature stats or None): length-grouped micro-batches, one per
     Ray Data row; validation in both orders."""
-    from .model import load_tokenizer
 
     train, val, report = build_training_set(
         cfg.sources,
@@ -124,11 +133,6 @@ def train_loop(config: dict) -> None:
 
 def setup(config: dict) -> Job:
     """Tokenizer, model (+ PEFT), optimizer, schedule, and the backend wrapped around them."""
-    import ray.train
-    import ray.train.torch
-    import torch
-
-    from .model import load_model, load_tokenizer, trainable_share
 
     cfg = FinetuneConfig(**config["cfg"])
     torch.manual_seed(cfg.seed)
@@ -165,7 +169,6 @@ def _param_groups(model, cfg: FinetuneConfig) -> list[dict]:
 
 def _schedule(optimizer, total_steps: int, warmup_ratio: float):
     """Linear warm-up, then linear decay to zero at total_steps."""
-    import torch
 
     warmup = max(1, int(total_steps * warmup_ratio))
     return torch.optim.lr_scheduler.LambdaLR(
@@ -176,7 +179,6 @@ def _schedule(optimizer, total_steps: int, warmup_ratio: float):
 def train(job: Job, progress: Progress) -> None:
     """Micro-batches until total_steps; resuming skips the micro-batches the checkpoint already saw
     (Ray Data does not promise the same shard order twice: exact in count, not sample by sample)."""
-    import ray.train
 
     cfg, shard = job.cfg, ray.train.get_dataset_shard("train")
     job.model.train()
@@ -202,7 +204,6 @@ def train(job: Job, progress: Progress) -> None:
 
 def _after_step(job: Job, progress: Progress, epoch: int) -> None:
     """A checkpoint every checkpoint_every steps, else a progress report every log_every steps."""
-    import ray.train
 
     step, cfg = progress.step, job.cfg
     metrics = progress.metrics(job, epoch)
@@ -222,8 +223,6 @@ def _after_step(job: Job, progress: Progress, epoch: int) -> None:
 
 def _collate(rows: dict, pad_id: int, device):
     """(inputs for the model's forward, non-pad tokens, all tokens) of one micro-batch."""
-    import numpy as np
-    import torch
 
     seqs, labels = rows["input_ids"][0], rows["labels"][0]
     ids, mask = pad(seqs, pad_id)
@@ -240,9 +239,6 @@ def _collate(rows: dict, pad_id: int, device):
 
 def validate(job: Job) -> dict:
     """Validation loss and (encoder heads) accuracy, summed over workers."""
-    import ray.train
-    import torch
-    import torch.distributed as dist
 
     job.model.eval()
     sums = torch.zeros(4, dtype=torch.float64)  # loss*n, n, correct, count
@@ -257,7 +253,6 @@ def validate(job: Job) -> dict:
 
 
 def _validation_sums(job: Job, rows: dict):
-    import torch
 
     inputs, _, _ = _collate(rows, job.tok.pad_token_id, job.device)
     with job.backend.autocast(job.device):
@@ -273,9 +268,6 @@ def _validation_sums(job: Job, rows: dict):
 # ---- driver ------------------------------------------------------------------------------------------
 def run(cfg: FinetuneConfig) -> dict:
     """Train and write the adapter to cfg.adapter_dir(); returns the final metrics."""
-    import ray.data
-    import ray.train
-    from ray.train.torch import TorchTrainer
 
     ensure(cfg.model)  # a models/NAME base is pulled here, once
     if cfg.bf16 and not cfg.use_gpu:
@@ -346,7 +338,6 @@ def evaluate_after(cfg: FinetuneConfig) -> dict:
     """Judge cfg.eval_benchmarks with the new adapter and score them (classifier or pair head)."""
     if not cfg.eval_benchmarks:
         return {}
-    from .eval import evaluate
 
     return evaluate(cfg.adapter_dir(), cfg.eval_benchmarks, cfg.adapter_dir().parent / "eval", root=cfg.data_root)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from judge_core.features import head_features
 from judge_core.finetune_data import generative_sample, label_in_order
 from judge_core.schema import PairExample
@@ -64,7 +66,6 @@ def training_rows(examples, tok, cfg: FinetuneConfig, orders=("ab",)) -> list[di
 
 def feature_stats(rows: list[dict]) -> dict:
     """Mean and standard deviation of the pair head's answer and tie features over training rows."""
-    import numpy as np
 
     f = np.array([w for r in rows for w in r["features"]])
     t = np.array([r["tie_features"] for r in rows])

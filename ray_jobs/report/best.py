@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..locations import resolve
 from ..spec import engines
 from .summary import RULE, select_best
 from .sweep import collect
@@ -57,7 +58,6 @@ def resolve_best_of(data):
     judge = data.get("judge") if isinstance(data, dict) else None
     if not isinstance(judge, dict) or "best_of" not in judge:
         return data
-    from ..locations import resolve
 
     unknown = set(judge) - {"best_of", "probabilities", "adapters"}
     if unknown:

@@ -15,8 +15,9 @@ row, then by name; those rows come first. Published (†) rows are not ranked.
 from __future__ import annotations
 
 from judge_core import protocols
+from judge_core.published import published_for
 
-from .format import RAW, fmt, num, pct, with_ci
+from .format import RAW, bias_svg, cost_svg, fmt, num, pct, with_ci
 
 LOWER_IS_BETTER = frozenset({"log_loss"})
 POINTWISE = frozenset({"pearson"})  # the pointwise protocol's headline
@@ -130,7 +131,6 @@ def _finish(row: dict, required: set[str]) -> dict:
 
 def summary_plots(table: dict[str, list[dict]]) -> str:
     """The summary's two plots (HTML): position bias per judge, and cost against mean rank."""
-    from .format import bias_svg, cost_svg
 
     rows = summarise(table)["rows"]
     biased = [(r["label"], r["prefer_first"], r["prefer_second"]) for r in rows if r["prefer_first"] is not None]
@@ -148,7 +148,6 @@ def chance_value(rows: list[dict], key: str) -> float | None:
 
 def _reference_rows(table: dict[str, list[dict]], benches: list[str], width: int) -> list[list[str]]:
     """Below the judges: chance under each subset's protocol (·), then published judges (†), unranked."""
-    from judge_core.published import published_for
 
     blank = ["-"] * width
     chance = [fmt(_headline(table[b]), chance_value(table[b], _headline(table[b]))) for b in benches]

@@ -10,7 +10,7 @@ __all__ = ["ServeConfig", *_APP]
 
 def __getattr__(name: str):
     if name in _APP:
-        from . import app
+        from . import app  # heavy: Ray Serve, kept out of `judge --help`
 
         return getattr(app, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

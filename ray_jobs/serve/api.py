@@ -18,6 +18,7 @@ from judge_core import prompts
 from judge_core.schema import PairExample, PointExample, Text
 from judge_core.verdicts import both_orders
 
+from ..report.best import resolve_best_of
 from ..spec import JudgeSpec
 
 
@@ -51,7 +52,6 @@ class ServeConfig(BaseModel):
     def _best_of(cls, data):
         """judge: {best_of: results/<sweep>, probabilities: bool, adapters: bool} serves that sweep's best
         judge (report/summary.RULE) with its template; `picked` says which and why (GET /v1/models)."""
-        from ..report.best import resolve_best_of
 
         return resolve_best_of(data)
 
@@ -377,7 +377,7 @@ def token_counter(spec: JudgeSpec):
     """Tokens of a text for the request limit: the judge's own tokenizer where it has one (hf, vllm,
     classifier), whitespace words otherwise (baseline and fake judges read no tokens)."""
     if spec.capability.tokenizer:
-        from transformers import AutoTokenizer
+        from transformers import AutoTokenizer  # heavy: kept out of `judge --help`
 
         tok = AutoTokenizer.from_pretrained(spec.adapter or spec.model)
         return lambda text: len(tok.encode(text, add_special_tokens=False))
