@@ -94,8 +94,11 @@ def test_the_readme_cluster_commands_give_succeeded_jobs(tmp_path, shared_root):
         "FINETUNE_OVERRIDES": "stop_after_steps=2 limit_per_source=8 batch_size=4 checkpoint_every=1000",
     }
     start = time.time()
+    # A command that fails stops the script before the page's own stop block: stop that head anyway,
+    # the page's way, so a failed run leaves no Ray behind (the check below still sees it if it did).
+    stop_head = "trap 'set +e; [ -n \"${HEAD_PID:-}\" ] && kill $HEAD_PID 2>/dev/null && wait $HEAD_PID; true' EXIT\n"
     run = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", _readme_blocks()],
+        ["bash", "-euo", "pipefail", "-c", stop_head + _readme_blocks()],
         cwd=ROOT,
         env=env,
         capture_output=True,
