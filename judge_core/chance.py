@@ -14,11 +14,21 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .protocols import Protocol, ProtocolRecord
+
+class Scored(Protocol):
+    """What chance needs of a protocols.Protocol, named here instead of imported: protocols imports
+    this module, and a type import back would close a cycle."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def headline(self) -> tuple[str, ...]: ...
+    @property
+    def compute(self) -> Callable[[list[Any]], dict]: ...
 
 
 def draws_for(n: int) -> int:
@@ -27,10 +37,9 @@ def draws_for(n: int) -> int:
     return max(10, min(100, 20_000 // max(1, n)))
 
 
-def chance(
-    protocol: Protocol, records: list[ProtocolRecord], draws: int | None = None, seed: int = 0
-) -> dict[str, float]:
-    """`protocol`: a protocols.Protocol (passed in, not looked up: protocols imports this module)."""
+def chance(protocol: Scored, records: list[Any], draws: int | None = None, seed: int = 0) -> dict[str, float]:
+    """`protocol`: a protocols.Protocol, `records` its ProtocolRecords (passed in, not looked up:
+    protocols imports this module)."""
     if protocol.name == "pointwise":
         return dict.fromkeys(protocol.headline, 0.0)
     if not records:
