@@ -12,7 +12,7 @@ import pytest
 from judge_core.data import load
 from judge_core.pipeline import expand, to_judgment
 from judge_core.scoring import score_judgments
-from ray_jobs.batch.metrics import calibrated, calibration
+from ray_jobs.batch.cell_metrics import calibrated, calibration
 from ray_jobs.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]

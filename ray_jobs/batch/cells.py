@@ -27,7 +27,7 @@ from .. import console
 from ..cluster import release_groups
 from ..spec import preflight
 from ..store import Cell, judgment_from_row, prepare_dir, read_parts, write_json, write_part
-from .metrics import cell_metrics
+from .cell_metrics import cell_metrics
 from .stages import build_dataset
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..locations import resolve
 from ..spec import engines
 from .summary import RULE, select_best
-from .sweep import collect
+from .sweep_page import collect
 
 
 def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) -> dict:

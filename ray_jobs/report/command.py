@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .sweep import write_report
+from .sweep_page import write_report
 
 
 def add_parser(sub) -> None:
