@@ -124,17 +124,21 @@ def test_hf_label_micro_batches_by_tokens_on_cpu_give_the_same_probabilities(tin
         assert a["probs"] == pytest.approx(b["probs"], abs=1e-5) and a["tokens_in"] == b["tokens_in"]
 
 
-def test_cpu_threads_reach_openmp_before_torch_loads():
+def test_cpu_threads_reach_openmp_before_torch_loads(tmp_path):
     """Ray starts an actor with OMP_NUM_THREADS=1; threads that OpenMP starts later read that, not
-    torch.set_num_threads. The engine's thread count must be in the environment when torch loads."""
+    torch.set_num_threads. The engine's thread count must be in the environment when torch loads,
+    which is when build_engine imports the engine's module (hf.py imports torch at its top)."""
     import os
     import subprocess
     import sys
 
+    from ray_jobs.tiny_models import tiny_llama
+
+    model = tiny_llama(tmp_path / "llama")
     code = (
-        "import os, sys; from ray_jobs.engines.base import use_cpu_threads; from ray_jobs.spec import JudgeSpec; "
+        "import os, sys; from ray_jobs.engines.base import build_engine; from ray_jobs.spec import JudgeSpec; "
         "assert 'torch' not in sys.modules; "
-        "use_cpu_threads(JudgeSpec(name='t', engine='hf', model='m', options={'threads': 2})); "
+        f"build_engine(JudgeSpec(name='t', engine='hf', model={str(model)!r}, options={{'threads': 2}})); "
         "import torch; print(os.environ['OMP_NUM_THREADS'], torch.get_num_threads())"
     )
     out = subprocess.run(

@@ -24,24 +24,27 @@ def build_engine(spec: JudgeSpec | dict):
     spec = JudgeSpec.model_validate(spec)
     if spec.capability.builder is None:
         raise ValueError(f"judge {spec.name}: engine {spec.engine} runs no model")
+    if spec.num_gpus == 0 and "torch" not in sys.modules and hasattr(spec.opts, "threads"):
+        os.environ["OMP_NUM_THREADS"] = str(cpu_threads(spec))  # before the engine's module loads torch
     module, cls = spec.capability.builder.split(":")
     return getattr(importlib.import_module(f"ray_jobs.engines.{module}"), cls)(spec)
 
 
-def use_cpu_threads(spec: JudgeSpec) -> None:
-    """On a CPU, let torch use `threads` (default: the machine's cores shared by the judge's actors, at
-    most its pool's max).
-    Ray starts every actor with OMP_NUM_THREADS=1. OpenMP reads it once, when torch loads, so it is set
-    first; torch.set_num_threads alone left the vllm engine ~15% slower in an actor than with
-    OMP_NUM_THREADS=2 (100 LLMBar prompts, SmolLM2, 3 runs each)."""
+def cpu_threads(spec: JudgeSpec) -> int:
+    """The judge's `threads` (default: the machine's cores shared by its actors, at most its pool's max).
+    Ray starts every actor with OMP_NUM_THREADS=1, and OpenMP reads that once, when torch loads: so
+    build_engine sets it to this before it imports the engine's module. torch.set_num_threads alone
+    left the vllm engine ~15% slower in an actor than OMP_NUM_THREADS=2 (100 LLMBar prompts, SmolLM2,
+    3 runs each)."""
+    return spec.opts.threads or max(1, (os.cpu_count() or 1) // (spec.pool[1] or 1))
 
-    threads = spec.opts.threads or max(1, (os.cpu_count() or 1) // (spec.pool[1] or 1))
-    if "torch" not in sys.modules:
-        os.environ["OMP_NUM_THREADS"] = str(threads)
+
+def use_cpu_threads(spec: JudgeSpec) -> None:
+    """On a CPU, let torch use cpu_threads(spec) (OpenMP got the same number from build_engine)."""
     import torch  # heavy: kept out of `judge --help`
 
     if not torch.cuda.is_available():
-        torch.set_num_threads(threads)
+        torch.set_num_threads(cpu_threads(spec))
 
 
 def failed(error: str) -> dict:

@@ -60,7 +60,7 @@ def load_causal_lm(model: str, adapter: str | None, dtype, device: str):
 
 class HFEngine:
     def __init__(self, spec: JudgeSpec):
-        use_cpu_threads(spec)  # before torch loads
+        use_cpu_threads(spec)
 
         self.torch, self.spec, opts = torch, spec, spec.opts
         self.device = opts.device or ("cuda" if torch.cuda.is_available() else "cpu")

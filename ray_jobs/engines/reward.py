@@ -213,7 +213,7 @@ BACKENDS = {"hf": HFRewards, "vllm": VLLMRewards}
 
 class RewardEngine:
     def __init__(self, spec: JudgeSpec):
-        use_cpu_threads(spec)  # before torch loads
+        use_cpu_threads(spec)
 
         o = spec.opts
         if spec.adapter:
