@@ -81,12 +81,10 @@ def run_case(case: str, seconds: float, delay: float, data: str) -> dict:
     rows = max(4, round(seconds * GPUS / (delay * sum(gpus))))  # every judge the same rows: ideal wall = seconds
     out = Path(tempfile.mkdtemp(prefix=f"cluster-sweep-{case}-"))
     temp = tempfile.mkdtemp(prefix="ray")
-    # its judges are the test-only fake engine (a delay per row stands in for GPU work): register it
-    env = os.environ | {
-        "RAY_AUTH_MODE": "disabled",
-        "RAY_TMPDIR": temp,
-        "JUDGERAY_ENGINE_PLUGINS": "ray_jobs.engines.fake",
-    }
+    # its judges are the test-only fake engine (a delay per row stands in for GPU work): register it here,
+    # before the nodes start, so that the driver and every node's workers inherit the variable
+    os.environ["JUDGERAY_ENGINE_PLUGINS"] = "ray_jobs.engines.fake"
+    env = os.environ | {"RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": temp}
     start = time.perf_counter()
     cluster = start_cluster(NODES[case], temp) if case in NODES else None
     try:

@@ -125,7 +125,7 @@ def run_ours(engine: str, args) -> dict:
     )
     status = run_sweep(cfg, log=lambda *_: None)
     wall = time.perf_counter() - BORN
-    assert all(s.startswith("ok") for s in status.values()), status
+    assert all(s.ok for s in status.values()), status
     table = pq.read_table(list((out / "peers").glob(f"{engine}/label/*/parts/*.parquet"))).to_pylist()
     flip = {1: 2, 2: 1, 0: 0, None: None}
     verdicts = {f"{r['uid']}/{r['order']}": r["verdict"] if r["order"] == "ab" else flip[r["verdict"]] for r in table}

@@ -1,4 +1,4 @@
-"""The verbs that need judge_core alone (never Ray or torch): `judge data`, `judge score`, `judge models`.
+"""The verbs that need neither Ray nor torch: `judge data`, `judge score` (judge_core does the work), `judge models`.
 
 judge data list
 judge data show llmbar --subset neighbor

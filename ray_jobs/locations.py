@@ -23,6 +23,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import pyarrow.fs as pafs
+
 PREFIXES = {"models": "JUDGE_MODELS_DIR", "results": "JUDGE_RESULTS_DIR"}
 
 
@@ -72,7 +74,6 @@ def staged(location: str, log=print):
     if not is_uri(location):
         yield Path(location), lambda: None
         return
-    import pyarrow.fs as pafs  # heavy: kept out of `judge --help`
 
     fs, remote = pafs.FileSystem.from_uri(location)
     local = Path(tempfile.gettempdir()) / "judgeray-staging" / hashlib.sha256(location.encode()).hexdigest()[:16]

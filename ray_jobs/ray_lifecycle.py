@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+import psutil
+
 from . import console
 from .cluster import Nodes, describe
 
@@ -127,7 +129,6 @@ def start_reaper() -> subprocess.Popen:
 
 def watch(driver_pid: int, interval: float = 1.0) -> int:
     """Record the driver's descendants until it exits, then stop the survivors; how many were stopped."""
-    import psutil  # heavy: kept out of `judge --help`
 
     try:
         driver = psutil.Process(driver_pid)
@@ -143,7 +144,6 @@ def watch(driver_pid: int, interval: float = 1.0) -> int:
 
 def stop(seen: dict[int, float], grace: float = 5.0) -> int:
     """SIGTERM, then SIGKILL after `grace` seconds, to each recorded process still running as itself."""
-    import psutil  # heavy: kept out of `judge --help`
 
     alive = []
     for pid, created in seen.items():

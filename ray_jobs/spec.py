@@ -214,8 +214,9 @@ CAPABILITIES: dict[str, Capability] = {
 def register_engine(name: str, capability: Capability) -> None:
     """Add an engine kind (its builder a "module:Class" under ray_jobs.engines). The modules named in
     $JUDGERAY_ENGINE_PLUGINS (comma-separated) are imported on the first question about engines, in
-    every process that reads a spec (Ray workers inherit the variable): the tests register their fake
-    engine so."""
+    every process that reads a spec: the workers of a Ray the process starts inherit the variable;
+    a cluster it joins needs it on its nodes or in the job's runtime_env. The tests register their
+    fake engine so."""
     if name in CAPABILITIES:
         raise ValueError(f"engine {name!r} is registered already")
     CAPABILITIES[name] = capability
@@ -239,10 +240,10 @@ _PLUGINS: list[str] = []  # the plugin modules imported so far
 def _load_plugins() -> None:
     """Import $JUDGERAY_ENGINE_PLUGINS' modules once (not when this module loads: a plugin imports
     engines.base, which imports this module)."""
-    for module in filter(None, os.environ.get("JUDGERAY_ENGINE_PLUGINS", "").split(",")):
-        if module.strip() not in _PLUGINS:
-            _PLUGINS.append(module.strip())
-            importlib.import_module(module.strip())
+    for module in filter(None, (m.strip() for m in os.environ.get("JUDGERAY_ENGINE_PLUGINS", "").split(","))):
+        if module not in _PLUGINS:
+            importlib.import_module(module)
+            _PLUGINS.append(module)  # after the import: a plugin that failed to load is tried again
 
 
 class JudgeSpec(BaseModel):

@@ -7,6 +7,7 @@ J=".venv/bin/judge"
 S=${1:-$(mktemp -d /tmp/probe.XXXX)}
 SHARED=${JUDGE_DATA_DIR:-../shared/data}
 export RAY_AUTH_MODE=disabled
+export JUDGERAY_ENGINE_PLUGINS=ray_jobs.engines.fake  # the probes judge with the tests' model-free engine
 mkdir -p "$S/data/autoj"
 REAL="$SHARED/autoj/testdata_pairwise.jsonl"
 CUT="$S/data/autoj/testdata_pairwise.jsonl"

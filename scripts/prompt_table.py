@@ -20,7 +20,6 @@ import pyarrow.parquet as pq
 
 from judge_core import protocols
 from ray_jobs.report.format import md_table, with_ci
-from ray_jobs.spec import CAPABILITIES
 
 
 def cells(results: Path) -> list[dict]:
@@ -33,7 +32,7 @@ def cells(results: Path) -> list[dict]:
             s or 0 for p in (path.parent / "parts").glob("*.parquet") for s in pq.read_table(p)["seconds"].to_pylist()
         )
         judge, template, leaf = m["cell"].split("/")
-        mode = m["mode"] if CAPABILITIES[m["engine"]].prompted else m["engine"]
+        mode = m["mode"] if template != "-" else m["engine"]  # a prompted judge has a template
         out.append({"row": (judge, template, mode), "leaf": leaf, "m": m, "seconds": seconds})
         if m.get("result_swapavg"):  # label mode: the two orders' probabilities averaged, position cancelled
             out.append(

@@ -5,7 +5,8 @@ import pytest
 
 # The model-free test engine (ray_jobs/engines/fake.py) is registered for the tests only: every process
 # that reads a spec (this one, `judge` subprocesses, Ray workers) inherits this variable.
-os.environ.setdefault("JUDGERAY_ENGINE_PLUGINS", "ray_jobs.engines.fake")
+_plugins = [p for p in os.environ.get("JUDGERAY_ENGINE_PLUGINS", "").split(",") if p]
+os.environ["JUDGERAY_ENGINE_PLUGINS"] = ",".join(dict.fromkeys([*_plugins, "ray_jobs.engines.fake"]))
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _readme_blocks() -> str:
+def _page_blocks() -> str:
     """Every bash block between the cluster-local markers of docs/cluster.md, in order, as one script."""
     text = (ROOT / "docs" / "cluster.md").read_text()
     section = re.search(r"<!-- cluster-local:begin -->(.*?)<!-- cluster-local:end -->", text, re.S)
@@ -70,7 +70,7 @@ def _processes_of(head_dir: str, since: float) -> list[str]:
     return left
 
 
-def test_the_readme_cluster_commands_give_succeeded_jobs(tmp_path, shared_root):
+def test_the_cluster_page_commands_give_succeeded_jobs(tmp_path, shared_root):
     gcs, dash, client, agent, serve_port = _free_ports(5)
     head_dir = tempfile.mkdtemp(prefix="jh")  # short: Ray's socket paths must fit 107 bytes
     questions = [json.loads(line) for line in (shared_root / "mt_bench" / "fastchat" / "question.jsonl").open()][:2]
@@ -98,7 +98,7 @@ def test_the_readme_cluster_commands_give_succeeded_jobs(tmp_path, shared_root):
     # the page's way, so a failed run leaves no Ray behind (the check below still sees it if it did).
     stop_head = "trap 'set +e; [ -n \"${HEAD_PID:-}\" ] && kill $HEAD_PID 2>/dev/null && wait $HEAD_PID; true' EXIT\n"
     run = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", stop_head + _readme_blocks()],
+        ["bash", "-euo", "pipefail", "-c", stop_head + _page_blocks()],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -145,6 +145,8 @@ def test_the_readme_python_example_runs(ray_local, tmp_path, monkeypatch, shared
     import re
 
     block = re.search(r"## Python\n.*?```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
+    api_page = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "api.md").read_text(), re.S).group(1)
+    assert api_page == block  # the API page shows the same example, so this run covers both
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("JUDGE_DATA_DIR", str(shared_root))
     exec(compile(block, "README.md", "exec"), {})

@@ -1,6 +1,6 @@
 """`judge annotate`: one judge over an unlabelled dataset of any size, streamed to Parquet shards; resumable.
 
-    judge annotate configs/annotate/ultrafeedback-longer.yaml
+    judge annotate configs/annotate/ultrafeedback-cpu.yaml
     judge annotate my.yaml judge.concurrency=4 output=s3://bucket/annotated/run1
 
 The input is cut into shards (shards.py); Ray Data hands the shards to an actor pool holding the judge's
@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from judge_core import prompts
@@ -221,7 +223,6 @@ def _added(at, judged: dict | None, bad: str | None, orders: str) -> dict:
 
 def write_shard(output: str, index: int, table: pa.Table) -> None:
     """Write a shard under a temporary name, then move it into place: a shard file is whole or absent."""
-    import pyarrow.parquet as pq  # heavy: kept out of `judge --help`
 
     fs, root = S.filesystem(output)
     fs.create_dir(root, recursive=True)
@@ -233,7 +234,6 @@ def write_shard(output: str, index: int, table: pa.Table) -> None:
 # ---- on the driver ---------------------------------------------------------------------------------
 def finished(output: str) -> set[int]:
     """The shards that have their output file; half-written temporary files of a killed run are removed."""
-    import pyarrow.fs as pafs  # heavy: kept out of `judge --help`
 
     fs, root = S.filesystem(output)
     if fs.get_file_info(root).type != pafs.FileType.Directory:

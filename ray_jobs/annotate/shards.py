@@ -17,6 +17,10 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
 from judge_core.data._io import At, BadRecordError, not_utf8
 
 FORMATS = ("parquet", "jsonl")
@@ -39,7 +43,6 @@ class Shard:
 
 def filesystem(where: str):
     """(pyarrow filesystem, path in it) for a local path or a storage URI."""
-    import pyarrow.fs as pafs  # heavy: kept out of `judge --help`
 
     if "://" in where:
         return pafs.FileSystem.from_uri(where)
@@ -48,7 +51,6 @@ def filesystem(where: str):
 
 def files_of(where: str, fmt: str | None) -> tuple[list[str], str]:
     """(the input's files in name order, their format): a file, or every file of a directory with the suffix."""
-    import pyarrow.fs as pafs  # heavy: kept out of `judge --help`
 
     fs, path = filesystem(where)
     info = fs.get_file_info(path)
@@ -88,7 +90,6 @@ def plan(where: str, fmt: str | None, shard_rows: int) -> tuple[list[Shard], lis
 
 
 def _parquet_cuts(file: str, shard_rows: int):
-    import pyarrow.parquet as pq  # heavy: kept out of `judge --help`
 
     fs, path = filesystem(file)
     meta = pq.ParquetFile(fs.open_input_file(path)).metadata
@@ -155,8 +156,6 @@ def read(shard: Shard) -> list[tuple[At, object]]:
 
 def _parquet_records(fs, path: str, shard: Shard) -> list[tuple[At, object]]:
     """Rows [start, stop) of a Parquet file, reading only the row groups that hold them."""
-    import pyarrow as pa  # heavy: kept out of `judge --help`
-    import pyarrow.parquet as pq  # heavy: kept out of `judge --help`
 
     pf = pq.ParquetFile(fs.open_input_file(path))
     groups, first = [], 0
@@ -174,8 +173,6 @@ def _parquet_records(fs, path: str, shard: Shard) -> list[tuple[At, object]]:
 def input_table(records: list[dict], shard: Shard):
     """The shard's input columns as a table: a Parquet file's own schema (so every shard file has the
     same one), else each column's type inferred (a line that was not JSON has nulls)."""
-    import pyarrow as pa  # heavy: kept out of `judge --help`
-    import pyarrow.parquet as pq  # heavy: kept out of `judge --help`
 
     if shard.format == "parquet":
         fs, path = filesystem(shard.file)

@@ -1,5 +1,5 @@
 """Batch judging on Ray Data: stages (engine actor pool, parse), cells (plan, run, finish),
-metrics (a finished cell's metrics.json), sweeps (a grid of cells from one YAML) and ensembles."""
+cell_metrics (a finished cell's metrics.json), sweeps (a grid of cells from one YAML) and ensembles."""
 
 from .cells import orders_for, run_cell, run_cells
 from .sweep import SweepConfig, load_sweep, run_sweep

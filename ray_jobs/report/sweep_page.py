@@ -17,7 +17,6 @@ from pathlib import Path
 from judge_core import protocols
 from judge_core.published import published_for
 
-from ..spec import capability
 from ..store import data_notes, finished_cells, read_status, status_groups
 from . import unlabelled
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
@@ -33,7 +32,7 @@ def collect(results_dir: Path) -> dict[str, list[dict]]:
     table: dict[str, list[dict]] = {}
     for m in finished_cells(results_dir):
         judge, template, _ = m["cell"].split("/")
-        mode = m["mode"] if capability(m["engine"]).prompted else m["engine"]
+        mode = m["mode"] if template != "-" else m["engine"]  # a prompted judge has a template
         for key, swapavg in (("result", False), ("result_swapavg", True)):
             if key in m:
                 r = m[key]
