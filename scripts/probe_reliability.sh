@@ -38,7 +38,8 @@ say "  rows stored (expected 2198)" "$rows"
 
 part=$(ls "$S/res/two/slow/label/pandalm-test/parts/"part-*.parquet | head -2 | tail -1)   # 3. a truncated part
 head -c 100 "$part" > "$part.tmp" && mv "$part.tmp" "$part"; rm "$S/res/two/slow/label/pandalm-test/metrics.json"
-out=$($J sweep "$S/two.yaml" 2>&1); say "truncated part: exit, moved aside, judged again" "$? $(grep -c 'moved aside' <<<"$out"), $(grep -o '[0-9]* to judge' <<<"$out" | head -1)"
+$J sweep "$S/two.yaml" > /dev/null 2>&1; code=$?; log=$(ls -t "$S"/res/two/logs/sweep-*.log | head -1)  # the events are in the run's log
+say "truncated part: exit, moved aside, judged again" "$code $(grep -c 'moved aside' "$log"), $(grep -o '[0-9]* to judge' "$log" | tail -1)"
 
 head -n 40 "$REAL" > "$CUT"; sed -i '7s/"prompt": "/"prompt": "\xff/' "$CUT"   # 4. a non-UTF-8 line
 out=$($J judge --engine baseline --model longer --benchmark autoj --orders ab --root "$S/data" --out "$S/res/bad" --accept-modified-data 2>&1)
@@ -68,7 +69,7 @@ say "--json with an undefined Pearson" "$(python3 -c "import json,sys; r=json.lo
 import os, subprocess, sys, tempfile, time
 import psutil
 t = tempfile.mkdtemp(prefix="ray")
-d = subprocess.Popen([".venv/bin/python", "-c", "import time; from ray_jobs.cluster import ensure_ray\n"
+d = subprocess.Popen([".venv/bin/python", "-c", "import time; from ray_jobs.ray_lifecycle import ensure_ray\n"
                       f"ensure_ray({{'address': 'local', 'num_cpus': 1, 'include_dashboard': False, '_temp_dir': {t!r}}})\n"
                       "print('up', flush=True); time.sleep(600)"], stdout=subprocess.PIPE, text=True)
 d.stdout.readline(); time.sleep(5)
