@@ -239,6 +239,9 @@ def locked(results_dir: Path, log=print):
         f.close()  # closing releases the flock
 
 
+_WRITTEN = {"ok": "ok", "left_out": "left out", "failed": "failed"}  # a state as str() and old files write it
+
+
 class CellStatus(BaseModel):
     """A cell's outcome, as status.json stores it: ok (with what its data lost or changed, if anything),
     left out (its judge's model is missing: not run, and not a failure) or failed (why, in one line; the
@@ -254,7 +257,7 @@ class CellStatus(BaseModel):
         return self.state == "ok"
 
     def __str__(self) -> str:
-        prefix = {"ok": "ok", "left_out": "left out", "failed": "failed"}[self.state]
+        prefix = _WRITTEN[self.state]
         return f"{prefix}: {self.reason}" if self.reason else prefix
 
     @classmethod
@@ -263,7 +266,7 @@ class CellStatus(BaseModel):
         "left out: why", "failed: why") and is read the same."""
         if isinstance(value, dict):
             return cls.model_validate(value)
-        for prefix, state in (("left out", "left_out"), ("ok", "ok"), ("failed", "failed")):
+        for state, prefix in _WRITTEN.items():
             if value == prefix or value.startswith(prefix + ": "):
                 return cls(state=state, reason=value[len(prefix) + 2 :])
         return cls(state="failed", reason=value)
