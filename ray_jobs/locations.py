@@ -66,6 +66,11 @@ def results_location(output_dir: str | None) -> str:
     return path
 
 
+def run_location(output_dir: str | None, name: str) -> str:
+    """Where a sweep's or compare's run named `name` writes: <results location>/<name> (a path or URI)."""
+    return f"{results_location(output_dir).rstrip('/')}/{name}"
+
+
 @contextlib.contextmanager
 def staged(location: str, log=print):
     """(local directory, push) for a results location. A local path is used as is (push does

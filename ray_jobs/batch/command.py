@@ -13,7 +13,7 @@ from judge_core import prompts
 from judge_core.data.files import dataset_arg
 
 from ..config import MODIFIED_HELP, ROOT_HELP, add_config_verb, apply_overrides
-from ..locations import results_location
+from ..locations import run_location
 from ..report.text import print_cells
 from ..spec import JudgeSpec, engines
 from .sweep import SweepConfig, load_sweep, run_sweep
@@ -36,9 +36,7 @@ def swept(cfg: SweepConfig) -> int:
     """Run a sweep config and print its summary line; the exit status."""
     start = time.perf_counter()
     status = run_sweep(cfg)
-    return print_cells(
-        status, f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}", time.perf_counter() - start
-    )
+    return print_cells(status, run_location(cfg.output_dir, cfg.name), time.perf_counter() - start)
 
 
 def sweep_verb(args) -> int:

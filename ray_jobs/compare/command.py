@@ -6,7 +6,7 @@ import time
 
 from ..config import add_config_verb
 from ..console import log_note
-from ..locations import results_location
+from ..locations import run_location
 from .config import load_compare
 from .run import run_compare
 
@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     start, cfg = time.perf_counter(), load_compare(args.config, args.overrides)
     summary = run_compare(cfg)
-    where = f"{results_location(cfg.output_dir).rstrip('/')}/{cfg.name}"
+    where = run_location(cfg.output_dir, cfg.name)
     print(
         f"compared {len(cfg.models) - 1} models with {cfg.baseline} as the baseline "
         f"on {summary['questions']} questions "
