@@ -52,7 +52,10 @@ def render(example: PairExample | PointExample, template: str, order: str = "ab"
     return prompts.get(template).render(example, order)
 
 
-def parse(text: str, template: str, order: str = "ab", example: PairExample | PointExample | None = None) -> Parsed:
+def parse(
+    text: str, template: str, order: str = "ab", example: PairExample | PointExample | None = None, strict: bool = False
+) -> Parsed:
     """A judge's output read by `template`'s parser: Parsed(verdict in the ORIGINAL order, reason, scores);
-    with the judged `example`, quotes of it in the text do not count."""
-    return prompts.get(template).verdict(text, order, example)
+    with the judged `example`, quotes of it in the text do not count; `strict`: markers that disagree
+    are "ambiguous" instead of read by the template's rule (its source's parser, or the last marker)."""
+    return prompts.get(template).verdict(text, order, example, strict)

@@ -48,17 +48,20 @@ def render(row: dict, template: str, control: tuple[str, ...] = ()) -> list[dict
     return prompts.get(template).render(example_of(row), row["order"], control)
 
 
-def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_tie: bool = True) -> Judgment:
+def to_judgment(
+    row: dict, out: dict, template: str | None, judge: str, allow_tie: bool = True, parse: str | None = None
+) -> Judgment:
     """A Judgment in the ORIGINAL frame from one engine output in the presented frame.
 
     `out` keys: raw (text or None), probs ((p_tie, p1, p2) or None), verdict (rule judges), score (a
     pointwise label-mode judge's expected rating), tokens_in, tokens_out, seconds, error (why the engine
     produced nothing). Text wins over probabilities for the verdict when the template parses it; a text
-    that does not parse is a failure with the parser's reason.
+    that does not parse is a failure with the parser's reason; `parse` is the judge's parse rule
+    ("source", "strict" or None: the template's default).
     """
     order = row["order"]
     probs = tuple(out["probs"]) if out.get("probs") is not None else None
-    verdict, scores, error = _outcome(out, probs, template, order, allow_tie, row)
+    verdict, scores, error = _outcome(out, probs, template, order, allow_tie, row, parse)
     return Judgment(
         uid=row["uid"],
         judge=judge,
@@ -76,7 +79,7 @@ def to_judgment(row: dict, out: dict, template: str | None, judge: str, allow_ti
 
 
 def _outcome(
-    out: dict, probs: Probs | None, template: str | None, order: str, allow_tie: bool, row: dict
+    out: dict, probs: Probs | None, template: str | None, order: str, allow_tie: bool, row: dict, parse: str | None
 ) -> tuple[Verdict | None, tuple[float, ...] | None, str | None]:
     """(verdict, scores, error) in the original frame, from the first of: the engine's error, its
     text, a rating, a rule judge's verdict, probabilities."""
@@ -85,7 +88,8 @@ def _outcome(
     if out.get("raw") is not None:
         if template is None:
             raise ValueError("raw text needs a template to parse it")
-        parsed = prompts.get(template).verdict(out["raw"], order, example_of(row))  # quotes of it do not count
+        tpl = prompts.get(template)
+        parsed = tpl.verdict(out["raw"], order, example_of(row), tpl.strict(parse))  # quotes of it do not count
         return parsed.verdict, parsed.scores, parsed.reason
     if out.get("score") is not None and not math.isnan(out["score"]):  # NaN: a model that computed nothing
         return None, (float(out["score"]),), None

@@ -30,6 +30,8 @@ from pydantic import (
     model_validator,
 )
 
+from judge_core import prompts
+
 from .config import DirName
 from .locations import resolve
 from .models import ensure
@@ -246,6 +248,12 @@ def _load_plugins() -> None:
             _PLUGINS.append(module)  # after the import: a plugin that failed to load is tried again
 
 
+def template_names(cls: type, entries: list | None) -> list | None:
+    """A config's `templates:` as names: a template file (.yaml) or an inline mapping is checked and
+    registered here (judge_core.prompts.files), so every later question about it is by name."""
+    return None if entries is None else [prompts.template_name(e) for e in entries]
+
+
 class JudgeSpec(BaseModel):
     """One judge: an engine, its model, how it answers, and the Ray resources of its actors."""
 
@@ -261,6 +269,11 @@ class JudgeSpec(BaseModel):
         "generate", description="label = one forward pass over the template's label tokens"
     )
     templates: list[str] | None = Field(None, description="templates for this judge (default: the sweep's)")
+    parse: Literal["source", "strict"] | None = Field(
+        None,
+        description="how its outputs are read: source = each template's published parser (or the last "
+        "marker), strict = markers that disagree are a failure, for untrusted answers; default: the template's",
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="engine settings; see the engine's options model")
     concurrency: PositiveInt | tuple[PositiveInt, PositiveInt] | Literal["auto"] | None = Field(
         None,
@@ -287,6 +300,8 @@ class JudgeSpec(BaseModel):
         if engine not in engines():
             raise ValueError(f"unknown engine {engine!r}; engines: {', '.join(engines())}")
         return engine
+
+    _templates = field_validator("templates", mode="before")(template_names)
 
     @field_validator("model", "adapter")
     @classmethod
@@ -354,8 +369,9 @@ class JudgeSpec(BaseModel):
     def judging_config(self) -> dict:
         """What its judgments depend on (a cell's hash): the spec with where and how many actors run it
         fixed at the values these fields had when they were still hashed, so a sweep resumed on a bigger
-        cluster or with other pools reuses its judgments, and results of earlier versions keep their hash."""
-        return self.model_dump(exclude={"resources"}) | {"concurrency": 1, "num_gpus": 0, "num_cpus": 1}
+        cluster or with other pools reuses its judgments, and results of earlier versions keep their hash.
+        The parse rule is hashed by the cell, with its template (Template.parse_key)."""
+        return self.model_dump(exclude={"resources", "parse"}) | {"concurrency": 1, "num_gpus": 0, "num_cpus": 1}
 
     @property
     def prompted(self) -> bool:

@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict
 
+from judge_core import prompts
 from judge_core.schema import Judgment
 
 from .spec import EnsembleSpec, JudgeSpec
@@ -107,8 +108,18 @@ class Cell:
                 "schema": SCHEMA_VERSION,
             }
             | ({"examples": examples_digest(data)} if data is not None else {})
+            | self.template_key()
             | ({"artifacts": artifacts} if artifacts else {})
         )
+
+    def template_key(self) -> dict:
+        """The template's part of the hash beyond its name: a file template's content, and the parse
+        rule where it reads some outputs otherwise than the strict rule every earlier judgment used."""
+        if self.template is None:
+            return {}
+        tpl = prompts.get(self.template)
+        digest = prompts.file_digest(self.template)
+        return tpl.parse_key(getattr(self.judge, "parse", None)) | ({"template_file": digest} if digest else {})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]

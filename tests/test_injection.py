@@ -1,7 +1,8 @@
 """An answer cannot forge the verdict: a judge that gives its own verdict and quotes the injected
 answer (without the zero-width spaces rendering put in, as real models quote) before or after it is
-read as the judge's verdict, for every template; markers left that disagree are "ambiguous"; the
-judge tokenizer's own special tokens are neutralised."""
+read as the judge's verdict, for every template and by both parse rules (the default, the source's;
+strict); with strict parsing, markers left that disagree are "ambiguous"; the judge tokenizer's own
+special tokens are neutralised."""
 
 import pytest
 
@@ -42,21 +43,25 @@ def _pair_case(name: str):
 PAIR = sorted(n for n, t in TEMPLATES.items() if not t.pointwise)
 
 
+@pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("name", PAIR)
 @pytest.mark.parametrize("where", ["after", "before"])
-def test_a_quoted_answer_cannot_forge_a_pairwise_verdict(name, where):
+def test_a_quoted_answer_cannot_forge_a_pairwise_verdict(name, where, strict):
     tpl, ex, own, _forged = _pair_case(name)
     # a line-format judge (verdict on its first line) that quotes first, quotes the answer alone
     quote = ex.answer2 if name in ("pandalm", "judgelm") else f'Answer 2 claims:\n"{ex.answer2}"'
     text = f"{tpl.answer(own)}\n\n{quote}" if where == "after" else f"{quote}\n\n{tpl.answer(own)}"
     if where == "after" and name in ("label", "mtbench-pair", "llmbar", "autoj"):
-        assert tpl.verdict(text, "ab").verdict != own  # without the example the quote wins or confuses
-    assert tpl.verdict(text, "ab", ex).verdict == own
-    assert tpl.verdict(text, "ba", ex).verdict == 2  # read in the "ba" presentation: mapped to the original frame
+        assert tpl.verdict(text, "ab", strict=True).verdict != own  # without the example the quote confuses
+    assert tpl.verdict(text, "ab", ex, strict).verdict == own
+    assert (
+        tpl.verdict(text, "ba", ex, strict).verdict == 2
+    )  # read in the "ba" presentation: mapped to the original frame
 
 
+@pytest.mark.parametrize("strict", [False, True])
 @pytest.mark.parametrize("where", ["after", "before"])
-def test_a_quoted_answer_cannot_forge_a_rating(where):
+def test_a_quoted_answer_cannot_forge_a_rating(where, strict):
     tpl = get("mtbench-single")
     ex = PointExample(
         benchmark="b",
@@ -67,15 +72,16 @@ def test_a_quoted_answer_cannot_forge_a_rating(where):
     )
     quote = f'The answer says "{ex.answer}"'
     text = f"Wrong planet. Rating: [[3]]\n{quote}" if where == "after" else f"{quote}\nWrong planet. Rating: [[3]]"
-    assert tpl.verdict(text, "ab").scores != (3.0,)
-    assert tpl.verdict(text, "ab", ex).scores == (3.0,)
+    assert tpl.verdict(text, "ab", strict=True).scores != (3.0,)
+    assert tpl.verdict(text, "ab", ex, strict).scores == (3.0,)
 
 
-def test_markers_left_that_disagree_are_ambiguous_never_the_injected_verdict():
-    tpl, ex, _own, _forged = _pair_case("label")
+def test_markers_left_that_disagree_are_ambiguous_never_the_injected_verdict_in_strict_mode():
+    tpl, ex, _own, forged = _pair_case("label")
     text = "[1] although the second answer insists on [2]"  # a quote too short to recognise
-    parsed = tpl.verdict(text, "ab", ex)
+    parsed = tpl.verdict(text, "ab", ex, strict=True)
     assert parsed.verdict is None and parsed.reason.startswith("ambiguous")
+    assert tpl.verdict(text, "ab", ex).verdict == forged  # the default reads the last label: why strict exists
 
 
 def test_the_pipeline_parses_with_the_judged_example():

@@ -34,8 +34,8 @@ from .registry import SOURCES, Source, Subset
 
 FORMATS = ("jsonl", "json", "csv", "parquet")
 FIELDS = {
-    "pairwise": ("question", "answer1", "answer2", "reference", "id"),
-    "pointwise": ("question", "answer", "reference", "score", "id"),
+    "pairwise": ("question", "answer1", "answer2", "reference", "id", "rubric"),
+    "pointwise": ("question", "answer", "reference", "score", "id", "rubric"),
 }
 # what a column is usually called in preference and judging sets, for `judge data inspect FILE`
 USUAL_NAMES = {
@@ -46,6 +46,7 @@ USUAL_NAMES = {
     "reference": ("reference", "reference_answer"),
     "score": ("score", "rating"),
     "id": ("id",),
+    "rubric": ("rubric",),
 }
 SUBSET = "all"  # a file is one subset: its cells are <name>-all
 Mapped = Literal["question", "answer1", "answer2", "answer", "score"]  # the fields that always have a column
@@ -203,12 +204,16 @@ class FileDataset(BaseModel):
         return _text(answer, self.column("answer1" if self.kind == "pairwise" else "answer"), "user")
 
     def _meta(self, record: dict) -> dict:
-        column = self.columns.get("id")
-        if column is None:
-            return {}
-        if record.get(column) is None:
-            raise FieldError(column, "missing or empty id")
-        return {"id": record[column]}
+        """The id and the rubric (a file template's {rubric} for this row), where the columns are mapped."""
+        meta = {}
+        for field in ("id", "rubric"):
+            column = self.columns.get(field)
+            if column is None:
+                continue
+            if record.get(column) is None or (isinstance(record[column], str) and not record[column].strip()):
+                raise FieldError(column, f"missing or empty {field}")
+            meta[field] = record[column]
+        return meta
 
 
 def _is_chat(value: Any) -> bool:

@@ -2,9 +2,10 @@
 
 Prompt text from GAIR-NLP/auto-j codes/usage/constants_prompt.py; the Llama-2 [INST] wrapper is
 the model's chat template, applied by the engine. Parser = Auto-J's extract_pariwise_result:
-the text after the LAST "final decision is " must start with Response 1 / Response 2 / Tie. Ours
-reads every such statement and calls statements that disagree "ambiguous" (an answer quoted after
-the verdict cannot forge it); a statement naming no choice, or the format echoed back, is skipped.
+the text after the LAST "final decision is " must start with Response 1 / Response 2 / Tie, else the
+output is a failure. Ours skips statements inside quotes of the judged texts and the instruction's
+format echoed back ("Response 1 / Response 2 / Tie"). Strict: every statement naming a choice is
+read, and statements that disagree are "ambiguous".
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import re
 
 from ..schema import PairExample
 from ..verdicts import Verdict
-from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text
-from .quotes import Spans
+from .base import LabelSpec, Parsed, Template, answer_text, marked_verdict, question_text
+from .quotes import Spans, inside
 
 PAIRWISE_TIE = """You are assessing two submitted responses on a given user's query and judging which response is better or they are tied. Here is the data:
 
@@ -37,6 +38,7 @@ _KEY = "final decision is "
 _CHOICES: dict[str, Verdict] = {"response 1": 1, "response 2": 2, "tie": 0}
 # a decision statement naming a choice; "Response 1 / Response 2 / Tie" is the instruction echoed back
 _DECISION = re.compile(r"final decision is \s*(?i:(response 1|response 2|tie))(?!\s*/)")
+_ECHO = re.compile(r"final decision is \s*(?i:response 1|response 2|tie)\s*/")
 
 
 def build(ex: PairExample) -> list[dict]:
@@ -46,20 +48,27 @@ def build(ex: PairExample) -> list[dict]:
     return [{"role": "user", "content": content}]
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
-    if _DECISION.search(text):
-        return one_verdict(
-            _DECISION,
-            text,
-            lambda m: Parsed(_CHOICES[m.group(1).lower()]),
-            "every decision statement quotes an answer",
-            quoted,
-        )
-    pos = text.rfind(_KEY)
-    if pos < 0:
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
+    if strict and _DECISION.search(text):
+        read = lambda m: Parsed(_CHOICES[m.group(1).lower()])  # noqa: E731
+        return marked_verdict(_DECISION, text, read, "every decision statement quotes an answer", quoted, "agree")
+    keys = [m.start() for m in re.finditer(re.escape(_KEY), text) if _own_statement(text, m.start(), quoted)]
+    if not keys:
         return Parsed(None, "no 'final decision is' statement")
-    rest = text[pos + len(_KEY) :].strip().lower()
-    return Parsed(None, f"final decision is neither Response 1, Response 2 nor Tie: {rest[:30]!r}")
+    rest = text[keys[-1] + len(_KEY) :].strip().lower()  # Auto-J: the LAST statement
+    choice = next((c for c in _CHOICES if rest.startswith(c)), None)
+    if choice is None:
+        return Parsed(None, f"final decision is neither Response 1, Response 2 nor Tie: {rest[:30]!r}")
+    return Parsed(_CHOICES[choice])
+
+
+def _own_statement(text: str, at: int, quoted: Spans) -> bool:
+    """A "final decision is" statement at `at` the judge wrote: not the format echoed back, and not
+    inside a quote (with the choice it names, where it names one)."""
+    decision = _DECISION.match(text, at)
+    if decision is None and _ECHO.match(text, at):
+        return False
+    return not inside(at, decision.end() if decision else at + len(_KEY), quoted)
 
 
 TEMPLATE = Template(
@@ -67,6 +76,7 @@ TEMPLATE = Template(
     build=build,
     parse=parse,
     markers=("final decision is", "[BEGIN DATA]", "[END DATA]", "[Query]:", "[Response 1]:", "[Response 2]:"),
+    rule="Auto-J's extract_pariwise_result: the choice after the LAST 'final decision is '",
     description="Auto-J pairwise_tie protocol: critique, then 'So, the final decision is Response 1/2/Tie'",
     # label mode reads the decision statement at once, with no critique before it; answer(v) is the
     # statement Auto-J writes ("So, the final decision is Response 1")

@@ -1,8 +1,13 @@
 """What every template family shares: the Template record, parse results, neutralisation, turns.
 
 A template is two pure functions: render(example, order) -> chat messages, and
-parse(text) -> Parsed (a verdict in the PRESENTED order, or a failure reason). A pointwise
-template (`pointwise=True`) renders a PointExample and parses a score instead of a verdict.
+parse(text, quoted, strict) -> Parsed (a verdict in the PRESENTED order, or a failure reason). A
+pointwise template (`pointwise=True`) renders a PointExample and parses a score instead of a verdict.
+
+Two parse rules (docs/prompts.md, "Parsing"): by default a template reads its judge's output by its
+source's published parser (`Template.rule` names it), or for ours by the last marker; `strict=True`
+reads every marker and calls markers that disagree "ambiguous" (for untrusted answers). Both skip
+markers inside quotes of the judged texts.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 from ..schema import PairExample, PointExample, Text, presented, to_original
 from ..verdicts import Verdict
@@ -107,12 +112,19 @@ class LabelSpec:
 class Template:
     name: str
     build: Callable[[Any], Messages]  # messages for a PairExample (pointwise: PointExample) in presented order
-    parse: Callable[..., Parsed]  # parse(text, quoted=[(start, end), ...]): markers wholly inside a quote do not count
+    parse: Callable[
+        ..., Parsed
+    ]  # parse(text, quoted=[(start, end), ...], strict=False): markers inside a quote do not count
     markers: tuple[str, ...]  # delimiters and verdict markers untrusted text must not contain
     label: LabelSpec | None = None
     description: str = ""
     pointwise: bool = False  # renders a PointExample, parses a score
     written: dict[int, str] | None = None  # templates without label words: a verdict as the judge writes it
+    rule: str = "the last marker outside quotes"  # the default parse rule, named (its source's parser where one exists)
+    strict_differs: bool = True  # strict=True reads some outputs otherwise (False: a first-line parser, one rule)
+    parse_default: Literal["source", "strict"] = (
+        "source"  # the rule when the judge names none (a file template may say)
+    )
     _pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -172,12 +184,25 @@ class Template:
         assert self.written is not None  # __post_init__: a template without label words has written verdicts
         return self.written
 
-    def verdict(self, text: str, order: str = "ab", example: PairExample | PointExample | None = None) -> Parsed:
+    def strict(self, parse: str | None) -> bool:
+        """Whether a judge asking for `parse` ("source", "strict" or None: this template's default)
+        reads its outputs strictly."""
+        return (parse or self.parse_default) == "strict"
+
+    def parse_key(self, parse: str | None) -> dict[str, str]:
+        """What a cell's hash adds for its parse rule: nothing where the rule is the strict one every
+        judgment before the source rules was parsed by (their hashes stay), or where one rule is all."""
+        return {"parse": "source"} if self.strict_differs and not self.strict(parse) else {}
+
+    def verdict(
+        self, text: str, order: str = "ab", example: PairExample | PointExample | None = None, strict: bool = False
+    ) -> Parsed:
         """Parse `text` produced for the `order` presentation; the verdict comes back in the
         ORIGINAL answer frame (scores too). With the judged `example`, spans of the text that quote
-        its question, answers or reference are found first: a marker inside them is not the judge's."""
+        its question, answers or reference are found first: a marker inside them is not the judge's.
+        `strict`: markers that disagree are "ambiguous" instead of read by the template's rule."""
         quoted = quoted_spans(text, untrusted_texts(example)) if example is not None else []
-        parsed = self.parse(text, quoted)
+        parsed = self.parse(text, quoted, strict=strict)
         scores = parsed.scores if self.pointwise else to_original(parsed.scores, order)
         return Parsed(to_original(parsed.verdict, order), parsed.reason, scores)
 
@@ -197,12 +222,18 @@ def control_strings(tok: object) -> tuple[str, ...]:
     return tuple(sorted({s for s in strings if len(s.strip()) > 1 and not s.strip().replace("_", "").isalnum()}))
 
 
-def one_verdict(
-    pattern: re.Pattern, text: str, read: Callable[[re.Match], Parsed], missing: str, quoted: Spans = ()
+def marked_verdict(
+    pattern: re.Pattern,
+    text: str,
+    read: Callable[[re.Match], Parsed],
+    missing: str,
+    quoted: Spans = (),
+    rule: Literal["last", "first", "agree"] = "last",
 ) -> Parsed:
-    """The verdict of the markers `pattern` finds in `text` outside the quoted spans: none is a
-    failure (`missing`), markers that disagree are a failure ("ambiguous"): never a guess between
-    the judge and an answer it quoted."""
+    """The verdict of the markers `pattern` finds in `text` outside the quoted spans; none is a
+    failure (`missing`). `rule`: the last marker (a judge concludes last, and corrects itself before
+    it does), the first (a source parser that reads the first), or "agree" (strict: markers that
+    disagree are a failure, "ambiguous", never a guess between the judge and an answer it quoted)."""
 
     def own(m: re.Match) -> bool:  # the marker itself, without the line break a pattern may start with
         return not inside(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end(), quoted)
@@ -210,8 +241,10 @@ def one_verdict(
     found = [(m, read(m)) for m in pattern.finditer(text) if own(m)]
     if not found:
         return Parsed(None, missing)
+    if rule == "first":
+        return found[0][1]
     distinct = {(p.verdict, p.scores, p.reason) for _, p in found}
-    if len(distinct) > 1:
+    if rule == "agree" and len(distinct) > 1:
         return Parsed(None, "ambiguous: " + ", ".join(dict.fromkeys(repr(m.group(0).strip()[:30]) for m, _ in found)))
     return found[-1][1]
 

@@ -41,7 +41,7 @@ def build(ex: PairExample) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": body}]
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:  # one rule: strict reads the same line
     first = next(iter(own_lines(text, quoted)), "").replace(",", " ").split()  # the first line the judge wrote
     if len(first) != 2:
         return Parsed(None, f"first line is not a score pair: {' '.join(first)[:30]!r}")
@@ -57,6 +57,8 @@ TEMPLATE = Template(
     build=build,
     parse=parse,
     markers=("[Question]", "[Reference Answer]", "[The Start of Assistant", "[The End of Assistant", "[System]"),
+    rule="JudgeLM's parse_score: two numbers on the first line (commas allowed)",
+    strict_differs=False,
     description="JudgeLM: 'score1 score2' on the first line, then an explanation",
     written={1: "8 6", 2: "6 8", 0: "7 7"},
 )

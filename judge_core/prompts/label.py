@@ -1,8 +1,9 @@
 """The short label prompt: the judge answers with exactly one of [1], [2] or [0] (tie).
 
 Built for label mode: the assistant turn is pre-filled with "[" and one forward pass reads the
-probabilities of "1", "2" and "0" (see docs/engines.md, "Label mode"). In generate mode the [0]/[1]/[2] labels must
-agree (else "ambiguous"), except a label followed by "if" (the instruction's options echoed back).
+probabilities of "1", "2" and "0" (see docs/engines.md, "Label mode"). In generate mode the verdict is
+the last [0]/[1]/[2] label outside quotes (strict: the labels must agree, else "ambiguous"); a label
+followed by "if" is the instruction's options echoed back, never a verdict.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import cast
 
 from ..schema import PairExample
 from ..verdicts import Verdict
-from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text, reference_text
+from .base import LabelSpec, Parsed, Template, answer_text, marked_verdict, question_text, reference_text
 from .quotes import Spans
 
 SYSTEM = (
@@ -39,9 +40,9 @@ def build(ex: PairExample) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
-    # _VERDICT's group is a 0, 1 or 2
-    return one_verdict(_VERDICT, text, lambda m: Parsed(cast(Verdict, int(m.group(1)))), "no [0]/[1]/[2] label", quoted)
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
+    read = lambda m: Parsed(cast(Verdict, int(m.group(1))))  # noqa: E731  (_VERDICT's group is a 0, 1 or 2)
+    return marked_verdict(_VERDICT, text, read, "no [0]/[1]/[2] label", quoted, "agree" if strict else "last")
 
 
 TEMPLATE = Template(
@@ -50,5 +51,6 @@ TEMPLATE = Template(
     parse=parse,
     markers=("[0]", "[1]", "[2]", "[Question]", "[The Start of", "[The End of"),
     label=LabelSpec(prefix="[", words={1: "1", 2: "2", 0: "0"}, suffix="]"),
+    rule="the last [0]/[1]/[2] outside quotes",
     description="Short label prompt answering [1]/[2]/[0]; made for one-forward-pass label mode",
 )

@@ -1,9 +1,9 @@
 """LLMBar's Vanilla comparison prompt (LLMEvaluator/evaluators/prompts/comparison/Vanilla.txt).
 
-LLMBar asks for exactly "Output (a)" or "Output (b)"; there is no tie. LLMBar's own parser tests
-the regex for (a) first and then (b); ours reads the line-initial "Output (a|b)", which agrees
-whenever the output names one winner (as the prompt demands); an output naming both is "ambiguous"
-(LLMBar's would read (a)), so an answer quoted after the verdict cannot forge it.
+LLMBar asks for exactly "Output (a)" or "Output (b)"; there is no tie. Parser = LLMBar's
+completion_with_parsing: a line starting "Output (a)" (at most one space before it) anywhere outside
+quotes is (a), else such a line for "Output (b)" is (b), else a failure. Strict: an output naming
+both is "ambiguous" (LLMBar's reads (a)).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from ..schema import PairExample
-from .base import LabelSpec, Parsed, Template, answer_text, one_verdict, question_text
-from .quotes import Spans
+from .base import LabelSpec, Parsed, Template, answer_text, marked_verdict, question_text
+from .quotes import Spans, inside
 
 SYSTEM = (
     "You are a helpful assistant in evaluating the quality of the outputs for a given instruction. "
@@ -39,7 +39,7 @@ You should answer using ONLY "Output (a)" or "Output (b)". Do NOT output any oth
 {output_2}
 
 # Which is better, Output (a) or Output (b)? Your response should be either "Output (a)" or "Output (b)":"""
-_VERDICT = re.compile(r"(?:^\s*|\n ?)Output \((a|b)\)")
+_VERDICT = re.compile(r"(?:^|\n) ?Output \((a|b)\)")  # LLMBar's two regexes in one
 
 
 def build(ex: PairExample) -> list[dict]:
@@ -47,14 +47,13 @@ def build(ex: PairExample) -> list[dict]:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
-    return one_verdict(
-        _VERDICT,
-        text,
-        lambda m: Parsed(1 if m.group(1) == "a" else 2),
-        "no line starting 'Output (a)' or 'Output (b)'",
-        quoted,
-    )
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
+    read = lambda m: Parsed(1 if m.group(1) == "a" else 2)  # noqa: E731
+    missing = "no line starting 'Output (a)' or 'Output (b)'"
+    if strict:
+        return marked_verdict(_VERDICT, text, read, missing, quoted, "agree")
+    found = {m.group(1) for m in _VERDICT.finditer(text) if not inside(m.end() - len("Output (a)"), m.end(), quoted)}
+    return Parsed(1) if "a" in found else Parsed(2) if "b" in found else Parsed(None, missing)  # LLMBar tests (a) first
 
 
 TEMPLATE = Template(
@@ -64,4 +63,5 @@ TEMPLATE = Template(
     markers=("Output (a)", "Output (b)", "# Instruction:", "# Which is better"),
     label=LabelSpec(prefix="Output (", words={1: "a", 2: "b"}, suffix=")"),
     description="LLMBar Vanilla: answer exactly 'Output (a)' or 'Output (b)' (no tie)",
+    rule="LLMBar's completion_with_parsing: a line starting 'Output (a)', else 'Output (b)'",
 )

@@ -2,7 +2,10 @@
 reference answer is given, pair-v2-multi-turn / pair-math-v1-multi-turn for conversations
 (generalised from 2 to N turns).
 
-Verdict = [[A]] / [[B]] / [[C]] (tie); several that disagree are "ambiguous", an echo of the format is no verdict.
+Verdict = [[A]] / [[B]] / [[C]] (tie): the last one outside quotes (strict: several that disagree are
+"ambiguous"); an echo of the format is no verdict. FastChat's own parser tests `"[[A]]" in judgment`
+before [[B]], so a judgment holding both is read as A whatever it concluded: a bias towards the first
+position that this template does not copy.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from .base import (
     Parsed,
     Template,
     conversation_block,
+    marked_verdict,
     multi_turn_messages,
-    one_verdict,
     reference_text,
 )
 from .quotes import Spans
@@ -95,8 +98,9 @@ def build(ex: PairExample) -> list[dict]:
     return multi_turn_messages(ex, body, SYSTEM_MULTI, SYSTEM_MULTI_MATH)
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
-    return one_verdict(_VERDICT, text, lambda m: Parsed(_LETTER[m.group(1)]), "no [[A]]/[[B]]/[[C]] verdict", quoted)
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
+    read = lambda m: Parsed(_LETTER[m.group(1)])  # noqa: E731
+    return marked_verdict(_VERDICT, text, read, "no [[A]]/[[B]]/[[C]] verdict", quoted, "agree" if strict else "last")
 
 
 TEMPLATE = Template(
@@ -118,5 +122,6 @@ TEMPLATE = Template(
         "### Reference answer:",
     ),
     label=LabelSpec(prefix="[[", words={1: "A", 2: "B", 0: "C"}, suffix="]]"),
+    rule="the last [[A]]/[[B]]/[[C]] outside quotes (FastChat's A-before-B test is biased to A)",
     description="MT-Bench pair-v2 (pair-math-v1 with a reference, their multi-turn forms for conversations): [[A]]/[[B]]/[[C]]",
 )

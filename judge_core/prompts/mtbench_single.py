@@ -1,8 +1,9 @@
 """MT-Bench's pointwise judge prompts (FastChat judge_prompts.jsonl): single-v1, single-math-v1 when a
 reference answer is given, single-v1-multi-turn / single-math-v1-multi-turn for conversations (generalised from 2 to N turns).
 
-Score = the "[[k]]" rating, 1 to 10; a rating off that scale is a parse failure, not a clamp, and
-ratings that disagree are "ambiguous" (FastChat reads the first).
+Score = FastChat's rule: the first "[[k]]" rating outside quotes, else the first "[k]"; a rating off
+the 1-10 scale is a parse failure, not a clamp. Strict: every [[k]] is read and ratings that disagree
+are "ambiguous". The instruction's own example ('for example: "Rating: [[5]]"') is never a rating.
 Label mode reads the ratings' first tokens after "Rating: [[" and gives the expected rating; it needs
 a tokenizer in which "1" and "10" start with different tokens (Llama-3, GPT-4o); with one that splits
 digits (Llama-2, Qwen2) every row fails with that reason: use generate mode there.
@@ -20,8 +21,8 @@ from .base import (
     Parsed,
     Template,
     conversation_block,
+    marked_verdict,
     multi_turn_messages,
-    one_verdict,
     reference_text,
 )
 from .quotes import Spans
@@ -96,9 +97,17 @@ def _rating(m: re.Match) -> Parsed:
     return Parsed(None, scores=(rating,))
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
-    """The [[rating]]; ratings that disagree are "ambiguous"."""
-    return one_verdict(_RATING, text, _rating, "no [[rating]]", quoted)
+# FastChat's one_score_pattern_backup, but not inside a [[k]] that rendering broke with a zero-width space
+_BACKUP = re.compile(r"(?<![\[\u200b])\[(\d+\.?\d*)\](?![\]\u200b])")
+
+
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
+    if strict:
+        return marked_verdict(_RATING, text, _rating, "no [[rating]]", quoted, "agree")
+    parsed = marked_verdict(_RATING, text, _rating, "no [[rating]]", quoted, "first")
+    if parsed.reason == "no [[rating]]":
+        parsed = marked_verdict(_BACKUP, text, _rating, "no [[rating]] or [rating]", quoted, "first")
+    return parsed
 
 
 TEMPLATE = Template(
@@ -121,5 +130,6 @@ TEMPLATE = Template(
         "<|The Start of Reference Answer|>",
     ),
     label=LabelSpec(prefix="Rating: [[", words={k: str(k) for k in range(SCALE[0], SCALE[1] + 1)}, suffix="]]"),
+    rule="FastChat's single-answer rule: the first [[rating]], else the first [rating]",
     description="MT-Bench single-v1 (single-math-v1 with a reference, multi-turn for conversations): Rating: [[1-10]]",
 )

@@ -38,7 +38,7 @@ def build(ex: PairExample) -> list[dict]:
     return [{"role": "user", "content": text}]
 
 
-def parse(text: str, quoted: Spans = ()) -> Parsed:
+def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:  # one rule: strict reads the same line
     first = next(iter(own_lines(text, quoted)), "").strip()  # the first line the judge wrote itself
     if first in ("1", "2"):
         return Parsed(cast(Verdict, int(first)))
@@ -61,5 +61,7 @@ TEMPLATE = Template(
         "### Reference:",
     ),
     label=LabelSpec(prefix="", words={1: "1", 2: "2", 0: "Tie"}),
+    rule="PandaLM's parse_pandalm_response: the first line, exactly 1, 2 or Tie",
+    strict_differs=False,
     description="PandaLM: verdict 1/2/Tie on the first line, then reason and reference",
 )

@@ -17,6 +17,7 @@ import math
 
 import pyarrow as pa
 
+from judge_core import prompts
 from judge_core.pipeline import to_judgment
 
 from .. import console
@@ -51,15 +52,16 @@ class EngineActor:
     """Holds one engine for the life of the actor (model loaded once) and judges batches of rows of
     any cell of its judge into tagged judgments."""
 
-    def __init__(self, spec: dict):
-        self.engine, self.judge = build_engine(spec), spec["name"]
+    def __init__(self, spec: dict, templates: dict | None = None):
+        prompts.register_all(templates or {})  # the file templates the driver loaded (judge_core.prompts.files)
+        self.engine, self.judge, self.parse = build_engine(spec), spec["name"], spec.get("parse")
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows = batch.to_pylist()
         out = pa.Table.from_pylist(
             [_engine_row(r, o) for r, o in zip(rows, judge_rows(self.engine, rows))], schema=ENGINE_OUT
         )
-        return parse_batch(out, self.judge)
+        return parse_batch(out, self.judge, self.parse)
 
 
 def judge_rows(engine, rows: list[dict]) -> list[dict]:
@@ -82,14 +84,14 @@ def _engine_row(row: dict, out: dict) -> dict:
     )
 
 
-def parse_batch(batch: pa.Table, judge: str) -> pa.Table:
-    """Engine rows -> Judgment rows tagged with their cell (judge_core parses; a row that breaks
-    parsing fails alone)."""
+def parse_batch(batch: pa.Table, judge: str, parse: str | None = None) -> pa.Table:
+    """Engine rows -> Judgment rows tagged with their cell (judge_core parses by the judge's `parse`
+    rule; a row that breaks parsing fails alone)."""
     out = []
     for r in batch.to_pylist():
         template = r["template"] or None
         try:
-            j = to_judgment(r, r, template, judge, r["allow_tie"])
+            j = to_judgment(r, r, template, judge, r["allow_tie"], parse)
         except Exception as exc:  # noqa: BLE001
             j = to_judgment(r, {"error": f"parse: {type(exc).__name__}: {exc}"[:500]}, template, judge)
         out.append({"cell": r["cell"]} | judgment_row(j) | {"truncated": r["truncated"]})
@@ -120,7 +122,7 @@ def engine_stage(spec: JudgeSpec, nodes: Nodes | None = None, **constructor) -> 
         ray.data.ActorPoolStrategy(size=low) if low == high else ray.data.ActorPoolStrategy(min_size=low, max_size=high)
     )
     return {
-        "fn_constructor_kwargs": {"spec": shipped} | constructor,
+        "fn_constructor_kwargs": {"spec": shipped, "templates": prompts.file_templates()} | constructor,
         "compute": compute,
         "batch_size": spec.batch_size,
         "batch_format": "pyarrow",

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from judge_core import prompts
 from judge_core.data import FileDataset, register, source, targets
@@ -29,7 +29,7 @@ from ..config import DirName, read_config
 from ..locations import results_location, staged
 from ..ray_lifecycle import ensure_ray, joined
 from ..report import write_report
-from ..spec import EnsembleSpec, JudgeSpec, preflight
+from ..spec import EnsembleSpec, JudgeSpec, preflight, template_names
 from ..store import Cell, CellStatus, data_note, locked, write_status
 from .cells import attempt, orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
@@ -53,8 +53,9 @@ class SweepConfig(BaseModel):
     )
     templates: list[str] = Field(
         default_factory=lambda: ["label"],
-        description="for prompted judges; a "
-        "pointwise template (mtbench-single) judges the pointwise benchmarks, the others the pairwise",
+        description="for prompted judges: built-in names, template files (.yaml) or inline mappings "
+        "(docs/prompts.md); a pointwise template (mtbench-single) judges the pointwise benchmarks, "
+        "the others the pairwise",
     )
     benchmarks: list[str | FileDataset] = Field(
         description="'name' (every subset), 'name/subset', or your own "
@@ -76,6 +77,8 @@ class SweepConfig(BaseModel):
         "sha256 (the report marks those cells); default: refuse, naming both digests",
     )
     ray_init: dict = Field(default_factory=dict, description="ray.init() arguments when no Ray is running")
+
+    _templates = field_validator("templates", mode="before")(template_names)
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:

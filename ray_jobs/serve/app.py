@@ -143,7 +143,8 @@ class JudgeServer:
             for r in expand([ex], orders_of(it))
         ]
         outs = await self._in_time(asyncio.gather(*[self.batched(r) for r in rows]))
-        return [to_judgment(r, o, r["template"] or None, self.cfg.judge.name) for r, o in zip(rows, outs)]
+        judge = self.cfg.judge
+        return [to_judgment(r, o, r["template"] or None, judge.name, parse=judge.parse) for r, o in zip(rows, outs)]
 
     def _refuse(self, request: Request, why: str) -> None:
         self._auth(request)  # a caller without the key learns nothing about the judge
