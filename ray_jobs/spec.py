@@ -254,6 +254,29 @@ def template_names(cls: type, entries: list | None) -> list | None:
     return None if entries is None else [prompts.template_name(e) for e in entries]
 
 
+def carry_templates(data: Any, fields: tuple[str, ...]) -> Any:
+    """A config (sweep, serve, annotate) before validation: the file templates it carries from an
+    earlier validation (`template_files`: a dumped config read by a Serve replica, a sweep.json)
+    registered, and its template `fields` as names."""
+    if not isinstance(data, dict):
+        return data
+    prompts.register_all(data.get("template_files") or {})
+    data = dict(data)
+    for f in fields:
+        entry = data.get(f)
+        if isinstance(entry, list):
+            data[f] = [prompts.template_name(e) for e in entry]
+        elif entry is not None:
+            data[f] = prompts.template_name(entry)
+    return data
+
+
+def template_files(names: list[str | None]) -> dict[str, dict]:
+    """{name: content} of the file templates among `names`: what a config carries for other processes."""
+    files = prompts.file_templates()
+    return {n: files[n] for n in names if n in files}
+
+
 class JudgeSpec(BaseModel):
     """One judge: an engine, its model, how it answers, and the Ray resources of its actors."""
 

@@ -108,18 +108,9 @@ class Cell:
                 "schema": SCHEMA_VERSION,
             }
             | ({"examples": examples_digest(data)} if data is not None else {})
-            | self.template_key()
+            | (prompts.hashed(self.template, getattr(self.judge, "parse", None)) if self.template else {})
             | ({"artifacts": artifacts} if artifacts else {})
         )
-
-    def template_key(self) -> dict:
-        """The template's part of the hash beyond its name: a file template's content, and the parse
-        rule where it reads some outputs otherwise than the strict rule every earlier judgment used."""
-        if self.template is None:
-            return {}
-        tpl = prompts.get(self.template)
-        digest = prompts.file_digest(self.template)
-        return tpl.parse_key(getattr(self.judge, "parse", None)) | ({"template_file": digest} if digest else {})
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]

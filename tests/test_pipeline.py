@@ -69,3 +69,25 @@ def test_pointwise_judgments_score_with_correlations():
 
     want = pearsonr([ex.score for ex in examples], [j.scores[0] for j in judgments]).statistic
     assert m["pearson"] == pytest.approx(want) and m["n"] == 40
+
+
+def test_the_judges_parse_rule_reaches_the_parser_and_the_cell_hash():
+    from ray_jobs.spec import JudgeSpec
+    from ray_jobs.store import Cell
+
+    ex = PairExample(benchmark="b", subset="s", index=0, question="q?", answer1="x", answer2="y", label=1)
+    row = expand([ex], ("ab",))[0]
+    text = {"raw": "[1] ... no, on reflection: [2]"}
+    assert to_judgment(row, text, "label", "j").verdict == 2  # the default: the last label
+    strict = to_judgment(row, text, "label", "j", parse="strict")
+    assert strict.verdict is None and strict.error.startswith("ambiguous")
+
+    def config(parse, template):
+        spec = JudgeSpec(name="j", engine="fake", model="m", parse=parse)
+        return Cell(spec, template, "llmbar", "natural").config()
+
+    # strict keeps the hash judgments had before the source rules (they were parsed strictly); the
+    # default adds its rule; a one-rule template (PandaLM's first line) is the same either way
+    assert "parse" not in config("strict", "label") and config(None, "label")["parse"] == "source"
+    assert config("source", "label") == config(None, "label") != config("strict", "label")
+    assert config(None, "pandalm") == config("strict", "pandalm")

@@ -31,6 +31,7 @@ __all__ = [
     "file_digest",
     "file_templates",
     "get",
+    "hashed",
     "load",
     "register_all",
     "template_name",
@@ -79,6 +80,14 @@ def file_digest(name: str) -> str | None:
     if entry is None:
         return None
     return hashlib.sha256(json.dumps(entry[0].model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def hashed(name: str, parse: str | None) -> dict:
+    """What stored judgments by template `name` depend on beyond its name (a sweep cell's hash, an
+    annotation's fingerprint): a file template's content, and the parse rule where the template reads
+    some outputs otherwise than the strict rule every judgment before the source rules was read by."""
+    digest = file_digest(name)
+    return get(name).parse_key(parse) | ({"template_file": digest} if digest else {})
 
 
 def template_name(entry: str | dict) -> str:

@@ -39,7 +39,7 @@ from ..config import read_config
 from ..locations import is_uri, results_location
 from ..ray_lifecycle import ensure_ray
 from ..report.best import resolve_best_of
-from ..spec import JudgeSpec, preflight
+from ..spec import JudgeSpec, carry_templates, preflight, template_files
 from ..store import locked
 from . import shards as S
 
@@ -95,12 +95,14 @@ class AnnotateConfig(BaseModel):
     shard_rows: int = Field(1000, ge=1, description="rows per shard: the unit of resuming and of work per actor call")
     ray_init: dict = Field(default_factory=dict, description="ray.init() arguments when no Ray is running")
     picked: dict | None = Field(None, description="set by judge: {best_of: ...}: which judge was picked and why")
+    template_files: dict[str, dict] = Field(
+        default_factory=dict, description="set at load: the content of its file template"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _best_of(cls, data):
-
-        return resolve_best_of(data)
+        return carry_templates(resolve_best_of(data), ("template",))
 
     @model_validator(mode="after")
     def _check(self) -> AnnotateConfig:
@@ -112,6 +114,7 @@ class AnnotateConfig(BaseModel):
                 raise ValueError(f"judge {self.judge.name} reads a prompt: give a template")
             if prompts.get(self.template).pointwise != (self.input.kind == "pointwise"):
                 raise ValueError(f"template {self.template} does not fit {self.input.kind} input")
+        self.template_files = template_files([self.template])
         return self
 
     def fingerprint(self, shards: list[S.Shard]) -> str:
@@ -122,7 +125,7 @@ class AnnotateConfig(BaseModel):
             "orders": self.orders,
             "input": self.input.model_dump(),
             "shards": [s.to_row() for s in shards],
-        }
+        } | (prompts.hashed(self.template, self.judge.parse) if self.judge.prompted and self.template else {})
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -139,9 +142,8 @@ def load_annotate(path, overrides=()) -> AnnotateConfig:
 class ShardAnnotator:
     """An engine actor that judges whole shards: read, judge, write; returns one summary per shard."""
 
-    def __init__(self, spec: dict, job: dict):
-
-        self.judge = EngineActor(spec)
+    def __init__(self, spec: dict, job: dict, templates: dict | None = None):
+        self.judge = EngineActor(spec, templates)
         self.batch_size = spec["batch_size"]
         self.cfg = AnnotateConfig.model_validate(job | {"judge": spec})
         self.mapping = self.cfg.input.mapping()

@@ -19,7 +19,7 @@ import traceback
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from judge_core import prompts
 from judge_core.data import FileDataset, register, source, targets
@@ -29,7 +29,7 @@ from ..config import DirName, read_config
 from ..locations import results_location, staged
 from ..ray_lifecycle import ensure_ray, joined
 from ..report import write_report
-from ..spec import EnsembleSpec, JudgeSpec, preflight, template_names
+from ..spec import EnsembleSpec, JudgeSpec, carry_templates, preflight, template_files
 from ..store import Cell, CellStatus, data_note, locked, write_status
 from .cells import attempt, orders_for, run_cells
 from .ensemble import member_cells, run_ensemble_cells
@@ -77,8 +77,14 @@ class SweepConfig(BaseModel):
         "sha256 (the report marks those cells); default: refuse, naming both digests",
     )
     ray_init: dict = Field(default_factory=dict, description="ray.init() arguments when no Ray is running")
+    template_files: dict[str, dict] = Field(
+        default_factory=dict, description="set at load: the content of its file templates (sweep.json keeps it)"
+    )
 
-    _templates = field_validator("templates", mode="before")(template_names)
+    @model_validator(mode="before")
+    @classmethod
+    def _carry(cls, data):
+        return carry_templates(data, ("templates",))
 
     @model_validator(mode="after")
     def _check(self) -> SweepConfig:
@@ -101,6 +107,7 @@ class SweepConfig(BaseModel):
                 raise ValueError(f"{name} is pointwise: add a pointwise template (mtbench-single) to templates")
         for e in self.ensembles:
             member_cells(e, {j.name: j for j in self.judges}, self.templates)
+        self.template_files = template_files(every)
         return self
 
     def targets(self) -> list[tuple[str, str]]:

@@ -22,7 +22,8 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
     results_dir = Path(results_dir)
     if not (results_dir / "sweep.json").is_file():
         raise FileNotFoundError(f"best_of: {results_dir} holds no sweep.json: give the folder a sweep wrote")
-    specs = {j["name"]: j for j in json.loads((results_dir / "sweep.json").read_text())["judges"]}
+    sweep = json.loads((results_dir / "sweep.json").read_text())
+    specs = {j["name"]: j for j in sweep["judges"]}
 
     def eligible(row: dict) -> bool:
         spec = specs.get(row["judge"], {})
@@ -42,6 +43,7 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
     filters = [w for w, on in (("giving probabilities", probabilities), ("with an adapter", adapters)) if on]
     return {
         "judge": specs[best["judge"]],
+        "template_files": sweep.get("template_files", {}),
         "template": best["template"],
         "swap_averaged": best["swap_averaged"],
         "mean_rank": best["mean_rank"],
@@ -70,6 +72,10 @@ def resolve_best_of(data):
         "mean_rank": best["mean_rank"],
         "why": best["why"],
     }
+    carried = {"template_files": best["template_files"]} if best["template_files"] else {}
     return (
-        data | {"judge": best["judge"], "picked": picked} | ({"template": best["template"]} if best["template"] else {})
+        data
+        | {"judge": best["judge"], "picked": picked}
+        | ({"template": best["template"]} if best["template"] else {})
+        | carried
     )

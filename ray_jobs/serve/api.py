@@ -19,7 +19,7 @@ from judge_core.schema import PairExample, PointExample, Text
 from judge_core.verdicts import both_orders
 
 from ..report.best import resolve_best_of
-from ..spec import JudgeSpec
+from ..spec import JudgeSpec, carry_templates, template_files
 
 
 class ServeConfig(BaseModel):
@@ -46,19 +46,24 @@ class ServeConfig(BaseModel):
     autoscaling_config: dict | None = Field(None, description="Serve autoscaling (min_replicas, max_replicas, ...)")
     max_ongoing_requests: int = Field(64, ge=1)
     picked: dict | None = Field(None, description="set by judge: {best_of: ...}: which judge was picked and why")
+    template_files: dict[str, dict] = Field(
+        default_factory=dict, description="set at load: the content of its file templates (replicas load them)"
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _best_of(cls, data):
         """judge: {best_of: results/<sweep>, probabilities: bool, adapters: bool} serves that sweep's best
-        judge (report/summary.RULE) with its template; `picked` says which and why (GET /v1/models)."""
+        judge (report/summary.RULE) with its template; `picked` says which and why (GET /v1/models).
+        Template files (.yaml, or mappings) become names, their content carried in template_files."""
 
-        return resolve_best_of(data)
+        return carry_templates(resolve_best_of(data), ("template", "templates", "point_template"))
 
     @model_validator(mode="after")
     def _check(self) -> ServeConfig:
         for t in self.allowed():
             prompts.get(t)
+        self.template_files = template_files([self.template, self.point_template, *(self.templates or [])])
         if self.point_template and not prompts.get(self.point_template).pointwise:
             raise ValueError(f"point_template {self.point_template} is not pointwise")
         return self
