@@ -8,7 +8,7 @@ scikit-learn and scipy are imported inside functions so `import judge_core` stay
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 LABELS = (0, 1, 2)
@@ -147,8 +147,41 @@ def correlations(human: Sequence[float], judge: Sequence[float]) -> dict[str, fl
     }
 
 
+def bootstrap_draws(
+    statistic: Callable[[list[int]], Mapping[str, float | None]], n: int, resamples: int = 1000, seed: int = 0
+) -> dict[str, list[float | None]]:
+    """{key: its value on each of `resamples` resamples of the n examples} (with replacement; both
+    orders of an example move together; None where the statistic is undefined). Seeded: the same n,
+    resamples and seed draw the same indices, so two judges' draws of the same examples are PAIRED
+    (draw b of each is the same resample), which judge_core.separability compares."""
+    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
+
+    if resamples <= 0 or n == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float | None]] = {}
+    for b in range(resamples):
+        for key, value in statistic(rng.integers(0, n, n).tolist()).items():
+            defined = value is not None and not (isinstance(value, float) and math.isnan(value))
+            draws.setdefault(key, [None] * b).append(float(value) if defined else None)  # type: ignore[arg-type]
+        for column in draws.values():  # a key the statistic left out of this resample
+            column.extend([None] * (b + 1 - len(column)))
+    return draws
+
+
+def percentile_ci(draws: Sequence[float | None], level: float = 0.95) -> tuple[float, float] | None:
+    """The percentile interval of the defined draws (None when none is)."""
+    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
+
+    values = [v for v in draws if v is not None]
+    if not values:
+        return None
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
 def bootstrap_ci(
-    statistic: Callable[[list[int]], dict[str, float]],
+    statistic: Callable[[list[int]], Mapping[str, float | None]],
     n: int,
     resamples: int = 1000,
     seed: int = 0,
@@ -156,18 +189,8 @@ def bootstrap_ci(
 ) -> dict[str, tuple[float, float]]:
     """Percentile bootstrap CIs: `statistic(indices)` is recomputed on `resamples` resamples of
     the n examples (with replacement; both orders of an example move together). Seeded."""
-    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
-
-    if resamples <= 0 or n == 0:
-        return {}
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {}
-    for _ in range(resamples):
-        for key, value in statistic(rng.integers(0, n, n).tolist()).items():
-            if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                draws.setdefault(key, []).append(value)
-    tail = (1 - level) / 2 * 100
-    return {k: (float(np.percentile(v, tail)), float(np.percentile(v, 100 - tail))) for k, v in draws.items()}
+    cis = {k: percentile_ci(v, level) for k, v in bootstrap_draws(statistic, n, resamples, seed).items()}
+    return {k: ci for k, ci in cis.items() if ci is not None}
 
 
 def _same_length(a: Sequence, b: Sequence) -> None:

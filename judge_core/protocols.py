@@ -267,8 +267,9 @@ def evaluate(
     bootstrap: int = 1000,
     seed: int = 0,
 ) -> dict:
-    """Metrics of `records` under protocol `name`: n, parse_failures, the protocol's metrics and
-    bootstrap 95% CIs of its headline metrics (`bootstrap` resamples, 0 = none)."""
+    """Metrics of `records` under protocol `name`: n, parse_failures, the protocol's metrics,
+    bootstrap 95% CIs of its headline metrics (`bootstrap` resamples, 0 = none) and their draws (the
+    headline on each resample of the records, paired across judges of the same records: `draws`)."""
     protocol = get(name)
     policy = on_parse_failure or protocol.on_parse_failure
     kept = apply_policy(list(records), policy)
@@ -287,9 +288,14 @@ def evaluate(
         out["confusion_ab"] = M.confusion(gold, [r.ab for r in kept])
 
     def headline(idx: list[int]) -> dict:
-        result = protocol.compute([kept[i] for i in idx])
+        # resamples of every record, the policy applied after: the draws of two judges of the same
+        # examples are paired even where their parse failures differ
+        chosen = apply_policy([records[i] for i in idx], policy)
+        result = protocol.compute(chosen) if chosen else {}
         return {k: result.get(k) for k in protocol.headline if isinstance(result.get(k), float)}
 
-    out["ci95"] = M.bootstrap_ci(headline, len(kept), resamples=bootstrap, seed=seed)
+    draws = M.bootstrap_draws(headline, len(records), resamples=bootstrap, seed=seed)
+    out["ci95"] = {k: ci for k, v in draws.items() if (ci := M.percentile_ci(v)) is not None}
+    out["draws"] = {k: [None if v is None else round(v, 6) for v in vs] for k, vs in draws.items()}
     out["chance"] = chance(protocol, kept)
     return out

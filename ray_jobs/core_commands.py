@@ -167,7 +167,7 @@ def cmd_score(args) -> int:
         accept_modified=args.accept_modified_data,
     )
     if args.json:
-        print(json.dumps(strict_json(result), allow_nan=False))
+        print(json.dumps(strict_json({k: v for k, v in result.items() if k != "draws"}), allow_nan=False))
     else:
         print_result(result)
     return 0

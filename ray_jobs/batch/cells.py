@@ -50,6 +50,17 @@ class Pending:
     report: LoadReport
 
 
+@dataclass
+class Finished:
+    """A cell finished with the same config and data in an earlier run."""
+
+    cell: Cell
+    dir: Path
+    examples: list
+    rows: list[dict]
+    metrics: dict
+
+
 def run_cell(cell: Cell, out_dir: str | Path, part_rows: int = 64, bootstrap: int = 1000, log=print) -> dict:
     """Judge every missing row of one cell, then score it. Returns metrics.json's content."""
     result = run_cells([cell], out_dir, part_rows, bootstrap, log)[cell.key]
@@ -66,7 +77,7 @@ def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, boots
         raise ValueError("run_cells takes the cells of one judge")
     planned = {cell.key: attempt(_plan_cell, cell, out_dir, log) for cell in cells}
     pending = [p for p in planned.values() if isinstance(p, Pending)]
-    results = {k: v for k, v in planned.items() if not isinstance(v, Pending)}
+    results = {k: attempt(_with_draws, v, bootstrap, log) for k, v in planned.items() if not isinstance(v, Pending)}
     todo = [r for p in pending for r in p.todo]
     start = time.perf_counter()
     failure = attempt(_store_judgments, todo, cells[0].judge, {p.cell.key: p.dir for p in pending}, part_rows)
@@ -74,6 +85,20 @@ def run_cells(cells: list[Cell], out_dir: str | Path, part_rows: int = 64, boots
         return results | {p.cell.key: failure for p in pending}
     seconds = time.perf_counter() - start
     return results | {p.cell.key: attempt(_finish, p, bootstrap, seconds, len(todo)) for p in pending}
+
+
+def _with_draws(done: Finished | Exception, bootstrap: int, log) -> dict | Exception:
+    """A finished cell's metrics; scored again from its stored judgments (nothing is judged) when they
+    were scored before the bootstrap draws were kept, which the report's paired comparisons need."""
+    if isinstance(done, Exception):
+        return done
+    metrics = done.metrics
+    if not bootstrap or "result" not in metrics or "draws" in metrics["result"]:
+        return metrics
+    log(f"[rescore] {done.cell.key}: scored again from its stored judgments, for the paired bootstrap draws")
+    metrics |= finish_cell(done.cell, done.dir, done.examples, done.rows, bootstrap)
+    write_json(done.dir / "metrics.json", metrics)
+    return metrics
 
 
 def attempt(step, *args):
@@ -104,7 +129,7 @@ def _store_judgments(todo: list[dict], judge, dirs: dict[str, Path], part_rows: 
         release_groups(judge.name)
 
 
-def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
+def _plan_cell(cell: Cell, out_dir, log) -> Pending | Finished:
     """metrics.json's content for a finished cell, else what is left to judge."""
     preflight(cell.judge)
     cell_dir = Path(out_dir) / cell.key
@@ -124,7 +149,8 @@ def _plan_cell(cell: Cell, out_dir, log) -> Pending | dict:
     state = prepare_dir(cell, cell_dir)
     if state == "done":
         log(f"[skip] {cell.key}: finished with the same config and data")
-        return json.loads((cell_dir / "metrics.json").read_text())
+        metrics = json.loads((cell_dir / "metrics.json").read_text())
+        return Finished(cell, cell_dir, examples, expand(examples, cell.orders), metrics)
     rows = expand(examples, cell.orders)
     have = read_parts(cell_dir, log)
     done = set(zip(have["uid"].to_pylist(), have["order"].to_pylist())) if have is not None else set()

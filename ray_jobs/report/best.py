@@ -41,7 +41,9 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
             f"(probabilities={probabilities}, adapters={adapters})"
         )
     filters = [w for w, on in (("giving probabilities", probabilities), ("with an adapter", adapters)) if on]
+    tied = best.get("tied") or []
     return {
+        "tied_with": [t["label"] for t in tied[1:]],
         "judge": specs[best["judge"]],
         "template_files": sweep.get("template_files", {}),
         "template": best["template"],
@@ -49,8 +51,28 @@ def pick_best(results_dir, probabilities: bool = False, adapters: bool = False) 
         "mean_rank": best["mean_rank"],
         "why": f"{best['label']}: mean rank {best['mean_rank']:.2f} over {len(best['ranks'])} subsets of {results_dir}"
         + (f" among judges {' and '.join(filters)}" if filters else "")
-        + f". {RULE}",
+        + f". {_tie_note(best, tied)}{RULE}",
     }
+
+
+def _tie_note(best: dict, tied: list[dict]) -> str:
+    """What a pick had to do when the numbers could not tell the first judges apart."""
+    if best.get("tied") is None:
+        return "Not tested against the runner-up (the cells hold no bootstrap draws). "
+    if len(tied) < 2:
+        return ""
+    second = tied[1]
+    if best["mean_rank"] != second["mean_rank"]:
+        by = f"the lower mean rank of the point estimates ({best['mean_rank']:.2f} against {second['mean_rank']:.2f})"
+    elif best["seconds"] != second["seconds"]:
+        by = "fewer seconds per row"
+    else:
+        by = "name"
+    names = ", ".join(t["label"] for t in tied[1:])
+    return (
+        f"It is tied for first with {names}: it beats the runner-up in only {best['confidence']:.0%} of paired "
+        f"resamples, so the tie was broken by {by}. "
+    )
 
 
 def resolve_best_of(data):
@@ -70,6 +92,7 @@ def resolve_best_of(data):
         "template": best["template"],
         "swap_averaged": best["swap_averaged"],
         "mean_rank": best["mean_rank"],
+        "tied_with": best["tied_with"],
         "why": best["why"],
     }
     carried = {"template_files": best["template_files"]} if best["template_files"] else {}

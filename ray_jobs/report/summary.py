@@ -1,7 +1,8 @@
 """The report's first table: every judge across every benchmark subset, and the judge to trust.
 
 One row per judge (and per swap-averaged variant), one column per benchmark subset with its headline
-metric and 95% CI; the best measured value of each column is marked **bold**. Then:
+metric and 95% CI; the judges tied for first in a column are **bold** (judge_core.separability: the
+column's leader does not beat them in 95% of paired bootstrap resamples). Then:
 - mean rank: over the subsets the row judged, 1 = best (log loss: lowest); ties share their mean rank;
 - prefer first: the mean over pairwise subsets of the share of examples whose verdict followed the
   position shown first in both orders (position bias; 0 for a position-free judge);
@@ -9,13 +10,17 @@ metric and 95% CI; the best measured value of each column is marked **bold**. Th
 - s / row and tokens out / row: the engine's time and output tokens per judged presentation.
 The best judge (the rule, also in the report): the lowest mean rank among rows that judged every
 pairwise subset of the run (every subset, in a pointwise-only run), ties broken by fewer seconds per
-row, then by name; those rows come first. Published (†) rows are not ranked.
+row, then by name; those rows come first. It is named best only when its mean rank beats the runner-up's
+in at least 95% of paired resamples (each subset's examples resampled, both orders together); otherwise
+the report names the rows tied for first, and `best_of` says it had to break the tie, and by what.
+Published (†) rows are not ranked.
 """
 
 from __future__ import annotations
 
 from judge_core import protocols
 from judge_core.published import published_for
+from judge_core.separability import CONFIDENCE, beats, leaders, mean_ranks, rank_draws, separability
 
 from .format import RAW, bias_svg, cost_svg, fmt, num, pct, with_ci
 
@@ -23,27 +28,14 @@ LOWER_IS_BETTER = frozenset({"log_loss"})
 POINTWISE = frozenset({"pearson"})  # the pointwise protocol's headline
 RULE = (
     "Best judge: the lowest mean rank over the benchmark subsets, among judges that judged every pairwise "
-    "subset of the run (every subset, when the run has only pointwise ones); ties broken by fewer seconds "
-    "per row, then by name."
+    "subset of the run (every subset, when the run has only pointwise ones), named only when its mean rank "
+    f"beats the runner-up's in at least {CONFIDENCE:.0%} of paired bootstrap resamples (else the judges "
+    "tied for first are named); ties broken by fewer seconds per row, then by name."
 )
 
 
 def _headline(rows: list[dict]) -> str:
     return protocols.get(rows[0]["result"]["protocol"]).headline[0]
-
-
-def _ranks(values: dict[str, float], lower_better: bool) -> dict[str, float]:
-    """Rank (1 = best) of each key; equal values share the mean of their ranks."""
-    order = sorted(values, key=lambda k: values[k] if lower_better else -values[k])
-    ranks, i = {}, 0
-    while i < len(order):
-        j = i
-        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
-            j += 1
-        for k in order[i : j + 1]:
-            ranks[k] = (i + j) / 2 + 1
-        i = j + 1
-    return ranks
 
 
 def _per_row(cell: dict) -> tuple[float | None, float | None]:
@@ -75,23 +67,63 @@ def summarise(table: dict[str, list[dict]]) -> dict:
             row["results"][bench] = r
             if r["result"].get(key) is not None:
                 measured[who] = r["result"][key]
-        for who, rank in _ranks(measured, key in LOWER_IS_BETTER).items():
+        for who, rank in mean_ranks(measured, key in LOWER_IS_BETTER).items():
             rows[who].setdefault("ranks", {})[bench] = rank
     pairwise = {b for b in benches if _headline(table[b]) not in POINTWISE}
     required = pairwise or set(benches)  # a pointwise template's row judges only the pointwise subsets
     out = [_finish(row, required) for row in rows.values()]
     order = sorted(out, key=lambda r: (not r["complete"], r["mean_rank"] or float("inf"), r["label"]))
-    return {"benches": benches, "rows": order, "best": _best(out)}
+    return {"benches": benches, "rows": order, "columns": _columns(table)} | _first(table, out)
 
 
-def _best(rows: list[dict]) -> dict | None:
-    """RULE, over summarised rows: the lowest mean rank among complete rows, then fewer seconds per row,
-    then the name."""
-    return min(
+def _draws(row: dict, key: str) -> list | None:
+    return row["result"].get("draws", {}).get(key)
+
+
+def _columns(table: dict[str, list[dict]]) -> dict[str, dict]:
+    """Per subset: {"leaders": the rows tied for first (their labels' keys), "separability": the share of
+    row pairs whose CIs do not overlap}."""
+    out = {}
+    for bench, rows in table.items():
+        key = _headline(rows)
+        measured = {_who(r): r for r in rows if r["result"].get(key) is not None}
+        points = {w: r["result"][key] for w, r in measured.items()}
+        draws = {w: d for w, r in measured.items() if (d := _draws(r, key)) is not None}
+        cis = {w: tuple(ci) for w, r in measured.items() if (ci := r["result"].get("ci95", {}).get(key))}
+        out[bench] = {
+            "leaders": leaders(points, draws, key in LOWER_IS_BETTER) if draws else None,
+            "separability": separability(cis),
+        }
+    return out
+
+
+def _who(r: dict) -> tuple:
+    return (r["judge"], r["template"], r["swapavg"])
+
+
+def _first(table: dict[str, list[dict]], rows: list[dict]) -> dict:
+    """RULE over summarised rows: {"best": the lowest mean rank among complete rows (then fewer seconds
+    per row, then the name), "tied": the complete rows whose mean rank it does not beat in CONFIDENCE of
+    the paired resamples, best first (None: no draws to test with), "confidence": the share of resamples
+    in which it beats the runner-up}."""
+    complete = sorted(
         (r for r in rows if r["complete"]),
         key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"), r["label"]),
-        default=None,
     )
+    if not complete:
+        return {"best": None, "tied": None, "confidence": None}
+    draws = {
+        bench: {_who(r): d for r in rs if (d := _draws(r, _headline(rs))) is not None} for bench, rs in table.items()
+    }
+    lower = {bench: _headline(rs) in LOWER_IS_BETTER for bench, rs in table.items()}
+    ranked = rank_draws(draws, lower) if all(draws.values()) else {}
+    best = complete[0]
+    if not ranked or best["who"] not in ranked:
+        return {"best": best, "tied": None, "confidence": None}
+    shares = {id(r): beats(ranked[best["who"]], ranked.get(r["who"], ()), lower_better=True) for r in complete[1:]}
+    tied = [best] + [r for r in complete[1:] if (shares[id(r)] or 0) < CONFIDENCE]
+    confidence = shares[id(complete[1])] if len(complete) > 1 else None
+    return {"best": best, "tied": tied, "confidence": confidence}
 
 
 def select_best(table: dict[str, list[dict]], keep=lambda row: True) -> dict | None:
@@ -99,7 +131,10 @@ def select_best(table: dict[str, list[dict]], keep=lambda row: True) -> dict | N
     its summary row: judge, template (None without one), swap_averaged, mean_rank, label. The report's ★
     and `best_of` (serve, annotate) both ask this."""
     kept = {b: rows for b, all_rows in table.items() if (rows := [r for r in all_rows if keep(r)])}
-    return summarise(kept)["best"] if kept else None
+    if not kept:
+        return None
+    s = summarise(kept)
+    return None if s["best"] is None else s["best"] | {"tied": s["tied"], "confidence": s["confidence"]}
 
 
 def _finish(row: dict, required: set[str]) -> dict:
@@ -113,6 +148,7 @@ def _finish(row: dict, required: set[str]) -> dict:
     seconds = [s for s, _ in costs if s is not None]
     tokens = [t for _, t in costs if t is not None]
     return {
+        "who": row["who"],
         "judge": judge,
         "template": None if template == "-" else template,
         "swap_averaged": swap_averaged,
@@ -171,9 +207,10 @@ def _label(r: dict) -> str:
     return r["label"] + (" (length baseline)" if length else "")
 
 
-def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[str]], dict | None]:
-    """(header, body, best row) of the summary; the best value of each column in bold; chance and
-    published rows below the judges."""
+def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[str]], dict]:
+    """(header, body, the summary) of the summary table: the judges tied for first in each column in
+    bold (the best value where the cells have no bootstrap draws), ★ the best judge, ☆ the judges tied
+    for first when none is; chance, published and separability rows below the judges."""
     s = summarise(table)
     header = ["judge", *s["benches"], "mean rank", "prefer first", "parse fail", "s / row", "tokens out / row"]
     best_in = {
@@ -181,16 +218,23 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
         for b in s["benches"]
         if any(b in r["ranks"] for r in s["rows"])
     }
+
+    def first_in(r: dict, b: str) -> bool:
+        tied = s["columns"][b]["leaders"]
+        return r["who"] in tied if tied is not None else r["ranks"].get(b) == best_in.get(b)
+
+    tied = s["tied"] or []
     body = []
     for r in s["rows"]:
         cells = []
         for b in s["benches"]:
             res = r["results"].get(b)
             text = with_ci(res["result"], _headline(table[b])) if res else "-"
-            cells.append(f"**{text}**" if res and r["ranks"].get(b) == best_in.get(b) else text)
+            cells.append(f"**{text}**" if res and b in r["ranks"] and first_in(r, b) else text)
+        mark = " ★" if r is s["best"] and len(tied) <= 1 else " ☆" if any(r is t for t in tied) else ""
         body.append(
             [
-                _label(r) + (" ★" if r is s["best"] else ""),
+                _label(r) + mark,
                 *cells,
                 f"{r['mean_rank']:.2f}" if r["mean_rank"] is not None else "-",
                 pct(r["prefer_first"]),
@@ -199,4 +243,29 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
                 f"{r['tokens']:.1f}" if r["tokens"] is not None else "-",
             ]
         )
-    return header, body + _reference_rows(table, s["benches"], len(header) - 1 - len(s["benches"])), s["best"]
+    width = len(header) - 1 - len(s["benches"])
+    apart = [s["columns"][b]["separability"] for b in s["benches"]]
+    separable = [["· separability (CI pairs apart)", *(pct(a) for a in apart), *["-"] * width]]
+    return header, body + _reference_rows(table, s["benches"], width) + separable, s
+
+
+def best_line(s: dict) -> str:
+    """Who is best, or who is tied for first, and how sure (RULE), as a sentence."""
+    best, tied = s["best"], s["tied"]
+    if best is None:
+        return "No judge judged every pairwise subset of this run, so none is named best."
+    if tied is None:
+        return (
+            f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}) ★, not tested against the "
+            "runner-up: its cells hold no bootstrap draws (bootstrap: 0, or scored before they were kept)."
+        )
+    if len(tied) > 1:
+        names = ", ".join(t["label"] for t in tied)
+        share = s["confidence"]
+        return (
+            f"**No single best judge: {len(tied)} are tied for first** ☆ ({names}). The lowest mean rank, "
+            f"{best['label']} ({best['mean_rank']:.2f}), beats the runner-up's in "
+            f"{share:.0%} of paired resamples, short of the {CONFIDENCE:.0%} a best judge needs."
+        )
+    sure = f", ahead of the runner-up in {s['confidence']:.0%} of paired resamples" if s["confidence"] else ""
+    return f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}{sure}) ★"

@@ -20,7 +20,7 @@ from judge_core.published import published_for
 from ..store import data_notes, finished_cells, read_status, status_groups
 from . import unlabelled
 from .format import RAW, bars_svg, fmt, html_table, md_table, missing, page, pct, reliability_svg, with_ci
-from .summary import RULE, chance_value, shown, summary_plots, summary_table
+from .summary import RULE, best_line, chance_value, shown, summary_plots, summary_table
 
 BIAS = ("prefer_first", "prefer_second", "consistency")
 LOWER_IS_BETTER = frozenset({"log_loss"})
@@ -165,12 +165,14 @@ def _not_ok(status: dict) -> list[tuple[str, dict]]:
 
 
 SUMMARY_NOTE = (
-    "Each subset's headline metric with its 95% CI; bold: the column's best; mean rank over the "
+    "Each subset's headline metric with its 95% CI; bold: the judges tied for first in the column (its "
+    "leader does not beat them in 95% of paired bootstrap resamples of the subset's examples); mean rank over the "
     "subsets judged (1 = best); prefer first: position bias (share of examples that followed the "
     "first-shown answer in both orders); s / row and tokens out / row: the engine's cost per judged "
     "presentation. · chance: the expected headline of a judge that answers each order uniformly at "
     "random among the subset's allowed verdicts, under its protocol (judge_core/chance.py); "
-    "† published, not measured here. In the HTML, a click on a column header sorts by it."
+    "† published, not measured here; · separability: the share of judge pairs whose CIs do not overlap "
+    "(Arena-Hard's). In the HTML, a click on a column header sorts by it."
 )
 
 
@@ -220,12 +222,6 @@ def _ci_width(result: dict, key: str) -> float:
     return bounds[1] - bounds[0]
 
 
-def _best_line(best: dict | None) -> str:
-    if best is None:
-        return "No judge judged every pairwise subset of this run, so none is named best."
-    return f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}) ★"
-
-
 def markdown(results_dir: Path, table: dict, status: dict, unlabelled_sections: list) -> str:
     out = [
         f"# Judge report: {results_dir.name}",
@@ -241,8 +237,8 @@ def markdown(results_dir: Path, table: dict, status: dict, unlabelled_sections: 
     for title, items in _not_ok(status):
         out += [f"**{title}**", ""] + [f"- `{k}`: {v}" for k, v in items.items()] + [""]
     if table:
-        header, body, best = summary_table(table)
-        out += ["## Summary", "", _best_line(best), "", md_table(header, body), "", RULE + " " + SUMMARY_NOTE, ""]
+        header, body, summary = summary_table(table)
+        out += ["## Summary", "", best_line(summary), "", md_table(header, body), "", RULE + " " + SUMMARY_NOTE, ""]
     for bench, rows in sorted(table.items()):
         protocol = protocols.get(rows[0]["result"]["protocol"])
         out += [
@@ -349,9 +345,9 @@ def html_page(results_dir: Path, table: dict, status: dict, unlabelled_sections:
         for b in banners(table)
     )
     if table:
-        header, rows, best = summary_table(table)
+        header, rows, summary = summary_table(table)
         body = warn + (
-            f"<h2>Summary</h2><p>{_best_line(best).replace('**', '')}</p>"
+            f"<h2>Summary</h2><p>{best_line(summary).replace('**', '')}</p>"
             + html_table(header, rows, sortable=True)
             + f"<p class=note>{html.escape(RULE + ' ' + SUMMARY_NOTE)}</p>"
             + summary_plots(table)
