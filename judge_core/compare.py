@@ -21,7 +21,7 @@ from typing import cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from .data._io import BadRecordError, DataRoot, data_root, read_jsonl
-from .metrics import bootstrap_ci
+from .metrics import bootstrap_ci, bootstrap_draws, percentile_ci, undefined_on_error
 from .schema import PairExample, PointExample, Text
 
 NEED_REF = ("math", "reasoning", "coding", "arena-hard-200")  # FastChat's NEED_REF_CATS
@@ -240,7 +240,7 @@ def bradley_terry(battles: list[tuple[str, str, str]], anchor: str) -> dict[str,
     for a, b, outcome in scored:
         row = np.zeros(len(models))
         row[col[a]], row[col[b]] = math.log(BASE), -math.log(BASE)
-        p_a = {"win": 1.0, "loss": 0.0}.get(outcome, 0.5)
+        p_a = cast(float, preference(outcome))  # `scored` holds no errors
         for label, weight in ((1, p_a), (0, 1 - p_a)):
             if weight:
                 X.append(row)
@@ -259,29 +259,23 @@ def bradley_terry_ci(
 ) -> dict[str, dict]:
     """{model: {rating, ci95}}; battles are (question_id, model1, model2, outcome) and the bootstrap
     resamples questions (all battles of a question move together)."""
-    import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
-
     by_q: dict[str, list] = {}
     for qid, a, b, outcome in battles:
         by_q.setdefault(qid, []).append((a, b, outcome))
     groups = list(by_q.values())
     point = bradley_terry([x for g in groups for x in g], anchor)
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {m: [] for m in point}
-    for _ in range(resamples):
-        sample = [x for i in rng.integers(0, len(groups), len(groups)) for x in groups[i]]
-        try:
-            for m, r in bradley_terry(sample, anchor).items():
-                draws[m].append(r)
-        except ValueError:  # a resample with one outcome only carries no rating information
-            continue
-    return {
-        m: {
-            "rating": r,
-            "ci95": (float(np.percentile(draws[m], 2.5)), float(np.percentile(draws[m], 97.5))) if draws[m] else None,
-        }
-        for m, r in point.items()
-    }
+
+    def fit(idx: list[int]) -> dict[str, float]:
+        return bradley_terry([x for i in idx for x in groups[i]], anchor)
+
+    # a resample with one outcome only carries no rating information: undefined
+    draws = bootstrap_draws(undefined_on_error(fit), len(groups), resamples, seed)
+    return {m: {"rating": r, "ci95": percentile_ci(draws.get(m, [])), "draws": draws.get(m)} for m, r in point.items()}
+
+
+def preference(outcome: str) -> float | None:
+    """Model1's preference in a pair's outcome: win 1, loss 0, a tie or a conflict 0.5, an error None."""
+    return {"win": 1.0, "loss": 0.0, "tie": 0.5, "conflict": 0.5}.get(outcome)
 
 
 # ---- pointwise: mean scores and the score as a share of the baseline's ------------------------------

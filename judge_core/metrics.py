@@ -169,6 +169,20 @@ def bootstrap_draws(
     return draws
 
 
+def undefined_on_error(
+    statistic: Callable[[list[int]], Mapping[str, float]], errors: tuple[type[Exception], ...] = (ValueError,)
+) -> Callable[[list[int]], Mapping[str, float | None]]:
+    """`statistic`, with a resample on which it raises `errors` (a fit with one outcome only) undefined."""
+
+    def stat(idx: list[int]) -> Mapping[str, float | None]:
+        try:
+            return statistic(idx)
+        except errors:
+            return {}
+
+    return stat
+
+
 def percentile_ci(draws: Sequence[float | None], level: float = 0.95) -> tuple[float, float] | None:
     """The percentile interval of the defined draws (None when none is)."""
     import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)

@@ -11,11 +11,12 @@ tanh(d / std(d)), d = len(baseline) - len(model) in characters, std with ddof 1,
 column; soft labels by duplicating each row (y=1 weight p, y=0 weight 1-p); sklearn's
 LogisticRegressionCV with an L1 penalty, liblinear, random_state 123, 5-fold GroupKFold (both copies of a
 row in one fold), its default 10 Cs, scored by the weighted continuous log loss. The LC win rate is
-100 * mean sigmoid(prediction with d = 0). AlpacaEval's default GLM (length_controlled_v1) adds an
-instruction-difficulty term and regularises towards two "gamed" baselines, both FITTED ON ITS 805
-INSTRUCTIONS and downloaded from the Hugging Face hub; neither exists for another question set, so this
-is its `length_controlled_minimal` GLM (same formula without those two, same fit). AlpacaEval reports a
-standard error of the predictions; we give a bootstrap CI over instructions (the GLM refitted).
+mean sigmoid(prediction with d = 0) (x100 in AlpacaEval's tables). AlpacaEval's default GLM
+(length_controlled_v1) adds an instruction-difficulty term and regularises towards two "gamed"
+baselines, both FITTED ON ITS 805 INSTRUCTIONS and downloaded from the Hugging Face hub; neither exists
+for another question set, so this is its `length_controlled_minimal` GLM (same formula without those
+two, same fit). AlpacaEval reports a standard error of the predictions; we give a bootstrap CI over
+instructions (the GLM refitted on each resample).
 
 Arena-Hard (lmarena/arena-hard-auto, show_result.py/utils_math.py @ 3071ef9, construct_style_matrices and
 fit_bt): battles duplicated, models at +-ln(10), style features (length, markdown headers, list items,
@@ -31,13 +32,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Sequence
 
-from .metrics import bootstrap_draws, percentile_ci
+from .metrics import bootstrap_draws, percentile_ci, undefined_on_error
 from .schema import Judgment, PairExample, Text
 
 # ---- AlpacaEval's length-controlled win rate ---------------------------------------------------------
-GLM = {"length_feature": "np.tanh(std_delta_len)", "penalty": "l1", "solver": "liblinear", "n_splits": 5}
+N_SPLITS = 5  # AlpacaEval's GroupKFold folds (GLM_INFO["length_controlled_v1"]["kwargs"])
 
 
 def _char_len(text: Text) -> int:
@@ -58,9 +60,11 @@ def _soft_logloss(y_true, y_pred, true_prob, true_sample_weight=None):
 
 def fit_soft_logistic_cv(X, prefs):
     """AlpacaEval's fit_LogisticRegressionCV(is_ytrue_proba=True, n_splits=5) without sample weights:
-    the fitted coefficients of X (rows: instructions, no intercept) on soft preferences."""
+    (the fitted coefficients of X (rows: instructions, no intercept) on soft preferences, the C the CV chose,
+    whether liblinear converged within sklearn's default iterations, as AlpacaEval runs it)."""
     import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
     import sklearn  # heavy: out of judge_core's import (`judge score` stays light)
+    from sklearn.exceptions import ConvergenceWarning  # heavy: out of judge_core's import
     from sklearn.linear_model import LogisticRegressionCV  # heavy: out of judge_core's import
     from sklearn.metrics import make_scorer  # heavy: out of judge_core's import
     from sklearn.model_selection import GroupKFold  # heavy: out of judge_core's import
@@ -70,14 +74,15 @@ def fit_soft_logistic_cv(X, prefs):
     X_dup, y = np.vstack([X, X]), np.concatenate([np.ones(n), np.zeros(n)])
     true_prob = np.concatenate([p, 1 - p])
     groups = np.concatenate([np.arange(n), np.arange(n)])
-    with sklearn.config_context(enable_metadata_routing=True):
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
         scorer = make_scorer(_soft_logloss, response_method="predict_proba", greater_is_better=False)
         scorer = scorer.set_score_request(true_sample_weight=True, true_prob=True)
         model = LogisticRegressionCV(
-            cv=GroupKFold(n_splits=GLM["n_splits"]),
+            cv=GroupKFold(n_splits=N_SPLITS),
             scoring=scorer,
             l1_ratios=(1.0,),  # penalty="l1" (the name sklearn 1.8 gave it)
-            solver=GLM["solver"],
+            solver="liblinear",
             random_state=123,
             dual=False,
             fit_intercept=False,
@@ -85,7 +90,8 @@ def fit_soft_logistic_cv(X, prefs):
         )
         model.set_fit_request(sample_weight=True)
         model.fit(X_dup, y, sample_weight=true_prob, groups=groups, true_sample_weight=None, true_prob=true_prob)
-    return model.coef_[0]
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return model.coef_[0], float(model.C_[0] if hasattr(model.C_, "__len__") else model.C_), converged
 
 
 def length_controlled_winrate(
@@ -95,7 +101,8 @@ def length_controlled_winrate(
     resamples: int = 1000,
     seed: int = 0,
 ) -> dict:
-    """{n, win_rate, lc_win_rate, length_coef, ci95: {win_rate, lc_win_rate}} in percent, from each
+    """{n, win_rate, lc_win_rate, length_coef, ci95: {win_rate, lc_win_rate}} as fractions (AlpacaEval
+    prints them x100), from each
     instruction's preference for the model over the baseline (1 win, 0 loss, 0.5 tie; None: failed, left
     out). The GLM needs instructions whose lengths differ, and both wins and losses."""
     kept = [(p, _char_len(m), _char_len(b)) for p, m, b in zip(prefs, model_texts, baseline_texts) if p is not None]
@@ -104,32 +111,34 @@ def length_controlled_winrate(
 
     def stat(idx: Sequence[int]) -> dict[str, float | None]:
         lc = _lc([p[i] for i in idx], [delta[i] for i in idx])[0]
-        return {"win_rate": 100 * sum(p[i] for i in idx) / len(idx), "lc_win_rate": lc}
+        return {"win_rate": sum(p[i] for i in idx) / len(idx), "lc_win_rate": lc}
 
-    point, coef = _lc(p, delta) if kept else (None, None)
+    point, coef, C, converged = _lc(p, delta) if kept else (None, None, None, None)
     draws = bootstrap_draws(stat, len(kept), resamples, seed) if kept and point is not None else {}
     return {
         "n": len(kept),
         "dropped": len(prefs) - len(kept),
-        "win_rate": 100 * sum(p) / len(p) if p else math.nan,
+        "win_rate": sum(p) / len(p) if p else math.nan,
         "lc_win_rate": math.nan if point is None else point,
         "length_coef": coef,
+        "C": C,  # with few instructions the CV may pick a C that shrinks every coefficient to 0: LC reads 0.5
+        "converged": converged,
         "ci95": {k: ci for k, v in draws.items() if (ci := percentile_ci(v)) is not None},
     }
 
 
-def _lc(p: list[float], delta: list[int]) -> tuple[float | None, float | None]:
-    """(LC win rate in percent, the length coefficient), or (None, None) where the GLM cannot be fitted."""
+def _lc(p: list[float], delta: list[int]) -> tuple[float | None, float | None, float | None, bool | None]:
+    """(LC win rate, the length coefficient, the C chosen, converged?), or Nones where the GLM cannot be fitted."""
     import numpy as np  # heavy: out of judge_core's import (`judge score` stays light)
 
     d = np.asarray(delta, dtype=float)
     std = d.std(ddof=1) if len(d) > 1 else 0.0
     one_sided = all(x == 0.0 for x in p) or all(x == 1.0 for x in p)  # one class only: nothing to fit
-    if not std or one_sided or len(p) < GLM["n_splits"]:
-        return None, None
+    if not std or one_sided or len(p) < N_SPLITS:
+        return None, None, None, None
     X = np.column_stack([np.tanh(d / std), np.ones(len(d))])  # tanh(std_delta_len), the model's bias column
-    length, bias = fit_soft_logistic_cv(X, p)
-    return float(100 / (1 + math.exp(-bias))), float(length)  # the prediction at std_delta_len = 0
+    (length, bias), C, converged = fit_soft_logistic_cv(X, p)
+    return float(1 / (1 + math.exp(-bias))), float(length), C, converged  # the prediction at std_delta_len = 0
 
 
 # ---- Arena-Hard's style control ----------------------------------------------------------------------
@@ -214,26 +223,17 @@ def style_controlled_bt_ci(
 
     def fit(idx: Sequence[int]) -> dict[str, float]:
         rows = [i for g in idx for i in groups[g]]
-        return style_controlled_bt([plain[i] for i in rows], [features[i] for i in rows], anchor)["ratings"]
+        ratings: dict[str, float] = style_controlled_bt([plain[i] for i in rows], [features[i] for i in rows], anchor)[
+            "ratings"
+        ]
+        return ratings
 
     point = style_controlled_bt(plain, features, anchor)
-    draws = bootstrap_draws(_tolerant(fit), len(groups), resamples, seed)
+    draws = bootstrap_draws(undefined_on_error(fit), len(groups), resamples, seed)
     ci = {m: percentile_ci(v) for m, v in draws.items()}
     return {m: {"rating": r, "ci95": ci.get(m)} for m, r in point["ratings"].items()} | {
         "style_coef": point["style_coef"]
     }
-
-
-def _tolerant(fit: Callable[[Sequence[int]], dict[str, float]]) -> Callable[[list[int]], dict[str, float | None]]:
-    """A resample with one outcome only carries no rating information: it counts as undefined."""
-
-    def stat(idx: list[int]) -> dict[str, float | None]:
-        try:
-            return dict(fit(idx))
-        except ValueError:
-            return {}
-
-    return stat
 
 
 # ---- a judge's length bias ---------------------------------------------------------------------------

@@ -102,6 +102,11 @@ def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, ti
     )
     assert got["win_rate_adjusted"] == pytest.approx((expected["win"] + 0.5 * expected["tie"]) / 6)
     assert summary["bradley_terry"]["base"]["rating"] == pytest.approx(1000)
+    lc = got["length_controlled"]  # AlpacaEval's GLM over the pair's 6 judged turns (judge_core.style)
+    assert lc["n"] == 6 and lc["win_rate"] == pytest.approx(got["win_rate_adjusted"]) and lc["resamples"] == 50
+    assert summary["style_controlled"]["base"]["rating"] == pytest.approx(1000)  # Arena-Hard's style control
+    assert set(summary["style_controlled"]["style_coef"]) == {"length", "header_count", "list_count", "bold_count"}
+    assert summary["separability"]["tied_for_first"][0] in ("tiny", "base")
 
     tiny_scores = [_fake_score(_upto(tiny[q], t)) for q in base_turns for t in (1, 2)]
     base_scores = [_fake_score(_upto(base_turns[q], t)) for q in base_turns for t in (1, 2)]
@@ -111,6 +116,8 @@ def test_compare_generates_judges_aggregates_and_resumes(tmp_path, ray_local, ti
     assert summary["pointwise"]["tiny"]["n"] == 8 and summary["pointwise"]["base"]["n"] == 6
     report = (tmp_path / "c" / "report.md").read_text()
     assert "| tiny vs base | all | 6 |" in report and "84" in report
+    assert "length-controlled % [95% CI]" in report and "style-controlled [95% CI]" in report
+    assert "tied for first" in report or "Best model:" in report
     assert starts.read_text().count("fake") == 1  # one engine for every cell of the judge
 
     logs = []

@@ -30,8 +30,8 @@ def test_lc_win_rate_is_alpacaevals_glm_computed_by_hand(longer, shorter):
     """With two length groups the length feature tanh(d / std(d)) takes two values +-c, and AlpacaEval's
     GLM (tanh(std_delta_len) + bias, no intercept) fits each group's preference exactly:
     sigmoid(b - w c) = p_longer, sigmoid(b + w c) = p_shorter, so b = (logit p_longer + logit p_shorter) / 2
-    and the LC win rate, the prediction at d = 0, is 100 sigmoid(b). The L1 penalty of the CV-chosen C
-    (1e4 here) moves it by far less than 0.1 points."""
+    and the LC win rate, the prediction at d = 0, is sigmoid(b) (x100 in AlpacaEval's tables). The L1
+    penalty of the CV-chosen C (1e4 here) moves it by far less than 0.1 points."""
     (n_long, p_long), (n_short, p_short) = longer, shorter
     prefs = [p_long] * n_long + [p_short] * n_short
     model = ["x" * 300] * n_long + ["x" * 100] * n_short  # 100 characters longer or shorter than the baseline
@@ -40,11 +40,11 @@ def test_lc_win_rate_is_alpacaevals_glm_computed_by_hand(longer, shorter):
         warnings.simplefilter("error", FutureWarning)  # the sklearn spelling of AlpacaEval's settings is current
         out = length_controlled_winrate(prefs, model, baseline, resamples=0)
     by_hand = 100 * _sigmoid((_logit(p_long) + _logit(p_short)) / 2)
-    assert out["win_rate"] == pytest.approx(100 * sum(prefs) / len(prefs))
-    assert out["lc_win_rate"] == pytest.approx(by_hand, abs=0.1)
+    assert 100 * out["win_rate"] == pytest.approx(100 * sum(prefs) / len(prefs))
+    assert 100 * out["lc_win_rate"] == pytest.approx(by_hand, abs=0.1)
     assert out["length_coef"] < 0  # d = baseline minus model: a longer model answer has negative d and wins more
     if (p_long, p_short) == (0.8, 0.2):
-        assert out["win_rate"] == pytest.approx(65.0) and out["lc_win_rate"] == pytest.approx(50.0, abs=0.1)
+        assert 100 * out["win_rate"] == pytest.approx(65.0) and 100 * out["lc_win_rate"] == pytest.approx(50.0, abs=0.1)
     else:
         assert by_hand == pytest.approx(71.0101, abs=1e-3)
 
@@ -53,7 +53,7 @@ def test_lc_win_rate_has_a_bootstrap_ci_and_leaves_failures_out():
     prefs = [1.0, 0.0, 0.5, None] * 10
     model = ["a" * (50 + 10 * i) for i in range(40)]
     out = length_controlled_winrate(prefs, model, ["b" * 200] * 40, resamples=30)
-    assert out["n"] == 30 and out["dropped"] == 10 and out["win_rate"] == pytest.approx(50.0)
+    assert out["n"] == 30 and out["dropped"] == 10 and out["win_rate"] == pytest.approx(0.5)
     lo, hi = out["ci95"]["lc_win_rate"]
     assert lo <= out["lc_win_rate"] <= hi
 

@@ -306,7 +306,7 @@ def _run(cfg: AnnotateConfig, log) -> dict:
         ensure_ray(cfg.ray_init)
         console.quiet_ray_data()
         job = cfg.model_dump(exclude={"judge", "picked", "ray_init"})
-        stage = engine_stage(cfg.judge, job=job) | {"batch_size": 1}
+        stage = engine_stage(cfg.judge, job=job, templates=prompts.file_templates()) | {"batch_size": 1}
         ds = ray.data.from_items([s.to_row() for s in todo], override_num_blocks=len(todo)).map_batches(
             ShardAnnotator, **stage
         )

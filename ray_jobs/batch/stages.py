@@ -122,7 +122,7 @@ def engine_stage(spec: JudgeSpec, nodes: Nodes | None = None, **constructor) -> 
         ray.data.ActorPoolStrategy(size=low) if low == high else ray.data.ActorPoolStrategy(min_size=low, max_size=high)
     )
     return {
-        "fn_constructor_kwargs": {"spec": shipped, "templates": prompts.file_templates()} | constructor,
+        "fn_constructor_kwargs": {"spec": shipped} | constructor,
         "compute": compute,
         "batch_size": spec.batch_size,
         "batch_format": "pyarrow",
@@ -139,4 +139,5 @@ def rows_dataset(rows: list[dict], batch_size: int):
 def build_dataset(rows: list[dict], spec: JudgeSpec, nodes: Nodes | None = None):
     """Rows of any of the judge's cells -> tagged Judgments (store.TAGGED)."""
     console.quiet_ray_data()
-    return rows_dataset(rows, spec.batch_size).map_batches(EngineActor, **engine_stage(spec, nodes))
+    stage = engine_stage(spec, nodes, templates=prompts.file_templates())  # the actors load the driver's file templates
+    return rows_dataset(rows, spec.batch_size).map_batches(EngineActor, **stage)

@@ -21,10 +21,13 @@ from judge_core.compare import (
     pair_examples,
     pair_outcome,
     point_examples,
+    preference,
     score_ratio,
     win_rates_ci,
 )
 from judge_core.schema import PairExample
+from judge_core.separability import leaders, separability
+from judge_core.style import length_controlled_winrate, style_controlled_bt_ci, style_features
 
 from .. import console
 from ..batch.cells import run_cells
@@ -83,8 +86,9 @@ def plan_cells(cfg: CompareConfig, questions: list[Question], answers: dict, tur
 
 
 def _outcomes(cfg: CompareConfig, cells: list[Cell]) -> tuple[list, dict, dict]:
-    """(battles, {pair: [(turn, outcome)]}, {model: {(question, turn): (category, score)}}) from the
-    judge's stored judgments (FastChat's rule for the two orders of a pair)."""
+    """(battles, {pair: [(turn, outcome, answer1, answer2)]}, {model: {(question, turn): (category, score)}})
+    from the judge's stored judgments (FastChat's rule for the two orders of a pair); a battle is
+    (question, model1, model2, outcome, (model1's, model2's) style_features)."""
     battles, per_pair, scores = [], {}, {}
     for cell in cells:
         got = {(j.uid, j.order): j for j in read_judgments(cfg.results_dir / cell.key)}
@@ -92,8 +96,11 @@ def _outcomes(cfg: CompareConfig, cells: list[Cell]) -> tuple[list, dict, dict]:
             m = ex.meta
             if isinstance(ex, PairExample):
                 outcome = pair_outcome(got[(ex.uid, "ab")].verdict, got[(ex.uid, "ba")].verdict)
-                per_pair.setdefault(f"{m['model1']} vs {m['model2']}", []).append((m["turn"], outcome))
-                battles.append((m["question_id"], m["model1"], m["model2"], outcome))
+                per_pair.setdefault(f"{m['model1']} vs {m['model2']}", []).append(
+                    (m["turn"], outcome, ex.answer1, ex.answer2)
+                )
+                styles = (style_features(ex.answer1), style_features(ex.answer2))
+                battles.append((m["question_id"], m["model1"], m["model2"], outcome, styles))
             else:
                 j = got[(ex.uid, "ab")]
                 scores.setdefault(m["model"], {})[(m["question_id"], m["turn"])] = (
@@ -109,16 +116,44 @@ def _pairwise(cfg: CompareConfig, battles: list, per_pair: dict) -> dict:
 
     out = {
         "pairwise": {
-            pair: {"all": rates([o for _, o in rows])}
-            | {f"turn{t}": rates([o for tt, o in rows if tt == t]) for t in sorted({t for t, _ in rows})}
+            pair: {"all": rates([r[1] for r in rows]) | {"length_controlled": _length_controlled(cfg, rows)}}
+            | {f"turn{t}": rates([r[1] for r in rows if r[0] == t]) for t in sorted({r[0] for r in rows})}
             for pair, rows in per_pair.items()
         }
     }
+    plain = [b[:4] for b in battles]
     try:
-        out["bradley_terry"] = bradley_terry_ci(battles, cfg.baseline, cfg.bootstrap, cfg.seed)
+        out["bradley_terry"] = bradley_terry_ci(plain, cfg.baseline, cfg.bootstrap, cfg.seed)
+        out["separability"] = _separability(out["bradley_terry"])
     except ValueError as exc:
         out["bradley_terry"] = {"skipped": str(exc)}
+    try:
+        styles = [b[4] for b in battles]
+        out["style_controlled"] = style_controlled_bt_ci(plain, styles, cfg.baseline, cfg.bootstrap, cfg.seed)
+    except ValueError as exc:
+        out["style_controlled"] = {"skipped": str(exc)}
     return out
+
+
+LC_RESAMPLES = 200  # each resample refits AlpacaEval's GLM with 5-fold CV (~0.05 s): 200, not `bootstrap`
+
+
+def _length_controlled(cfg: CompareConfig, rows: list) -> dict:
+    """AlpacaEval's length-controlled win rate of model1 over model2 (judge_core.style), over every turn."""
+    prefs = [preference(outcome) for _, outcome, _, _ in rows]
+    result = length_controlled_winrate(
+        prefs, [r[2] for r in rows], [r[3] for r in rows], min(cfg.bootstrap, LC_RESAMPLES), cfg.seed
+    )
+    return result | {"resamples": min(cfg.bootstrap, LC_RESAMPLES)}
+
+
+def _separability(ratings: dict) -> dict:
+    """Who is tied for first among the compared models (paired: every resample refits every rating at
+    once) and Arena-Hard's separability of their rating CIs."""
+    points = {m: r["rating"] for m, r in ratings.items()}
+    draws = {m: r["draws"] for m, r in ratings.items() if r.get("draws")}
+    cis = {m: tuple(r["ci95"]) for m, r in ratings.items() if r.get("ci95")}
+    return {"tied_for_first": leaders(points, draws) if draws else None, "separability": separability(cis)}
 
 
 def _pointwise(cfg: CompareConfig, scores: dict) -> dict:

@@ -1,9 +1,10 @@
 """The compare report (judge compare): Markdown and one self-contained HTML page from compare.json.
 
 Pairwise: win / tie / loss against the baseline (FastChat's rule: both orders must agree, else a
-tie; conflicts and errors counted), adjusted win rate with a 95% bootstrap CI, per turn; Bradley-Terry
-ratings (baseline = 1000) with CIs. Pointwise: mean 1-10 score per model and turn, and each
-candidate's score as a percentage of the baseline's, with a paired bootstrap CI.
+tie; conflicts and errors counted), adjusted win rate with a 95% bootstrap CI, per turn, and AlpacaEval's
+length-controlled win rate over all turns; Bradley-Terry ratings (baseline = 1000) with CIs next to
+Arena-Hard's style-controlled ratings, and which models the numbers cannot tell apart. Pointwise: mean
+1-10 score per model and turn, and each candidate's score as a percentage of the baseline's, with a paired bootstrap CI.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def _pairwise(summary: dict) -> tuple[str, list[str], list[list[str]]]:
         "win rate %",
         "loss rate %",
         "adjusted win rate % [95% CI]",
+        "length-controlled % [95% CI]",
     ]
     body = [
         [
@@ -36,6 +38,7 @@ def _pairwise(summary: dict) -> tuple[str, list[str], list[list[str]]]:
             num(100 * r["win_rate"]),
             num(100 * r["loss_rate"]),
             num(100 * r["win_rate_adjusted"]) + ci(r["ci95"].get("win_rate_adjusted"), 100),
+            _lc(r.get("length_controlled")),
         ]
         for pair, by_turn in summary["pairwise"].items()
         for turn, r in by_turn.items()
@@ -43,12 +46,48 @@ def _pairwise(summary: dict) -> tuple[str, list[str], list[list[str]]]:
     return "Pairwise against the baseline (both orders)", header, body
 
 
+def _lc(r: dict | None) -> str:
+    """The length-controlled win rate (all turns only), or why there is none."""
+    if r is None:
+        return ""
+    if r.get("lc_win_rate") is None or r["lc_win_rate"] != r["lc_win_rate"]:  # NaN: the GLM could not be fitted
+        return "- (lengths or outcomes do not vary)"
+    return num(100 * r["lc_win_rate"]) + ci(r["ci95"].get("lc_win_rate"), 100)
+
+
 def _bradley_terry(summary: dict) -> tuple[str, list[str], list[list[str]]]:
+    styled = summary.get("style_controlled", {})
+    tied = (summary.get("separability") or {}).get("tied_for_first") or []
     body = [
-        [m, num(r["rating"], 1) + ci(r["ci95"], 1, 1)]
+        [
+            m + (" ☆" if m in tied and len(tied) > 1 else " ★" if m in tied else ""),
+            num(r["rating"], 1) + ci(r["ci95"], 1, 1),
+            num(styled[m]["rating"], 1) + ci(styled[m]["ci95"], 1, 1) if m in styled else "-",
+        ]
         for m, r in sorted(summary["bradley_terry"].items(), key=lambda kv: -kv[1]["rating"])
     ]
-    return "Bradley-Terry rating (baseline = 1000, Elo scale)", ["model", "rating [95% CI]"], body
+    return (
+        "Bradley-Terry rating (baseline = 1000, Elo scale)",
+        ["model", "rating [95% CI]", "style-controlled [95% CI]"],
+        body,
+    )
+
+
+def ranking_line(summary: dict) -> str:
+    """Which models the ratings can tell apart (judge_core.separability), as a sentence."""
+    sep = summary.get("separability")
+    if not sep or sep.get("tied_for_first") is None:
+        return ""
+    tied, apart = sep["tied_for_first"], sep["separability"]
+    share = (
+        f" Separability: {100 * apart:.0f}% of model pairs have CIs that do not overlap." if apart is not None else ""
+    )
+    if len(tied) > 1:
+        return (
+            f"No single best model: {', '.join(tied)} are tied for first ☆ (the leader does not beat them in "
+            f"95% of paired resamples).{share}"
+        )
+    return f"Best model: {tied[0]} ★ (ahead of every other in at least 95% of paired resamples).{share}"
 
 
 def _pointwise(summary: dict) -> tuple[str, list[str], list[list[str]]]:
@@ -111,8 +150,10 @@ def write_compare_report(results_dir: Path, summary: dict) -> dict[str, Path]:
     ]
     body += [f"<p class=note>{html.escape(p)}</p>" for p in _problems(summary)]
     for name, header, rows in tables(summary):
-        md += [f"## {name}", "", md_table(header, rows), ""]
+        note = ranking_line(summary) if name.startswith("Bradley-Terry") else ""
+        md += [f"## {name}", "", md_table(header, rows), ""] + ([note, ""] if note else [])
         body += [f"<h2>{html.escape(name)}</h2>", html_table(header, rows)]
+        body += [f"<p>{html.escape(note)}</p>"] if note else []
     if "pairwise" in summary:
         bars = [
             (
