@@ -22,6 +22,7 @@ from .data._io import BadRecordError, DataRoot, not_utf8, read_jsonl
 from .prompts.base import RATING, Template, last_match
 from .protocols import OnParseFailure
 from .schema import ORDERS, PairExample, PointExample
+from .style import length_bias
 from .verdicts import Probs, verdict_from_probs
 
 Bad = Callable[[str | None, str], BadRecordError]  # bad(field, reason): the error naming the line
@@ -256,4 +257,14 @@ def score_judgments(
             )
     _check_coverage(f"{benchmark}/{subset} judgments", examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), None, bootstrap, seed)
+    if name != "pointwise":
+        result["length_bias"] = _length_bias(examples, judgments, bootstrap, seed)
     return {"benchmark": benchmark, "subset": subset} | result
+
+
+def _length_bias(examples: list, judgments: list, bootstrap: int, seed: int) -> dict:
+    """How many points more often the judge picks the longer answer than the gold does (style.length_bias),
+    its bootstrap draws rounded for metrics.json."""
+    bias = length_bias(examples, judgments, bootstrap, seed)
+    draws = bias.pop("draws", None)
+    return bias | ({"draws": [None if v is None else round(v, 4) for v in draws]} if draws else {})

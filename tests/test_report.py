@@ -107,7 +107,11 @@ def test_the_summary_ranks_every_judge_and_names_no_best_when_they_are_tied(repo
     )  # the rule judge decides as first-longer's probabilities do: a tie at rank 1.5
     bias = f"{100 * a['result']['prefer_first']:.2f}"
     # the same verdicts on the same examples: tied on every resample, so neither is named best
-    assert f"| first-longer ☆ | {cell} | 1.50 | {bias} | 0.00 | - | 0.0 |" in summary  # equal rank, first by name
+    longer = a["result"]["length_bias"]  # a judge that always picks the longer answer
+    assert longer["judge_longer"] == 100 and longer["value"] == 100 - longer["gold_longer"]
+    lo_l, hi_l = longer["ci95"]
+    length = f"{longer['value']:+.1f} [{lo_l:+.1f}, {hi_l:+.1f}]"
+    assert f"| first-longer ☆ | {cell} | 1.50 | {bias} | {length} | 0.00 | - | 0.0 |" in summary  # equal rank
     assert f"| rule (length baseline) ☆ | {cell} | 1.50 |" in summary
     assert "| · separability (CI pairs apart) | 0.00 |" in summary
     # below the judges, unranked: chance under LLMBar's protocol (no ties, both orders: about 50) and the published row

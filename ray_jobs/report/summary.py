@@ -6,6 +6,8 @@ column's leader does not beat them in 95% of paired bootstrap resamples). Then:
 - mean rank: over the subsets the row judged, 1 = best (log loss: lowest); ties share their mean rank;
 - prefer first: the mean over pairwise subsets of the share of examples whose verdict followed the
   position shown first in both orders (position bias; 0 for a position-free judge);
+- length bias: the mean over labelled pairwise subsets of how many points more often the judge picks the
+  longer answer than the gold label does (judge_core.style.length_bias), with a 95% CI;
 - parse fail: parse failures over judged presentations (an example in both orders is two), all subsets;
 - s / row and tokens out / row: the engine's time and output tokens per judged presentation.
 The best judge (the rule, also in the report): the lowest mean rank among rows that judged every
@@ -19,6 +21,7 @@ Published (†) rows are not ranked.
 from __future__ import annotations
 
 from judge_core import protocols
+from judge_core.metrics import percentile_ci
 from judge_core.published import published_for
 from judge_core.separability import CONFIDENCE, beats, leaders, mean_ranks, rank_draws, separability
 
@@ -142,6 +145,7 @@ def _finish(row: dict, required: set[str]) -> dict:
     judge, template, swap_averaged = row["who"]
     results = [res for _, res in row["cells"]]
     bias = [res["prefer_first"] for res in results if res.get("prefer_first") is not None]
+    longer = [res["length_bias"] for res in results if res.get("length_bias", {}).get("n")]
     second = [res["prefer_second"] for res in results if res.get("prefer_second") is not None]
     n = sum(cell.get("rows", 0) for cell, _ in row["cells"])  # presentations: parse failures count those
     costs = [_per_row(cell) for cell, _ in row["cells"]]
@@ -160,9 +164,25 @@ def _finish(row: dict, required: set[str]) -> dict:
         "prefer_first": sum(bias) / len(bias) if bias else None,
         "prefer_second": sum(second) / len(second) if second else None,
         "parse_fail": sum(res.get("parse_failures", 0) for res in results) / n if n else None,
+        "length_bias": _mean_over_subsets(longer),
         "seconds": sum(seconds) / len(seconds) if seconds else None,
         "tokens": sum(tokens) / len(tokens) if tokens else None,
     }
+
+
+def _mean_over_subsets(biases: list[dict]) -> dict | None:
+    """A judge's length bias over its labelled pairwise subsets: the mean of the subsets' values, with the
+    CI of the mean of their bootstrap draws (subsets resampled independently)."""
+    if not biases:
+        return None
+    value = sum(b["value"] for b in biases) / len(biases)
+    columns = [b["draws"] for b in biases if b.get("draws")]
+    means = []
+    if len(columns) == len(biases) and len({len(c) for c in columns}) == 1:
+        for draw in zip(*columns):
+            defined = [d for d in draw if d is not None]
+            means.append(sum(defined) / len(defined) if len(defined) == len(draw) else None)
+    return {"value": value, "ci95": percentile_ci(means) if means else None}
 
 
 def summary_plots(table: dict[str, list[dict]]) -> str:
@@ -212,7 +232,16 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
     bold (the best value where the cells have no bootstrap draws), ★ the best judge, ☆ the judges tied
     for first when none is; chance, published and separability rows below the judges."""
     s = summarise(table)
-    header = ["judge", *s["benches"], "mean rank", "prefer first", "parse fail", "s / row", "tokens out / row"]
+    header = [
+        "judge",
+        *s["benches"],
+        "mean rank",
+        "prefer first",
+        "length bias",
+        "parse fail",
+        "s / row",
+        "tokens out / row",
+    ]
     best_in = {
         b: min(r["ranks"][b] for r in s["rows"] if b in r["ranks"])
         for b in s["benches"]
@@ -238,6 +267,7 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
                 *cells,
                 f"{r['mean_rank']:.2f}" if r["mean_rank"] is not None else "-",
                 pct(r["prefer_first"]),
+                _bias(r["length_bias"]),
                 pct(r["parse_fail"]),
                 f"{r['seconds']:.3f}" if r["seconds"] is not None else "-",
                 f"{r['tokens']:.1f}" if r["tokens"] is not None else "-",
@@ -247,6 +277,14 @@ def summary_table(table: dict[str, list[dict]]) -> tuple[list[str], list[list[st
     apart = [s["columns"][b]["separability"] for b in s["benches"]]
     separable = [["· separability (CI pairs apart)", *(pct(a) for a in apart), *["-"] * width]]
     return header, body + _reference_rows(table, s["benches"], width) + separable, s
+
+
+def _bias(bias: dict | None) -> str:
+    """A length bias in points with its CI ("+12.5 [+3.1, +21.0]"), or "-"."""
+    if bias is None:
+        return "-"
+    ci = bias["ci95"]
+    return f"{bias['value']:+.1f}" + (f" [{ci[0]:+.1f}, {ci[1]:+.1f}]" if ci else "")
 
 
 def best_line(s: dict) -> str:
