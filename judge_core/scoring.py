@@ -43,7 +43,13 @@ def parse_rating(text: str) -> float | None:
 
 
 def _row(
-    path: Path, line: int, r: Any, template: Template | None, pointwise: bool, examples: dict | None = None
+    path: Path,
+    line: int,
+    r: Any,
+    template: Template | None,
+    pointwise: bool,
+    examples: dict | None = None,
+    strict: bool = False,
 ) -> tuple[int, str, Prediction]:
     """(index, order, prediction) of one predictions line; a BadRecordError names the line and field."""
 
@@ -62,7 +68,7 @@ def _row(
     if order not in ORDERS:
         raise bad("order", f"expected 'ab' or 'ba', got {order!r}")
     example = (examples or {}).get(index)
-    pred = _point(r, bad, example) if pointwise else _pair(r, order, _probs(r, bad), template, bad, example)
+    pred = _point(r, bad, example) if pointwise else _pair(r, order, _probs(r, bad), template, bad, example, strict)
     return index, order, pred
 
 
@@ -95,7 +101,13 @@ def _point(r: dict, bad: Bad, example: PointExample | None) -> Prediction:
 
 
 def _pair(
-    r: dict, order: str, probs: Probs | None, template: Template | None, bad: Bad, example: PairExample | None
+    r: dict,
+    order: str,
+    probs: Probs | None,
+    template: Template | None,
+    bad: Bad,
+    example: PairExample | None,
+    strict: bool = False,
 ) -> Prediction:
     """A verdict given, parsed from the judge's text (quotes of the example's texts do not count),
     or the likeliest of its probabilities."""
@@ -106,22 +118,27 @@ def _pair(
     if isinstance(r.get("output"), str):
         if template is None:
             raise bad("output", "raw outputs need --template to parse them")
-        return Prediction(verdict=template.verdict(r["output"], order, example).verdict, probs=probs)
+        return Prediction(verdict=template.verdict(r["output"], order, example, strict).verdict, probs=probs)
     if probs is not None:
         return Prediction(verdict=verdict_from_probs(probs), probs=probs)
     raise bad("verdict", "a row needs 'verdict', 'output' or 'probs'")
 
 
 def read_predictions(
-    path: str | Path, template: str | None = None, pointwise: bool = False, examples: list | None = None
+    path: str | Path,
+    template: str | None = None,
+    pointwise: bool = False,
+    examples: list | None = None,
+    strict: bool = False,
 ) -> dict:
     """{(index, order): Prediction}; duplicates are an error naming the line and index. With the
-    benchmark's `examples`, scores are checked against its scale and quoted answers do not count."""
+    benchmark's `examples`, scores are checked against its scale and quoted answers do not count;
+    `strict`: raw outputs are parsed by the strict rule (markers that disagree are a failure)."""
     tpl = prompts.get(template) if template else None
     by_index = {ex.index: ex for ex in examples or []}
     out: dict[tuple[int, str], Prediction] = {}
     for (line, *_), r in read_jsonl(Path(path)):
-        index, order, pred = _row(Path(path), line, r, tpl, pointwise, by_index)
+        index, order, pred = _row(Path(path), line, r, tpl, pointwise, by_index, strict)
         if (index, order) in out:
             raise BadRecordError(path, line, "index", f"duplicate prediction for index {index} order {order}")
         out[index, order] = pred
@@ -217,6 +234,7 @@ def score(
     bootstrap: int = 1000,
     seed: int = 0,
     accept_modified: bool = False,
+    strict: bool = False,
 ) -> dict:
     """Metrics of a predictions file on one benchmark subset under its (or the given) protocol; a
     benchmark file that differs from its pinned sha256 is refused unless accept_modified (then the
@@ -224,7 +242,7 @@ def score(
     data: dict = {}
     subset, examples = benchmark_examples(benchmark, subset, root, data, accept_modified)
     name = protocol_for(benchmark, protocol, examples)
-    preds = read_predictions(predictions, template, pointwise=name == "pointwise", examples=examples)
+    preds = read_predictions(predictions, template, pointwise=name == "pointwise", examples=examples, strict=strict)
     _check_coverage(predictions, examples, preds, protocols.get(name).orders)
     result = protocols.evaluate(name, records_for(examples, preds), on_parse_failure, bootstrap, seed)
     return (

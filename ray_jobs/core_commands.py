@@ -158,8 +158,9 @@ def cmd_score(args) -> int:
         args.benchmark,
         args.predictions,
         subset=args.subset,
-        template=args.template,
+        template=prompts.template_name(args.template) if args.template else None,
         protocol=args.protocol,
+        strict=args.parse == "strict",
         on_parse_failure=args.on_parse_failure,
         root=args.root,
         bootstrap=args.bootstrap,
@@ -183,7 +184,15 @@ def add_score(sub) -> None:
     )
     sc.add_argument("--subset", help="its subset (needed when it has several)")
     sc.add_argument("--predictions", required=True, help="JSONL: {index, order, verdict | output | probs | score}")
-    sc.add_argument("--template", choices=sorted(prompts.TEMPLATES), help="parser for rows with raw 'output'")
+    sc.add_argument(
+        "--template", help=f"parser for rows with raw 'output': {', '.join(sorted(prompts.TEMPLATES))} or a .yaml file"
+    )
+    sc.add_argument(
+        "--parse",
+        choices=("source", "strict"),
+        default="source",
+        help="the template's source parser (default), or strict: markers that disagree are a failure",
+    )
     sc.add_argument("--protocol", choices=sorted(protocols.PROTOCOLS), help="default: the benchmark's paper")
     sc.add_argument("--on-parse-failure", choices=("wrong", "tie", "drop"), help="default: the protocol's paper")
     sc.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% CIs (0 = none)")

@@ -63,6 +63,26 @@ def test_raw_outputs_parsed_and_mapped_back(tmp_path, shared_root):
         score("mtbench", path, root=shared_root, bootstrap=0)
 
 
+def test_score_parses_raw_outputs_by_the_source_rule_or_strictly(tmp_path, shared_root, capsys):
+    examples, _ = load("llmbar", "natural", root=shared_root)
+    word = {1: "(a)", 2: "(b)"}
+    rows = []
+    for e in examples:
+        for order, right in (("ab", e.label), ("ba", 3 - e.label)):
+            rows.append({"index": e.index, "order": order, "output": f"Output {word[right]}"})
+    rows[0]["output"] = "Output (a)\nOutput (b)"  # LLMBar's parser reads (a) first; strict: ambiguous
+    path = write(tmp_path / "p.jsonl", rows)
+    args = ["score", "--benchmark", "llmbar", "--subset", "natural", "--predictions", str(path)]
+    args += ["--template", "llmbar", "--root", str(shared_root), "--bootstrap", "0", "--json"]
+    assert main(args) == 0
+    source = json.loads(capsys.readouterr().out)  # LLMBar's parser: the first line-initial "Output (x)"
+    right = examples[0].label == 1
+    assert source["parse_failures"] == 0 and source["accuracy_ab"] == pytest.approx((99 + right) / 100)
+    assert main([*args, "--parse", "strict"]) == 0
+    strict = json.loads(capsys.readouterr().out)  # two markers that disagree: a failure, counted
+    assert strict["parse_failures"] == 1 and "draws" not in strict
+
+
 def test_pandalm_and_autoj_json_keys(tmp_path, shared_root, capsys):
     for bench, keys in (
         ("pandalm", {"accuracy", "precision", "recall", "f1"}),
