@@ -448,6 +448,7 @@ class EnsembleSpec(BaseModel):
     model: ClassVar[None] = None
     adapter: ClassVar[None] = None
     mode: ClassVar[str] = "label"
+    parse: ClassVar[None] = None  # reads stored probabilities, no text
     templates: ClassVar[None] = None
 
     @model_validator(mode="after")

@@ -108,7 +108,7 @@ class Cell:
                 "schema": SCHEMA_VERSION,
             }
             | ({"examples": examples_digest(data)} if data is not None else {})
-            | (prompts.hashed(self.template, getattr(self.judge, "parse", None)) if self.template else {})
+            | (prompts.hashed(self.template, self.judge.parse, self.judge.mode == "generate") if self.template else {})
             | ({"artifacts": artifacts} if artifacts else {})
         )
 

@@ -82,8 +82,8 @@ def test_the_judges_parse_rule_reaches_the_parser_and_the_cell_hash():
     strict = to_judgment(row, text, "label", "j", parse="strict")
     assert strict.verdict is None and strict.error.startswith("ambiguous")
 
-    def config(parse, template):
-        spec = JudgeSpec(name="j", engine="fake", model="m", parse=parse)
+    def config(parse, template, mode="generate"):
+        spec = JudgeSpec(name="j", engine="fake", model="m", parse=parse, mode=mode)
         return Cell(spec, template, "llmbar", "natural").config()
 
     # strict keeps the hash judgments had before the source rules (they were parsed strictly); the
@@ -91,3 +91,4 @@ def test_the_judges_parse_rule_reaches_the_parser_and_the_cell_hash():
     assert "parse" not in config("strict", "label") and config(None, "label")["parse"] == "source"
     assert config("source", "label") == config(None, "label") != config("strict", "label")
     assert config(None, "pandalm") == config("strict", "pandalm")
+    assert config(None, "label", "label") == config("strict", "label", "label")  # label mode parses no text

@@ -82,12 +82,14 @@ def file_digest(name: str) -> str | None:
     return hashlib.sha256(json.dumps(entry[0].model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
 
-def hashed(name: str, parse: str | None) -> dict:
+def hashed(name: str, parse: str | None, reads_text: bool = True) -> dict:
     """What stored judgments by template `name` depend on beyond its name (a sweep cell's hash, an
-    annotation's fingerprint): a file template's content, and the parse rule where the template reads
-    some outputs otherwise than the strict rule every judgment before the source rules was read by."""
+    annotation's fingerprint): a file template's content, and, for a judge whose text is parsed
+    (`reads_text`: generate mode; label mode reads probabilities), the parse rule where the template
+    reads some outputs otherwise than the strict rule every judgment before the source rules was read by."""
     digest = file_digest(name)
-    return get(name).parse_key(parse) | ({"template_file": digest} if digest else {})
+    rule = get(name).parse_key(parse) if reads_text else {}
+    return rule | ({"template_file": digest} if digest else {})
 
 
 def template_name(entry: str | dict) -> str:

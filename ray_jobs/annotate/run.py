@@ -125,7 +125,11 @@ class AnnotateConfig(BaseModel):
             "orders": self.orders,
             "input": self.input.model_dump(),
             "shards": [s.to_row() for s in shards],
-        } | (prompts.hashed(self.template, self.judge.parse) if self.judge.prompted and self.template else {})
+        } | (
+            prompts.hashed(self.template, self.judge.parse, self.judge.mode == "generate")
+            if self.judge.prompted and self.template
+            else {}
+        )
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
 
 
