@@ -53,6 +53,10 @@ def test_cell_hashes_are_those_of_results_written_before_this_layout():
     )
     openai = JudgeSpec(name="o", engine="openai", model="judge", options={"max_tokens": 8, "base_url": "http://x/v1"})
     assert Cell(hf, "label", "llmbar", "natural", ("ab", "ba"), 20).config_hash() == "2869e317b67792cf"
-    assert Cell(openai, "mtbench-pair", "pandalm", "test", ("ab",)).config_hash() == "8d223145b26be82a"
+    # a generate-mode judge: its stored judgments were parsed strictly, so strict keeps the hash and the
+    # default (the template's source rule, issue 29) is a new one: those cells are judged again, once
+    strict = openai.model_copy(update={"parse": "strict"})
+    assert Cell(strict, "mtbench-pair", "pandalm", "test", ("ab",)).config_hash() == "8d223145b26be82a"
+    assert Cell(openai, "mtbench-pair", "pandalm", "test", ("ab",)).config_hash() == "037fb1717a51b49c"
     longer = JudgeSpec(name="longer", engine="baseline", model="longer")
     assert Cell(longer, None, "autoj", "test").config_hash() == "05c4bf6d7c4d821c"
