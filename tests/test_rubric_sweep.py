@@ -8,7 +8,13 @@ from ray_jobs.store import read_parts
 
 
 def test_a_rubric_template_judges_critiquellm_pointwise_with_smollm2(ray_local, tmp_path, shared_root, smollm2):
-    judge = {"engine": "hf", "model": smollm2, "batch_size": 4, "options": {"max_new_tokens": 40}}
+    # 1024 positions: AlignBench's long answers are cut, the template's instructions and rubric never
+    judge = {
+        "engine": "hf",
+        "model": smollm2,
+        "batch_size": 4,
+        "options": {"max_new_tokens": 32, "max_model_len": 1024},
+    }
     cfg = SweepConfig.model_validate(
         {
             "name": "rubric",
@@ -16,7 +22,7 @@ def test_a_rubric_template_judges_critiquellm_pointwise_with_smollm2(ray_local, 
             "judges": [judge | {"name": "smol-label", "mode": "label"}, judge | {"name": "smol-gen"}],
             "templates": [{"path": "configs/templates/prometheus-absolute.yaml", "name": "prom-helpful"}],
             "benchmarks": ["critiquellm-pointwise"],
-            "limit": 3,
+            "limit": 2,
             "root": str(shared_root),
             "bootstrap": 0,
         }
