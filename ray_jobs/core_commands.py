@@ -98,7 +98,7 @@ def cmd_data_inspect(args) -> int:
         print(f"  skipped: {err}")
     if len(report.skipped) > 10:
         print(f"  ... {len(report.skipped) - 10} more skipped rows")
-    template = prompts.get(args.template)
+    template = prompts.get(prompts.template_name(args.template))
     for ex in examples[: args.rows]:
         print(
             f"\n--- {ex.uid} (label {getattr(ex, 'label', getattr(ex, 'score', None))}), as template {args.template} "
@@ -139,7 +139,11 @@ def add_data(sub) -> None:
         help="a data file (.jsonl .json .csv .parquet, columns guessed), a YAML file or inline "
         "mapping {name, path, columns, label}, or a benchmark name",
     )
-    ins.add_argument("--template", default="label", choices=sorted(prompts.TEMPLATES), help="how to render the rows")
+    ins.add_argument(
+        "--template",
+        default="label",
+        help=f"how to render the rows: {', '.join(sorted(prompts.TEMPLATES))} or a template file (.yaml)",
+    )
     ins.add_argument("--rows", type=int, default=2, help="how many rows to print")
     ins.add_argument("--chars", type=int, default=600, help="print at most this much of each message")
     ins.add_argument(
