@@ -189,7 +189,10 @@ def _read(
             return Parsed(None, f"rating {got} is off the {spec.scale[0]}-{spec.scale[1]} scale")
         return Parsed(None, scores=(rating,))
 
-    return marked_verdict(pattern, text, value, f"no match of {spec.output!r}", quoted, rule)
+    example = spec.answer.prefix + next(iter(spec.words.values())) + spec.answer.suffix
+    return marked_verdict(
+        pattern, text, value, f"no verdict like {example!r} (the output pattern matched nothing)", quoted, rule
+    )
 
 
 def _delimiters(spec: TemplateFile) -> tuple[str, ...]:
