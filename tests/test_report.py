@@ -351,3 +351,16 @@ def test_a_clearly_better_judge_is_named_best_and_close_ones_are_tied(tmp_path, 
     picked = pick_best(close)  # best_of (serve, annotate) follows the same rule, and says how it broke the tie
     assert picked["tied_with"] == [s["rows"][1]["label"]]
     assert "tie was broken by the lower mean rank of the point estimates (1.00 against 2.00)" in picked["why"]
+
+
+def test_an_undefined_headline_is_not_ranked():
+    """A pointwise judge that parsed one score has no correlation (NaN): it is shown '-' and not ranked."""
+    from ray_jobs.report.summary import summarise
+
+    def row(judge, value):
+        result = {"protocol": "pointwise", "pearson": value, "n": 20}
+        return {"judge": judge, "template": "t", "mode": "label", "swapavg": False, "result": result, "cell": {}}
+
+    s = summarise({"critiquellm-pointwise/reference-free": [row("parsed-one", float("nan")), row("ok", -0.2)]})
+    ranks = {r["judge"]: r["ranks"] for r in s["rows"]}
+    assert ranks == {"ok": {"critiquellm-pointwise/reference-free": 1.0}, "parsed-one": {}}

@@ -41,6 +41,11 @@ def _headline(rows: list[dict]) -> str:
     return protocols.get(rows[0]["result"]["protocol"]).headline[0]
 
 
+def _measured(value) -> bool:
+    """A headline the subset can rank: a number (a correlation of constant scores is NaN: not ranked)."""
+    return value is not None and value == value
+
+
 def _per_row(cell: dict) -> tuple[float | None, float | None]:
     """(seconds, output tokens) per judged presentation of one cell."""
     rows = cell.get("judge_rows_this_run") or 0
@@ -68,7 +73,7 @@ def summarise(table: dict[str, list[dict]]) -> dict:
             row = rows.setdefault(who, {"who": who, "label": label, "cells": [], "results": {}})
             row["cells"].append((r["cell"], r["result"]))
             row["results"][bench] = r
-            if r["result"].get(key) is not None:
+            if _measured(r["result"].get(key)):
                 measured[who] = r["result"][key]
         for who, rank in mean_ranks(measured, key in LOWER_IS_BETTER).items():
             rows[who].setdefault("ranks", {})[bench] = rank
@@ -89,7 +94,7 @@ def _columns(table: dict[str, list[dict]]) -> dict[str, dict]:
     out = {}
     for bench, rows in table.items():
         key = _headline(rows)
-        measured = {_who(r): r for r in rows if r["result"].get(key) is not None}
+        measured = {_who(r): r for r in rows if _measured(r["result"].get(key))}
         points = {w: r["result"][key] for w, r in measured.items()}
         draws = {w: d for w, r in measured.items() if (d := _draws(r, key)) is not None}
         cis = {w: tuple(ci) for w, r in measured.items() if (ci := r["result"].get("ci95", {}).get(key))}
