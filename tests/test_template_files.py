@@ -8,7 +8,7 @@ import pytest
 
 from judge_core import prompts
 from judge_core.data import FileDataset
-from judge_core.prompts.files import Rubric, definition
+from judge_core.prompts.files import Rubric, build_template, definition
 from judge_core.schema import PairExample, PointExample
 
 ABSOLUTE = "configs/templates/prometheus-absolute.yaml"
@@ -218,3 +218,23 @@ def test_truncation_cuts_the_answer_never_the_instructions(tok, absolute):
     assert cut and len(tok.encode(text)) <= 1600
     for kept in ("###Task Description:", "###Score Rubrics:", HELPFULNESS.split("\n")[-1], "###Feedback: "):
         assert kept in text
+
+
+def test_a_dumped_config_carries_its_file_templates_to_a_fresh_process(monkeypatch):
+    """A Serve replica (or an annotate actor, or a sweep resumed from sweep.json) validates the dumped
+    config in a process that never read the file: template_files brings the content along."""
+    from ray_jobs.serve.api import ServeConfig
+
+    judge = {"name": "j", "engine": "hf", "model": "m"}
+    cfg = ServeConfig.model_validate({"judge": judge, "template": RELATIVE, "point_template": ABSOLUTE})
+    assert (cfg.template, cfg.point_template) == ("prometheus-relative", "prometheus-absolute")
+    dumped = cfg.model_dump()
+    monkeypatch.setattr(prompts, "_FILES", {})  # a fresh process: no file template registered
+    with pytest.raises(KeyError):
+        prompts.get("prometheus-relative")
+    again = ServeConfig.model_validate(dumped)
+    assert prompts.get(again.template).render(PAIR)[1]["content"] == relative_text()
+
+
+def relative_text():
+    return build_template(definition(RELATIVE)).render(PAIR)[1]["content"]
