@@ -70,8 +70,8 @@ def _tie_note(best: dict, tied: list[dict]) -> str:
         by = "name"
     names = ", ".join(t["label"] for t in tied[1:])
     return (
-        f"It is tied for first with {names}: it beats the runner-up in only {best['confidence']:.0%} of paired "
-        f"resamples, so the tie was broken by {by}. "
+        f"It is tied for first with {names}: it beats {best['closest']['label']} in only "
+        f"{best['confidence']:.0%} of paired resamples, so the tie was broken by {by}. "
     )
 
 

@@ -112,14 +112,14 @@ def _who(r: dict) -> tuple:
 def _first(table: dict[str, list[dict]], rows: list[dict]) -> dict:
     """RULE over summarised rows: {"best": the lowest mean rank among complete rows (then fewer seconds
     per row, then the name), "tied": the complete rows whose mean rank it does not beat in CONFIDENCE of
-    the paired resamples, best first (None: no draws to test with), "confidence": the share of resamples
-    in which it beats the runner-up}."""
+    the paired resamples, best first (None: no draws to test with), "closest": the complete row it beats
+    least often, "confidence": the share of resamples in which it beats that row}."""
     complete = sorted(
         (r for r in rows if r["complete"]),
         key=lambda r: (r["mean_rank"], r["seconds"] if r["seconds"] is not None else float("inf"), r["label"]),
     )
     if not complete:
-        return {"best": None, "tied": None, "confidence": None}
+        return {"best": None, "tied": None, "closest": None, "confidence": None}
     draws = {
         bench: {_who(r): d for r in rs if (d := _draws(r, _headline(rs))) is not None} for bench, rs in table.items()
     }
@@ -127,11 +127,12 @@ def _first(table: dict[str, list[dict]], rows: list[dict]) -> dict:
     ranked = rank_draws(draws, lower) if all(draws.values()) else {}
     best = complete[0]
     if not ranked or best["who"] not in ranked:
-        return {"best": best, "tied": None, "confidence": None}
+        return {"best": best, "tied": None, "closest": None, "confidence": None}
     shares = {id(r): beats(ranked[best["who"]], ranked.get(r["who"], ()), lower_better=True) for r in complete[1:]}
     tied = [best] + [r for r in complete[1:] if (shares[id(r)] or 0) < CONFIDENCE]
-    confidence = shares[id(complete[1])] if len(complete) > 1 else None
-    return {"best": best, "tied": tied, "confidence": confidence}
+    closest = min(complete[1:], key=lambda r: shares[id(r)] or 0, default=None)
+    confidence = (shares[id(closest)] or 0) if closest is not None else None
+    return {"best": best, "tied": tied, "closest": closest, "confidence": confidence}
 
 
 def select_best(table: dict[str, list[dict]], keep=lambda row: True) -> dict | None:
@@ -142,7 +143,9 @@ def select_best(table: dict[str, list[dict]], keep=lambda row: True) -> dict | N
     if not kept:
         return None
     s = summarise(kept)
-    return None if s["best"] is None else s["best"] | {"tied": s["tied"], "confidence": s["confidence"]}
+    if s["best"] is None:
+        return None
+    return s["best"] | {"tied": s["tied"], "closest": s["closest"], "confidence": s["confidence"]}
 
 
 def _finish(row: dict, required: set[str]) -> dict:
@@ -304,11 +307,10 @@ def best_line(s: dict) -> str:
         )
     if len(tied) > 1:
         names = ", ".join(t["label"] for t in tied)
-        share = s["confidence"]
         return (
             f"**No single best judge: {len(tied)} are tied for first** ☆ ({names}). The lowest mean rank, "
-            f"{best['label']} ({best['mean_rank']:.2f}), beats the runner-up's in "
-            f"{share:.0%} of paired resamples, short of the {CONFIDENCE:.0%} a best judge needs."
+            f"{best['label']} ({best['mean_rank']:.2f}), beats {s['closest']['label']} in only "
+            f"{s['confidence']:.0%} of paired resamples, short of the {CONFIDENCE:.0%} a best judge needs."
         )
-    sure = f", ahead of the runner-up in {s['confidence']:.0%} of paired resamples" if s["confidence"] else ""
+    sure = f", ahead of every other in at least {s['confidence']:.0%} of paired resamples" if s["closest"] else ""
     return f"**Best judge: {best['label']}** (mean rank {best['mean_rank']:.2f}{sure}) ★"
