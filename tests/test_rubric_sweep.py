@@ -36,9 +36,8 @@ def test_a_rubric_template_judges_critiquellm_pointwise_with_smollm2(ray_local, 
     assert all(s.ok for s in status.values()), status
     for key in status:
         rows = read_parts(tmp_path / "rubric" / key).to_pylist()
-        assert len(rows) == 3 and not any(
-            r["error"] and not r["error"].startswith(("no match", "rating")) for r in rows
-        )
+        failures = [r["error"] for r in rows if r["error"]]  # counted, each with the reason it did not parse
+        assert len(rows) == 2 and all(e.startswith(("no verdict like", "rating")) for e in failures)
         for r in rows:
             if key.startswith("smol-label"):  # one forward pass: the expected rating over [RESULT] 1..5
                 assert 1 <= r["scores"][0] <= 5 and r["raw"] is None
