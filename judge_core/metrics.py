@@ -169,6 +169,11 @@ def bootstrap_draws(
     return draws
 
 
+def rounded_draws(draws: Sequence[float | None], digits: int) -> list[float | None]:
+    """Bootstrap draws as a results file keeps them (a thousand floats per metric, rounded)."""
+    return [None if v is None else round(v, digits) for v in draws]
+
+
 def undefined_on_error(
     statistic: Callable[[list[int]], Mapping[str, float]], errors: tuple[type[Exception], ...] = (ValueError,)
 ) -> Callable[[list[int]], Mapping[str, float | None]]:

@@ -296,6 +296,6 @@ def evaluate(
 
     draws = M.bootstrap_draws(headline, len(records), resamples=bootstrap, seed=seed)
     out["ci95"] = {k: ci for k, v in draws.items() if (ci := M.percentile_ci(v)) is not None}
-    out["draws"] = {k: [None if v is None else round(v, 6) for v in vs] for k, vs in draws.items()}
+    out["draws"] = {k: M.rounded_draws(vs, 6) for k, vs in draws.items()}
     out["chance"] = chance(protocol, kept)
     return out

@@ -19,6 +19,7 @@ from typing import Any, cast
 from . import prompts, protocols
 from .data import load, source
 from .data._io import BadRecordError, DataRoot, not_utf8, read_jsonl
+from .metrics import rounded_draws
 from .prompts.base import RATING, Template, last_match
 from .protocols import OnParseFailure
 from .schema import ORDERS, PairExample, PointExample
@@ -285,4 +286,4 @@ def _length_bias(examples: list, judgments: list, bootstrap: int, seed: int) -> 
     its bootstrap draws rounded for metrics.json."""
     bias = length_bias(examples, judgments, bootstrap, seed)
     draws = bias.pop("draws", None)
-    return bias | ({"draws": [None if v is None else round(v, 4) for v in draws]} if draws else {})
+    return bias | ({"draws": rounded_draws(draws, 4)} if draws else {})

@@ -42,8 +42,12 @@ from .schema import Judgment, PairExample, Text
 N_SPLITS = 5  # AlpacaEval's GroupKFold folds (GLM_INFO["length_controlled_v1"]["kwargs"])
 
 
+def _last_turn(text: Text) -> str:
+    return text if isinstance(text, str) else text[-1]  # a conversation: its last turn's answer
+
+
 def _char_len(text: Text) -> int:
-    return len(text if isinstance(text, str) else text[-1])  # a conversation: its last turn's answer
+    return len(_last_turn(text))
 
 
 def _soft_logloss(y_true, y_pred, true_prob, true_sample_weight=None):
@@ -155,7 +159,7 @@ def style_features(text: Text) -> tuple[int, ...]:
     """(length in characters, headers, list items, bold spans) of an answer (a conversation: its last
     turn), markdown counted by Arena-Hard's count_markdown_elements after its remove_pattern empties
     code blocks."""
-    text = text if isinstance(text, str) else text[-1]
+    text = _last_turn(text)
     prose = text
     for inner in _CODE.findall(text):
         if inner:

@@ -235,10 +235,7 @@ def marked_verdict(
     it does), the first (a source parser that reads the first), or "agree" (strict: markers that
     disagree are a failure, "ambiguous", never a guess between the judge and an answer it quoted)."""
 
-    def own(m: re.Match) -> bool:  # the marker itself, without the line break a pattern may start with
-        return not inside(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end(), quoted)
-
-    found = [(m, read(m)) for m in pattern.finditer(text) if own(m)]
+    found = [(m, read(m)) for m in own_matches(pattern, text, quoted)]
     if not found:
         return Parsed(None, missing)
     if rule == "first":
@@ -247,6 +244,16 @@ def marked_verdict(
     if rule == "agree" and len(distinct) > 1:
         return Parsed(None, "ambiguous: " + ", ".join(dict.fromkeys(repr(m.group(0).strip()[:30]) for m, _ in found)))
     return found[-1][1]
+
+
+def own_matches(pattern: re.Pattern, text: str, quoted: Spans = ()) -> list[re.Match]:
+    """The matches of `pattern` the judge wrote: each marker (without the line break a pattern may start
+    with) not wholly inside a quoted span."""
+
+    def own(m: re.Match) -> bool:
+        return not inside(m.start() + len(m.group(0)) - len(m.group(0).lstrip()), m.end(), quoted)
+
+    return [m for m in pattern.finditer(text) if own(m)]
 
 
 RATING = re.compile(r"\[\[\s*(\d+(?:\.\d+)?)\s*\]\]")  # "[[7]]", "[[ 7.5 ]]": a pointwise judge's rating

@@ -114,7 +114,7 @@ class TemplateFile(BaseModel):
         known = PLACEHOLDERS[self.kind]
         for where, text in self.texts().items():
             try:
-                used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
+                used = _fields(text)
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc} (write a literal brace as {{{{ or }}}})") from None
             unknown = used - set(known)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 
 from ..schema import PairExample
-from .base import LabelSpec, Parsed, Template, answer_text, marked_verdict, question_text
-from .quotes import Spans, inside
+from .base import LabelSpec, Parsed, Template, answer_text, marked_verdict, own_matches, question_text
+from .quotes import Spans
 
 SYSTEM = (
     "You are a helpful assistant in evaluating the quality of the outputs for a given instruction. "
@@ -52,7 +52,7 @@ def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
     missing = "no line starting 'Output (a)' or 'Output (b)'"
     if strict:
         return marked_verdict(_VERDICT, text, read, missing, quoted, "agree")
-    found = {m.group(1) for m in _VERDICT.finditer(text) if not inside(m.end() - len("Output (a)"), m.end(), quoted)}
+    found = {m.group(1) for m in own_matches(_VERDICT, text, quoted)}
     return Parsed(1) if "a" in found else Parsed(2) if "b" in found else Parsed(None, missing)  # LLMBar tests (a) first
 
 

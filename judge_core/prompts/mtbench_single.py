@@ -23,6 +23,7 @@ from .base import (
     conversation_block,
     marked_verdict,
     multi_turn_messages,
+    own_matches,
     reference_text,
 )
 from .quotes import Spans
@@ -104,10 +105,8 @@ _BACKUP = re.compile(r"(?<![\[\u200b])\[(\d+\.?\d*)\](?![\]\u200b])")
 def parse(text: str, quoted: Spans = (), strict: bool = False) -> Parsed:
     if strict:
         return marked_verdict(_RATING, text, _rating, "no [[rating]]", quoted, "agree")
-    parsed = marked_verdict(_RATING, text, _rating, "no [[rating]]", quoted, "first")
-    if parsed.reason == "no [[rating]]":
-        parsed = marked_verdict(_BACKUP, text, _rating, "no [[rating]] or [rating]", quoted, "first")
-    return parsed
+    pattern = _RATING if own_matches(_RATING, text, quoted) else _BACKUP  # FastChat tries the backup only then
+    return marked_verdict(pattern, text, _rating, "no [[rating]] or [rating]", quoted, "first")
 
 
 TEMPLATE = Template(
