@@ -259,18 +259,25 @@ def bradley_terry_ci(
 ) -> dict[str, dict]:
     """{model: {rating, ci95}}; battles are (question_id, model1, model2, outcome) and the bootstrap
     resamples questions (all battles of a question move together)."""
-    by_q: dict[str, list] = {}
-    for qid, a, b, outcome in battles:
-        by_q.setdefault(qid, []).append((a, b, outcome))
-    groups = list(by_q.values())
-    point = bradley_terry([x for g in groups for x in g], anchor)
+    plain = [(a, b, outcome) for _, a, b, outcome in battles]
+    groups = question_groups(battles)
+    point = bradley_terry([plain[i] for g in groups for i in g], anchor)
 
     def fit(idx: list[int]) -> dict[str, float]:
-        return bradley_terry([x for i in idx for x in groups[i]], anchor)
+        return bradley_terry([plain[i] for g in idx for i in groups[g]], anchor)
 
     # a resample with one outcome only carries no rating information: undefined
     draws = bootstrap_draws(undefined_on_error(fit), len(groups), resamples, seed)
     return {m: {"rating": r, "ci95": percentile_ci(draws.get(m, [])), "draws": draws.get(m)} for m, r in point.items()}
+
+
+def question_groups(battles: Sequence[tuple]) -> list[list[int]]:
+    """The battles' indices grouped by question (a battle's first field): what a bootstrap over
+    questions resamples, so all battles of a question move together."""
+    by_q: dict[str, list[int]] = {}
+    for i, battle in enumerate(battles):
+        by_q.setdefault(battle[0], []).append(i)
+    return list(by_q.values())
 
 
 def preference(outcome: str) -> float | None:

@@ -35,6 +35,7 @@ import re
 import warnings
 from collections.abc import Sequence
 
+from .compare import question_groups
 from .metrics import bootstrap_draws, percentile_ci, undefined_on_error
 from .schema import Judgment, PairExample, Text
 
@@ -219,10 +220,7 @@ def style_controlled_bt_ci(
 ) -> dict:
     """{model: {rating, ci95}, "style_coef": ...}; battles are (question_id, model1, model2, outcome) and the
     bootstrap resamples questions (all battles of a question move together)."""
-    by_q: dict[str, list[int]] = {}
-    for i, (qid, *_rest) in enumerate(battles):
-        by_q.setdefault(qid, []).append(i)
-    groups = list(by_q.values())
+    groups = question_groups(battles)
     plain = [(a, b, o) for _, a, b, o in battles]
 
     def fit(idx: Sequence[int]) -> dict[str, float]:
